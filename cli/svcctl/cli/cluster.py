@@ -1,0 +1,67 @@
+"""`svcctl cluster up|status|down`."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import cluster as core
+from ..errors import CheckFailedError
+from .output import print_json, print_table, progress, quiet_progress
+
+app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
+
+
+def _print_nodes(nodes: list[core.NodeStatus]) -> None:
+    print_table(
+        [
+            (
+                n.container,
+                n.state,
+                n.member,
+                n.stats.mode,
+                n.stats.zxid,
+                n.stats.connections,
+                n.stats.latency_avg,
+                n.stats.latency_max,
+                n.stats.znode_count,
+            )
+            for n in nodes
+        ],
+        ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
+    )
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    timeout: float = typer.Option(120, help="Seconds to wait for quorum."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Start the ensemble (and registrators) and wait for one leader and two followers."""
+    nodes = core.up(ctx.obj, timeout=timeout, on_progress=quiet_progress if json_out else progress)
+    if json_out:
+        print_json([n.to_dict() for n in nodes])
+    else:
+        _print_nodes(nodes)
+
+
+@app.command()
+def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Per member: container, state, port, mode, zxid, connections, latency, znode count."""
+    nodes = core.status(ctx.obj)
+    if json_out:
+        print_json([n.to_dict() for n in nodes])
+    else:
+        _print_nodes(nodes)
+    if not core.quorum_reached([n.stats.mode for n in nodes]):
+        raise CheckFailedError("the ensemble has no quorum", "`svcctl cluster up` starts missing members")
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    volumes: bool = typer.Option(False, "--volumes", help="Also delete the ZooKeeper data volumes."),
+) -> None:
+    """Remove the project's containers; data stays unless --volumes."""
+    core.down(ctx.obj, volumes=volumes, on_progress=progress)
+    typer.echo("cluster removed" + (" with its volumes" if volumes else " (data volumes kept)"))

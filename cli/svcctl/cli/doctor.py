@@ -1,0 +1,27 @@
+"""`svcctl doctor [--fix] [--json]`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..bootstrap import fix as fix_all
+from ..bootstrap import run_checks
+from ..errors import CheckFailedError
+from .output import print_json, print_table, progress, quiet_progress
+
+
+def doctor(
+    ctx: typer.Context,
+    fix: bool = typer.Option(False, "--fix", help="Install and start what is missing (root on Debian/Ubuntu)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Check the engine, Compose v2, the API version, the base image and ZooKeeper (in that order)."""
+    settings = ctx.obj
+    checks = fix_all(settings.zk_hosts, quiet_progress if json_out else progress) if fix else run_checks(settings.zk_hosts)
+    if json_out:
+        print_json([c.to_dict() for c in checks])
+    else:
+        print_table([(c.name, c.status, c.detail, "" if c.ok else c.fix) for c in checks], ["check", "status", "detail", "fix"])
+    failed = [c.name for c in checks if c.required and not c.ok]
+    if failed:
+        raise CheckFailedError(f"doctor: {', '.join(failed)} failed", "run `svcctl doctor --fix` as root, or follow the fix column")

@@ -1,0 +1,168 @@
+"""The ensemble (and, when present, its registrators) as one unit: up, quorum wait, status, down."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from .compose import ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
+from .config import Settings, ZkHost
+from .errors import ConflictError, SvcctlError, WaitTimeoutError
+from .zk.fourletter import ServerStats, server_stats
+
+Progress = Callable[[str], None]
+SERVING_MODES = ("leader", "follower", "standalone", "observer")
+
+
+@dataclass
+class NodeStatus:
+    member: str  # host:port as in --zk
+    container: str
+    state: str  # the container's state, or "absent"
+    stats: ServerStats = field(default_factory=ServerStats)
+
+    def to_dict(self) -> dict:
+        return {"member": self.member, "container": self.container, "state": self.state, **self.stats.to_dict()}
+
+
+def quorum_reached(modes: list[str]) -> bool:
+    """Exactly one leader and every other member a follower (or observer)."""
+    return modes.count("leader") == 1 and all(m in ("leader", "follower", "observer") for m in modes)
+
+
+def member_containers(settings: Settings) -> dict[ZkHost, str]:
+    """The container behind each --zk member: zoo1..zoo3 in order for this project."""
+    prefix = container_prefix(settings.project)
+    return {host: f"{prefix}{name}" for host, name in zip(settings.zk_hosts, ENSEMBLE_SERVICES)}
+
+
+def container_states(names: list[str]) -> dict[str, str]:
+    from .engine import docker_client
+
+    client = docker_client()
+    states: dict[str, str] = {}
+    for container in client.containers.list(all=True, filters={"name": names}):
+        states[container.name] = container.status
+    return states
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports_free(settings: Settings) -> None:
+    """Before starting, a member's client port must be free unless our own container holds it."""
+    members = member_containers(settings)
+    states = container_states(list(members.values()))
+    for host, container in members.items():
+        if states.get(container) == "running":
+            continue
+        if host.host in ("127.0.0.1", "localhost") and not port_is_free("127.0.0.1", host.port):
+            raise ConflictError(
+                f"port {host.port} on 127.0.0.1 is in use by another process, so {container} cannot publish it",
+                f"stop that process (`ss -ltnp 'sport = :{host.port}'`) or choose other ports with SVCCTL_ZK_PORTS",
+            )
+
+
+def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = lambda _: None) -> list[NodeStatus]:
+    hosts = settings.zk_hosts
+    deadline = time.monotonic() + timeout
+    last_report = ""
+    while True:
+        stats = [server_stats(h.host, h.port, timeout=1.0) for h in hosts]
+        modes = [s.mode for s in stats]
+        report = ", ".join(f"{h}={m}" for h, m in zip(hosts, modes))
+        if report != last_report:
+            on_progress(f"waiting for quorum: {report}")
+            last_report = report
+        if quorum_reached(modes):
+            return status(settings, stats)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    failing = [(h, s) for h, s in zip(hosts, stats) if s.mode not in SERVING_MODES]
+    containers = member_containers(settings)
+    details = []
+    for host, stat in failing:
+        details.append(f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:")
+        details.append(container_log_tail(containers.get(host, ""), 15))
+    raise WaitTimeoutError(
+        f"no quorum after {timeout:.0f}s (tried srvr on {', '.join(map(str, hosts))}: {report})",
+        "read the log lines below; `svcctl cluster down && svcctl cluster up` restarts the ensemble",
+        details="\n".join(details),
+    )
+
+
+def container_log_tail(name: str, lines: int) -> str:
+    if not name:
+        return "(no container)"
+    import docker.errors
+
+    from .engine import docker_client
+
+    try:
+        return docker_client().containers.get(name).logs(tail=lines).decode(errors="replace").rstrip()
+    except docker.errors.NotFound:
+        return f"(container {name} does not exist)"
+
+
+def cluster_services(settings: Settings) -> list[str]:
+    """The ensemble plus every registrator service that compose/registrator.yml defines."""
+    project_dir = settings.project_path()
+    services = list(ENSEMBLE_SERVICES)
+    if (project_dir / "compose" / "registrator.yml").is_file():
+        from .registrator_compose import REGISTRATOR_SERVICES
+
+        services += list(REGISTRATOR_SERVICES)
+    return services
+
+
+def up(settings: Settings, timeout: float = 120, on_progress: Progress = lambda _: None) -> list[NodeStatus]:
+    """Start what is not running (nothing running is restarted) and wait for quorum."""
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    check_ports_free(settings)
+    compose = compose_client(settings)
+    services = cluster_services(settings)
+    on_progress(f"starting {', '.join(services)}")
+    try:
+        compose.compose.up(services=services, detach=True, recreate=False, quiet=True)
+    except DockerException as exc:
+        raise compose_error(exc, "cluster up") from exc
+    return wait_for_quorum(settings, timeout, on_progress)
+
+
+def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[NodeStatus]:
+    hosts = settings.zk_hosts
+    if stats is None:
+        stats = [server_stats(h.host, h.port) for h in hosts]
+    containers = member_containers(settings)
+    try:
+        states = container_states(list(containers.values()))
+    except SvcctlError:  # status still answers from ZooKeeper alone when the engine is away
+        states = {}
+    return [
+        NodeStatus(str(h), containers.get(h, "-"), states.get(containers.get(h, ""), "absent"), s)
+        for h, s in zip(hosts, stats)
+    ]
+
+
+def down(settings: Settings, volumes: bool = False, on_progress: Progress = lambda _: None) -> None:
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    compose = compose_client(settings)
+    on_progress("removing the project's containers" + (" and volumes" if volumes else ""))
+    try:
+        compose.compose.down(volumes=volumes, quiet=True, timeout=10)
+    except DockerException as exc:
+        raise compose_error(exc, "cluster down") from exc

@@ -1,0 +1,78 @@
+"""Compose v2 through python-on-whales (imported lazily): one project holding the ensemble,
+the registrators and the sample services, each command acting on the services it names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import DEFAULT_PROJECT, DEFAULT_ZK_IMAGE, Settings, zk_ports_from_env
+from .errors import ConflictError, DockerUnavailableError, SvcctlError
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml")
+ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
+
+
+def compose_files(project_dir: Path) -> list[Path]:
+    return [project_dir / "compose" / name for name in COMPOSE_FILES if (project_dir / "compose" / name).is_file()]
+
+
+def container_prefix(project: str) -> str:
+    """The default project keeps the classic names (zoo1..zoo3); another project (a second,
+    isolated stack on the same engine) prefixes them."""
+    return "" if project == DEFAULT_PROJECT else f"{project}-"
+
+
+def compose_environment(settings: Settings) -> dict[str, str]:
+    ports = zk_ports_from_env()
+    return {
+        "SVCCTL_ZK_IMAGE": os.environ.get("SVCCTL_ZK_IMAGE", DEFAULT_ZK_IMAGE),
+        "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
+        "SVCCTL_ZK_PORT_1": str(ports[0]),
+        "SVCCTL_ZK_PORT_2": str(ports[1]),
+        "SVCCTL_ZK_PORT_3": str(ports[2]),
+        "SVCCTL_ZK_CONNECT": settings.zk,
+    }
+
+
+def compose_client(settings: Settings) -> "DockerClient":
+    from python_on_whales import DockerClient
+
+    project_dir = settings.project_path()
+    # Compose interpolates ${VARS} from the process environment of the CLI it runs.
+    os.environ.update(compose_environment(settings))
+    return DockerClient(
+        compose_files=[str(p) for p in compose_files(project_dir)],
+        compose_project_name=settings.project,
+        compose_project_directory=str(project_dir / "compose"),
+    )
+
+
+def compose_error(exc: Exception, action: str) -> SvcctlError:
+    """Map a failed compose call to a domain error naming the cause."""
+    text = " ".join(
+        str(part) for part in (getattr(exc, "stderr", "") or "", getattr(exc, "stdout", "") or "") if part
+    ) or str(exc)
+    lowered = text.lower()
+    if "address already in use" in lowered or "port is already allocated" in lowered:
+        return ConflictError(f"{action} failed: a published port is in use", "free the port or set SVCCTL_ZK_PORTS", details=text.strip())
+    if "docker compose" in lowered and "is not a docker command" in lowered or "unknown command" in lowered:
+        return DockerUnavailableError("Docker Compose v2 is not installed", "run `svcctl doctor --fix`")
+    if "cannot connect to the docker daemon" in lowered:
+        return DockerUnavailableError("no Docker engine answers", "run `svcctl doctor --fix`")
+    if "no such image" in lowered or "pull access denied" in lowered or "image" in lowered and "not found" in lowered:
+        return SvcctlError(f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip())
+    last = text.strip().splitlines()[-1] if text.strip() else str(exc)
+    return SvcctlError(f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip())
+
+
+def require_compose() -> None:
+    from .engine import run_docker_cli
+
+    proc = run_docker_cli(["compose", "version", "--short"])
+    if proc.returncode != 0:
+        raise DockerUnavailableError("Docker Compose v2 is not installed (`docker compose` fails)", "run `svcctl doctor --fix`")

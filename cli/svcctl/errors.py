@@ -1,0 +1,77 @@
+"""The domain error tree. The CLI maps each class to one exit code in one place (cli/main.py).
+
+Every error carries a one-line cause and a one-line fix; `details` is optional extra context
+(log tails, diffs) shown after the line.
+"""
+
+from __future__ import annotations
+
+
+class SvcctlError(Exception):
+    exit_code = 1
+
+    def __init__(self, cause: str, fix: str | None = None, details: str | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.fix = fix
+        self.details = details
+
+    def one_line(self) -> str:
+        return f"{self.cause}; fix: {self.fix}" if self.fix else self.cause
+
+
+class BadInputError(SvcctlError):
+    """The user's input (an option, an argument, a connection string) is wrong."""
+
+    exit_code = 2
+
+
+class DockerUnavailableError(SvcctlError):
+    """No Docker engine answers, or Compose v2 is missing."""
+
+    exit_code = 3
+
+
+class ZooKeeperUnavailableError(SvcctlError):
+    """No member of the ensemble answers."""
+
+    exit_code = 4
+
+
+class WaitTimeoutError(SvcctlError):
+    """Something awaited (quorum, a registration, convergence) did not happen in time."""
+
+    exit_code = 5
+
+
+class ConflictError(SvcctlError):
+    """A resource is taken: a port in use, a node changed meanwhile."""
+
+    exit_code = 6
+
+
+class NotFoundError(SvcctlError):
+    """A named thing (image, znode, service, project file) does not exist."""
+
+    exit_code = 7
+
+
+class CheckFailedError(SvcctlError):
+    """A verification ran and its expectation did not hold (doctor, scenarios, calls)."""
+
+    exit_code = 8
+
+
+EXIT_CODES: dict[type[SvcctlError], int] = {
+    cls: cls.exit_code
+    for cls in (
+        SvcctlError,
+        BadInputError,
+        DockerUnavailableError,
+        ZooKeeperUnavailableError,
+        WaitTimeoutError,
+        ConflictError,
+        NotFoundError,
+        CheckFailedError,
+    )
+}

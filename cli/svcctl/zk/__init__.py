@@ -1,0 +1,1 @@
+"""The ZooKeeper side: four-letter words, client sessions, tree reads."""
