@@ -23,3 +23,7 @@ def build(
         [(r.name, r.tag, human_size(r.size_bytes), f"{r.seconds:.1f}s", "yes" if r.cached else "no") for r in results],
         ["image", "tag", "size", "build time", "cached"],
     )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build)

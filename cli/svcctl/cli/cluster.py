@@ -65,3 +65,7 @@ def down(
     """Remove the project's containers; data stays unless --volumes."""
     core.down(ctx.obj, volumes=volumes, on_progress=progress)
     typer.echo("cluster removed" + (" with its volumes" if volumes else " (data volumes kept)"))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="cluster")

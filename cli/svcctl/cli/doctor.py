@@ -25,3 +25,7 @@ def doctor(
     failed = [c.name for c in checks if c.required and not c.ok]
     if failed:
         raise CheckFailedError(f"doctor: {', '.join(failed)} failed", "run `svcctl doctor --fix` as root, or follow the fix column")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)

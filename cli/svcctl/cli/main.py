@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from ..config import Settings, default_zk_connect, parse_zk_hosts
 from ..errors import SvcctlError
-from . import build, cluster, doctor
+from . import build, cluster, demo, discover, doctor, registrator, scenario, services, zk
 
 app = typer.Typer(
     name="svcctl",
@@ -38,9 +38,9 @@ def version() -> None:
     typer.echo(__version__)
 
 
-app.add_typer(cluster.app, name="cluster")
-app.command("doctor")(doctor.doctor)
-app.command("build")(build.build)
+# Each command module adds its commands; the order is the order of `svcctl --help`.
+for module in (doctor, build, cluster, services, scenario, demo, zk, discover, registrator):
+    module.register(app)
 
 
 def main() -> None:

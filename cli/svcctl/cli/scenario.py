@@ -1,0 +1,9 @@
+"""`svcctl scenario list|run`: the four classic scenarios (issue 4)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this module's commands to the root app (filled in by its issue)."""

@@ -1,0 +1,9 @@
+"""`svcctl zk ls|tree|get|stat|watch|rm|prune`: ZooKeeper inspection and pruning (issue 5)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this module's commands to the root app (filled in by its issue)."""

@@ -1,0 +1,45 @@
+"""Helpers shared by the tests. End-to-end tests run the real engine, Compose and a real 3-node ensemble in
+a project of their own (SVCCTL_TEST_PROJECT, ports SVCCTL_TEST_ZK_PORTS), so they never touch a
+user's `svcctl` stack. In CI (CI=true) a missing engine fails the run instead of skipping."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+SVCCTL = str(Path(sys.executable).with_name("svcctl"))
+TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
+TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
+TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def svcctl_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_")}
+    env.update(
+        SVCCTL_PROJECT=TEST_PROJECT,
+        SVCCTL_ZK_PORTS=TEST_ZK_PORTS,
+        SVCCTL_ZK=TEST_ZK,
+        SVCCTL_PROJECT_DIR=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def run_svcctl(*args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `svcctl` console script as a user would."""
+    proc = subprocess.run([SVCCTL, *args], capture_output=True, text=True, timeout=timeout, env=env or svcctl_env(), input=input)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"svcctl {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def run_json(*args: str, **kwargs) -> object:
+    return json.loads(run_svcctl(*args, "--json", **kwargs).stdout)
+
+
