@@ -1,0 +1,117 @@
+"""The foundation end to end: images, `cluster up` with quorum, idempotence, leader failover,
+port conflicts and `cluster down` — in a project of its own so it can take its ensemble down."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from tests.support import run_svcctl, svcctl_env
+
+PROJECT = "svcctl-lifecycle"
+PORTS = (15181, 15182, 15183)
+ENV = svcctl_env(
+    SVCCTL_PROJECT=PROJECT,
+    SVCCTL_ZK_PORTS=",".join(map(str, PORTS)),
+    SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in PORTS),
+)
+
+
+def members(data) -> list[dict]:
+    return data["members"] if isinstance(data, dict) else data
+
+
+def status(env=ENV) -> list[dict]:
+    proc = run_svcctl("cluster", "status", "--json", env=env, check=False)
+    return members(json.loads(proc.stdout))
+
+
+def modes(nodes: list[dict]) -> dict[str, str]:
+    return {n["container"]: n["mode"] for n in nodes}
+
+
+def project_containers(engine, project: str):
+    return engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+
+
+def project_volumes(engine, project: str):
+    return engine.volumes.list(filters={"label": f"com.docker.compose.project={project}"})
+
+
+def test_build_is_a_cache_hit_the_second_time(images):
+    results = json.loads(run_svcctl("build", "zookeeper", "--json").stdout)
+    assert results[0]["name"] == "zookeeper" and results[0]["cached"] is True
+    assert results[0]["size_bytes"] > 0
+
+
+def test_cluster_lifecycle(engine, images):
+    try:
+        nodes = members(json.loads(run_svcctl("cluster", "up", "--json", "--timeout", "180", env=ENV).stdout))
+        assert sorted(n["mode"] for n in nodes) == ["follower", "follower", "leader"]
+        assert [n["member"] for n in nodes] == [f"127.0.0.1:{p}" for p in PORTS]
+        assert all(n["state"] == "running" and n["zxid"].startswith("0x") for n in nodes)
+
+        # Every client port is published on loopback only.
+        for container in project_containers(engine, PROJECT):
+            for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values():
+                assert all(b["HostIp"] == "127.0.0.1" for b in bindings or [])
+
+        # `cluster up` twice is harmless: exit 0 and nothing restarted.
+        started = {c.name: c.attrs["State"]["StartedAt"] for c in project_containers(engine, PROJECT)}
+        run_svcctl("cluster", "up", env=ENV)
+        again = {c.name: c.attrs["State"]["StartedAt"] for c in project_containers(engine, PROJECT)}
+        assert again == started
+
+        # Kill the leader: the two others elect a new one and `status` shows it.
+        leader = next(n["container"] for n in nodes if n["mode"] == "leader")
+        engine.containers.get(leader).kill()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            seen = modes(status())
+            new_leaders = [name for name, mode in seen.items() if mode == "leader" and name != leader]
+            if new_leaders:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"no new leader after killing {leader}: {seen}")
+        assert seen[new_leaders[0]] == "leader"
+
+        # The killed member comes back (restart policy or `cluster up`) and rejoins as follower.
+        run_svcctl("cluster", "up", "--timeout", "180", env=ENV)
+        assert sorted(modes(status()).values()) == ["follower", "follower", "leader"]
+        text = run_svcctl("cluster", "status", env=ENV).stdout
+        assert "leader" in text and text.count("follower") == 2
+
+        # down keeps the data volumes; down --volumes removes them.
+        run_svcctl("cluster", "down", env=ENV)
+        assert not project_containers(engine, PROJECT)
+        assert len(project_volumes(engine, PROJECT)) == 6
+    finally:
+        run_svcctl("cluster", "down", "--volumes", env=ENV, check=False)
+    assert not project_volumes(engine, PROJECT)
+
+
+def test_port_in_use_is_refused_before_anything_starts(engine, images):
+    ports = (15281, 15282, 15283)
+    env = svcctl_env(SVCCTL_PROJECT="svcctl-portbusy", SVCCTL_ZK_PORTS=",".join(map(str, ports)), SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports[1]))
+        squatter.listen()
+        try:
+            proc = run_svcctl("cluster", "up", env=env, check=False)
+            assert proc.returncode == 6, proc.stderr
+            assert "Traceback" not in proc.stderr
+            assert f"port {ports[1]} on 127.0.0.1 is in use" in proc.stderr.splitlines()[0]
+            assert not project_containers(engine, "svcctl-portbusy")
+        finally:
+            run_svcctl("cluster", "down", "--volumes", env=env, check=False)
+
+
+def test_status_against_members_that_do_not_answer():
+    env = svcctl_env(SVCCTL_ZK="127.0.0.1:1,127.0.0.1:2,127.0.0.1:3")
+    proc = run_svcctl("cluster", "status", "--json", env=env, check=False)
+    assert proc.returncode == 8
+    assert {n["mode"] for n in members(json.loads(proc.stdout))} == {"down"}

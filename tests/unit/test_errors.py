@@ -1,0 +1,66 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from svcctl.errors import (
+    EXIT_CODES,
+    BadInputError,
+    CheckFailedError,
+    ConflictError,
+    DockerUnavailableError,
+    NotFoundError,
+    SvcctlError,
+    WaitTimeoutError,
+    ZooKeeperUnavailableError,
+)
+
+SVCCTL = str(Path(sys.executable).with_name("svcctl"))
+
+
+def test_each_error_has_its_own_exit_code():
+    codes = [EXIT_CODES[c] for c in (SvcctlError, BadInputError, DockerUnavailableError, ZooKeeperUnavailableError, WaitTimeoutError, ConflictError, NotFoundError, CheckFailedError)]
+    assert codes == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_one_line_names_cause_and_fix():
+    assert ConflictError("port 2181 is in use", "free it").one_line() == "port 2181 is in use; fix: free it"
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--zk", "bad host:1", "cluster", "status"], 2, "bad ZooKeeper address"),
+        (["--zk", "h:99999", "cluster", "status"], 2, "port must be 1-65535"),
+        (["--project-dir", "/nonexistent", "build"], 7, "not an svcctl project directory"),
+    ],
+)
+def test_cli_boundary_prints_one_line_and_exit_code(args, code, words):
+    proc = subprocess.run([SVCCTL, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("svcctl: error: ") and words in lines[0]
+
+
+def test_status_without_an_ensemble_reports_members_down():
+    # Port 1 on loopback: nothing listens there, so every member refuses at once.
+    proc = subprocess.run([SVCCTL, "--zk", "127.0.0.1:1", "cluster", "status", "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 8  # status answers (mode down) and reports no quorum
+    assert '"mode": "down"' in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = "import sys; sys.argv=['svcctl','--help']\nfrom svcctl.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass\nprint('HEAVY', sorted(m for m in ('docker', 'python_on_whales') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_no_engine_is_one_line_exit_3(tmp_path):
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    proc = subprocess.run([SVCCTL, "build", "zookeeper"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("svcctl: error: no Docker engine answers") and "doctor --fix" in proc.stderr
