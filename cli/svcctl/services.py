@@ -1,0 +1,316 @@
+"""The sample services' lifecycle (up, scale, stop) through Compose, and `ps`: what Docker runs,
+cross-checked against what ZooKeeper has registered for each container."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .compose import compose_client, compose_error, require_compose
+from .config import DEFAULT_BASE, Settings
+from .errors import BadInputError, ZooKeeperUnavailableError
+from .samples import SERVICES, SampleService, get_service, validate_services
+
+if TYPE_CHECKING:
+    import docker
+    from kazoo.client import KazooClient
+
+Progress = Callable[[str], None]
+LOOPBACK = "127.0.0.1"
+
+
+def _no_progress(_: str) -> None:
+    pass
+
+
+# --- Docker's view, as plain data (what the pure scenario logic works on) -----------------
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """One container as the engine reports it, reduced to what registration depends on."""
+
+    id: str
+    name: str
+    state: str  # running, exited, paused, ...
+    health: str | None  # healthy, starting, unhealthy, or None without a HEALTHCHECK
+    project: str | None  # com.docker.compose.project
+    compose_service: str | None  # com.docker.compose.service
+    number: int | None  # com.docker.compose.container-number
+    env: dict[str, str]
+    labels: dict[str, str]
+    # "8080/tcp" -> [(host ip, host port), ...]; empty list when the port is not published
+    ports: dict[str, list[tuple[str, int]]]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ports"] = {k: [f"{ip}:{port}" for ip, port in v] for k, v in self.ports.items()}
+        return data
+
+
+def container_view(attrs: dict[str, Any]) -> ContainerView:
+    """Build a ContainerView from `docker inspect` JSON (pure)."""
+    config = attrs.get("Config") or {}
+    state = attrs.get("State") or {}
+    labels = dict(config.get("Labels") or {})
+    env: dict[str, str] = {}
+    for item in config.get("Env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    ports: dict[str, list[tuple[str, int]]] = {}
+    for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        ports[key] = [(b.get("HostIp") or "0.0.0.0", int(b["HostPort"])) for b in bindings or [] if b.get("HostPort")]
+    number = labels.get("com.docker.compose.container-number")
+    health = (state.get("Health") or {}).get("Status")
+    return ContainerView(
+        id=attrs.get("Id", ""),
+        name=(attrs.get("Name") or "").lstrip("/"),
+        state=state.get("Status", "unknown"),
+        health=health,
+        project=labels.get("com.docker.compose.project"),
+        compose_service=labels.get("com.docker.compose.service"),
+        number=int(number) if number and number.isdigit() else None,
+        env=env,
+        labels=labels,
+        ports=ports,
+    )
+
+
+def sample_service_of(view: ContainerView) -> SampleService | None:
+    """The sample service a container is registered as, from the same keys registrator reads
+    (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env), whatever project started
+    it: the registrator registers every container of the engine, not only this project's."""
+    for service in SERVICES.values():
+        for key in (f"SERVICE_{service.container_port}_NAME", "SERVICE_NAME"):
+            value = view.labels.get(key, view.env.get(key))
+            if value is not None:
+                if value == service.name:
+                    return service
+                break  # named something else through the more specific key
+    return None
+
+
+def registration_key(view: ContainerView, service: SampleService) -> str | None:
+    """`<ip>:<host port>` of the service's published container port (tcp), or None."""
+    bindings = view.ports.get(f"{service.container_port}/tcp") or []
+    if not bindings:
+        return None
+    ip, port = bindings[0]
+    # registrator advertises the published host IP; 0.0.0.0 is not an address (ours run -ip 127.0.0.1).
+    return f"{LOOPBACK if ip in ('0.0.0.0', '') else ip}:{port}"
+
+
+def engine_containers(client: "docker.DockerClient | None" = None) -> list[ContainerView]:
+    """Every container of the engine (all states), inspected."""
+    import docker.errors
+
+    from .engine import docker_client
+
+    client = client or docker_client()
+    views = []
+    for summary in client.api.containers(all=True):
+        try:
+            views.append(container_view(client.api.inspect_container(summary["Id"])))
+        except docker.errors.NotFound:
+            continue  # removed between the list and the inspect
+    return views
+
+
+def project_instances(views: list[ContainerView], project: str, service: str | None = None) -> list[ContainerView]:
+    """This project's containers of the sample services (optionally one), by container number."""
+    chosen = [
+        v
+        for v in views
+        if v.project == project and v.compose_service in SERVICES and (service is None or v.compose_service == service)
+    ]
+    return sorted(chosen, key=lambda v: (v.compose_service or "", v.number or 0, v.name))
+
+
+# --- ZooKeeper's view ------------------------------------------------------------------------
+
+
+def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+    """service -> child names under base/service, or None when the service node does not exist."""
+    from kazoo.exceptions import NoNodeError
+
+    result: dict[str, list[str] | None] = {}
+    for name in services if services is not None else list(SERVICES):
+        try:
+            result[name] = sorted(zk.get_children(f"{base}/{name}"))
+        except NoNodeError:
+            result[name] = None
+    return result
+
+
+def read_payload(zk: "KazooClient", path: str) -> dict | None:
+    from kazoo.exceptions import NoNodeError
+
+    try:
+        data, _ = zk.get(path)
+    except NoNodeError:
+        return None
+    try:
+        value = json.loads(data.decode("utf-8")) if data else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def payload_matches(payload: dict | None, container_id: str) -> bool:
+    """Does a registration's payload name this container? Our extra key has the full id;
+    registrator's own ContainerID is the short id (the hostname by default)."""
+    if not payload:
+        return False
+    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
+    if ours.get("container_id"):
+        return ours["container_id"] == container_id
+    short = str(payload.get("ContainerID") or "")
+    return bool(short) and container_id.startswith(short)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+def _compose_up(settings: Settings, scales: dict[str, int], action: str) -> None:
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    compose = compose_client(settings)
+    try:
+        # recreate=False: running instances stay as they are; only the count changes.
+        compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never")
+    except DockerException as exc:
+        raise compose_error(exc, action) from exc
+
+
+def up(settings: Settings, names: list[str], on_progress: Progress = _no_progress) -> dict[str, int]:
+    """Make sure each named service runs at least one instance; running ones are left alone.
+    Returns the instance count asked of Compose per service."""
+    services = validate_services(names)
+    views = engine_containers()
+    scales = {}
+    for service in services:
+        running = [v for v in project_instances(views, settings.project, service.name) if v.state == "running"]
+        scales[service.name] = max(1, len(running))
+    on_progress("starting " + ", ".join(f"{name} ({count})" for name, count in scales.items()))
+    _compose_up(settings, scales, "up " + " ".join(scales))
+    return scales
+
+
+def validate_scale(name: str, count: int) -> SampleService:
+    service = get_service(name)
+    if count < 0:
+        raise BadInputError(f"cannot scale {name} to {count}: the count must be 0 or more", f"e.g. `svcctl scale {name} 2`; services: {', '.join(SERVICES)}")
+    return service
+
+
+def scale(settings: Settings, name: str, count: int, on_progress: Progress = _no_progress) -> None:
+    """Run exactly `count` instances of the service (0 stops and removes them all)."""
+    validate_scale(name, count)
+    if count == 0:
+        stop(settings, [name], on_progress)
+        return
+    on_progress(f"scaling {name} to {count}")
+    _compose_up(settings, {name: count}, f"scale {name}")
+
+
+def stop(settings: Settings, names: list[str], on_progress: Progress = _no_progress) -> None:
+    """Stop and remove every instance of the named services: their registrations must go, and
+    the next `up` starts a fresh container (new host port, new registration)."""
+    from python_on_whales.exceptions import DockerException
+
+    services = [s.name for s in validate_services(names)]
+    require_compose()
+    compose = compose_client(settings)
+    on_progress(f"stopping {', '.join(services)}")
+    try:
+        compose.compose.stop(services=services, timeout=10)
+        compose.compose.rm(services=services, stop=True)
+    except DockerException as exc:
+        raise compose_error(exc, "stop " + " ".join(services)) from exc
+
+
+# --- ps --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Instance:
+    service: str
+    container: str
+    container_id: str
+    state: str
+    health: str | None
+    host_port: int | None
+    znode: str | None  # where its registration must be
+    registered: str  # yes | no | other-container | not-published | unknown (ZooKeeper down)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> Instance:
+    """One container's line of `ps` (pure). `registrations` maps a znode path to its payload
+    (None when the node does not exist); None as a whole means ZooKeeper could not be read."""
+    key = registration_key(view, service)
+    znode = f"{base}/{service.name}/{key}" if key else None
+    if view.state != "running" or znode is None:
+        registered = "not-published" if view.state == "running" else "no"
+        # A stopped container must not be registered; say so if it still is.
+        if znode and registrations is not None and registrations.get(znode) is not None:
+            registered = "stale"
+    elif registrations is None:
+        registered = "unknown"
+    elif znode not in registrations or registrations[znode] is None:
+        registered = "no"
+    else:
+        registered = "yes" if payload_matches(registrations[znode], view.id) else "other-container"
+    return Instance(
+        service=service.name,
+        container=view.name,
+        container_id=view.id[:12],
+        state=view.state,
+        health=view.health,
+        host_port=int(key.rsplit(":", 1)[1]) if key else None,
+        znode=znode,
+        registered=registered,
+    )
+
+
+def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
+    """A quick ruok round before opening a session: with the ensemble down, `ps` answers at
+    once (registered: unknown) instead of waiting out the client's connection retries."""
+    from .zk.fourletter import four_letter_word
+
+    for host in settings.zk_hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=timeout).strip() == "imok":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[Instance]:
+    """This project's sample-service containers, each cross-checked against ZooKeeper."""
+    from .zk.client import zk_session
+
+    views = project_instances(engine_containers(), settings.project)
+    wanted = []
+    for view in views:
+        service = SERVICES[view.compose_service or ""]
+        key = registration_key(view, service)
+        if key:
+            wanted.append(f"{base}/{service.name}/{key}")
+    registrations: dict[str, dict | None] | None = None
+    if not any_member_answers(settings):
+        return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
+    try:
+        with zk_session(settings.zk_hosts, connect_timeout=3.0) as zk:
+            registrations = {}
+            for path in wanted:
+                # A node whose data is not a JSON object reads as {}: present, but not this container's.
+                registrations[path] = (read_payload(zk, path) or {}) if zk.exists(path) else None
+    except ZooKeeperUnavailableError:
+        registrations = None  # ps still lists the containers; the registered column says unknown
+    return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]
