@@ -16,7 +16,12 @@ class SampleService:
     tag: str
     container_port: int
     answer: str  # what `GET /` answers
-    path: str = "/"
+    # (path, exact answer) pairs the scenarios check on every registered instance
+    extra_probes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def probes(self) -> tuple[tuple[str, str], ...]:
+        return (("/", self.answer), *self.extra_probes)
 
     def to_dict(self) -> dict:
         return {
@@ -24,11 +29,14 @@ class SampleService:
             "image": self.tag,
             "container_port": self.container_port,
             "answer": self.answer,
+            "probes": [{"path": p, "answer": a} for p, a in self.probes],
         }
 
 
 SERVICES: dict[str, SampleService] = {
-    "service_1": SampleService("service_1", "java_service_1", "java_service_1:1.0", 8080, "This is Service 1."),
+    "service_1": SampleService(
+        "service_1", "java_service_1", "java_service_1:1.0", 8080, "This is Service 1.", (("/user?id=7", "It's user 7."),)
+    ),
     "service_2": SampleService("service_2", "php_service_2", "php_service_2:1.0", 80, "This is Service 2."),
 }
 
