@@ -1,0 +1,284 @@
+"""Scenario expectation and diff logic, and the `ps` cross-check, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from svcctl.errors import BadInputError
+from svcctl.samples import SERVICES, validate_services
+from svcctl.scenarios import (
+    STEPS,
+    CallResult,
+    StepResult,
+    diff_registrations,
+    docker_expectation,
+    failures,
+    format_diff,
+    parse_selection,
+    step_problems,
+    target_count,
+)
+from svcctl.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of
+from svcctl.services import validate_scale
+
+
+def inspect_json(
+    name: str,
+    env: list[str],
+    ports: dict | None,
+    status: str = "running",
+    project: str = "svcctl",
+    service: str | None = None,
+    number: int = 1,
+    labels: dict | None = None,
+    cid: str | None = None,
+) -> dict:
+    """A trimmed `docker inspect` document with the fields registration depends on."""
+    compose_labels = {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service or name.rsplit("-", 1)[0].split("-")[-1],
+        "com.docker.compose.container-number": str(number),
+    }
+    return {
+        "Id": cid or (name.encode().hex() * 8)[:64],
+        "Name": "/" + name,
+        "State": {"Status": status, "Health": {"Status": "healthy"}},
+        "Config": {"Env": ["PATH=/usr/bin", *env], "Labels": {**compose_labels, **(labels or {})}},
+        "NetworkSettings": {"Ports": ports or {}},
+    }
+
+
+def svc1(port: int, n: int = 1, status: str = "running", project: str = "svcctl") -> ContainerView:
+    bindings = {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]} if status == "running" else {}
+    return container_view(inspect_json(f"{project}-service_1-{n}", ["SERVICE_NAME=service_1"], bindings, status, project, "service_1", n))
+
+
+def svc2(port: int, n: int = 1, status: str = "running", project: str = "svcctl") -> ContainerView:
+    bindings = {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]} if status == "running" else {}
+    return container_view(inspect_json(f"{project}-service_2-{n}", ["SERVICE_80_NAME=service_2"], bindings, status, project, "service_2", n))
+
+
+# --- Docker's view -----------------------------------------------------------------------------
+
+
+def test_container_view_reads_inspect_json():
+    view = svc1(32791)
+    assert view.name == "svcctl-service_1-1"
+    assert view.ports == {"8080/tcp": [("127.0.0.1", 32791)]}
+    assert view.env["SERVICE_NAME"] == "service_1"
+    assert (view.project, view.compose_service, view.number, view.health) == ("svcctl", "service_1", 1, "healthy")
+
+
+def test_unpublished_port_has_no_registration_key():
+    view = container_view(inspect_json("x-service_1-1", ["SERVICE_NAME=service_1"], {"8080/tcp": None}))
+    assert view.ports == {"8080/tcp": []}
+    assert registration_key(view, SERVICES["service_1"]) is None
+
+
+def test_wildcard_host_ip_is_advertised_as_loopback():
+    view = container_view(inspect_json("x-service_2-1", ["SERVICE_80_NAME=service_2"], {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32800"}]}))
+    assert registration_key(view, SERVICES["service_2"]) == "127.0.0.1:32800"
+
+
+@pytest.mark.parametrize(
+    "env,labels,expected",
+    [
+        (["SERVICE_NAME=service_1"], {}, "service_1"),
+        (["SERVICE_80_NAME=service_2"], {}, "service_2"),
+        (["SERVICE_NAME=other"], {}, None),
+        ([], {}, None),
+        # a label wins over env, as in registrator
+        (["SERVICE_NAME=service_1"], {"SERVICE_NAME": "renamed"}, None),
+        ([], {"SERVICE_NAME": "service_1"}, "service_1"),
+        # the port-scoped key is more specific than SERVICE_NAME
+        (["SERVICE_80_NAME=elsewhere", "SERVICE_NAME=service_2"], {}, None),
+    ],
+)
+def test_sample_service_of_follows_registrator_naming_keys(env, labels, expected):
+    view = container_view(inspect_json("c-x-1", env, {}, labels=labels))
+    found = sample_service_of(view)
+    assert (found.name if found else None) == expected
+
+
+def test_docker_expectation_counts_running_containers_of_every_project():
+    views = [
+        svc1(32791),
+        svc2(32796, 1),
+        svc2(32797, 2),
+        svc2(0, 3, status="exited"),
+        svc1(40001, 1, project="other"),  # another stack on the same engine: registered too
+        container_view(inspect_json("zoo1", [], {"2181/tcp": [{"HostIp": "127.0.0.1", "HostPort": "2181"}]})),
+    ]
+    expected = docker_expectation(views)
+    assert expected == {
+        "service_1": {"127.0.0.1:32791": "svcctl-service_1-1", "127.0.0.1:40001": "other-service_1-1"},
+        "service_2": {"127.0.0.1:32796": "svcctl-service_2-1", "127.0.0.1:32797": "svcctl-service_2-2"},
+    }
+
+
+# --- diff --------------------------------------------------------------------------------------
+
+
+def test_diff_equal_is_ok():
+    diff = diff_registrations({"service_1": {"127.0.0.1:1"}, "service_2": set()}, {"service_1": ["127.0.0.1:1"], "service_2": None})
+    assert diff.ok
+    assert diff.to_dict() == {"missing": {}, "stale": {}, "empty_nodes": []}
+
+
+def test_diff_reports_missing_and_stale_per_service():
+    diff = diff_registrations(
+        {"service_1": {"127.0.0.1:1", "127.0.0.1:2"}, "service_2": {"127.0.0.1:5"}},
+        {"service_1": ["127.0.0.1:2", "127.0.0.1:3"], "service_2": None},
+    )
+    assert not diff.ok
+    assert diff.missing == {"service_1": ["127.0.0.1:1"], "service_2": ["127.0.0.1:5"]}
+    assert diff.stale == {"service_1": ["127.0.0.1:3"]}
+    assert diff.empty_nodes == []
+
+
+def test_diff_flags_an_empty_service_node_left_behind():
+    diff = diff_registrations({"service_1": set()}, {"service_1": []})
+    assert diff.empty_nodes == ["service_1"]
+    assert not diff.ok
+
+
+def test_diff_accepts_docker_expectation_mapping():
+    expected = docker_expectation([svc1(32791)])
+    assert diff_registrations(expected, {"service_1": ["127.0.0.1:32791"], "service_2": None}).ok
+
+
+def test_diff_stale_service_not_expected_at_all():
+    diff = diff_registrations({}, {"service_2": ["127.0.0.1:9"]})
+    assert diff.stale == {"service_2": ["127.0.0.1:9"]}
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def test_four_steps_in_classic_order():
+    assert [(s.number, s.op, s.service) for s in STEPS] == [
+        (1, "up", "service_1"),
+        (2, "up", "service_2"),
+        (3, "scale", "service_2"),
+        (4, "stop", "service_1"),
+    ]
+
+
+@pytest.mark.parametrize("text,numbers", [("all", [1, 2, 3, 4]), ("1", [1]), ("4", [4]), (" 3 ", [3]), ("1,3", [1, 3]), ("ALL", [1, 2, 3, 4])])
+def test_parse_selection(text, numbers):
+    assert [s.number for s in parse_selection(text)] == numbers
+
+
+@pytest.mark.parametrize("text", ["0", "5", "x", "", "1,9", "-1"])
+def test_parse_selection_refuses_unknown(text):
+    with pytest.raises(BadInputError) as info:
+        parse_selection(text)
+    assert "all" in (info.value.fix or "")
+
+
+@pytest.mark.parametrize(
+    "number,before,target",
+    [(1, 0, 1), (1, 2, 2), (2, 0, 1), (3, 0, 2), (3, 5, 2), (4, 3, 0), (4, 0, 0)],
+)
+def test_target_count(number, before, target):
+    assert target_count(STEPS[number - 1], before) == target
+
+
+def test_step_problems_empty_when_converged():
+    step = STEPS[2]
+    expected = docker_expectation([svc2(1, 1), svc2(2, 2)])
+    diff = diff_registrations(expected, {"service_1": None, "service_2": ["127.0.0.1:1", "127.0.0.1:2"]})
+    assert step_problems(step, 2, 2, diff) == []
+
+
+def test_step_problems_lists_count_missing_stale_and_leftover():
+    step = STEPS[3]
+    diff = diff_registrations({"service_1": set(), "service_2": {"127.0.0.1:7"}}, {"service_1": [], "service_2": ["127.0.0.1:8"]})
+    problems = step_problems(step, 0, 1, diff)
+    assert problems == [
+        "service_1: 1 instance(s) of this project running, expected 0",
+        "missing in ZooKeeper: /services/service_2/127.0.0.1:7",
+        "stale in ZooKeeper: /services/service_2/127.0.0.1:8 (no running container publishes it)",
+        "left behind: /services/service_1 (empty service node)",
+    ]
+
+
+def test_format_diff_shows_both_sides():
+    text = format_diff({"service_1": {"127.0.0.1:1": "c1"}, "service_2": {}}, {"service_1": None, "service_2": []}, ["p"])
+    assert text.splitlines() == [
+        "p",
+        "Docker (running containers):",
+        "  service_1: 127.0.0.1:1 (c1)",
+        "  service_2: none",
+        "ZooKeeper:",
+        "  service_1: no node",
+        "  service_2: node without children",
+    ]
+
+
+def test_step_result_ok_needs_convergence_and_right_answers():
+    result = StepResult(step=STEPS[0], target=1, converge_seconds=0.2, seen={"service_1": ["127.0.0.1:1"]})
+    assert result.ok
+    result.calls = [CallResult("service_1", "127.0.0.1:1", "http://127.0.0.1:1/", "This is Service 1.", 200, "This is Service 2.")]
+    assert not result.ok
+    error = failures([result])
+    assert error is not None and error.exit_code == 8 and "did not answer" in error.cause
+    assert "expected 'This is Service 1.'" in (error.details or "")
+    never = StepResult(step=STEPS[0], target=1, problems=["missing in ZooKeeper: /services/service_1/127.0.0.1:1"])
+    assert not never.converged
+    assert "did not match" in failures([never]).cause
+    assert failures([StepResult(step=STEPS[1], target=1, converge_seconds=0.0)]) is None
+
+
+def test_call_result_ok_ignores_trailing_newline_only():
+    assert CallResult("s", "e", "u", "This is Service 2.", 200, "This is Service 2.\n").ok
+    assert not CallResult("s", "e", "u", "This is Service 2.", 500, "This is Service 2.").ok
+    assert not CallResult("s", "e", "u", "This is Service 2.", None, None, "ConnectionRefusedError").ok
+
+
+# --- ps cross-check and input validation ---------------------------------------------------------
+
+
+def test_payload_matches_full_id_or_short_id():
+    cid = "a" * 64
+    assert payload_matches({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": cid}}, cid)
+    assert not payload_matches({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": "b" * 64}}, cid)
+    assert payload_matches({"ContainerID": "aaaaaaaaaaaa"}, cid)  # registrator's payload alone
+    assert not payload_matches({"ContainerID": "bbbbbbbbbbbb"}, cid)
+    assert not payload_matches(None, cid)
+    assert not payload_matches({}, cid)
+
+
+def test_cross_check_states():
+    view = svc1(32791)
+    znode = "/services/service_1/127.0.0.1:32791"
+    ours = {"ContainerID": view.id[:12], "svcctl": {"container_id": view.id}}
+    service = SERVICES["service_1"]
+    assert cross_check(view, service, {znode: ours}).registered == "yes"
+    assert cross_check(view, service, {znode: None}).registered == "no"
+    assert cross_check(view, service, {}).registered == "no"
+    assert cross_check(view, service, {znode: {"ContainerID": "ffffffffffff"}}).registered == "other-container"
+    assert cross_check(view, service, None).registered == "unknown"
+    line = cross_check(view, service, {znode: ours})
+    assert (line.host_port, line.znode, line.container_id) == (32791, znode, view.id[:12])
+    stopped = cross_check(svc1(0, status="exited"), service, {})
+    assert (stopped.registered, stopped.host_port, stopped.znode) == ("no", None, None)
+
+
+def test_unknown_services_are_refused_with_the_known_list():
+    with pytest.raises(BadInputError) as info:
+        validate_services(["service_1", "nope", "service_3"])
+    assert "'nope'" in info.value.cause and "'service_3'" in info.value.cause
+    assert "service_1, service_2" in (info.value.fix or "")
+    with pytest.raises(BadInputError):
+        validate_services([])
+    assert [s.name for s in validate_services(["service_2", "service_1", "service_2"])] == ["service_2", "service_1"]
+
+
+def test_negative_scale_refused_listing_services():
+    with pytest.raises(BadInputError) as info:
+        validate_scale("service_2", -1)
+    assert "service_1, service_2" in (info.value.fix or "")
+    with pytest.raises(BadInputError):
+        validate_scale("service_9", 1)
+    assert validate_scale("service_2", 0).name == "service_2"
