@@ -2,8 +2,159 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
+
+from .output import print_json, print_table, progress
+
+
+def _age(registered_at: float | None) -> str:
+    if not registered_at:
+        return "-"
+    seconds = max(0, int(time.time() - registered_at))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _client(ctx: typer.Context):
+    from ..zk.client import make_client, start_client
+    from .zk import quiet_kazoo_logging
+
+    quiet_kazoo_logging()
+    hosts = ctx.obj.zk_hosts
+    client = make_client(hosts)
+    start_client(client, hosts, connect_timeout=5.0)
+    return client
+
+
+def discover(
+    ctx: typer.Context,
+    name: str = typer.Argument(None, help="One service (default: all)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Services and their instances: address, container, age."""
+    from ..discovery import snapshot_services
+    from ..zk.client import zk_session
+    from .zk import quiet_kazoo_logging
+
+    quiet_kazoo_logging()
+    with zk_session(ctx.obj.zk_hosts) as client:
+        services = snapshot_services(client, name=name)
+    if json_out:
+        print_json({svc: [i.to_dict() for i in insts] for svc, insts in services.items()})
+        return
+    rows = []
+    for svc, insts in services.items():
+        if not insts:
+            rows.append((svc, "(no instances)", None, None))
+        for inst in insts:
+            rows.append((svc, inst.address, inst.container_name or (inst.container_id or "")[:12] or None, _age(inst.registered_at)))
+    if rows:
+        print_table(rows, ["service", "address", "container", "age"])
+    else:
+        typer.echo("no services registered")
+
+
+def call(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Service name."),
+    path: str = typer.Argument("/", help="HTTP path to GET."),
+    count: int = typer.Option(10, "--count", "-n", help="Number of calls (0 = until Ctrl-C)."),
+    interval: float = typer.Option(0.5, "--interval", help="Seconds between calls."),
+    strategy: str = typer.Option("round_robin", "--strategy", help="round_robin or random."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
+) -> None:
+    """HTTP GETs through the live cache, round-robin; prints which instance answered.
+    Exit 0 only when every call was answered."""
+    import json
+
+    from ..discovery import CacheChange, ServiceCache, call_service
+    from ..errors import CheckFailedError, NotFoundError
+
+    client = _client(ctx)
+    try:
+        cache = ServiceCache(client, name, strategy=strategy)
+
+        def changed(change: CacheChange) -> None:
+            if change.event is not None and change.event.initial:
+                return
+            for inst in change.added:
+                progress(f"instance added: {inst.label}")
+            for inst in change.removed:
+                progress(f"instance removed: {inst.label}")
+
+        cache.add_listener(changed)
+        cache.start()
+        try:
+            if not cache.known(name):
+                raise NotFoundError(f"service {name!r} is not registered", "list services with `svcctl discover`")
+
+            def show(result) -> None:
+                if json_out:
+                    typer.echo(json.dumps(result.to_dict()))
+                elif result.ok or result.instance is not None:
+                    retried = f"  (after {', '.join(result.attempts)})" if result.attempts else ""
+                    body = result.body if len(result.body) <= 60 else result.body[:59] + "…"
+                    typer.echo(f"#{result.seq:<3} {result.instance.label}  {result.status}  {result.elapsed_ms:.1f} ms  {body}{retried}")
+                else:
+                    retried = f" ({', '.join(result.attempts)})" if result.attempts else ""
+                    typer.echo(f"#{result.seq:<3} FAILED: {result.error}{retried}")
+
+            results = call_service(cache, name, path, count=count, interval=interval, on_result=show)
+        finally:
+            cache.stop()
+    finally:
+        client.stop()
+        client.close()
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CheckFailedError(f"{len(failed)} of {len(results)} calls to {name} were not answered", "check `svcctl discover` and the service's containers")
+
+
+def gateway(
+    ctx: typer.Context,
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+) -> None:
+    """An HTTP gateway: header service_name (+ api_name) → a live instance, round-robin.
+    GET /services lists what it knows."""
+    from ..discovery import CacheChange, ServiceCache
+    from ..gateway import make_gateway
+
+    client = _client(ctx)
+    cache = ServiceCache(client)
+
+    def changed(change: CacheChange) -> None:
+        if change.event is not None and change.event.initial:
+            return
+        for inst in change.added:
+            progress(f"{change.service}: instance added {inst.label}")
+        for inst in change.removed:
+            progress(f"{change.service}: instance removed {inst.label}")
+        if change.service_removed:
+            progress(f"{change.service}: service removed")
+
+    cache.add_listener(changed)
+    try:
+        cache.start()
+        server = make_gateway(cache, host, port, on_request=lambda line: typer.echo(line, err=True))
+        known = ", ".join(f"{n} ({len(i)})" for n, i in cache.services().items()) or "none yet"
+        progress(f"gateway listening on http://{host}:{server.server_address[1]}; services: {known}")
+        try:
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            server.server_close()
+    finally:
+        cache.stop()
+        client.stop()
+        client.close()
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app (filled in by its issue)."""
+    app.command("discover")(discover)
+    app.command("call")(call)
+    app.command("gateway")(gateway)

@@ -1,9 +1,251 @@
-"""`svcctl zk ls|tree|get|stat|watch|rm|prune`: ZooKeeper inspection and pruning (issue 5)."""
+"""`svcctl zk ls|tree|get|stat|watch|rm|prune`: ZooKeeper inspection and pruning (issue 5).
+
+One-shot commands: only kazoo is imported (docker only inside `zk prune`, which needs the engine).
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import typer
 
+from ..config import DEFAULT_BASE
+from .output import print_json, print_table
 
-def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app (filled in by its issue)."""
+app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
+
+JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def quiet_kazoo_logging() -> None:
+    """kazoo logs every refused member at WARNING; with no handler configured Python prints them
+    on stderr. A member being down is normal (the next one answers), and none answering is
+    reported as one error line, so the CLI silences kazoo's logger."""
+    import logging
+
+    logger = logging.getLogger("kazoo")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+def _session(ctx: typer.Context):
+    from ..zk.client import zk_session
+
+    quiet_kazoo_logging()
+    return zk_session(ctx.obj.zk_hosts)
+
+
+def _ts(seconds: float) -> str:
+    return _dt.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    path: str = typer.Argument("/", help="Znode path."),
+    recursive: bool = typer.Option(False, "-R", "--recursive", help="List every descendant (full paths)."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """List a node's children (or, with -R, every path below it)."""
+    from ..zk import ops
+
+    with _session(ctx) as client:
+        if recursive:
+            path = ops.normalize_path(path)
+            children, _ = ops.walk(client, path)
+            names = ops.descendants(path, children)
+        else:
+            names = ops.list_children(client, path)
+    if json_out:
+        print_json(names)
+    elif names:
+        typer.echo("\n".join(names))
+
+
+@app.command("tree")
+def tree(
+    ctx: typer.Context,
+    path: str = typer.Argument(DEFAULT_BASE, help="Znode path."),
+    data: bool = typer.Option(False, "--data", help="Show each node's data summary (registrations always show theirs)."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Draw the tree below PATH; registration nodes show a payload summary."""
+    from ..zk import ops
+    from ..zk.tree import payload_summary, render_tree
+
+    path = ops.normalize_path(path)
+    with _session(ctx) as client:
+        children, infos = ops.walk(client, path, with_data=True)
+    labels: dict[str, str] = {}
+    for p, info in infos.items():
+        summary = payload_summary(info.data)
+        if summary and (data or summary.startswith("[")):
+            labels[p] = summary
+        if info.stat.ephemeral and not data:
+            labels[p] = (labels.get(p, "") + "  (ephemeral)").strip()
+    if json_out:
+        print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
+    else:
+        typer.echo(render_tree(path, children, labels))
+
+
+def _print_stat(stat) -> None:
+    rows = [
+        ("version", stat.version),
+        ("cversion", stat.cversion),
+        ("ephemeral owner", hex(stat.ephemeral_owner) if stat.ephemeral_owner else "0x0 (persistent)"),
+        ("created", _ts(stat.ctime)),
+        ("modified", _ts(stat.mtime)),
+        ("czxid", hex(stat.czxid)),
+        ("mzxid", hex(stat.mzxid)),
+        ("data length", stat.data_length),
+        ("children", stat.num_children),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        typer.echo(f"{key:<{width}}  {value}")
+
+
+@app.command("get")
+def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."), json_out: bool = JSON_OPT) -> None:
+    """A node's data (pretty-printed when JSON) and its stat."""
+    import json
+
+    from ..zk import ops
+
+    with _session(ctx) as client:
+        info = ops.get_node(client, path)
+    if json_out:
+        print_json(info.to_dict())
+        return
+    text, parsed = ops.decode_data(info.data)
+    if parsed is not None:
+        typer.echo(json.dumps(parsed, indent=2, sort_keys=False))
+    elif text:
+        typer.echo(text)
+    else:
+        typer.echo("(no data)")
+    typer.echo("")
+    _print_stat(info.stat)
+
+
+@app.command("stat")
+def stat(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."), json_out: bool = JSON_OPT) -> None:
+    """A node's stat: versions, ephemeral owner, times, zxids, children."""
+    from ..zk import ops
+
+    with _session(ctx) as client:
+        result = ops.stat_node(client, path)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        _print_stat(result)
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    path: str = typer.Argument(DEFAULT_BASE, help="Znode path (it may not exist yet)."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Watch every descendant, not just PATH and its child list."),
+    count: int = typer.Option(0, "--count", "-n", help="Stop after N events (0 = no limit)."),
+    timeout: float = typer.Option(0, "--timeout", help="Stop after S seconds (0 = no limit)."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Stream changes: child added/removed, data changed, node deleted, session loss."""
+    import json
+    import queue
+    import time
+
+    from ..zk import ops
+    from ..zk.client import make_client, start_client
+    from ..zk.watch import TreeWatcher, describe
+
+    path = ops.normalize_path(path)
+    hosts = ctx.obj.zk_hosts
+    quiet_kazoo_logging()
+    client = make_client(hosts)
+    start_client(client, hosts, connect_timeout=5.0)
+    events: queue.Queue = queue.Queue()
+    watcher = TreeWatcher(client, path, events.put, depth=None if recursive else 0)
+    seen = 0
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    try:
+        watcher.start()
+        typer.echo(f"watching {path}{' (recursive)' if recursive else ''}", err=True)
+        while count <= 0 or seen < count:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                break
+            try:
+                event = events.get(timeout=wait if wait is not None else 1.0)
+            except queue.Empty:
+                continue
+            seen += 1
+            if json_out:
+                typer.echo(json.dumps(event.to_dict()))
+            else:
+                typer.echo(f"{_ts(event.ts)}  {describe(event)}")
+    finally:
+        watcher.stop()
+        client.stop()
+        client.close()
+
+
+@app.command("rm")
+def rm(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="Znode path."),
+    recursive: bool = typer.Option(False, "-r", "--recursive", help="Remove the node and everything below it."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove a node (refuses / and /zookeeper); lists what it removes and asks first."""
+    from ..zk import ops
+
+    with _session(ctx) as client:
+        plan = ops.plan_remove(client, path, recursive)
+        typer.echo(f"will remove {len(plan)} node(s):")
+        for p in plan:
+            typer.echo(f"  {p}")
+        if not yes and not typer.confirm("remove them?", default=False):
+            typer.echo("nothing removed")
+            raise typer.Exit(1)
+        deleted = ops.remove(client, plan)
+    typer.echo(f"removed {len(deleted)} node(s)")
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    path: str = typer.Argument(DEFAULT_BASE, help="Registry base or one service node."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete (without it: a dry run)."),
+    probe: bool = typer.Option(False, "--probe", help="Also count endpoints refusing TCP connections as stale."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Find stale registrations (dry run unless --yes): container gone, no owner session,
+    endpoint refusing (--probe), empty service nodes."""
+    from ..zk import ops
+    from ..zk import prune as core
+
+    path = ops.normalize_path(path)
+    containers, engine = core.running_containers()  # imports docker: only this zk command does
+    with _session(ctx) as client:
+        nodes = core.read_snapshot(client, path)
+        refused = core.probe_refused(core.instance_endpoints(path, nodes)) if probe else None
+        decisions = core.decide(path, nodes, containers, engine_id=engine, refused=refused)
+        if yes:
+            core.apply(client, path, decisions)
+    if json_out:
+        print_json({"path": path, "dry_run": not yes, "nodes": [d.to_dict() for d in decisions]})
+        return
+    if not decisions:
+        typer.echo(f"nothing stale under {path}")
+        return
+    headers = ["path", "kind", "reason", "detail"] + (["outcome"] if yes else [])
+    print_table([(d.path, d.kind, d.reason, d.detail, *( [d.outcome] if yes else [])) for d in decisions], headers)
+    if not yes:
+        typer.echo(f"dry run: {len(decisions)} node(s) would be removed; pass --yes to remove them")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="zk")

@@ -1,0 +1,380 @@
+"""The consumer side: a live service cache over `/services` (subscribe → cache → pick → notify)
+and HTTP calls through it.
+
+The cache is driven by `zk.watch.TreeWatcher` events; `ServiceTable` applies them and is pure, so
+the logic is testable from recorded events. Instances are read from the registration payload
+(registrator's keys plus our `svcctl` object) and fall back to the node name `IP:PORT`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .config import DEFAULT_BASE
+from .errors import BadInputError, NotFoundError
+from .zk.watch import (
+    CHILD_ADDED,
+    CHILD_REMOVED,
+    DATA_CHANGED,
+    NODE_CREATED,
+    NODE_DELETED,
+    SESSION_LOST,
+    SESSION_RECONNECTED,
+    TreeWatcher,
+    ZkEvent,
+)
+
+if TYPE_CHECKING:
+    from kazoo.client import KazooClient
+
+STRATEGIES = ("round_robin", "random")
+
+
+@dataclass(frozen=True)
+class Instance:
+    service: str
+    node: str  # the znode name, `IP:PORT`
+    ip: str
+    port: int
+    container_id: str | None = None
+    container_name: str | None = None
+    registered_at: float | None = None
+    private_port: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.address} ({self.container_name or (self.container_id or '?')[:12]})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "address": self.address,
+            "ip": self.ip,
+            "port": self.port,
+            "private_port": self.private_port,
+            "container_id": self.container_id,
+            "container_name": self.container_name,
+            "registered_at": self.registered_at,
+        }
+
+
+def parse_instance(service: str, node: str, data: bytes | None) -> Instance | None:
+    """An Instance from a registration node; None when neither payload nor name gives an address."""
+    payload: dict[str, Any] = {}
+    if data:
+        try:
+            value = json.loads(data.decode("utf-8", "replace"))
+            payload = value if isinstance(value, dict) else {}
+        except ValueError:
+            payload = {}
+    host, _, port_text = node.rpartition(":")
+    ip = payload.get("IP") or host
+    port = payload.get("PublicPort")
+    if not isinstance(port, int):
+        port = int(port_text) if port_text.isdigit() else None
+    if not ip or port is None:
+        return None
+    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
+    return Instance(
+        service=service,
+        node=node,
+        ip=str(ip),
+        port=port,
+        container_id=ours.get("container_id") or payload.get("ContainerID"),
+        container_name=ours.get("container_name"),
+        registered_at=ours.get("registered_at"),
+        private_port=payload.get("PrivatePort") if isinstance(payload.get("PrivatePort"), int) else None,
+    )
+
+
+@dataclass
+class CacheChange:
+    """What changed for one service (passed to listeners)."""
+
+    service: str
+    added: list[Instance] = field(default_factory=list)
+    removed: list[Instance] = field(default_factory=list)
+    updated: list[Instance] = field(default_factory=list)
+    service_added: bool = False
+    service_removed: bool = False
+    event: ZkEvent | None = None
+
+
+class ServiceTable:
+    """The local copy: service name → {node name → Instance}. Pure: `apply` takes one watch event
+    (paths relative to `base`) and returns the change it made, if any."""
+
+    def __init__(self, base: str = DEFAULT_BASE) -> None:
+        self.base = base.rstrip("/") or "/"
+        self.services: dict[str, dict[str, Instance]] = {}
+
+    def _split(self, path: str) -> list[str]:
+        prefix = self.base.rstrip("/") + "/"
+        if not path.startswith(prefix):
+            return []
+        return path[len(prefix):].split("/")
+
+    def apply(self, event: ZkEvent) -> CacheChange | None:
+        if event.kind in (SESSION_LOST, SESSION_RECONNECTED):
+            return None  # the watcher re-reads and reports the differences as ordinary events
+        if event.path == self.base and event.kind == NODE_DELETED:
+            # The whole registry went away: every service goes with it (one change per service).
+            changes = [CacheChange(n, removed=list(s.values()), service_removed=True, event=event) for n, s in self.services.items()]
+            self.services.clear()
+            return changes[0] if len(changes) == 1 else (CacheChange("*", service_removed=True, event=event) if changes else None)
+        parts = self._split(event.path)
+        if len(parts) == 1:
+            name = parts[0]
+            if event.kind in (CHILD_ADDED, NODE_CREATED, DATA_CHANGED):
+                if name not in self.services:
+                    self.services[name] = {}
+                    return CacheChange(name, service_added=True, event=event)
+            elif event.kind in (CHILD_REMOVED, NODE_DELETED):
+                if name in self.services:
+                    gone = list(self.services.pop(name).values())
+                    return CacheChange(name, removed=gone, service_removed=True, event=event)
+            return None
+        if len(parts) != 2:
+            return None
+        name, node = parts
+        if event.kind in (CHILD_ADDED, DATA_CHANGED):
+            instance = parse_instance(name, node, event.data)
+            new_service = name not in self.services
+            service = self.services.setdefault(name, {})
+            if instance is None:
+                return CacheChange(name, service_added=True, event=event) if new_service else None
+            before = service.get(node)
+            service[node] = instance
+            if before is None:
+                return CacheChange(name, added=[instance], service_added=new_service, event=event)
+            if before != instance:
+                return CacheChange(name, updated=[instance], event=event)
+            return None
+        if event.kind in (CHILD_REMOVED, NODE_DELETED):
+            service = self.services.get(name)
+            if service and node in service:
+                return CacheChange(name, removed=[service.pop(node)], event=event)
+        return None
+
+    def instances(self, name: str) -> list[Instance]:
+        return sorted(self.services.get(name, {}).values(), key=lambda i: (i.ip, i.port))
+
+
+class Picker:
+    """Round-robin (a counter per service over the sorted live list) or random choice."""
+
+    def __init__(self, strategy: str = "round_robin", rng: random.Random | None = None) -> None:
+        if strategy not in STRATEGIES:
+            raise BadInputError(f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self.rng = rng or random.Random()
+        self._next: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def pick(self, service: str, instances: list[Instance], exclude: set[str] | None = None) -> Instance | None:
+        candidates = [i for i in instances if not exclude or i.address not in exclude]
+        if not candidates:
+            return None
+        if self.strategy == "random":
+            return self.rng.choice(candidates)
+        with self._lock:
+            n = self._next.get(service, 0)
+            self._next[service] = n + 1
+        return candidates[n % len(candidates)]
+
+
+class ServiceCache:
+    """A live local copy of `/services/<name>` (or every service under `base` when name is None).
+
+    Survives the service node being deleted and re-created and session expiry (the watcher
+    re-reads and diffs). Listeners get a CacheChange per change, on the watcher's thread.
+    """
+
+    def __init__(self, client: "KazooClient", name: str | None = None, base: str = DEFAULT_BASE, strategy: str = "round_robin") -> None:
+        self.client = client
+        self.name = name
+        self.base = base.rstrip("/") or "/"
+        self.table = ServiceTable(self.base)
+        self.picker = Picker(strategy)
+        self._listeners: list[Callable[[CacheChange], None]] = []
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        root = f"{self.base}/{name}" if name else self.base
+        self.watcher = TreeWatcher(client, root, self._on_event, depth=1 if name else 2, emit_initial=True)
+
+    def add_listener(self, callback: Callable[[CacheChange], None]) -> None:
+        self._listeners.append(callback)
+
+    def start(self, timeout: float = 10.0) -> "ServiceCache":
+        self.watcher.start(timeout)
+        return self
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+    def __enter__(self) -> "ServiceCache":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _on_event(self, event: ZkEvent) -> None:
+        with self._lock:
+            change = self.table.apply(event)
+            self._changed.notify_all()
+        if change is not None:
+            for callback in list(self._listeners):
+                callback(change)
+
+    def known(self, name: str) -> bool:
+        with self._lock:
+            return name in self.table.services
+
+    def services(self) -> dict[str, list[Instance]]:
+        with self._lock:
+            return {name: self.table.instances(name) for name in sorted(self.table.services)}
+
+    def instances(self, name: str) -> list[Instance]:
+        with self._lock:
+            return self.table.instances(name)
+
+    def pick(self, name: str, exclude: set[str] | None = None) -> Instance | None:
+        return self.picker.pick(name, self.instances(name), exclude)
+
+    def wait_for(self, predicate: Callable[["ServiceCache"], bool], timeout: float) -> bool:
+        """Block until predicate(cache) holds after some change, or timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+
+def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str | None = None) -> dict[str, list[Instance]]:
+    """One read of the registry (no watches) for `discover`."""
+    from .zk.ops import walk
+
+    root = f"{base.rstrip('/')}/{name}" if name else base
+    try:
+        children, infos = walk(client, root, with_data=True)
+    except NotFoundError:
+        if name:
+            raise NotFoundError(f"service {name!r} is not registered (no {root})", "list services with `svcctl discover`") from None
+        return {}  # no registry yet: nothing registered
+    names = [name] if name else children.get(root, [])
+    out: dict[str, list[Instance]] = {}
+    for svc in names:
+        svc_path = f"{base.rstrip('/')}/{svc}"
+        found = []
+        for node in children.get(svc_path, []):
+            info = infos.get(f"{svc_path}/{node}")
+            inst = parse_instance(svc, node, info.data if info else None)
+            if inst is not None:
+                found.append(inst)
+        out[svc] = sorted(found, key=lambda i: (i.ip, i.port))
+    return out
+
+
+# --- calls ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CallResult:
+    seq: int
+    ok: bool
+    instance: Instance | None = None
+    status: int | None = None
+    body: str = ""
+    elapsed_ms: float = 0.0
+    attempts: list[str] = field(default_factory=list)  # `address: error` of instances that failed first
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ok": self.ok,
+            "instance": self.instance.address if self.instance else None,
+            "container": (self.instance.container_name or self.instance.container_id) if self.instance else None,
+            "status": self.status,
+            "body": self.body,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "attempts": self.attempts,
+            "error": self.error,
+        }
+
+
+def http_get(ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def call_once(cache: ServiceCache, name: str, path: str, seq: int, timeout: float = 5.0) -> CallResult:
+    """One GET through the cache: pick round-robin; a refused (or otherwise failed) connection is
+    retried on the next instance until every live instance was tried once."""
+    tried: set[str] = set()
+    result = CallResult(seq=seq, ok=False)
+    while True:
+        instance = cache.pick(name, exclude=tried)
+        if instance is None:
+            if not tried:
+                result.error = "unknown service" if not cache.known(name) else "no live instance"
+            else:
+                result.error = "every instance failed"
+            return result
+        tried.add(instance.address)
+        start = time.perf_counter()
+        try:
+            status, body = http_get(instance.ip, instance.port, path, timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            result.attempts.append(f"{instance.address}: {type(exc).__name__}")
+            continue
+        result.elapsed_ms = (time.perf_counter() - start) * 1000
+        result.instance, result.status = instance, status
+        result.body = body.decode("utf-8", "replace").strip()
+        result.ok = 200 <= status < 400
+        if not result.ok:
+            result.error = f"HTTP {status}"
+        return result
+
+
+def call_service(
+    cache: ServiceCache,
+    name: str,
+    path: str = "/",
+    count: int = 10,
+    interval: float = 0.5,
+    on_result: Callable[[CallResult], None] | None = None,
+    timeout: float = 5.0,
+) -> list[CallResult]:
+    """`count` calls (0 = until interrupted) `interval` seconds apart; results in order."""
+    if not path.startswith("/"):
+        path = "/" + path
+    results: list[CallResult] = []
+    seq = 0
+    while count <= 0 or seq < count:
+        seq += 1
+        result = call_once(cache, name, path, seq, timeout)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+        if count <= 0 or seq < count:
+            time.sleep(interval)
+    return results
