@@ -13,8 +13,7 @@ build: setup
 	$(SVCCTL) build
 
 demo: build
-	$(SVCCTL) cluster up
-	$(SVCCTL) cluster status
+	$(SVCCTL) demo
 
 test: build
 	$(PYTEST) -m "unit or e2e" -v

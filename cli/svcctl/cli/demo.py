@@ -4,6 +4,56 @@ from __future__ import annotations
 
 import typer
 
+from .. import scenarios
+from ..demo import run_demo
+from .output import human_size, print_json, print_table, progress, quiet_progress
+from .scenario import print_step
+
+
+def demo(
+    ctx: typer.Context,
+    keep: bool = typer.Option(True, "--keep/--down", help="Leave the cluster and services running to explore (default), or take the project down at the end."),
+    timeout: float = typer.Option(scenarios.DEFAULT_TIMEOUT, "--timeout", help="Seconds each scenario step may take to converge."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable report on stdout (the CI smoke test's format)."),
+) -> None:
+    """Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."""
+    report = run_demo(
+        ctx.obj,
+        keep=keep,
+        timeout=timeout,
+        on_progress=quiet_progress if json_out else progress,
+        on_step=(lambda _: None) if json_out else print_step,
+    )
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        typer.echo("\nimages: " + ", ".join(f"{b.tag} {human_size(b.size_bytes)}{' (cached)' if b.cached else ''}" for b in report.builds))
+        typer.echo("")
+        print_table(
+            [
+                (
+                    row["step"],
+                    row["action"],
+                    row["expected"],
+                    row["seen_in_zookeeper"],
+                    f"{row['converge_seconds']:.2f}s" if row["converge_seconds"] is not None else "no",
+                    "OK" if row["ok"] else "FAILED",
+                )
+                for row in report.summary_rows()
+            ],
+            ["step", "action", "expected", "seen in ZooKeeper", "converged", "result"],
+        )
+        phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+        verdict = "all four scenarios held" if report.ok else f"FAILED in {report.phase}"
+        typer.echo(f"\n{verdict} ({phases})")
+        if report.ok and keep:
+            typer.echo("the services keep running: try `svcctl ps`, `svcctl zk tree /services`; `svcctl cluster down` ends it")
+    if report.error is not None:
+        raise report.error
+    error = scenarios.failures(report.steps)
+    if error is not None:
+        raise error
+
 
 def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app (filled in by its issue)."""
+    app.command("demo")(demo)

@@ -1,0 +1,130 @@
+"""`svcctl demo`: the whole classic walkthrough as one verified run: doctor (with fixes), build
+(cache hits when nothing changed), cluster up, the four scenarios from a clean state, and a
+report whose `ok` holds only if every expectation held."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import cluster, scenarios
+from .bootstrap import Check
+from .bootstrap import fix as doctor_fix
+from .config import Settings
+from .errors import CheckFailedError, SvcctlError
+from .images import BuildResult, build_images
+
+Progress = Callable[[str], None]
+CLUSTER_TIMEOUT = 180.0
+
+
+def _no_progress(_: str) -> None:
+    pass
+
+
+@dataclass
+class DemoReport:
+    checks: list[Check] = field(default_factory=list)
+    builds: list[BuildResult] = field(default_factory=list)
+    nodes: list[cluster.NodeStatus] = field(default_factory=list)
+    steps: list[scenarios.StepResult] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase, and total
+    torn_down: bool = False
+    phase: str = ""  # the phase running, or the one that failed
+    error: SvcctlError | None = None  # what stopped the run before the scenarios finished
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and len(self.steps) == len(scenarios.STEPS) and all(s.ok for s in self.steps)
+
+    def summary_rows(self) -> list[dict]:
+        """The summary table: step, expected, seen in ZooKeeper, time to converge."""
+        return [
+            {
+                "step": s.step.number,
+                "action": s.step.title,
+                "expected": s.step.expectation,
+                "seen_in_zookeeper": s.seen_summary(),
+                "converge_seconds": s.converge_seconds,
+                "ok": s.ok,
+            }
+            for s in self.steps
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "summary": self.summary_rows(),
+            "seconds": self.seconds,
+            "checks": [c.to_dict() for c in self.checks],
+            "images": [b.to_dict() for b in self.builds],
+            "cluster": [n.to_dict() for n in self.nodes],
+            "steps": [s.to_dict() for s in self.steps],
+            "torn_down": self.torn_down,
+            "error": None
+            if self.error is None
+            else {"phase": self.phase, "cause": self.error.cause, "fix": self.error.fix, "exit_code": self.error.exit_code, "details": self.error.details},
+        }
+
+
+def _timed(report: DemoReport, phase: str, started: float) -> None:
+    report.seconds[phase] = round(time.monotonic() - started, 2)
+
+
+def _phase(report: DemoReport, name: str, on_progress: Progress, message: str) -> float:
+    report.phase = name
+    on_progress(message)
+    return time.monotonic()
+
+
+def run_demo(
+    settings: Settings,
+    keep: bool = True,
+    timeout: float = scenarios.DEFAULT_TIMEOUT,
+    on_progress: Progress = _no_progress,
+    on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
+) -> DemoReport:
+    """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops
+    the run and is recorded in `report.error`; a failed scenario ends it with `report.ok` false.
+    With keep=False the project is taken down at the end, also after a failure."""
+    report = DemoReport()
+    begun = time.monotonic()
+    try:
+        started = _phase(report, "doctor", on_progress, "doctor --fix")
+        report.checks = doctor_fix(settings.zk_hosts, on_progress)
+        _timed(report, "doctor", started)
+        failed = [c for c in report.checks if c.required and not c.ok]
+        if failed:
+            raise CheckFailedError(
+                f"doctor: {', '.join(c.name for c in failed)} failed",
+                "run `svcctl doctor --fix` as root, or follow its fix column",
+                details="\n".join(f"{c.name}: {c.detail} (fix: {c.fix})" for c in failed),
+            )
+
+        started = _phase(report, "build", on_progress, "building the images")
+        report.builds = build_images(settings.project_path(), [], on_progress)
+        _timed(report, "build", started)
+
+        started = _phase(report, "cluster", on_progress, "cluster up")
+        report.nodes = cluster.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress)
+        _timed(report, "cluster", started)
+
+        started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")
+        report.steps = scenarios.run(settings, list(scenarios.STEPS), timeout=timeout, from_scratch=True, on_progress=on_progress, on_step=on_step)
+        _timed(report, "scenarios", started)
+    except SvcctlError as exc:
+        # Kept in the report, not raised: the caller still gets every phase done so far
+        # (the CI smoke report is written even when the run stops early).
+        report.error = exc
+    finally:
+        if not keep:
+            started = time.monotonic()
+            try:
+                cluster.down(settings, volumes=False, on_progress=on_progress)
+                report.torn_down = True
+            except SvcctlError as exc:
+                report.error = report.error or exc
+            _timed(report, "down", started)
+        report.seconds["total"] = round(time.monotonic() - begun, 2)
+    return report
