@@ -132,8 +132,8 @@ def decide(
     pruned: set[str] = set()
     for p in sorted(inside):
         node = inside[p]
-        if _level(base, p) != 2:
-            continue
+        if _level(base, p) != 2 or node.children:
+            continue  # a node with children is no plain registration: not ours to judge
         payload = _payload(node.data)
         reason = detail = None
         stamped_engine = (payload.get("svcctl") or {}).get("engine_id") if isinstance(payload.get("svcctl"), dict) else None

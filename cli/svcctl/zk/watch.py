@@ -259,7 +259,13 @@ class TreeWatcher:
 
     def _gone(self, path: str) -> None:
         if path in self.nodes:
+            # ZooKeeper deletes leaves only, so every known descendant went first: report them
+            # deepest first (their own firings may come later and then find nothing to report).
+            prefix = path.rstrip("/") + "/"
+            below = sorted((p for p in self.nodes if p.startswith(prefix)), key=lambda p: (-p.count("/"), p))
             self._forget(path)
+            for p in below:
+                self._emit(ZkEvent(NODE_DELETED, p))
             self._emit(ZkEvent(NODE_DELETED, path))
 
 
