@@ -31,6 +31,34 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
     )
 
 
+def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
+    from ..registrator.status import cluster_registrators
+
+    # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
+    return cluster_registrators(ctx.obj, zk_reachable=any(n.stats.mode in core.SERVING_MODES for n in nodes))
+
+
+def _print_registrators(rows: list) -> None:
+    from ..registrator.status import since_text
+
+    if not rows:
+        return
+    typer.echo("")
+    print_table(
+        [(r.container, r.state, r.role, since_text(r.since), r.registrations, r.session) for r in rows],
+        ["registrator", "state", "role", "since", "registrations", "session"],
+    )
+
+
+def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool) -> None:
+    rows = _registrators(ctx, nodes)
+    if json_out:
+        print_json({"members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
+    else:
+        _print_nodes(nodes)
+        _print_registrators(rows)
+
+
 @app.command()
 def up(
     ctx: typer.Context,
@@ -39,20 +67,14 @@ def up(
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
     nodes = core.up(ctx.obj, timeout=timeout, on_progress=quiet_progress if json_out else progress)
-    if json_out:
-        print_json([n.to_dict() for n in nodes])
-    else:
-        _print_nodes(nodes)
+    _print_all(ctx, nodes, json_out)
 
 
 @app.command()
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Per member: container, state, port, mode, zxid, connections, latency, znode count."""
+    """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
     nodes = core.status(ctx.obj)
-    if json_out:
-        print_json([n.to_dict() for n in nodes])
-    else:
-        _print_nodes(nodes)
+    _print_all(ctx, nodes, json_out)
     if not core.quorum_reached([n.stats.mode for n in nodes]):
         raise CheckFailedError("the ensemble has no quorum", "`svcctl cluster up` starts missing members")
 

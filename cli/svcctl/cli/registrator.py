@@ -1,9 +1,67 @@
-"""`svcctl registrator run`: the registrator daemon (issue 3)."""
+"""`svcctl registrator run|status`: the registrator daemon (issue 3)."""
 
 from __future__ import annotations
 
 import typer
 
+from ..config import DEFAULT_BASE
+from .output import print_json, print_table
 
-def register(app: typer.Typer) -> None:
-    """Adds this module's commands to the root app (filled in by its issue)."""
+app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
+
+
+@app.command(context_settings={"ignore_unknown_options": False})
+def run(
+    uri: str = typer.Argument(..., metavar="zookeeper://HOST:PORT[,HOST:PORT...]/BASE", help="Registry URI; BASE defaults to /services."),
+    ip: str = typer.Option(None, "--ip", "-ip", help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0)."),
+    internal: bool = typer.Option(False, "--internal", "-internal", help="Register the container IP and exposed port instead of the published one."),
+    explicit: bool = typer.Option(False, "--explicit", "-explicit", help="Only register containers with SERVICE_NAME / SERVICE_<port>_NAME set."),
+    resync: float = typer.Option(30.0, "--resync", "-resync", help="Seconds between full reconciliations against `docker ps` (0: only after reconnects and takeovers)."),
+    session_timeout: float = typer.Option(10.0, "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
+    registrator_id: str = typer.Option(None, "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
+    host_ip: str = typer.Option(None, "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
+) -> None:
+    """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
+    import logging
+
+    from ..config import parse_registry_uri
+    from ..errors import BadInputError
+    from ..registration import Options
+    from ..registrator.daemon import Config, default_registrator_id, host_address, run_registrator
+    from ..registrator.logfmt import setup_logging
+
+    registry = parse_registry_uri(uri)
+    if resync < 0 or session_timeout <= 0:
+        raise BadInputError("--resync must be >= 0 and --session-timeout > 0", "e.g. --resync 30 --session-timeout 10")
+    setup_logging()
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
+    options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address())
+    run_registrator(Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    base: str = typer.Option(DEFAULT_BASE, "--base", help="Where the registrations live."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """The registrators per engine: active or standby, since when, registrations owned."""
+    from ..registrator.status import read_registrators
+
+    found = read_registrators(ctx.obj, base)
+    if json_out:
+        print_json([r.to_dict() for r in found])
+        return
+    print_registrators(found)
+
+
+def print_registrators(found: list) -> None:
+    print_table(
+        [(r.id, r.role, r.since_text(), r.registrations, r.session, r.engine_id[:17]) for r in found],
+        ["registrator", "role", "since", "registrations", "session", "engine"],
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="registrator")

@@ -1,0 +1,701 @@
+"""The registrator daemon: small glue around the pure model in svcctl.registration.
+
+Threads: one reads the engine's event stream (resumed with `since=` after any error), one runs
+the election (kazoo's Election under /svcctl/registrators/<engine-id>), kazoo's own threads
+report session states. Everything that writes to ZooKeeper runs on ONE loop thread fed by a
+queue, so writes are ordered and never race each other.
+
+Only the elected registrator writes, and only while its session is the one it was elected
+with: after a LOST session it must win the election again before it re-creates anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..config import RegistryUri, format_zk_hosts
+from ..errors import DockerUnavailableError
+from ..registration import (
+    ActualNode,
+    Op,
+    Options,
+    Registration,
+    container_registrations,
+    decode_payload,
+    desired_map,
+    encode_payload,
+    plan,
+)
+from . import election_path
+from .logfmt import log
+
+if TYPE_CHECKING:
+    import docker
+    from kazoo.client import KazooClient
+
+# Engine actions that can change what a container registers (ports come with start).
+ACTIONS = {"start", "restart", "die", "stop", "kill", "pause", "unpause", "destroy", "rename", "update", "oom"}
+PARENT_PRUNE_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
+
+
+@dataclass
+class Config:
+    uri: RegistryUri
+    options: Options
+    registrator_id: str
+    resync: float = 30.0  # seconds between full reconciliations; 0 = only on (re)connects
+    session_timeout: float = 10.0
+    handover_wait: float = 5.0  # on SIGTERM: how long to wait for a standby to take over
+
+
+def default_registrator_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def host_address() -> str:
+    """The address advertised for ports bound to every interface (0.0.0.0)."""
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+        if not address.startswith("127."):
+            return address
+    except OSError:
+        pass
+    # The address of the default route, found without sending anything.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))
+            return sock.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def connect_engine() -> "docker.DockerClient":
+    """The engine client; a missing socket is a clear, fatal error (exit 3 at the CLI)."""
+    from ..engine import docker_client, engine_address
+
+    address = engine_address()
+    if address.startswith("unix://") and not os.path.exists(address[len("unix://"):]):
+        raise DockerUnavailableError(
+            f"Docker socket {address[len('unix://'):]} does not exist",
+            "mount it into the registrator (-v /var/run/docker.sock:/var/run/docker.sock:ro) or set DOCKER_HOST",
+        )
+    return docker_client(timeout=30)
+
+
+def port_signature_from_inspect(info: dict) -> frozenset:
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    sig = set()
+    for key, bindings in ports.items():
+        port, _, proto = key.partition("/")
+        for b in bindings or []:
+            if b and b.get("HostPort"):
+                sig.add((int(port), proto or "tcp", int(b["HostPort"])))
+    return frozenset(sig)
+
+
+def port_signature_from_list(entry: dict) -> frozenset:
+    return frozenset(
+        (int(p["PrivatePort"]), p.get("Type", "tcp"), int(p["PublicPort"])) for p in entry.get("Ports") or [] if p.get("PublicPort")
+    )
+
+
+class Registrator:
+    def __init__(self, config: Config, engine: "docker.DockerClient | None" = None) -> None:
+        self.config = config
+        self.base = config.uri.base
+        self.engine = engine or connect_engine()
+        from ..engine import engine_id
+
+        self.engine_id = engine_id(self.engine)
+        self.election_path = election_path(self.engine_id)
+        self.queue: "queue.Queue[tuple]" = queue.Queue()
+        self.stopping = threading.Event()
+        self.demote = threading.Event()  # ends the current leadership term
+        self.active = False
+        self.lead_session = 0
+        self.active_since: float | None = None
+        self.started_at = time.time()
+        self.dirty = True  # a full resync is due as soon as we may write
+        self.owned: dict[str, set[str]] = {}  # container id → paths we registered for it
+        self.inspect_cache: dict[str, dict] = {}
+        self.conflicts_logged: set[str] = set()
+        self.zk: "KazooClient | None" = None
+        self.election = None
+        self.stream = None
+        self.next_resync = 0.0
+        self.stopped = threading.Event()
+        self.hand_over = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Blocks until stop(); ZooKeeper being down at start is waited out, never fatal."""
+        log("starting", registrator=self.config.registrator_id, engine=self.engine_id, zk=self.config.uri.connect_string(),
+            base=self.base, resync_s=self.config.resync, session_timeout_s=self.config.session_timeout,
+            ip=self.config.options.ip, internal=self.config.options.internal, explicit=self.config.options.explicit)
+        self._connect_zookeeper()
+        if self.stopping.is_set():
+            return self._shutdown()
+        threading.Thread(target=self._events_loop, name="docker-events", daemon=True).start()
+        threading.Thread(target=self._election_loop, name="election", daemon=True).start()
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+
+    def stop(self, reason: str = "stop requested") -> None:
+        """Safe from a signal handler: only sets flags and wakes the loop."""
+        if not self.stopping.is_set():
+            self.hand_over = self.active  # read before demote flips it
+            self.stopping.set()
+            self.demote.set()
+            self.queue.put(("stop", reason))
+
+    def _connect_zookeeper(self) -> None:
+        from kazoo.protocol.states import KazooState
+
+        from ..zk.client import make_client
+
+        hosts = self.config.uri.hosts
+        self.zk = make_client(hosts, timeout=self.config.session_timeout)
+        self.zk.add_listener(self._on_state)
+        # kazoo retries every member forever (make_client's connection_retry); we only report.
+        connected = self.zk.start_async()
+        wait, attempt, started = 1.0, 0, time.monotonic()
+        while not self.stopping.is_set():
+            if connected.wait(wait) and self.zk.state == KazooState.CONNECTED:
+                log("zookeeper connected", session=hex(self.zk.client_id[0]), waited_s=round(time.monotonic() - started, 1))
+                return
+            attempt += 1
+            log("zookeeper unavailable", logging.WARNING, hosts=format_zk_hosts(hosts), waited_s=round(time.monotonic() - started, 1),
+                attempt=attempt, next_check_s=min(wait * 2, 30), fix="start the ensemble (svcctl cluster up); retrying with backoff")
+            wait = min(wait * 2, 30)
+
+    def _shutdown(self) -> None:
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except Exception:  # the stream may already be broken; closing is best effort
+                pass
+        if self.zk is not None:
+            if self.hand_over:
+                self._wait_for_handover()
+            try:
+                self.zk.stop()
+                self.zk.close()
+            except Exception:
+                pass
+        log("stopped", registrator=self.config.registrator_id)
+
+    def _wait_for_handover(self) -> None:
+        """After releasing the election (stop() demoted us): give a standby the time to take our
+        nodes over (it replaces them in one transaction each), so clients see no gap."""
+        deadline = time.monotonic() + self.config.handover_wait
+        session = self.zk.client_id[0] if self.zk.client_id else 0
+        paths = [p for ps in self.owned.values() for p in ps]
+        while time.monotonic() < deadline:
+            try:
+                contenders = self._contenders()
+                others_active = contenders and contenders[0][2] != session and contenders[0][1].get("role") == "active"
+                if others_active:
+                    stats = [self.zk.exists_async(p) for p in paths]
+                    mine = sum(1 for s in stats if (st := s.get()) is not None and st.ephemeralOwner == session)
+                    if mine == 0:
+                        log("handover done", successor=contenders[0][1].get("id"), registrations=len(paths))
+                        return
+            except Exception:
+                return
+            time.sleep(0.1)
+        log("handover timeout", logging.WARNING, waited_s=self.config.handover_wait, note="no standby took over; our nodes go with our session")
+
+    # --- ZooKeeper session states ----------------------------------------------------------
+
+    def _on_state(self, state: str) -> None:
+        # Called on kazoo's thread: never block here.
+        from kazoo.protocol.states import KazooState
+
+        if state == KazooState.LOST:
+            self.demote.set()
+        self.queue.put(("zk", state))
+
+    def _handle_state(self, state: str) -> None:
+        from kazoo.protocol.states import KazooState
+
+        self.dirty = True
+        if state == KazooState.SUSPENDED:
+            log("zookeeper suspended", logging.WARNING, note="connection to the member lost; keeping state and waiting for the session to move")
+        elif state == KazooState.LOST:
+            log("zookeeper session lost", logging.WARNING, note="every registration of the session is gone; re-creating them after reconnect and re-election",
+                registrations=sum(len(p) for p in self.owned.values()))
+            self.active = False
+            self.owned.clear()
+        elif state == KazooState.CONNECTED:
+            session = self.zk.client_id[0] if self.zk and self.zk.client_id else 0
+            log("zookeeper connected", session=hex(session), member=self._member(), same_session=session == self.lead_session if self.active else None)
+
+    def _member(self) -> str | None:
+        try:
+            conn = self.zk._connection._socket  # which member we talk to, for the logs only
+            host, port = conn.getpeername()[:2]
+            return f"{host}:{port}"
+        except Exception:
+            return None
+
+    def can_write(self) -> bool:
+        from kazoo.protocol.states import KazooState
+
+        return (
+            self.active
+            and not self.demote.is_set()
+            and self.zk is not None
+            and self.zk.state == KazooState.CONNECTED
+            and bool(self.zk.client_id)
+            and self.zk.client_id[0] == self.lead_session
+        )
+
+    # --- election ----------------------------------------------------------------------------
+
+    def _identity(self, role: str) -> str:
+        return json.dumps(
+            {
+                "id": self.config.registrator_id,
+                "role": role,
+                "since": self.active_since if role == "active" else self.started_at,
+                "started_at": self.started_at,
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "engine_id": self.engine_id,
+                "base": self.base,
+                "registrations": sum(len(p) for p in self.owned.values()) if role == "active" else 0,
+            },
+            separators=(",", ":"),
+        )
+
+    def _contenders(self) -> list[tuple[str, dict, int]]:
+        """(node, data, session) in election order: the first is the active writer."""
+        children = self.zk.get_children(self.election_path)
+        ordered = sorted((c for c in children if "__lock__" in c), key=lambda c: c[-10:])
+        out = []
+        for child in ordered:
+            try:
+                data, stat = self.zk.get(f"{self.election_path}/{child}")
+            except Exception:
+                continue
+            out.append((child, decode_payload(data) or {}, stat.ephemeralOwner))
+        return out
+
+    def _drop_stale_contenders(self) -> None:
+        """A lock node of our own session left by an earlier term (a release that failed while
+        disconnected) would stand before everyone forever: delete it before contending again."""
+        session = self.zk.client_id[0] if self.zk.client_id else 0
+        for child, _data, owner in self._contenders():
+            if owner == session:
+                try:
+                    self.zk.delete(f"{self.election_path}/{child}")
+                except Exception:
+                    pass
+
+    def _election_loop(self) -> None:
+        from kazoo.recipe.election import Election
+
+        while not self.stopping.is_set():
+            if not self.zk.connected:
+                time.sleep(0.2)
+                continue
+            try:
+                self.zk.ensure_path(self.election_path)
+                self._drop_stale_contenders()
+                self.demote.clear()
+                # A fresh Election each term: a lock whose release failed keeps is_acquired set.
+                self.election = Election(self.zk, self.election_path, self._identity("standby"))
+                log("standby", election=self.election_path, registrator=self.config.registrator_id)
+                self.election.run(self._lead)
+            except Exception as exc:  # connection loss while contending: contend again
+                if not self.stopping.is_set():
+                    log("election interrupted", logging.WARNING, error=type(exc).__name__, detail=str(exc) or None)
+                    time.sleep(0.5)
+
+    def _lead(self) -> None:
+        """Runs while we hold the election: we are the active writer until demoted."""
+        if self.stopping.is_set():
+            return
+        self.lead_session = self.zk.client_id[0]
+        self.active_since = time.time()
+        self.active = True
+        self.dirty = True
+        log("elected active", registrator=self.config.registrator_id, session=hex(self.lead_session), election=self.election_path)
+        self._publish_identity()
+        self.queue.put(("elected", self.lead_session))
+        self.demote.wait()
+        self.active = False
+        log("leadership released", registrator=self.config.registrator_id, reason="stopping" if self.stopping.is_set() else "session lost")
+        self.queue.put(("demoted", None))
+
+    def _publish_identity(self) -> None:
+        election = self.election
+        if election is None or not election.lock.node or not self.active:
+            return
+        try:
+            self.zk.set(f"{election.lock.path}/{election.lock.node}", self._identity("active").encode())
+        except Exception:
+            pass  # informative only
+
+    # --- docker events -----------------------------------------------------------------------
+
+    def _events_loop(self) -> None:
+        since: str | None = None
+        backoff = 0.5
+        resumed = False
+        while not self.stopping.is_set():
+            try:
+                self.stream = self.engine.events(decode=True, since=since, filters={"type": "container"})
+                if resumed:
+                    log("event stream resumed", since=since)
+                    self.queue.put(("resync", "event stream resumed"))
+                backoff = 0.5
+                for event in self.stream:
+                    nano = int(event.get("timeNano") or int(event.get("time", time.time())) * 1_000_000_000)
+                    since = f"{nano // 1_000_000_000}.{nano % 1_000_000_000:09d}"
+                    action = (event.get("Action") or event.get("status") or "").split(":")[0]
+                    if action in ACTIONS:
+                        self.queue.put(("container", event.get("id") or event.get("Actor", {}).get("ID"), action, nano / 1e9))
+                if self.stopping.is_set():
+                    return
+                raise ConnectionError("event stream closed by the engine")
+            except Exception as exc:
+                if self.stopping.is_set():
+                    return
+                log("event stream lost", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200] or None, retry_in_s=backoff)
+                resumed = True
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _main_loop(self) -> None:
+        while not self.stopping.is_set():
+            timeout = 1.0
+            if self.config.resync > 0 and self.active:
+                timeout = max(0.05, min(timeout, self.next_resync - time.monotonic()))
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._handle(item)
+                if self.can_write() and (self.dirty or (self.config.resync > 0 and time.monotonic() >= self.next_resync)):
+                    self.full_resync("periodic" if not self.dirty else "state change")
+            except Exception as exc:  # one failed step must never end the daemon
+                self.dirty = True
+                log("step failed", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:300] or None)
+                time.sleep(0.2)
+
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "container":
+            _, cid, action, when = item
+            if action == "destroy":
+                self.inspect_cache.pop(cid, None)
+            if self.can_write() and not self.dirty:
+                self.sync_container(cid, action, when)
+            elif self.can_write():
+                pass  # a full resync follows in this iteration and covers it
+            else:
+                self.inspect_cache.pop(cid, None)
+        elif kind == "zk":
+            self._handle_state(item[1])
+        elif kind == "elected":
+            self.dirty = True
+        elif kind == "demoted":
+            self.owned.clear()
+        elif kind == "resync":
+            self.dirty = True
+            log("resync requested", reason=item[1])
+        elif kind == "stop":
+            log("stopping", reason=item[1], active=self.active)
+
+    # --- docker side -------------------------------------------------------------------------
+
+    def inspect(self, cid: str) -> dict | None:
+        """Fresh `docker inspect`, or None when the container is gone (died while we asked)."""
+        import docker.errors
+
+        try:
+            info = self.engine.api.inspect_container(cid)
+        except docker.errors.NotFound:
+            self.inspect_cache.pop(cid, None)
+            return None
+        self.inspect_cache[cid] = info
+        return info
+
+    def running_containers(self) -> list[dict]:
+        """`docker ps` (running and paused) with inspect data; cached inspects are reused when
+        the container's published ports did not change, missing ones fetched in parallel."""
+        import docker.errors
+
+        listed = self.engine.api.containers()
+        infos: dict[str, dict] = {}
+        missing = []
+        for entry in listed:
+            cid = entry["Id"]
+            cached = self.inspect_cache.get(cid)
+            if cached is not None and port_signature_from_inspect(cached) == port_signature_from_list(entry):
+                state = dict(cached.get("State") or {})
+                state["Running"] = True
+                state["Paused"] = entry.get("State") == "paused"
+                infos[cid] = {**cached, "State": state}
+            else:
+                missing.append(cid)
+
+        def fetch(cid: str) -> dict | None:
+            try:
+                return self.engine.api.inspect_container(cid)
+            except docker.errors.NotFound:
+                return None  # died between ps and inspect: skipped
+
+        if missing:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                for cid, info in zip(missing, pool.map(fetch, missing)):
+                    if info is not None:
+                        infos[cid] = info
+                        self.inspect_cache[cid] = info
+        for cid in list(self.inspect_cache):
+            if cid not in infos:
+                del self.inspect_cache[cid]
+        return [infos[e["Id"]] for e in listed if e["Id"] in infos]
+
+    def registrations_of(self, info: dict | None) -> list[Registration]:
+        if info is None:
+            return []
+        naming = container_registrations(info, self.config.options)
+        for refusal in naming.refused:
+            log("refused", logging.WARNING, container=refusal.container_name, port=refusal.port, name=refusal.name, reason=refusal.reason)
+        return naming.registrations
+
+    # --- ZooKeeper side ----------------------------------------------------------------------
+
+    def read_nodes(self, paths: list[str]) -> dict[str, ActualNode]:
+        results = [(p, self.zk.get_async(p)) for p in paths]
+        return self._collect(results)
+
+    def _collect(self, results) -> dict[str, ActualNode]:
+        from kazoo.exceptions import NoNodeError
+
+        out: dict[str, ActualNode] = {}
+        for path, result in results:
+            try:
+                data, stat = result.get()
+            except NoNodeError:
+                continue
+            out[path] = ActualNode(path, decode_payload(data), stat.ephemeralOwner, stat.version)
+        return out
+
+    def read_tree(self) -> tuple[dict[str, ActualNode], list[str]]:
+        """Every registration node under BASE, and the empty service nodes."""
+        from kazoo.exceptions import NoNodeError
+
+        try:
+            services = self.zk.get_children(self.base)
+        except NoNodeError:
+            return {}, []
+        children = [(s, self.zk.get_children_async(f"{self.base}/{s}")) for s in services]
+        results, empty = [], []
+        for service, result in children:
+            try:
+                kids = result.get()
+            except NoNodeError:
+                continue
+            if not kids:
+                empty.append(f"{self.base}/{service}")
+            for kid in kids:
+                path = f"{self.base}/{service}/{kid}"
+                results.append((path, self.zk.get_async(path)))
+        return self._collect(results), empty
+
+    def _create(self, path: str, data: bytes) -> None:
+        """Create an ephemeral registration; its persistent parent is (re)created as needed: a
+        concurrent prune of an empty parent makes the create fail with NoNode, so retry."""
+        from kazoo.exceptions import NodeExistsError, NoNodeError
+
+        parent = path.rsplit("/", 1)[0]
+        for _ in range(5):
+            try:
+                self.zk.create(path, data, ephemeral=True)
+                return
+            except NoNodeError:
+                try:
+                    self.zk.ensure_path(parent)
+                except NodeExistsError:
+                    pass
+        self.zk.create(path, data, ephemeral=True)
+
+    def _prune_parent(self, parent: str) -> None:
+        """Delete a service node that became empty, with its version: a node that got a child
+        or changed meanwhile is kept (NotEmpty / BadVersion)."""
+        from kazoo.exceptions import BadVersionError, NoNodeError, NotEmptyError
+
+        try:
+            stat = self.zk.exists(parent)
+            if stat is None or stat.numChildren:
+                return
+            self.zk.delete(parent, version=stat.version)
+            log("service removed", path=parent, reason="no instances left")
+        except (NotEmptyError, BadVersionError, NoNodeError):
+            pass
+
+    def apply(self, ops: list[Op], cause: str, started: float, event_time: float | None = None) -> dict[str, int]:
+        """Apply a plan; one log line per register/deregister, with its latency (from the
+        engine's event when there is one, else from the start of the step)."""
+        from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, RolledBackError, RuntimeInconsistency
+
+        counts = {"create": 0, "replace": 0, "update": 0, "delete": 0, "conflict": 0, "failed": 0}
+        now = time.time()
+        pending = []
+        parents_touched: set[str] = set()
+        # Deletes and simple creates go out pipelined (async); replacements are transactions.
+        for op in ops:
+            if op.kind == "delete":
+                pending.append((op, self.zk.delete_async(op.path, version=op.version)))
+            elif op.kind == "create":
+                data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
+                pending.append((op, self.zk.create_async(op.path, data, ephemeral=True)))
+            elif op.kind == "update":
+                data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
+                pending.append((op, self.zk.set_async(op.path, data, version=op.version)))
+            elif op.kind == "replace":
+                data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
+                tx = self.zk.transaction()
+                tx.delete(op.path, version=op.version)
+                tx.create(op.path, data, ephemeral=True)
+                pending.append((op, tx.commit_async()))
+            elif op.kind == "conflict":
+                counts["conflict"] += 1
+                if op.path not in self.conflicts_logged:
+                    self.conflicts_logged.add(op.path)
+                    log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
+        for op, result in pending:
+            ok = True
+            try:
+                value = result.get()
+                if op.kind == "replace":
+                    errors = [r for r in value or [] if isinstance(r, Exception)]
+                    real = [e for e in errors if not isinstance(e, (RolledBackError, RuntimeInconsistency))]
+                    if errors:
+                        raise (real or errors)[0]
+            except NoNodeError:
+                if op.kind == "create":
+                    self._create(op.path, encode_payload(op.registration, self.engine_id, self.config.registrator_id, now))
+                elif op.kind in ("replace", "update"):
+                    self._create(op.path, encode_payload(op.registration, self.engine_id, self.config.registrator_id, now))
+                # delete of a node already gone: fine
+            except (NodeExistsError, BadVersionError) as exc:
+                ok = False
+                self.dirty = True  # someone wrote meanwhile: the next resync re-plans from fresh reads
+                log("write raced", logging.WARNING, op=op.kind, path=op.path, error=type(exc).__name__)
+            except Exception as exc:
+                ok = False
+                self.dirty = True
+                log("write failed", logging.WARNING, op=op.kind, path=op.path, error=type(exc).__name__)
+            if not ok:
+                counts["failed"] += 1
+                continue
+            counts[op.kind] += 1
+            latency_ms = (time.time() - (event_time if event_time else started)) * 1000
+            reg = op.registration
+            if op.kind == "delete":
+                parents_touched.add(op.path.rsplit("/", 1)[0])
+                log("deregister", path=op.path, reason=op.reason, cause=cause, latency_ms=round(latency_ms, 1))
+            else:
+                log("register" if op.kind != "update" else "update", path=op.path, service=reg.name, container=reg.container_name,
+                    container_id=reg.container_id[:12], protocol=reg.protocol, takeover=op.kind == "replace" or None, cause=cause,
+                    latency_ms=round(latency_ms, 1))
+                self.conflicts_logged.discard(op.path)
+        for parent in parents_touched:
+            self._prune_parent(parent)
+        return counts
+
+    # --- the two kinds of work ---------------------------------------------------------------
+
+    def sync_container(self, cid: str, action: str, event_time: float) -> None:
+        """React to one engine event: only this container's nodes are read and written."""
+        started = time.time()
+        info = None if action == "destroy" else self.inspect(cid)
+        desired, duplicates = desired_map(self.registrations_of(info), self.base)
+        paths = sorted(set(desired) | self.owned.get(cid, set()))
+        if not paths:
+            return
+        actual = self.read_nodes(paths)
+        session = self.lead_session
+        ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.config.registrator_id, session_id=session)
+        # A path of this container's earlier life that another container now holds is not ours to delete.
+        ops = [op for op in ops if not (op.kind == "delete" and (actual[op.path].body or {}).get("svcctl", {}).get("container_id") not in (cid, None))]
+        self.apply(ops, cause=action, started=started, event_time=event_time)
+        if desired:
+            self.owned[cid] = set(desired)
+        else:
+            self.owned.pop(cid, None)
+
+    def full_resync(self, reason: str) -> None:
+        """Reconcile the whole BASE tree against `docker ps`: add what is missing, take over
+        what a dead registrator of this engine left, fix changed data, remove what no longer runs."""
+        started = time.time()
+        self.dirty = False
+        self.next_resync = time.monotonic() + self.config.resync
+        infos = self.running_containers()
+        regs = [r for info in infos for r in self.registrations_of(info)]
+        desired, duplicates = desired_map(regs, self.base)
+        for dup in duplicates:
+            log("duplicate", logging.WARNING, path=dup.path(self.base), container=dup.container_name, protocol=dup.protocol)
+        actual, empty = self.read_tree()
+        ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.config.registrator_id, session_id=self.lead_session)
+        if not self.can_write():
+            self.dirty = True
+            return
+        counts = self.apply(ops, cause=f"resync:{reason}", started=started)
+        self.owned = {}
+        for path, reg in desired.items():
+            self.owned.setdefault(reg.container_id, set()).add(path)
+        self._prune_empty(empty)
+        changed = any(counts[k] for k in ("create", "replace", "update", "delete", "failed"))
+        if changed or reason != "periodic":
+            log("resync", reason=reason, containers=len(infos), registrations=len(desired), duration_ms=round((time.time() - started) * 1000, 1),
+                **{k: v for k, v in counts.items() if v})
+        self._publish_identity()
+
+    def _prune_empty(self, empty: list[str]) -> None:
+        for parent in empty:
+            try:
+                stat = self.zk.exists(parent)
+            except Exception:
+                continue
+            if stat is not None and not stat.numChildren and (time.time() * 1000 - stat.ctime) > PARENT_PRUNE_AGE_MS:
+                self._prune_parent(parent)
+
+
+def run_registrator(config: Config, install_signals: bool = True, on_ready: Callable[[Registrator], None] | None = None) -> None:
+    """Run until SIGTERM/SIGINT (an immediate handover to a standby when we are active)."""
+    import signal
+
+    registrator = Registrator(config)
+    if install_signals:
+        def handle(signum: int, _frame: Any) -> None:
+            registrator.stop(f"signal {signal.Signals(signum).name}")
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+    if on_ready is not None:
+        on_ready(registrator)
+    registrator.run()

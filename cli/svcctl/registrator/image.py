@@ -1,0 +1,79 @@
+"""The `registrator` image: svcctl from wheels built on the host (a build cannot reach an
+index). Built reproducibly (SOURCE_DATE_EPOCH, a clean copy of the sources), so unchanged code
+gives a byte-identical wheel and `svcctl build registrator` is a cache hit."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+from ..errors import SvcctlError
+from ..images import ImageSpec, register_image
+
+SOURCE_DATE_EPOCH = "1700000000"  # any fixed value: wheel timestamps must not depend on the clock
+SOURCE_PARTS = ("pyproject.toml", "README.md", "cli/svcctl")
+
+
+def _pip(args: list[str], what: str, on_progress: Callable[[str], None]) -> None:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    cmd = [sys.executable, "-m", "pip", *args]
+    on_progress(f"registrator: {what}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise SvcctlError(f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})", "check that pip can reach a package index or find-links on this host", details=tail)
+
+
+def _requirements(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = zf.read(meta).decode().splitlines()
+    return sorted(line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line)
+
+
+def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
+    project = context.resolve().parents[1]
+    wheels = context / "wheels"
+    own_dir, deps_dir = wheels / "svcctl", wheels / "deps"
+    own_dir.mkdir(parents=True, exist_ok=True)
+    deps_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="svcctl-wheel-") as tmp:
+        # A clean copy: no build/ leftovers of deleted modules, no __pycache__.
+        src = Path(tmp) / "src"
+        for part in SOURCE_PARTS:
+            origin = project / part
+            if origin.is_dir():
+                shutil.copytree(origin, src / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+            elif origin.is_file():
+                (src / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, src / part)
+        out = Path(tmp) / "out"
+        _pip(["wheel", "--no-deps", "-q", "-w", str(out), str(src)], "building the svcctl wheel", on_progress)
+        built = next(out.glob("svcctl-*.whl"))
+        target = own_dir / built.name
+        if not target.is_file() or target.read_bytes() != built.read_bytes():
+            for old in own_dir.glob("svcctl-*.whl"):
+                old.unlink()
+            shutil.copy2(built, target)
+        else:
+            on_progress("registrator: svcctl wheel unchanged")
+    requirements = _requirements(target)
+    stamp = deps_dir / ".requirements"
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text().strip() == digest and any(deps_dir.glob("*.whl")):
+        on_progress("registrator: dependency wheels already there")
+        return
+    for old in deps_dir.glob("*.whl"):
+        old.unlink()
+    _pip(["wheel", "-q", "-w", str(deps_dir), *requirements], f"building dependency wheels ({', '.join(requirements)})", on_progress)
+    stamp.write_text(digest + "\n")
+
+
+register_image(ImageSpec("registrator", "svcctl/registrator:0.1", "images/registrator", prepare=prepare))

@@ -1,0 +1,162 @@
+"""Who registers: the registrators' election nodes read back from ZooKeeper (no docker needed).
+The first contender of an engine's election is its active writer; the registrations it owns
+are the nodes under BASE whose ephemeral owner is its session."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from ..config import DEFAULT_BASE, Settings
+from ..registration import decode_payload
+from . import ELECTION_ROOT
+
+if TYPE_CHECKING:
+    from kazoo.client import KazooClient
+
+
+@dataclass
+class RegistratorStatus:
+    id: str
+    engine_id: str
+    role: str  # active | standby
+    since: float | None  # active: since when; standby: since it started
+    registrations: int  # nodes under BASE owned by its session
+    session: str
+    hostname: str | None
+    pid: int | None
+    node: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def since_text(self) -> str:
+        return since_text(self.since)
+
+
+def since_text(value: float | None) -> str:
+    """`23:23:01 (49s ago)`, or `-`."""
+    if not value:
+        return "-"
+    return f"{time.strftime('%H:%M:%S', time.localtime(value))} ({max(0, time.time() - value):.0f}s ago)"
+
+
+def owners_under(client: "KazooClient", base: str) -> Counter:
+    """Registration nodes under BASE counted per ephemeral owner (session id)."""
+    from kazoo.exceptions import NoNodeError
+
+    counts: Counter = Counter()
+    try:
+        services = client.get_children(base)
+    except NoNodeError:
+        return counts
+    listings = [(s, client.get_children_async(f"{base}/{s}")) for s in services]
+    stats = []
+    for service, result in listings:
+        try:
+            kids = result.get()
+        except NoNodeError:
+            continue
+        stats += [client.exists_async(f"{base}/{service}/{kid}") for kid in kids]
+    for result in stats:
+        stat = result.get()
+        if stat is not None and stat.ephemeralOwner:
+            counts[stat.ephemeralOwner] += 1
+    return counts
+
+
+def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[RegistratorStatus]:
+    from kazoo.exceptions import NoNodeError
+
+    try:
+        engines = client.get_children(ELECTION_ROOT)
+    except NoNodeError:
+        return []
+    owners = owners_under(client, base)
+    out: list[RegistratorStatus] = []
+    for engine in sorted(engines):
+        path = f"{ELECTION_ROOT}/{engine}"
+        try:
+            children = client.get_children(path)
+        except NoNodeError:
+            continue
+        ordered = sorted((c for c in children if "__lock__" in c), key=lambda c: c[-10:])
+        for index, child in enumerate(ordered):
+            try:
+                data, stat = client.get(f"{path}/{child}")
+            except NoNodeError:
+                continue  # left between the listing and the read
+            info = decode_payload(data) or {}
+            role = "active" if index == 0 else "standby"
+            since = info.get("since") if role == "active" and info.get("role") == "active" else info.get("started_at")
+            out.append(
+                RegistratorStatus(
+                    id=str(info.get("id") or child),
+                    engine_id=engine,
+                    role=role,
+                    since=since,
+                    registrations=owners.get(stat.ephemeralOwner, 0),
+                    session=hex(stat.ephemeralOwner),
+                    hostname=info.get("hostname"),
+                    pid=info.get("pid"),
+                    node=f"{path}/{child}",
+                )
+            )
+    return out
+
+
+def read_registrators(settings: Settings, base: str = DEFAULT_BASE, connect_timeout: float = 5.0) -> list[RegistratorStatus]:
+    from ..zk.client import zk_session
+
+    with zk_session(settings.zk_hosts, connect_timeout=connect_timeout) as client:
+        return registrators(client, base)
+
+
+@dataclass
+class RegistratorRow:
+    """One row of `svcctl cluster status`: a registrator container and what ZooKeeper says of it."""
+
+    container: str
+    state: str  # the container's state, or "absent"
+    role: str  # active | standby | unknown (ZooKeeper unreachable or not elected yet)
+    since: float | None
+    registrations: int | None
+    session: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[RegistratorRow]:
+    """The project's registrator containers (when compose/registrator.yml exists) joined with
+    their election nodes by id (compose sets SVCCTL_REGISTRATOR_ID to the container name);
+    registrators of the ensemble that are not this project's containers are listed after them."""
+    from ..cluster import container_states
+    from ..compose import container_prefix
+    from ..errors import SvcctlError
+    from ..registrator_compose import REGISTRATOR_SERVICES
+
+    names: list[str] = []
+    if (settings.project_path() / "compose" / "registrator.yml").is_file():
+        names = [f"{container_prefix(settings.project)}{s}" for s in REGISTRATOR_SERVICES]
+    try:
+        states = container_states(names) if names else {}
+    except SvcctlError:
+        states = {}
+    found: list[RegistratorStatus] = []
+    if zk_reachable:
+        try:
+            found = read_registrators(settings, connect_timeout=3.0)
+        except SvcctlError:
+            found = []
+    by_id = {r.id: r for r in found}
+    rows = []
+    for name in names:
+        r = by_id.pop(name, None)
+        rows.append(RegistratorRow(name, states.get(name, "absent"), r.role if r else "unknown", r.since if r else None,
+                                   r.registrations if r else None, r.session if r else None))
+    for r in by_id.values():
+        rows.append(RegistratorRow(r.id, "-", r.role, r.since, r.registrations, r.session))
+    return rows
