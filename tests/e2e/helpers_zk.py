@@ -1,0 +1,90 @@
+"""Helpers for the zk/discovery e2e tests: real HTTP responder containers (perl from the
+bootstrapped base image: nothing to build) on random loopback ports, registered into the real
+ensemble under a test-owned kazoo session with the registrator's payload format."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from typing import Callable
+
+from tests.support import TEST_PROJECT
+
+BASE_IMAGE = "svcctl/base:bookworm"
+LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
+
+# One connection at a time, HTTP/1.0, answers `hello from <hostname> <path>`.
+RESPONDER = r"""
+use IO::Socket::INET; $|=1;
+my $s=IO::Socket::INET->new(LocalPort=>8000,Listen=>128,ReuseAddr=>1) or die "listen: $!";
+while(my $c=$s->accept){ my $r=""; while(<$c>){ last if /^\r?\n$/; $r.=$_ }
+  my ($p)=$r=~/^\S+ (\S+)/; my $b="hello from $ENV{HOSTNAME} $p\n";
+  print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($b)."\r\nConnection: close\r\n\r\n$b"; close $c }
+"""
+
+
+def unique(prefix: str = "e2e") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> object:
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+        value = condition()
+    return value
+
+
+def accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_responder(engine):
+    """A running responder container and its host port."""
+    container = engine.containers.run(
+        BASE_IMAGE,
+        ["perl", "-e", RESPONDER],
+        detach=True,
+        name=f"{TEST_PROJECT}-zke2e-{uuid.uuid4().hex[:8]}",
+        labels={LABEL: TEST_PROJECT},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
+    container.reload()
+    port = int(container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"])
+    wait_for(lambda: accepts(port), f"responder on port {port}")
+    return container, port
+
+
+def remove_containers(containers) -> None:
+    for c in containers:
+        try:
+            c.remove(force=True)
+        except Exception:  # already gone
+            pass
+
+
+def payload(service: str, port: int, container_id: str, name: str = "responder") -> bytes:
+    return json.dumps({
+        "Name": service, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 8000,
+        "ContainerID": container_id[:12], "Tags": [], "Attrs": {},
+        "svcctl": {"container_id": container_id, "container_name": name, "compose_project": TEST_PROJECT,
+                   "compose_service": service, "protocol": "tcp", "engine_id": None,
+                   "registrator": "e2e-test", "registered_at": time.time()},
+    }).encode()
+
+
+def register(zk, service: str, port: int, container_id: str, ephemeral: bool = True, name: str = "responder") -> str:
+    path = f"/services/{service}/127.0.0.1:{port}"
+    zk.create(path, payload(service, port, container_id, name), ephemeral=ephemeral, makepath=True)
+    return path
+
+
