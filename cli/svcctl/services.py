@@ -79,9 +79,17 @@ def container_view(attrs: dict[str, Any]) -> ContainerView:
 
 def sample_service_of(view: ContainerView) -> SampleService | None:
     """The sample service a container is registered as, from the same keys registrator reads
-    (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env), whatever project started
+    (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env; SERVICE_IGNORE and
+    SERVICE_<port>_IGNORE leave it unregistered), whatever project started
     it: the registrator registers every container of the engine, not only this project's."""
+    def flag(key: str) -> bool:
+        return bool(view.labels.get(key, view.env.get(key)))
+
+    if flag("SERVICE_IGNORE"):
+        return None
     for service in SERVICES.values():
+        if flag(f"SERVICE_{service.container_port}_IGNORE"):
+            continue
         for key in (f"SERVICE_{service.container_port}_NAME", "SERVICE_NAME"):
             value = view.labels.get(key, view.env.get(key))
             if value is not None:

@@ -92,6 +92,10 @@ def test_wildcard_host_ip_is_advertised_as_loopback():
         ([], {"SERVICE_NAME": "service_1"}, "service_1"),
         # the port-scoped key is more specific than SERVICE_NAME
         (["SERVICE_80_NAME=elsewhere", "SERVICE_NAME=service_2"], {}, None),
+        # ignored containers are not registered, so Docker's expectation leaves them out
+        (["SERVICE_NAME=service_1", "SERVICE_IGNORE=true"], {}, None),
+        (["SERVICE_80_NAME=service_2", "SERVICE_80_IGNORE=1"], {}, None),
+        (["SERVICE_80_NAME=service_2"], {"SERVICE_IGNORE": "yes"}, None),
     ],
 )
 def test_sample_service_of_follows_registrator_naming_keys(env, labels, expected):
