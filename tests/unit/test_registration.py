@@ -1,0 +1,287 @@
+"""The registration model: naming rules (table-driven, from `docker inspect` output captured on a
+real engine, in tests/unit/fixtures/inspect/), payload encoding, and the reconciliation plan."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from svcctl.registration import (
+    ActualNode,
+    Options,
+    Registration,
+    comparable,
+    container_registrations,
+    decode_payload,
+    desired_map,
+    encode_payload,
+    image_basename,
+    name_problem,
+    plan,
+    service_metadata,
+    split_tags,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "inspect"
+BASE = "/services"
+ENGINE = "ENGINE:ID"
+
+
+def inspect(name: str, env: list[str] | None = None, labels: dict | None = None, image: str | None = None) -> dict:
+    """A captured `docker inspect` document, with env/labels/image added for the case at hand."""
+    data = copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
+    config = data["Config"]
+    config["Env"] = list(config.get("Env") or []) + list(env or [])
+    config["Labels"] = {**(config.get("Labels") or {}), **(labels or {})}
+    if image is not None:
+        config["Image"] = image
+    return data
+
+
+def host_port(data: dict, key: str) -> int:
+    return int(data["NetworkSettings"]["Ports"][key][0]["HostPort"])
+
+
+def summary(data: dict, options: Options = Options()) -> list[tuple]:
+    return [(r.name, r.ip, r.port, r.private_port, r.protocol, r.tags, dict(r.attrs)) for r in container_registrations(data, options).registrations]
+
+
+# --- naming rules, table-driven -------------------------------------------------------------
+
+SINGLE = inspect("single")
+MULTI = inspect("multi")
+ANY = inspect("anyaddr")
+P8080 = host_port(SINGLE, "8080/tcp")
+P80, P443, P53 = host_port(MULTI, "80/tcp"), host_port(MULTI, "443/tcp"), host_port(MULTI, "53/udp")
+P8081 = host_port(ANY, "8081/tcp")
+
+CASES = [
+    # (case id, fixture, env, labels, image, options, expected [(name, ip, port, private, proto, tags, attrs)])
+    ("SERVICE_NAME env", "single", [], {}, None, Options(),
+     [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    ("image basename when no name", "single", ["SERVICE_NAME="], {}, "registry.example:5000/team/web:1.2", Options(),
+     [("web", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    ("label wins over env", "single", ["SERVICE_NAME=from_env"], {"SERVICE_NAME": "from_label"}, None, Options(),
+     [("from_label", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    ("SERVICE_<port>_NAME wins over SERVICE_NAME", "single", ["SERVICE_8080_NAME=by_port"], {"SERVICE_NAME": "general"}, None, Options(),
+     [("by_port", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    ("several published ports get a -<port> suffix, unpublished skipped, udp tagged", "multi", [], {}, "nginx:1.25", Options(),
+     [("nginx-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
+      ("nginx-80", "127.0.0.1", P80, 80, "tcp", (), {}),
+      ("nginx-443", "127.0.0.1", P443, 443, "tcp", (), {})]),
+    ("a port-scoped name takes no suffix", "multi", ["SERVICE_NAME=web", "SERVICE_443_NAME=https"], {}, None, Options(),
+     [("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
+      ("web-80", "127.0.0.1", P80, 80, "tcp", (), {}),
+      ("https", "127.0.0.1", P443, 443, "tcp", (), {})]),
+    ("SERVICE_<port>_IGNORE drops one port (the others keep their suffix)", "multi", ["SERVICE_NAME=web", "SERVICE_53_IGNORE=1"], {}, None, Options(),
+     [("web-80", "127.0.0.1", P80, 80, "tcp", (), {}), ("web-443", "127.0.0.1", P443, 443, "tcp", (), {})]),
+    ("SERVICE_IGNORE drops the container", "multi", ["SERVICE_IGNORE=true"], {}, None, Options(), []),
+    ("SERVICE_IGNORE as a label", "single", [], {"SERVICE_IGNORE": "yes"}, None, Options(), []),
+    ("tags with an escaped comma, other keys become attrs", "single",
+     ["SERVICE_TAGS=blue, v1\\,v2 ,", "SERVICE_REGION=eu-west", "SERVICE_CHECK_HTTP=/health", "SERVICE_ID=custom", "OTHER=x"], {}, None, Options(),
+     [("service_1", "127.0.0.1", P8080, 8080, "tcp", ("blue", "v1,v2"), {"region": "eu-west", "check_http": "/health"})]),
+    ("port-scoped attrs only for their port; SERVICE_IGNORE_ME is an attr, not an ignore", "multi", ["SERVICE_NAME=web", "SERVICE_80_WEIGHT=5", "SERVICE_IGNORE_ME="], {}, None, Options(),
+     [("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {"ignore_me": ""}),
+      ("web-80", "127.0.0.1", P80, 80, "tcp", (), {"weight": "5", "ignore_me": ""}),
+      ("web-443", "127.0.0.1", P443, 443, "tcp", (), {"ignore_me": ""})]),
+    ("-ip forces the advertised address", "single", [], {}, None, Options(ip="10.1.2.3"),
+     [("service_1", "10.1.2.3", P8080, 8080, "tcp", (), {})]),
+    ("0.0.0.0 binding advertises the host address; unpublished port skipped", "anyaddr", [], {}, "svcctl/base:bookworm", Options(host_ip="192.0.2.7"),
+     [("base", "192.0.2.7", P8081, 8081, "tcp", (), {})]),
+    ("-explicit skips containers without a name", "anyaddr", [], {}, None, Options(explicit=True), []),
+    ("-explicit keeps named ones", "single", [], {}, None, Options(explicit=True),
+     [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    ("-internal: container IP and exposed port, unpublished ports too", "anyaddr", ["SERVICE_NAME=svc"], {}, None, Options(internal=True),
+     [("svc-8081", ANY["NetworkSettings"]["IPAddress"], 8081, 8081, "tcp", (), {}),
+      ("svc-9001", ANY["NetworkSettings"]["IPAddress"], 9001, 9001, "tcp", (), {})]),
+    ("host network: exposed ports are the host's", "hostnet", ["SERVICE_NAME=hostsvc"], {}, None, Options(host_ip="192.0.2.7"),
+     [("hostsvc", "192.0.2.7", 7000, 7000, "tcp", (), {})]),
+    ("paused containers are not registered", "paused", ["SERVICE_NAME=p"], {}, None, Options(), []),
+    ("stopped containers are not registered", "stopped", ["SERVICE_NAME=s"], {}, None, Options(), []),
+]
+
+
+@pytest.mark.parametrize("case,fixture,env,labels,image,options,expected", CASES, ids=[c[0] for c in CASES])
+def test_naming_rules(case, fixture, env, labels, image, options, expected):
+    assert summary(inspect(fixture, env, labels, image), options) == expected
+
+
+@pytest.mark.parametrize(
+    "env,labels,reason",
+    [
+        ([], {"SERVICE_NAME": "a/b"}, "contains '/'"),
+        (["SERVICE_NAME=.."], {}, "reserved"),
+        (["SERVICE_NAME=bad\tname"], {}, "contains character"),
+    ],
+)
+def test_bad_names_are_refused_with_a_reason(env, labels, reason):
+    naming = container_registrations(inspect("single", env, labels))
+    assert naming.registrations == []
+    assert len(naming.refused) == 1 and reason in naming.refused[0].reason
+    assert naming.refused[0].container_name == SINGLE["Name"].lstrip("/")
+
+
+def test_an_empty_image_name_is_refused_not_registered():
+    naming = container_registrations(inspect("single", ["SERVICE_NAME="], {}, image=""))
+    assert naming.registrations == [] and naming.refused[0].reason == "empty service name"
+
+
+def test_compose_labels_and_ids_are_carried():
+    (reg,) = container_registrations(SINGLE).registrations
+    assert reg.compose_project == "svcctl" and reg.compose_service == "service_1"
+    assert reg.container_id == SINGLE["Id"] and reg.container_hostname == SINGLE["Config"]["Hostname"] == SINGLE["Id"][:12]
+    assert reg.path(BASE) == f"/services/service_1/127.0.0.1:{P8080}"
+
+
+@pytest.mark.parametrize(
+    "image,name",
+    [("nginx", "nginx"), ("nginx:1.25", "nginx"), ("registry.example:5000/team/web:1.2", "web"), ("web@sha256:abcd", "web"), ("a/b/c", "c")],
+)
+def test_image_basename(image, name):
+    assert image_basename(image) == name
+
+
+@pytest.mark.parametrize("text,tags", [("", []), ("a", ["a"]), ("a,b", ["a", "b"]), ("a\\,b,c", ["a,b", "c"]), (" a , ,b ", ["a", "b"])])
+def test_split_tags(text, tags):
+    assert split_tags(text) == tags
+
+
+def test_metadata_port_scoped_key_wins_whatever_the_order():
+    for env in (["SERVICE_80_NAME=p", "SERVICE_NAME=g"], ["SERVICE_NAME=g", "SERVICE_80_NAME=p"]):
+        metadata, from_port = service_metadata(env, {}, "80")
+        assert metadata["name"] == "p" and from_port == {"name"}
+    metadata, _ = service_metadata(["SERVICE_80_NAME=p", "SERVICE_NAME=g"], {}, "443")
+    assert metadata["name"] == "g"
+
+
+def test_name_problem_accepts_ordinary_names():
+    assert name_problem("service_1") is None and name_problem("web-80") is None
+
+
+# --- payload ---------------------------------------------------------------------------------
+
+
+def test_payload_has_registrators_keys_exactly_then_ours():
+    (reg,) = container_registrations(inspect("single", ["SERVICE_TAGS=a", "SERVICE_X=y"])).registrations
+    raw = encode_payload(reg, ENGINE, "registrator1", 1700000000.5)
+    body = json.loads(raw)
+    assert list(body) == ["Name", "IP", "PublicPort", "PrivatePort", "ContainerID", "Tags", "Attrs", "svcctl"]
+    assert body["Name"] == "service_1" and body["IP"] == "127.0.0.1"
+    assert body["PublicPort"] == P8080 and body["PrivatePort"] == 8080
+    assert body["ContainerID"] == SINGLE["Id"][:12]
+    assert body["Tags"] == ["a"] and body["Attrs"] == {"x": "y"}
+    assert body["svcctl"] == {
+        "container_id": SINGLE["Id"],
+        "container_name": SINGLE["Name"].lstrip("/"),
+        "compose_project": "svcctl",
+        "compose_service": "service_1",
+        "protocol": "tcp",
+        "engine_id": ENGINE,
+        "registrator": "registrator1",
+        "registered_at": 1700000000.5,
+    }
+    assert b" " not in raw.replace(b"registered_at", b"")  # compact, like Go's encoding/json
+
+
+def test_empty_tags_and_attrs_are_a_list_and_an_object_never_null():
+    (reg,) = container_registrations(SINGLE).registrations
+    body = json.loads(encode_payload(reg, ENGINE, "r", 0.0))
+    assert body["Tags"] == [] and body["Attrs"] == {}
+
+
+def test_decode_payload_round_trip_and_garbage():
+    (reg,) = container_registrations(SINGLE).registrations
+    assert decode_payload(encode_payload(reg, ENGINE, "r", 1.0))["Name"] == "service_1"
+    assert decode_payload(b"") is None and decode_payload(b"not json") is None and decode_payload(b"[1]") is None
+    assert decode_payload(b"\xff\xfe") is None
+
+
+def test_comparable_ignores_only_the_registration_time():
+    (reg,) = container_registrations(SINGLE).registrations
+    a, b = (json.loads(encode_payload(reg, ENGINE, "r", t)) for t in (1.0, 2.0))
+    assert a != b and comparable(a) == comparable(b)
+    c = json.loads(encode_payload(reg, ENGINE, "other", 1.0))
+    assert comparable(a) != comparable(c)
+
+
+# --- reconciliation plan ---------------------------------------------------------------------
+
+ME, DEAD, OTHER_HOST = 0x100, 0x200, 0x300
+
+
+def reg(name: str, port: int, cid: str = "c1") -> Registration:
+    return Registration(name, "127.0.0.1", port, 80, "tcp", cid * 8, cid, f"/{cid}")
+
+
+NO_BODY = {}
+
+
+def node(r: Registration, owner: int, engine: str = ENGINE, version: int = 0, registrator: str = "me", body: dict | None = NO_BODY) -> ActualNode:
+    if body is NO_BODY:
+        body = json.loads(encode_payload(r, engine, registrator, 5.0))
+    return ActualNode(r.path(BASE), body, owner, version)
+
+
+def run_plan(desired: list[Registration], actual: list[ActualNode]) -> list[tuple[str, str]]:
+    wanted, _ = desired_map(desired, BASE)
+    ops = plan(wanted, {n.path: n for n in actual}, engine_id=ENGINE, registrator_id="me", session_id=ME)
+    return [(op.kind, op.path) for op in ops]
+
+
+A, B, C = reg("svc", 1001), reg("svc", 1002, "c2"), reg("web", 2001, "c3")
+
+PLAN_CASES = [
+    ("empty tree: create everything", [A, B], [], [("create", A.path(BASE)), ("create", B.path(BASE))]),
+    ("in sync: nothing", [A], [node(A, ME)], []),
+    ("registered at another time only: nothing", [A], [node(A, ME, body={**json.loads(encode_payload(A, ENGINE, "me", 99.0))})], []),
+    ("ours, no longer running: delete", [], [node(A, ME)], [("delete", A.path(BASE))]),
+    ("ours, data changed: update", [A], [node(reg("svc", 1001, "zz"), ME)], [("update", A.path(BASE))]),
+    ("left by a dead registrator of this engine, still running: replace", [A], [node(A, DEAD, registrator="dead")], [("replace", A.path(BASE))]),
+    ("left by a dead registrator of this engine, gone: delete", [], [node(A, DEAD, registrator="dead")], [("delete", A.path(BASE))]),
+    ("another engine's node: never deleted", [], [node(C, OTHER_HOST, engine="OTHER")], []),
+    ("another engine's node on a path we want: conflict, left alone", [C], [node(C, OTHER_HOST, engine="OTHER")], [("conflict", C.path(BASE))]),
+    ("a foreign writer's node (no svcctl key): conflict", [A], [node(A, OTHER_HOST, body={"Name": "svc"})], [("conflict", A.path(BASE))]),
+    ("a non-JSON node we do not own: left alone", [], [node(A, OTHER_HOST, body=None)], []),
+    ("mixed: deletes first, then by path", [B, C], [node(A, ME), node(B, ME)],
+     [("delete", A.path(BASE)), ("create", C.path(BASE))]),
+]
+
+
+@pytest.mark.parametrize("case,desired,actual,expected", PLAN_CASES, ids=[c[0] for c in PLAN_CASES])
+def test_plan(case, desired, actual, expected):
+    assert run_plan(desired, actual) == expected
+
+
+def test_plan_carries_versions_for_versioned_writes():
+    wanted, _ = desired_map([A], BASE)
+    (op,) = plan(wanted, {A.path(BASE): node(A, DEAD, version=7, registrator="dead")}, engine_id=ENGINE, registrator_id="me", session_id=ME)
+    assert op.kind == "replace" and op.version == 7 and op.registration == A
+
+
+def test_plan_without_a_session_never_claims_ownership():
+    wanted, _ = desired_map([A], BASE)
+    ops = plan(wanted, {A.path(BASE): node(A, 0)}, engine_id=ENGINE, registrator_id="me", session_id=0)
+    assert [op.kind for op in ops] == ["replace"]
+
+
+def test_plan_is_idempotent_once_applied():
+    # Applying a plan and planning again yields nothing: the fixed point of reconciliation.
+    desired = [A, B, C]
+    actual = {n.path: n for n in [node(A, DEAD, registrator="dead"), node(reg("old", 9), ME)]}
+    wanted, _ = desired_map(desired, BASE)
+    for op in plan(wanted, actual, engine_id=ENGINE, registrator_id="me", session_id=ME):
+        if op.kind == "delete":
+            del actual[op.path]
+        elif op.kind in ("create", "replace", "update"):
+            actual[op.path] = node(op.registration, ME)
+    assert plan(wanted, actual, engine_id=ENGINE, registrator_id="me", session_id=ME) == []
+
+
+def test_duplicate_paths_are_reported_apart():
+    tcp = reg("dns", 53)
+    udp = Registration("dns", "127.0.0.1", 53, 53, "udp", "c1" * 8, "c1", "/c1", tags=("udp",))
+    wanted, duplicates = desired_map([tcp, udp], BASE)
+    assert list(wanted.values()) == [tcp] and duplicates == [udp]
