@@ -207,6 +207,7 @@ class ServiceCache:
         self.table = ServiceTable(self.base)
         self.picker = Picker(strategy)
         self._listeners: list[Callable[[CacheChange], None]] = []
+        self._seen: set[str] = set()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         root = f"{self.base}/{name}" if name else self.base
@@ -231,6 +232,7 @@ class ServiceCache:
     def _on_event(self, event: ZkEvent) -> None:
         with self._lock:
             change = self.table.apply(event)
+            self._seen.update(self.table.services)
             self._changed.notify_all()
         if change is not None:
             for callback in list(self._listeners):
@@ -239,6 +241,12 @@ class ServiceCache:
     def known(self, name: str) -> bool:
         with self._lock:
             return name in self.table.services
+
+    def ever_seen(self, name: str) -> bool:
+        """Registered now or at some point since start: the registrator deletes a service node
+        with its last instance, yet that service is 'without instances', not unknown."""
+        with self._lock:
+            return name in self.table.services or name in self._seen
 
     def services(self) -> dict[str, list[Instance]]:
         with self._lock:
@@ -335,7 +343,7 @@ def call_once(cache: ServiceCache, name: str, path: str, seq: int, timeout: floa
         instance = cache.pick(name, exclude=tried)
         if instance is None:
             if not tried:
-                result.error = "unknown service" if not cache.known(name) else "no live instance"
+                result.error = "unknown service" if not cache.ever_seen(name) else "no live instance"
             else:
                 result.error = "every instance failed"
             return result

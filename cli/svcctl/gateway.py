@@ -4,6 +4,8 @@ a stale address), the watch survives the service node's deletion and session exp
 
 Request: header `service_name` (required) and `api_name` (optional, default the request path).
 GET /services (without service_name) lists what the gateway knows, as JSON.
+404 means never registered since the gateway started; 503 a service seen before with no live
+instance now (the registrator deletes the service node together with its last instance).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if not api.startswith("/"):
             api = "/" + api
         cache = self.server.cache
-        if not cache.known(name):
+        if not cache.ever_seen(name):
             self._json(404, {"error": f"unknown service {name!r}", "known": sorted(cache.services())})
             return
         tried: set[str] = set()

@@ -135,9 +135,11 @@ def test_gateway_routes_404_503_and_follows_the_service_node(zk, engine):
         zk.delete(f"/services/{svc}/127.0.0.1:{p1}")
         zk.delete(f"/services/{svc}/127.0.0.1:{p2}")
         wait_for(lambda: get(port, "/", {"service_name": svc})[0] == 503, "503 with no instances")
-        # The service node itself goes and comes back with one instance: 404, then 200 from it.
+        # The service node itself goes (as the registrator does with the last instance): still
+        # 503, a known service without instances; it comes back with one instance: 200 from it.
         zk.delete(f"/services/{svc}")
-        wait_for(lambda: get(port, "/", {"service_name": svc})[0] == 404, "404 once the service node is gone")
+        wait_for(lambda: svc not in json.loads(get(port, "/services")[2]), "the gateway to see the node go")
+        assert get(port, "/", {"service_name": svc})[0] == 503
         register(zk, svc, p2, c2.id)
         wait_for(lambda: get(port, "/", {"service_name": svc})[0] == 200, "200 after re-registration")
         assert get(port, "/", {"service_name": svc})[1]["X-Svcctl-Instance"] == f"127.0.0.1:{p2}"
