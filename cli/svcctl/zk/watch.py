@@ -35,6 +35,7 @@ SESSION_SUSPENDED = "session_suspended"  # connection to the current member lost
 SESSION_RESUMED = "session_resumed"  # same session, another (or the same) member
 SESSION_LOST = "session_lost"  # the session expired: every ephemeral node it owned is gone
 SESSION_RECONNECTED = "session_reconnected"  # a new session; the tree was re-read and diffed
+WATCH_ERROR = "watch_error"  # an unexpected failure while re-reading; the stream goes on
 
 
 @dataclass
@@ -97,7 +98,10 @@ class TreeWatcher:
     # --- kazoo callbacks: enqueue only ---------------------------------------------------
 
     def _on_watch(self, event: Any) -> None:
-        self._queue.put(event.path)
+        # kazoo also fires watchers with path None (event type NONE) when the session ends;
+        # the state listener covers that.
+        if event.path:
+            self._queue.put(event.path)
 
     def _on_state(self, state: str) -> None:
         self._queue.put(("state", state))
@@ -139,9 +143,11 @@ class TreeWatcher:
                         self._sync(self.root)
                 else:
                     self._sync(item)
-            except Exception as exc:  # a connection drop mid-read: the state listener resyncs later
+            except Exception as exc:
+                # A connection drop mid-read: the state listener resyncs once connected again.
+                # Anything else must not kill the stream silently: report it and go on.
                 if not self._is_connection_error(exc):
-                    raise
+                    self._emit(ZkEvent(WATCH_ERROR, self.root, data=f"{type(exc).__name__}: {exc}".encode()))
             finally:
                 if item == self.root and not self._ready.is_set():
                     self._initial = False
