@@ -194,6 +194,26 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
+# What Debian's official images set so that `apt-get install` in a build leaves no .deb files,
+# package caches or translations behind in the layer.
+APT_CLEAN_CONF = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Binary::apt-get::Dir::Cache::pkgcache "";
+Binary::apt-get::Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+"""
+
+
+def slim_rootfs(rootfs: Path) -> None:
+    """Make a debootstrapped tree behave like debian:bookworm-slim in builds."""
+    archives = rootfs / "var" / "cache" / "apt" / "archives"
+    shutil.rmtree(archives, ignore_errors=True)
+    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
+    (rootfs / "var" / "lib" / "apt" / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc" / "apt" / "apt.conf.d" / "docker-clean").write_text(APT_CLEAN_CONF)
+
+
 def bootstrap_base_image(on_progress: Progress) -> str:
     """Pull debian:bookworm-slim; when no registry answers, build the same base from Debian's
     packages with debootstrap and `docker import` it as svcctl/base:bookworm."""
@@ -208,8 +228,7 @@ def bootstrap_base_image(on_progress: Progress) -> str:
     with tempfile.TemporaryDirectory(prefix="svcctl-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()], on_progress, "debootstrap bookworm")
-        shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
-        (rootfs / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         proc = subprocess.run(["docker", "import", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)

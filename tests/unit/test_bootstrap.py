@@ -1,0 +1,22 @@
+from svcctl.bootstrap import Check, slim_rootfs
+
+
+def test_slim_rootfs_drops_caches_and_installs_apt_clean_hook(tmp_path):
+    archives = tmp_path / "var/cache/apt/archives"
+    archives.mkdir(parents=True)
+    (archives / "libc6.deb").write_bytes(b"x")
+    lists = tmp_path / "var/lib/apt/lists"
+    lists.mkdir(parents=True)
+    (lists / "deb.debian.org_dists_bookworm_InRelease").write_text("x")
+    (tmp_path / "etc/apt/apt.conf.d").mkdir(parents=True)
+    slim_rootfs(tmp_path)
+    assert list(archives.iterdir()) == [archives / "partial"]
+    assert list(lists.iterdir()) == [lists / "partial"]
+    assert "rm -f /var/cache/apt/archives/*.deb" in (tmp_path / "etc/apt/apt.conf.d/docker-clean").read_text()
+
+
+def test_check_status_words():
+    assert Check("engine", True, "").status == "OK"
+    assert Check("engine", True, "", fixed=True).status == "FIXED"
+    assert Check("engine", False, "").status == "FAIL"
+    assert Check("zookeeper", False, "", required=False).status == "WARN"
