@@ -133,6 +133,8 @@ class Registrator:
         self.stream = None
         self.next_resync = 0.0
         self.stopped = threading.Event()
+        self.suspended_since: float | None = None
+        self.next_stuck_check = 0.0
         self.hand_over = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -166,10 +168,7 @@ class Registrator:
         from ..zk.client import make_client
 
         hosts = self.config.uri.hosts
-        self.zk = make_client(hosts, timeout=self.config.session_timeout)
-        self.zk.add_listener(self._on_state)
-        # kazoo retries every member forever (make_client's connection_retry); we only report.
-        connected = self.zk.start_async()
+        connected = self._new_client()
         wait, attempt, started = 1.0, 0, time.monotonic()
         while not self.stopping.is_set():
             if connected.wait(wait) and self.zk.state == KazooState.CONNECTED:
@@ -179,6 +178,44 @@ class Registrator:
             log("zookeeper unavailable", logging.WARNING, hosts=format_zk_hosts(hosts), waited_s=round(time.monotonic() - started, 1),
                 attempt=attempt, next_check_s=min(wait * 2, 30), fix="start the ensemble (svcctl cluster up); retrying with backoff")
             wait = min(wait * 2, 30)
+
+    def _new_client(self) -> threading.Event:
+        from ..zk.client import make_client
+
+        self.zk = make_client(self.config.uri.hosts, timeout=self.config.session_timeout)
+        self.zk.add_listener(self._on_state)
+        # kazoo retries every member forever (make_client's connection_retry); we only report.
+        return self.zk.start_async()
+
+    def _check_stuck(self) -> None:
+        """A client that saw a higher zxid than the ensemble now has (the ensemble was wiped
+        and recreated) is refused by every member forever; so is any client whose session the
+        ensemble forgot. When members serve but we stay disconnected, start a new session."""
+        from ..zk.fourletter import server_stats
+
+        if self.suspended_since is None or self.zk is None or self.zk.connected:
+            return
+        waited = time.monotonic() - self.suspended_since
+        if waited < 2 or time.monotonic() < self.next_stuck_check:
+            return
+        self.next_stuck_check = time.monotonic() + 2
+        stats = [server_stats(h.host, h.port, timeout=1.0) for h in self.config.uri.hosts]
+        serving = [s for s in stats if s.mode in ("leader", "follower", "standalone", "observer")]
+        if not serving:
+            return  # the ensemble is down: keep the session and wait for it
+        newest = max(int(s.zxid, 16) for s in serving if s.zxid) if any(s.zxid for s in serving) else 0
+        behind = newest < (self.zk.last_zxid or 0)
+        if behind or waited > 2 * self.config.session_timeout:
+            log("zookeeper session abandoned", logging.WARNING, waited_s=round(waited, 1),
+                reason="the ensemble is behind what this client has seen (wiped and recreated?)" if behind else "members serve but refuse this session",
+                client_zxid=hex(self.zk.last_zxid or 0), ensemble_zxid=hex(newest))
+            old = self.zk
+            old.remove_listener(self._on_state)
+            self.demote.set()
+            self._handle_state("LOST")
+            self.suspended_since = time.monotonic()
+            self._new_client()
+            threading.Thread(target=lambda: (old.stop(), old.close()), name="old-zk-client", daemon=True).start()
 
     def _shutdown(self) -> None:
         if self.stopped.is_set():
@@ -234,6 +271,10 @@ class Registrator:
         from kazoo.protocol.states import KazooState
 
         self.dirty = True
+        if state == KazooState.CONNECTED:
+            self.suspended_since = None
+        elif self.suspended_since is None:
+            self.suspended_since = time.monotonic()
         if state == KazooState.SUSPENDED:
             log("zookeeper suspended", logging.WARNING, note="connection to the member lost; keeping state and waiting for the session to move")
         elif state == KazooState.LOST:
@@ -319,7 +360,12 @@ class Registrator:
                 self._drop_stale_contenders()
                 self.demote.clear()
                 # A fresh Election each term: a lock whose release failed keeps is_acquired set.
-                self.election = Election(self.zk, self.election_path, self._identity("standby"))
+                client = self.zk
+                self.election = Election(client, self.election_path, self._identity("standby"))
+                # The lock retries forever, even on a closed client: stop it when we stop or
+                # when the client is replaced (see _check_stuck).
+                self.election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.zk
+                self.election.lock._retry.max_delay = 2
                 log("standby", election=self.election_path, registrator=self.config.registrator_id)
                 self.election.run(self._lead)
             except Exception as exc:  # connection loss while contending: contend again
@@ -396,6 +442,7 @@ class Registrator:
             try:
                 if item is not None:
                     self._handle(item)
+                self._check_stuck()
                 if self.can_write() and (self.dirty or (self.config.resync > 0 and time.monotonic() >= self.next_resync)):
                     self.full_resync("periodic" if not self.dirty else "state change")
             except Exception as exc:  # one failed step must never end the daemon

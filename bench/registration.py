@@ -1,0 +1,203 @@
+"""Registration latency and resync time, measured against the real engine, the real ensemble
+and the real registrators (not a test: it prints numbers and ratios to the targets).
+
+1. Starts N tiny containers (default 50) one after the other, each publishing one port on
+   127.0.0.1, and measures with ZooKeeper watches the delay from the engine's `start` event to
+   the znode's appearance; then stops them and measures `die` → removal.
+2. Resync from an empty tree: stops every registrator, starts M containers (default 200) while
+   none runs (so BASE holds none of their nodes), starts ONE registrator and measures from its
+   election (its log line) to the last of the M znodes appearing.
+
+Targets (2-core machine): p99 <= 100 ms for both delays, resync of 200 <= 2 s.
+
+Usage: SVCCTL_PROJECT=... SVCCTL_ZK=... python bench/registration.py [--containers 50] [--resync-containers 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.helpers_registrator import LABEL, build_tiny, remove_all, run_tiny  # noqa: E402
+
+TARGET_P99_MS = 100.0
+TARGET_RESYNC_200_S = 2.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(label: str, values_ms: list[float]) -> None:
+    p50, p95, p99 = (percentile(values_ms, q) for q in (50, 95, 99))
+    print(f"{label}: n={len(values_ms)} p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms max={max(values_ms):.1f} ms "
+          f"| p99/target={p99 / TARGET_P99_MS:.2f} ({'OK' if p99 <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)")
+
+
+class ZnodeClock:
+    """Records when each znode under BASE/<service> appears and disappears (child watches)."""
+
+    def __init__(self, zk, service_path: str) -> None:
+        self.zk = zk
+        self.path = service_path
+        self.appeared: dict[str, float] = {}
+        self.gone: dict[str, float] = {}
+        self.known: set[str] = set()
+        self.lock = threading.Lock()
+        zk.ensure_path(service_path)  # persistent parent watched from the start (empty at the end: the registrator removes it)
+        self._watch()
+
+    def _watch(self) -> None:
+        from kazoo.exceptions import NoNodeError
+
+        def on_change(_event=None) -> None:
+            now = time.time()
+            try:
+                kids = set(self.zk.get_children(self.path, watch=on_change))
+            except NoNodeError:
+                kids = set()
+                self.zk.exists(self.path, watch=on_change)
+            with self.lock:
+                for kid in kids - self.known:
+                    self.appeared.setdefault(kid, now)
+                for kid in self.known - kids:
+                    self.gone.setdefault(kid, now)
+                self.known = kids
+
+        on_change()
+
+
+def engine_events(engine, names: set[str], actions: set[str], since: float, until: float) -> dict[tuple[str, str], float]:
+    """(container name, action) → the engine's event time (ns precision)."""
+    out = {}
+    for event in engine.events(since=int(since) - 1, until=int(until) + 1, decode=True, filters={"type": "container"}):
+        name = (event.get("Actor") or {}).get("Attributes", {}).get("name")
+        action = event.get("Action")
+        if name in names and action in actions:
+            out.setdefault((name, action), int(event["timeNano"]) / 1e9)
+    return out
+
+
+def latency_run(engine, zk, n: int, owner: str) -> None:
+    service = f"bench_{uuid.uuid4().hex[:8]}"
+    clock = ZnodeClock(zk, f"/services/{service}")
+    started_at = time.time()
+    containers = []
+    for _ in range(n):
+        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}))
+    ports = {}
+    for c in containers:
+        c.reload()
+        ports[c.name] = f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+    deadline = time.time() + 30
+    while len(clock.appeared) < n and time.time() < deadline:
+        time.sleep(0.05)
+    for c in containers:
+        c.kill()
+    deadline = time.time() + 30
+    while len(clock.gone) < n and time.time() < deadline:
+        time.sleep(0.05)
+    events = engine_events(engine, set(ports), {"start", "die"}, started_at, time.time())
+    up = [(clock.appeared[ports[name]] - events[(name, "start")]) * 1000 for name in ports if ports[name] in clock.appeared and (name, "start") in events]
+    down = [(clock.gone[ports[name]] - events[(name, "die")]) * 1000 for name in ports if ports[name] in clock.gone and (name, "die") in events]
+    print(f"containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}")
+    report("start event -> znode created", up)
+    report("die event   -> znode removed", down)
+    for c in containers:
+        c.remove(force=True)
+
+
+def registrator_names() -> list[str]:
+    from svcctl.compose import container_prefix
+    from svcctl.config import Settings
+    from svcctl.registrator_compose import REGISTRATOR_SERVICES
+
+    prefix = container_prefix(Settings().project)
+    return [f"{prefix}{s}" for s in REGISTRATOR_SERVICES]
+
+
+def resync_run(engine, zk, m: int, owner: str) -> None:
+    """M containers running, no registrator: an empty tree. One registrator starts, wins the
+    election and registers all M in its first resync."""
+    service = f"resync_{uuid.uuid4().hex[:8]}"
+    names = registrator_names()
+    for name in names:
+        engine.containers.get(name).stop(timeout=15)
+    try:
+        containers = [run_tiny(engine, owner, {"SERVICE_NAME": service}) for _ in range(m)]
+        # Wait for the stopped registrators' sessions to be gone with their nodes.
+        deadline = time.time() + 30
+        while zk.exists(f"/services/{service}") and zk.get_children(f"/services/{service}") and time.time() < deadline:
+            time.sleep(0.2)
+        clock = ZnodeClock(zk, f"/services/{service}")
+        first = engine.containers.get(names[0])
+        first.start()
+        deadline = time.time() + 120
+        while len(clock.appeared) < m and time.time() < deadline:
+            time.sleep(0.02)
+        done = max(clock.appeared.values()) if clock.appeared else float("nan")
+        elected = None
+        resync_ms = None
+        for line in first.logs(since=int(time.time()) - 300).decode().splitlines():
+            if "event=elected active" in line:
+                stamp = line.split()[0][3:]  # ts=2026-11-26T23:23:02.068Z (UTC)
+                elected = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + int(stamp[20:23]) / 1000
+            if "event=resync " in line and "duration_ms=" in line and elected is not None and resync_ms is None:
+                resync_ms = float(line.split("duration_ms=")[1].split()[0])
+        print(f"resync from an empty tree: {len(clock.appeared)}/{m} containers registered")
+        if elected is not None:
+            total = done - elected
+            scaled = total * 200 / m
+            print(f"  election -> last znode: {total:.2f} s (registrator's own resync step: {resync_ms} ms); "
+                  f"scaled to 200: {scaled:.2f} s | ratio to target={scaled / TARGET_RESYNC_200_S:.2f} "
+                  f"({'OK' if scaled <= TARGET_RESYNC_200_S else 'MISSED'} target 200 <= {TARGET_RESYNC_200_S:.0f} s)")
+    finally:
+        for name in names:
+            engine.containers.get(name).start()
+        remove_all(engine, owner)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--containers", type=int, default=50)
+    parser.add_argument("--resync-containers", type=int, default=200)
+    parser.add_argument("--skip-resync", action="store_true")
+    args = parser.parse_args()
+
+    import docker
+    from kazoo.client import KazooClient
+
+    from svcctl.config import default_zk_connect
+
+    engine = docker.from_env(timeout=120)
+    build_tiny(engine)
+    zk = KazooClient(hosts=os.environ.get("SVCCTL_ZK") or default_zk_connect(), timeout=10)
+    zk.start(timeout=15)
+    owner = f"bench-{uuid.uuid4().hex[:6]}"
+    print(f"engine {engine.version()['Version']}, {os.cpu_count()} cores, ensemble {zk.hosts}, label {LABEL}={owner}")
+    try:
+        latency_run(engine, zk, args.containers, owner)
+        if not args.skip_resync:
+            resync_run(engine, zk, args.resync_containers, owner)
+    finally:
+        remove_all(engine, owner)
+        zk.stop()
+        zk.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""The registrator end to end: the real engine, the test project's real ensemble and its three
+registrators (started by `svcctl cluster up` from compose/registrator.yml). Every test reads
+ZooKeeper's real state. Fault tests restore the ensemble and the registrators in `finally`.
+
+The registrators of every stack on this engine register every container, so each test names its
+containers with a unique SERVICE_NAME and only looks at those."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from svcctl.zk.fourletter import four_letter_word
+from tests.e2e.helpers_registrator import LABEL, build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
+from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl
+
+PREFIX = "" if TEST_PROJECT == "svcctl" else f"{TEST_PROJECT}-"
+MEMBERS = {f"{PREFIX}zoo{i}": int(port) for i, port in enumerate(TEST_ZK_PORTS.split(","), start=1)}
+SESSION_TIMEOUT = 10.0  # compose/registrator.yml's --session-timeout
+OWNER = f"{TEST_PROJECT}-regtest"
+
+
+@pytest.fixture(scope="module")
+def tiny(engine):
+    return build_tiny(engine)
+
+
+@pytest.fixture
+def owner(engine, tiny):
+    """Every container a test starts carries this label; all are removed at the end."""
+    try:
+        yield OWNER
+    finally:
+        remove_all(engine, OWNER)
+
+
+def registrators() -> list[dict]:
+    return run_json("registrator", "status")
+
+
+def active() -> dict:
+    found = [r for r in registrators() if r["role"] == "active"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def instance_path(service: str, container, key: str = "8080/tcp") -> str:
+    return f"/services/{service}/127.0.0.1:{host_port(container, key)}"
+
+
+def registered(zk, path: str, container_id: str | None = None):
+    """The node's (payload, stat) once it exists (and names `container_id`)."""
+    found = node(zk, path)
+    if found and (container_id is None or found[0]["svcctl"]["container_id"] == container_id):
+        return found
+    return None
+
+
+def restore_cluster() -> None:
+    run_svcctl("cluster", "up", "--timeout", "180")
+
+
+def member_of_session(session: str) -> str | None:
+    """The ensemble member (container) holding a client session, from its `cons` answer."""
+    for container, port in MEMBERS.items():
+        try:
+            if f"sid={session}," in four_letter_word("127.0.0.1", port, "cons", timeout=2):
+                return container
+        except OSError:
+            continue
+    return None
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+def test_three_registrators_elect_one_active(cluster, zk):
+    found = wait_for(lambda: (lambda rs: rs if sum(r["role"] == "active" for r in rs) == 1 and len(rs) == 3 else None)(registrators()),
+                     "three registrators, one active")
+    assert sorted(r["id"] for r in found) == [f"{PREFIX}registrator{i}" for i in (1, 2, 3)]
+    assert len({r["engine_id"] for r in found}) == 1
+    # The election node's data names the active registrator and since when.
+    election = f"/svcctl/registrators/{found[0]['engine_id']}"
+    first = sorted(zk.get_children(election), key=lambda c: c[-10:])[0]
+    data, stat = node(zk, f"{election}/{first}")
+    assert data["id"] == active()["id"] and data["role"] == "active" and data["since"] <= time.time()
+    # `cluster status --json` shows them too.
+    status = run_json("cluster", "status")
+    assert sorted((r["container"], r["state"]) for r in status["registrators"]) == [(f"{PREFIX}registrator{i}", "running") for i in (1, 2, 3)]
+    assert [r["role"] for r in status["registrators"]].count("active") == 1
+
+
+def test_start_registers_and_stop_deregisters(cluster, zk, engine, owner):
+    service = unique("single")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    body, stat = wait_for(lambda: registered(zk, path), f"{path} to appear", timeout=30)
+    assert list(body)[:7] == ["Name", "IP", "PublicPort", "PrivatePort", "ContainerID", "Tags", "Attrs"]
+    assert (body["Name"], body["IP"], body["PublicPort"], body["PrivatePort"]) == (service, "127.0.0.1", host_port(container), 8080)
+    assert body["ContainerID"] == container.id[:12] and body["Tags"] == [] and body["Attrs"] == {}
+    ours = body["svcctl"]
+    assert ours["container_id"] == container.id and ours["container_name"] == container.name and ours["protocol"] == "tcp"
+    # Ephemeral, owned by the active registrator's session, written by it.
+    leader = active()
+    assert stat.ephemeralOwner and hex(stat.ephemeralOwner) == leader["session"] and ours["registrator"] == leader["id"]
+    assert ours["engine_id"] == leader["engine_id"]
+
+    container.stop(timeout=0)
+    wait_for(lambda: node(zk, path) is None, f"{path} to go", timeout=30)
+    # The service node went with its last instance.
+    wait_for(lambda: zk.exists(f"/services/{service}") is None, f"/services/{service} to go", timeout=30)
+
+
+def test_pause_deregisters_and_unpause_registers_again(cluster, zk, engine, owner):
+    service = unique("pause")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    wait_for(lambda: registered(zk, path), f"{path} to appear")
+    container.pause()
+    try:
+        wait_for(lambda: node(zk, path) is None, f"{path} to go while paused")
+    finally:
+        container.unpause()
+    wait_for(lambda: registered(zk, path), f"{path} back after unpause")
+
+
+def test_multi_port_naming(cluster, zk, engine, owner):
+    service = unique("multi")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service, "SERVICE_8443_NAME": f"{service}_tls", "SERVICE_TAGS": "a,b\\,c"},
+                         ports=("8080/tcp", "8443/tcp", "5353/udp"))
+    expected = {
+        instance_path(f"{service}-8080", container, "8080/tcp"): ("tcp", ["a", "b,c"]),
+        instance_path(f"{service}_tls", container, "8443/tcp"): ("tcp", ["a", "b,c"]),
+        instance_path(f"{service}-5353", container, "5353/udp"): ("udp", ["a", "b,c", "udp"]),
+    }
+    for path, (protocol, tags) in expected.items():
+        body, _ = wait_for(lambda: registered(zk, path), f"{path} to appear")
+        assert body["svcctl"]["protocol"] == protocol and body["Tags"] == tags
+    assert children(zk, f"/services/{service}") is None  # no unsuffixed name when several ports are published
+
+
+def test_service_ignore(cluster, zk, engine, owner):
+    ignored, sentinel = unique("ignored"), unique("sentinel")
+    run_tiny(engine, owner, {"SERVICE_NAME": ignored, "SERVICE_IGNORE": "true"})
+    half = run_tiny(engine, owner, {"SERVICE_NAME": f"{ignored}_half", "SERVICE_8443_IGNORE": "1"}, ports=("8080/tcp", "8443/tcp"))
+    # Events are handled in order: once a container started later is registered, the ignored
+    # ones have been handled too.
+    later = run_tiny(engine, owner, {"SERVICE_NAME": sentinel})
+    wait_for(lambda: registered(zk, instance_path(sentinel, later)), "the sentinel container")
+    assert children(zk, f"/services/{ignored}") is None
+    # SERVICE_8443_IGNORE drops one port; the other keeps its -<port> suffix (registrator's rule).
+    assert children(zk, f"/services/{ignored}_half-8080") == [f"127.0.0.1:{host_port(half, '8080/tcp')}"]
+    assert children(zk, f"/services/{ignored}_half-8443") is None
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_kill_the_member_the_active_registrator_talks_to(cluster, zk, engine, owner):
+    service = unique("memberkill")
+    before = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, before)
+    _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
+    leader = active()
+    member = wait_for(lambda: member_of_session(leader["session"]), "the member holding the active registrator's session")
+    try:
+        engine.containers.get(member).kill()
+        # The session moves to another member: the node stays, with the same owner.
+        after = run_tiny(engine, owner, {"SERVICE_NAME": service})
+        new_path = instance_path(service, after)
+        wait_for(safe(lambda: registered(zk, new_path)), f"{new_path} (started after {member} died) to appear")
+        body, stat_now = wait_for(safe(lambda: registered(zk, path)), f"{path} still there")
+        assert stat_now.ephemeralOwner == stat.ephemeralOwner and stat_now.czxid == stat.czxid  # never re-created
+        assert member_of_session(leader["session"]) not in (None, member)
+    finally:
+        restore_cluster()
+
+
+def test_sigkill_active_registrator_standby_restores(cluster, zk, engine, owner):
+    service = unique("sigkill")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
+    leader = active()
+    try:
+        killed_at = time.monotonic()
+        engine.containers.get(leader["id"]).kill()
+        # A standby takes over once the dead session expires, and restores every registration.
+        body, new_stat = wait_for(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
+                                  f"{path} restored by a standby", timeout=SESSION_TIMEOUT + 50)
+        restored_after = time.monotonic() - killed_at
+        print(f"restored {restored_after:.1f}s after SIGKILL (bound: session timeout {SESSION_TIMEOUT:.0f}s + 2s)")
+        successor = active()
+        assert successor["id"] != leader["id"] and hex(new_stat.ephemeralOwner) == successor["session"]
+        assert body["svcctl"]["registrator"] == successor["id"]
+        assert children(zk, f"/services/{service}") == [path.rsplit("/", 1)[1]]  # taken over, not duplicated
+    finally:
+        restore_cluster()
+
+
+def test_sigterm_hands_over_without_losing_the_node(cluster, zk, engine, owner):
+    service = unique("sigterm")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
+    leader = active()
+    try:
+        engine.containers.get(leader["id"]).stop(timeout=15)
+        body, new_stat = wait_for(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
+                                  f"{path} taken over", timeout=30)
+        assert body["svcctl"]["registrator"] != leader["id"]
+        # The leaving registrator waited until the successor had replaced its nodes (one
+        # transaction each: delete + create) before closing its session.
+        logs = engine.containers.get(leader["id"]).logs().decode()
+        assert "event=handover done" in logs, logs[-2000:]
+        assert children(zk, f"/services/{service}") == [path.rsplit("/", 1)[1]]
+    finally:
+        restore_cluster()
+
+
+def test_restart_the_whole_ensemble(cluster, zk, engine, owner):
+    service = unique("ensemble")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    wait_for(lambda: registered(zk, path), f"{path} to appear")
+    try:
+        for name in MEMBERS:
+            engine.containers.get(name).restart(timeout=2)
+        later = run_tiny(engine, owner, {"SERVICE_NAME": service})
+        wait_for(safe(lambda: registered(zk, instance_path(service, later))), "a container started during the restart", timeout=120)
+        wait_for(safe(lambda: registered(zk, path)), f"{path} after the restart", timeout=120)
+    finally:
+        restore_cluster()
+
+
+def test_ensemble_wiped_everything_reregistered(cluster, zk, engine, owner):
+    """The harshest restart: members recreated with empty data. Every session is gone (LOST);
+    the registrators reconnect, re-elect and re-create every registration."""
+    from kazoo.client import KazooClient
+
+    service = unique("wiped")
+    containers = [run_tiny(engine, owner, {"SERVICE_NAME": service}) for _ in range(3)]
+    paths = [instance_path(service, c) for c in containers]
+    for path in paths:
+        wait_for(lambda: registered(zk, path), f"{path} to appear")
+    try:
+        for name in MEMBERS:
+            member = engine.containers.get(name)
+            mounts = [m["Name"] for m in member.attrs["Mounts"] if m.get("Type") == "volume"]
+            member.remove(force=True)
+            for volume in mounts:
+                engine.volumes.get(volume).remove(force=True)
+        restore_cluster()
+        # A client that saw the old ensemble's zxids is refused by the new one: read with a new one.
+        fresh = KazooClient(hosts=cluster, timeout=10)
+        fresh.start(timeout=30)
+        try:
+            for path in paths:
+                wait_for(safe(lambda: registered(fresh, path)), f"{path} re-created on the wiped ensemble", timeout=120)
+        finally:
+            fresh.stop()
+            fresh.close()
+        wait_for(lambda: sum(r["role"] == "active" for r in registrators()) == 1, "one active registrator again")
+    finally:
+        restore_cluster()
+
+
+def test_containers_started_while_zookeeper_is_down(cluster, zk, engine, owner):
+    service = unique("zkdown")
+    try:
+        for name in MEMBERS:
+            engine.containers.get(name).stop(timeout=2)
+        started = [run_tiny(engine, owner, {"SERVICE_NAME": service}) for _ in range(2)]
+        paths = [instance_path(service, c) for c in started]
+    finally:
+        restore_cluster()
+    for path in paths:
+        wait_for(safe(lambda: registered(zk, path)), f"{path} once ZooKeeper is back", timeout=120)
+    assert children(zk, f"/services/{service}") == sorted(p.rsplit("/", 1)[1] for p in paths)
