@@ -70,7 +70,12 @@ class ZnodeClock:
                 kids = set(self.zk.get_children(self.path, watch=on_change))
             except NoNodeError:
                 kids = set()
-                self.zk.exists(self.path, watch=on_change)
+                try:
+                    self.zk.exists(self.path, watch=on_change)
+                except Exception:  # the bench is ending
+                    return
+            except Exception:  # the bench is ending
+                return
             with self.lock:
                 for kid in kids - self.known:
                     self.appeared.setdefault(kid, now)
@@ -81,21 +86,44 @@ class ZnodeClock:
         on_change()
 
 
-def engine_events(engine, names: set[str], actions: set[str], since: float, until: float) -> dict[tuple[str, str], float]:
-    """(container name, action) → the engine's event time (ns precision)."""
-    out = {}
-    for event in engine.events(since=int(since) - 1, until=int(until) + 1, decode=True, filters={"type": "container"}):
-        name = (event.get("Actor") or {}).get("Attributes", {}).get("name")
-        action = event.get("Action")
-        if name in names and action in actions:
-            out.setdefault((name, action), int(event["timeNano"]) / 1e9)
-    return out
+class EventRecorder:
+    """(container name, action) → the engine's event time, recorded live (the engine keeps
+    only its last 256 events, too few to query afterwards with other stacks running)."""
+
+    def __init__(self, engine) -> None:
+        self.times: dict[tuple[str, str], float] = {}
+        self.stream = engine.events(decode=True, filters={"type": "container"})
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for event in self.stream:
+                name = (event.get("Actor") or {}).get("Attributes", {}).get("name")
+                self.times.setdefault((name, event.get("Action")), int(event["timeNano"]) / 1e9)
+        except Exception:  # closed at the end
+            pass
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def warm_up(engine, zk, owner: str) -> None:
+    """Wait until a registrator is active and registering (after a restart it must first wait
+    out the dead sessions of its predecessors)."""
+    service = f"warmup_{uuid.uuid4().hex[:8]}"
+    probe = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    deadline = time.time() + 120
+    while not (zk.exists(f"/services/{service}") and zk.get_children(f"/services/{service}")):
+        if time.time() > deadline:
+            raise SystemExit("no registrator registers anything: is the cluster up (svcctl cluster up)?")
+        time.sleep(0.1)
+    probe.remove(force=True)
 
 
 def latency_run(engine, zk, n: int, owner: str) -> None:
     service = f"bench_{uuid.uuid4().hex[:8]}"
     clock = ZnodeClock(zk, f"/services/{service}")
-    started_at = time.time()
+    recorder = EventRecorder(engine)
     containers = []
     for _ in range(n):
         containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}))
@@ -111,7 +139,9 @@ def latency_run(engine, zk, n: int, owner: str) -> None:
     deadline = time.time() + 30
     while len(clock.gone) < n and time.time() < deadline:
         time.sleep(0.05)
-    events = engine_events(engine, set(ports), {"start", "die"}, started_at, time.time())
+    time.sleep(1)
+    recorder.close()
+    events = recorder.times
     up = [(clock.appeared[ports[name]] - events[(name, "start")]) * 1000 for name in ports if ports[name] in clock.appeared and (name, "start") in events]
     down = [(clock.gone[ports[name]] - events[(name, "die")]) * 1000 for name in ports if ports[name] in clock.gone and (name, "die") in events]
     print(f"containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}")
@@ -154,6 +184,7 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
         resync_ms = None
         for line in first.logs(since=int(time.time()) - 300).decode().splitlines():
             if "event=elected active" in line:
+                resync_ms = None  # only the last term counts (the container's log holds earlier runs)
                 stamp = line.split()[0][3:]  # ts=2026-11-26T23:23:02.068Z (UTC)
                 elected = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + int(stamp[20:23]) / 1000
             if "event=resync " in line and "duration_ms=" in line and elected is not None and resync_ms is None:
@@ -190,6 +221,7 @@ def main() -> None:
     owner = f"bench-{uuid.uuid4().hex[:6]}"
     print(f"engine {engine.version()['Version']}, {os.cpu_count()} cores, ensemble {zk.hosts}, label {LABEL}={owner}")
     try:
+        warm_up(engine, zk, owner)
         latency_run(engine, zk, args.containers, owner)
         if not args.skip_resync:
             resync_run(engine, zk, args.resync_containers, owner)

@@ -42,8 +42,12 @@ if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
 
-# Engine actions that can change what a container registers (ports come with start).
-ACTIONS = {"start", "restart", "die", "stop", "kill", "pause", "unpause", "destroy", "rename", "update", "oom"}
+# Engine actions that can change what a container registers (ports come with start). `kill`
+# and `oom` are not among them: a `die` follows when the container really ends.
+ACTIONS = {"start", "restart", "die", "stop", "pause", "unpause", "destroy", "rename", "update"}
+# After these the container registers nothing, so it is not inspected: an inspect during the
+# engine's teardown of a dying container waits for that teardown (~100 ms).
+GONE_ACTIONS = {"die", "stop", "pause", "destroy"}
 PARENT_PRUNE_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 
 
@@ -679,7 +683,12 @@ class Registrator:
     def sync_container(self, cid: str, action: str, event_time: float) -> None:
         """React to one engine event: only this container's nodes are read and written."""
         started = time.time()
-        info = None if action == "destroy" else self.inspect(cid)
+        if action in GONE_ACTIONS:
+            info = None
+            if action != "pause":
+                self.inspect_cache.pop(cid, None)
+        else:
+            info = self.inspect(cid)
         desired, duplicates = desired_map(self.registrations_of(info), self.base)
         paths = sorted(set(desired) | self.owned.get(cid, set()))
         if not paths:
