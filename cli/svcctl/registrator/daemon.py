@@ -175,7 +175,13 @@ class Registrator:
         connected = self._new_client()
         wait, attempt, started = 1.0, 0, time.monotonic()
         while not self.stopping.is_set():
-            if connected.wait(wait) and self.zk.state == KazooState.CONNECTED:
+            # Short slices, so a SIGTERM while ZooKeeper is down ends us at once.
+            until = time.monotonic() + wait
+            while time.monotonic() < until and not self.stopping.is_set() and not connected.wait(0.2):
+                pass
+            if self.stopping.is_set():
+                return
+            if connected.is_set() and self.zk.state == KazooState.CONNECTED:
                 log("zookeeper connected", session=hex(self.zk.client_id[0]), waited_s=round(time.monotonic() - started, 1))
                 return
             attempt += 1
