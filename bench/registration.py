@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
-import statistics
 import sys
 import threading
 import time
@@ -168,7 +167,8 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
     for name in names:
         engine.containers.get(name).stop(timeout=15)
     try:
-        containers = [run_tiny(engine, owner, {"SERVICE_NAME": service}) for _ in range(m)]
+        for _ in range(m):
+            run_tiny(engine, owner, {"SERVICE_NAME": service})
         # Wait for the stopped registrators' sessions to be gone with their nodes.
         deadline = time.time() + 30
         while zk.exists(f"/services/{service}") and zk.get_children(f"/services/{service}") and time.time() < deadline:

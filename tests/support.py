@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
@@ -17,6 +19,23 @@ TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
 TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unique(prefix: str = "e2e") -> str:
+    """A name no other test run uses, so tests never see each other's nodes or containers."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.1) -> object:
+    """Poll until `condition()` is truthy and return its value; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+        value = condition()
+    return value
 
 
 def svcctl_env(**extra: str) -> dict[str, str]:

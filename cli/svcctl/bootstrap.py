@@ -17,8 +17,8 @@ from .config import ZkHost
 from .engine import MIN_API_VERSION, api_version_tuple
 from .errors import DockerUnavailableError, SvcctlError
 from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
+from .progress import Progress
 
-Progress = Callable[[str], None]
 DOCKERD_LOG = Path(os.environ.get("SVCCTL_DOCKERD_LOG", "/var/log/svcctl-dockerd.log"))
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 

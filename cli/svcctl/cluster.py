@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field
 
 from .compose import ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
 from .config import Settings, ZkHost
 from .errors import ConflictError, SvcctlError, WaitTimeoutError
+from .progress import Progress, no_progress
 from .zk.fourletter import ServerStats, server_stats
 
-Progress = Callable[[str], None]
 SERVING_MODES = ("leader", "follower", "standalone", "observer")
 
 
@@ -72,7 +71,7 @@ def check_ports_free(settings: Settings) -> None:
             )
 
 
-def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = lambda _: None) -> list[NodeStatus]:
+def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
     hosts = settings.zk_hosts
     deadline = time.monotonic() + timeout
     last_report = ""
@@ -125,7 +124,7 @@ def cluster_services(settings: Settings) -> list[str]:
     return services
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = lambda _: None) -> list[NodeStatus]:
+def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
     """Start what is not running (nothing running is restarted) and wait for quorum."""
     from python_on_whales.exceptions import DockerException
 
@@ -156,7 +155,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
     ]
 
 
-def down(settings: Settings, volumes: bool = False, on_progress: Progress = lambda _: None) -> None:
+def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> None:
     from python_on_whales.exceptions import DockerException
 
     require_compose()

@@ -14,13 +14,9 @@ from .bootstrap import fix as doctor_fix
 from .config import Settings
 from .errors import CheckFailedError, SvcctlError
 from .images import BuildResult, build_images
+from .progress import Progress, no_progress
 
-Progress = Callable[[str], None]
 CLUSTER_TIMEOUT = 180.0
-
-
-def _no_progress(_: str) -> None:
-    pass
 
 
 @dataclass
@@ -82,7 +78,7 @@ def run_demo(
     settings: Settings,
     keep: bool = True,
     timeout: float = scenarios.DEFAULT_TIMEOUT,
-    on_progress: Progress = _no_progress,
+    on_progress: Progress = no_progress,
     on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
 ) -> DemoReport:
     """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .errors import BadInputError, NotFoundError, SvcctlError
+from .progress import Progress, no_progress
 
 if TYPE_CHECKING:
     import docker
 
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE_IMAGE = "svcctl/base:bookworm"
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -26,10 +25,6 @@ class ImageSpec:
     tag: str
     context: str  # relative to the project directory
     prepare: Callable[[Path, Progress], None] | None = None  # fills generated parts of the context
-
-
-def _no_progress(_: str) -> None:
-    pass
 
 
 IMAGES: dict[str, ImageSpec] = {
@@ -108,7 +103,7 @@ def select_images(project_dir: Path, names: list[str]) -> list[ImageSpec]:
     return [available[n] for n in names]
 
 
-def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = _no_progress) -> BuildResult:
+def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = no_progress) -> BuildResult:
     import docker.errors
 
     context = project_dir / spec.context
@@ -142,7 +137,7 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)
 
 
-def build_images(project_dir: Path, names: list[str], on_progress: Progress = _no_progress) -> list[BuildResult]:
+def build_images(project_dir: Path, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
     from .engine import docker_client
 
     specs = select_images(project_dir, names)

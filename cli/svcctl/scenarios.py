@@ -14,19 +14,15 @@ from typing import TYPE_CHECKING, Callable
 
 from .config import DEFAULT_BASE, Settings
 from .errors import BadInputError, CheckFailedError
+from .progress import Progress, no_progress
 from .samples import SERVICES
 from .services import ContainerView, project_instances, registration_key, sample_service_of
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-Progress = Callable[[str], None]
 DEFAULT_TIMEOUT = 30.0
 POLL_SECONDS = 0.1
-
-
-def _no_progress(_: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ def parse_selection(text: str) -> list[Step]:
     for part in word.split(","):
         part = part.strip()
         if not part.isdigit() or not 1 <= int(part) <= len(STEPS):
-            raise BadInputError(f"unknown scenario {text!r}", f"choose 1, 2, 3, 4 or all (see `svcctl scenario list`)")
+            raise BadInputError(f"unknown scenario {text!r}", "choose 1, 2, 3, 4 or all (see `svcctl scenario list`)")
         chosen.append(STEPS[int(part) - 1])
     return chosen
 
@@ -389,7 +385,7 @@ def run(
     steps: list[Step],
     timeout: float = DEFAULT_TIMEOUT,
     from_scratch: bool = False,
-    on_progress: Progress = _no_progress,
+    on_progress: Progress = no_progress,
     on_step: Callable[[StepResult], None] = lambda _: None,
     base: str = DEFAULT_BASE,
 ) -> list[StepResult]:

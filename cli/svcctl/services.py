@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .compose import compose_client, compose_error, require_compose
 from .config import DEFAULT_BASE, Settings
 from .errors import BadInputError, ZooKeeperUnavailableError
+from .progress import Progress, no_progress
 from .samples import SERVICES, SampleService, get_service, validate_services
 
 if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
 
-Progress = Callable[[str], None]
 LOOPBACK = "127.0.0.1"
-
-
-def _no_progress(_: str) -> None:
-    pass
 
 
 # --- Docker's view, as plain data (what the pure scenario logic works on) -----------------
@@ -192,7 +188,7 @@ def _compose_up(settings: Settings, scales: dict[str, int], action: str) -> None
         raise compose_error(exc, action) from exc
 
 
-def up(settings: Settings, names: list[str], on_progress: Progress = _no_progress) -> dict[str, int]:
+def up(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> dict[str, int]:
     """Make sure each named service runs at least one instance; running ones are left alone.
     Returns the instance count asked of Compose per service."""
     services = validate_services(names)
@@ -213,7 +209,7 @@ def validate_scale(name: str, count: int) -> SampleService:
     return service
 
 
-def scale(settings: Settings, name: str, count: int, on_progress: Progress = _no_progress) -> None:
+def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress) -> None:
     """Run exactly `count` instances of the service (0 stops and removes them all)."""
     validate_scale(name, count)
     if count == 0:
@@ -223,7 +219,7 @@ def scale(settings: Settings, name: str, count: int, on_progress: Progress = _no
     _compose_up(settings, {name: count}, f"scale {name}")
 
 
-def stop(settings: Settings, names: list[str], on_progress: Progress = _no_progress) -> None:
+def stop(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> None:
     """Stop and remove every instance of the named services: their registrations must go, and
     the next `up` starts a fresh container (new host port, new registration)."""
     from python_on_whales.exceptions import DockerException

@@ -4,15 +4,20 @@ containers (labelled, so cleanup never touches anything else), ZooKeeper reads."
 from __future__ import annotations
 
 import json
-import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Callable
+
+from tests.support import unique  # noqa: F401 (re-exported for the tests)
+from tests.support import wait_for as _wait_for
 
 TINY_TAG = "svcctl-test/tiny:1"
 TINY_CONTEXT = Path(__file__).parent / "images" / "tiny"
 LABEL = "svcctl.e2e.registrator"
 BASE_IMAGE = "svcctl/base:bookworm"
+# Registration latencies are tens of milliseconds: poll finer than the default.
+wait_for = partial(_wait_for, interval=0.05)
 
 
 def build_tiny(engine) -> str:
@@ -24,10 +29,6 @@ def build_tiny(engine) -> str:
         base = "debian:bookworm-slim"
     engine.images.build(path=str(TINY_CONTEXT), tag=TINY_TAG, buildargs={"BASE_IMAGE": base}, rm=True)
     return TINY_TAG
-
-
-def unique(prefix: str = "reg") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
 def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple[str, ...] = ("8080/tcp",), name: str | None = None):
@@ -53,17 +54,6 @@ def remove_all(engine, owner: str) -> None:
             container.remove(force=True)
         except Exception:  # already gone
             pass
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-        value = condition()
-    return value
 
 
 def safe(fn: Callable[[], object]) -> Callable[[], object]:

@@ -5,27 +5,13 @@ functions, so a bug there cannot hide itself)."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from typing import Callable
 
-from tests.support import TEST_PROJECT, run_svcctl
+from tests.support import TEST_PROJECT, run_svcctl, wait_for  # noqa: F401 (re-exported for the tests)
 
 NAMING = {"service_1": ("SERVICE_NAME", "8080/tcp"), "service_2": ("SERVICE_80_NAME", "80/tcp")}
 ANSWERS = {"service_1": "This is Service 1.", "service_2": "This is Service 2."}
 WAIT = 60.0
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT) -> object:
-    """Poll until `condition()` is truthy; fail with `what` and the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-        value = condition()
-    return value
 
 
 def _env(container) -> dict[str, str]:

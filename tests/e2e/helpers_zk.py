@@ -8,9 +8,8 @@ import json
 import socket
 import time
 import uuid
-from typing import Callable
 
-from tests.support import TEST_PROJECT
+from tests.support import TEST_PROJECT, unique, wait_for  # noqa: F401 (re-exported for the tests)
 
 BASE_IMAGE = "svcctl/base:bookworm"
 LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
@@ -23,21 +22,6 @@ while(my $c=$s->accept){ my $r=""; while(<$c>){ last if /^\r?\n$/; $r.=$_ }
   my ($p)=$r=~/^\S+ (\S+)/; my $b="hello from $ENV{HOSTNAME} $p\n";
   print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($b)."\r\nConnection: close\r\n\r\n$b"; close $c }
 """
-
-
-def unique(prefix: str = "e2e") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-        value = condition()
-    return value
 
 
 def accepts(port: int) -> bool:

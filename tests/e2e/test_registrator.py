@@ -12,7 +12,7 @@ import time
 import pytest
 
 from svcctl.zk.fourletter import four_letter_word
-from tests.e2e.helpers_registrator import LABEL, build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
+from tests.e2e.helpers_registrator import build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
 from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl
 
 PREFIX = "" if TEST_PROJECT == "svcctl" else f"{TEST_PROJECT}-"

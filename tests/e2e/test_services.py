@@ -3,11 +3,8 @@ every assertion compares ZooKeeper's real state with Docker's real port mappings
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.helpers_services import (
     answers_through_zookeeper,
-    clean_services,
     docker_endpoints,
     payload,
     wait_for,
@@ -15,15 +12,6 @@ from tests.e2e.helpers_services import (
     zk_matches_docker,
 )
 from tests.support import run_json, run_svcctl
-
-
-@pytest.fixture
-def services(cluster):
-    clean_services()
-    try:
-        yield
-    finally:
-        clean_services()
 
 
 def test_unknown_service_and_negative_scale_are_refused():

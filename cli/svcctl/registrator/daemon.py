@@ -169,8 +169,6 @@ class Registrator:
     def _connect_zookeeper(self) -> None:
         from kazoo.protocol.states import KazooState
 
-        from ..zk.client import make_client
-
         hosts = self.config.uri.hosts
         connected = self._new_client()
         wait, attempt, started = 1.0, 0, time.monotonic()
