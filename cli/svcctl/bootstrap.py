@@ -81,9 +81,17 @@ def check_base_image() -> Check:
     for ref in (os.environ.get("SVCCTL_BASE_IMAGE"), DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if not ref:
             continue
-        proc = _docker(["image", "inspect", "--format", "{{.Id}}", ref])
-        if proc is not None and proc.returncode == 0:
-            return Check("base-image", True, f"{ref} present")
+        proc = _docker(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
+        if proc is None or proc.returncode != 0:
+            continue
+        if ref == BOOTSTRAPPED_BASE_IMAGE and proc.stdout.strip() != BASE_RECIPE:
+            return Check(
+                "base-image",
+                False,
+                f"{ref} was bootstrapped by an older svcctl (recipe {proc.stdout.strip() or '1'}, now {BASE_RECIPE}): apt-get install fails in it",
+                "svcctl doctor --fix (bootstraps it again; `svcctl build` then rebuilds on it)",
+            )
+        return Check("base-image", True, f"{ref} present")
     return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
 
 
@@ -195,13 +203,21 @@ def debian_mirror() -> str:
 
 
 # What Debian's official images set so that `apt-get install` in a build leaves no .deb files,
-# package caches or translations behind in the layer.
+# package caches or translations behind in the layer. (Scoped as `Binary::apt-get::Dir::Cache…`
+# these lines would blank apt-get's Dir::Cache itself: "Archives directory archives/partial is
+# missing" on every install.)
 APT_CLEAN_CONF = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Binary::apt-get::Dir::Cache::pkgcache "";
-Binary::apt-get::Dir::Cache::srcpkgcache "";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
 Acquire::Languages "none";
 """
+
+
+# Bumped whenever the bootstrapped base changes in a way images built on it depend on, so that
+# doctor replaces a base an older svcctl made. 2: a working apt cache configuration.
+BASE_RECIPE = "2"
+BASE_RECIPE_LABEL = "io.svcctl.base-recipe"
 
 
 def slim_rootfs(rootfs: Path) -> None:
@@ -231,7 +247,7 @@ def bootstrap_base_image(on_progress: Progress) -> str:
         slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        proc = subprocess.run(["docker", "import", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
+        proc = subprocess.run(["docker", "import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
         tar.wait()
         if proc.returncode != 0:
             raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .errors import BadInputError, NotFoundError, SvcctlError
 from .progress import Progress, no_progress
+
+BUILD_ERROR_TAIL_LINES = 15
 
 if TYPE_CHECKING:
     import docker
@@ -112,6 +115,8 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
     started = time.monotonic()
     # FROM and ARG steps never print "Using cache"; every other step does when cached.
     cacheable_steps = cached_steps = 0
+    # The build's own output is not shown as it streams; on failure its last lines say why.
+    output_tail: deque[str] = deque(maxlen=BUILD_ERROR_TAIL_LINES)
     try:
         for chunk in client.api.build(
             path=str(context), tag=spec.tag, buildargs={"BASE_IMAGE": base_image}, rm=True, forcerm=True, decode=True
@@ -120,10 +125,12 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
                 detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
                 raise SvcctlError(
                     f"building image {spec.name} failed: {detail.strip().splitlines()[-1] if detail.strip() else detail}",
-                    f"fix {spec.context}/Dockerfile, then rerun `svcctl build {spec.name}`",
-                    details=detail,
+                    f"read the build output below; fix {spec.context}/Dockerfile, then rerun `svcctl build {spec.name}`",
+                    details="\n".join(f"  {spec.name}| {tail_line}" for tail_line in output_tail) or None,
                 )
             line = chunk.get("stream", "").rstrip()
+            if line:
+                output_tail.extend(line.splitlines())
             if line.startswith("Step "):
                 instruction = line.partition(" : ")[2].split(" ", 1)[0].upper()
                 cacheable_steps += instruction not in ("FROM", "ARG")
