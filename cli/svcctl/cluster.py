@@ -125,7 +125,9 @@ def cluster_services(settings: Settings) -> list[str]:
 
 
 def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
-    """Start what is not running (nothing running is restarted) and wait for quorum."""
+    """Start what is not running and wait for quorum. Running containers are left alone unless
+    their image was rebuilt or their settings changed: then Compose recreates them, as
+    `docker compose up` does (data stays in the volumes)."""
     from python_on_whales.exceptions import DockerException
 
     require_compose()
@@ -134,10 +136,19 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     services = cluster_services(settings)
     on_progress(f"starting {', '.join(services)}")
     try:
-        compose.compose.up(services=services, detach=True, recreate=False, quiet=True)
+        before = _container_ids(compose, services)
+        compose.compose.up(services=services, detach=True, quiet=True)
+        after = _container_ids(compose, services)
     except DockerException as exc:
         raise compose_error(exc, "cluster up") from exc
+    recreated = sorted(name for name, container_id in before.items() if after.get(name, container_id) != container_id)
+    if recreated:
+        on_progress(f"recreated {', '.join(recreated)} (image rebuilt or settings changed)")
     return wait_for_quorum(settings, timeout, on_progress)
+
+
+def _container_ids(compose, services: list[str]) -> dict[str, str]:
+    return {container.name: container.id for container in compose.compose.ps(services=services, all=True)}
 
 
 def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[NodeStatus]:

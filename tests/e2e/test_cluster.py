@@ -3,6 +3,7 @@ port conflicts and `cluster down` — in a project of its own so it can take its
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
@@ -13,11 +14,21 @@ from tests.support import run_svcctl, svcctl_env
 
 PROJECT = "svcctl-lifecycle"
 PORTS = (15181, 15182, 15183)
+# The project's own tag of the registrator image, so the test can "rebuild" it.
+REGISTRATOR_IMAGE = "svcctl-lifecycle/registrator:e2e"
 ENV = svcctl_env(
     SVCCTL_PROJECT=PROJECT,
     SVCCTL_ZK_PORTS=",".join(map(str, PORTS)),
     SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in PORTS),
+    SVCCTL_REGISTRATOR_IMAGE=REGISTRATOR_IMAGE,
 )
+
+
+def build_registrator_variant(engine, variant: str) -> str:
+    """A new image id under REGISTRATOR_IMAGE, as a rebuild of the registrator would give."""
+    dockerfile = f"FROM svcctl/registrator:0.1\nLABEL io.svcctl.e2e.variant={variant}\n".encode()
+    image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), tag=REGISTRATOR_IMAGE, rm=True)
+    return image.id
 
 
 def members(data) -> list[dict]:
@@ -48,6 +59,7 @@ def test_build_is_a_cache_hit_the_second_time(images):
 
 
 def test_cluster_lifecycle(engine, images):
+    build_registrator_variant(engine, "1")
     try:
         nodes = members(json.loads(run_svcctl("cluster", "up", "--json", "--timeout", "180", env=ENV).stdout))
         assert sorted(n["mode"] for n in nodes) == ["follower", "follower", "leader"]
@@ -64,6 +76,17 @@ def test_cluster_lifecycle(engine, images):
         run_svcctl("cluster", "up", env=ENV)
         again = {c.name: c.attrs["State"]["StartedAt"] for c in project_containers(engine, PROJECT)}
         assert again == started
+
+        # A rebuilt image: `cluster up` recreates the containers running the old one (here the
+        # registrators), like `docker compose up`, and leaves the members running.
+        new_image = build_registrator_variant(engine, "2")
+        proc = run_svcctl("cluster", "up", env=ENV)
+        assert "recreated" in proc.stderr and "registrator1" in proc.stderr
+        after = {c.name: c for c in project_containers(engine, PROJECT)}
+        registrators = [name for name in after if "registrator" in name]
+        assert len(registrators) == 3
+        assert all(after[name].image.id == new_image for name in registrators)
+        assert all(after[name].attrs["State"]["StartedAt"] == started[name] for name in after if name not in registrators)
 
         # Kill the leader: the two others elect a new one and `status` shows it.
         leader = next(n["container"] for n in nodes if n["mode"] == "leader")
@@ -91,6 +114,7 @@ def test_cluster_lifecycle(engine, images):
         assert len(project_volumes(engine, PROJECT)) == 6
     finally:
         run_svcctl("cluster", "down", "--volumes", env=ENV, check=False)
+        engine.images.remove(REGISTRATOR_IMAGE, force=True)
     assert not project_volumes(engine, PROJECT)
 
 
