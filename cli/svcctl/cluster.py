@@ -32,9 +32,9 @@ def quorum_reached(modes: list[str]) -> bool:
 
 
 def member_containers(settings: Settings) -> dict[ZkHost, str]:
-    """The container behind each --zk member: zoo1..zoo3 in order for this project."""
+    """The container behind each member: zoo1..zoo3 in order for this project."""
     prefix = container_prefix(settings.project)
-    return {host: f"{prefix}{name}" for host, name in zip(settings.zk_hosts, ENSEMBLE_SERVICES)}
+    return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES)}
 
 
 def container_states(names: list[str]) -> dict[str, str]:
@@ -72,7 +72,7 @@ def check_ports_free(settings: Settings) -> None:
 
 
 def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
-    hosts = settings.zk_hosts
+    hosts = settings.ensemble_hosts
     deadline = time.monotonic() + timeout
     last_report = ""
     while True:
@@ -152,7 +152,7 @@ def _container_ids(compose, services: list[str]) -> dict[str, str]:
 
 
 def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[NodeStatus]:
-    hosts = settings.zk_hosts
+    hosts = settings.ensemble_hosts
     if stats is None:
         stats = [server_stats(h.host, h.port) for h in hosts]
     containers = member_containers(settings)

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_PROJECT, DEFAULT_ZK_IMAGE, Settings, zk_ports_from_env
-from .errors import ConflictError, DockerUnavailableError, SvcctlError
+from .config import DEFAULT_PROJECT, DEFAULT_ZK_IMAGE, Settings, default_zk_connect, zk_ports_from_env
+from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -35,7 +35,8 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
         "SVCCTL_ZK_PORT_3": str(ports[2]),
-        "SVCCTL_ZK_CONNECT": settings.zk,
+        # The registrators get every member of this ensemble (failover), whatever --zk names.
+        "SVCCTL_ZK_CONNECT": default_zk_connect(),
     }
 
 
@@ -65,7 +66,7 @@ def compose_error(exc: Exception, action: str) -> SvcctlError:
     if "cannot connect to the docker daemon" in lowered:
         return DockerUnavailableError("no Docker engine answers", "run `svcctl doctor --fix`")
     if "no such image" in lowered or "pull access denied" in lowered or "image" in lowered and "not found" in lowered:
-        return SvcctlError(f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip())
+        return NotFoundError(f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip())
     last = text.strip().splitlines()[-1] if text.strip() else str(exc)
     return SvcctlError(f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip())
 

@@ -130,7 +130,26 @@ class Settings:
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
+        """Where clients connect (--zk): any members, in any order, even a remote ensemble."""
         return parse_zk_hosts(self.zk)
+
+    @property
+    def ensemble_hosts(self) -> list[ZkHost]:
+        """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS on
+        loopback): what `cluster` checks and what the registrators are given, whatever --zk says."""
+        return parse_zk_hosts(default_zk_connect())
 
     def project_path(self) -> Path:
         return find_project_dir(self.project_dir)
+
+
+def parse_ip(value: str, option: str) -> str:
+    """An address to advertise in registrations: it becomes part of a znode name, so it must be a
+    plain IPv4/IPv6 address (a `/` would nest nodes)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise BadInputError(f"{option} {value!r} is not an IP address", f"e.g. {option} 127.0.0.1") from None
+

@@ -75,3 +75,28 @@ EXIT_CODES: dict[type[SvcctlError], int] = {
         CheckFailedError,
     )
 }
+
+
+def from_foreign(exc: BaseException) -> SvcctlError:
+    """Name the cause of an exception a library raised past the core (kazoo, docker, OS), so the
+    user still gets one line and a meaningful exit code. Classified by module and class name:
+    importing kazoo or docker here would slow every command down."""
+    kind = type(exc).__name__
+    module = type(exc).__module__ or ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    if module.startswith("kazoo"):
+        if kind in ("ConnectionLoss", "ConnectionClosedError", "SessionExpiredError", "KazooTimeoutError", "ConnectionDropped"):
+            return ZooKeeperUnavailableError(
+                f"lost the connection to ZooKeeper ({kind})", "retry; `svcctl cluster status` shows which members answer"
+            )
+        return SvcctlError(f"ZooKeeper refused the request: {kind} {text}".rstrip(), "check the path and its ACL with `svcctl zk stat PATH`")
+    if module.startswith(("docker", "requests", "urllib3")):
+        if "ConnectionError" in kind or "Connection refused" in text or "FileNotFoundError" in text:
+            return DockerUnavailableError(f"lost the Docker engine ({kind})", "run `svcctl doctor` to see what is wrong")
+        return SvcctlError(f"the Docker engine refused: {text}", "run `svcctl doctor`; the engine log says more")
+    if kind == "TimeoutExpired":
+        return WaitTimeoutError(f"a command took too long: {text}", "retry; `svcctl doctor` checks the engine")
+    if isinstance(exc, OSError):
+        return SvcctlError(f"{kind}: {text}", "check the path, permissions or address named above")
+    return SvcctlError(f"unexpected {kind}: {text}", "this is a bug in svcctl: rerun with SVCCTL_DEBUG=1 for the traceback and report it")
+

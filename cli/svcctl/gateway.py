@@ -18,6 +18,8 @@ from typing import Any, Callable
 from .discovery import Instance, ServiceCache
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+# Methods whose repetition can do something twice: never retried once the request may have left.
+NON_IDEMPOTENT = {"POST", "PATCH"}
 
 
 class Gateway(ThreadingHTTPServer):
@@ -71,7 +73,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self._json(400, {"error": f"bad Content-Length {self.headers.get('Content-Length')!r}"})
+            return
         body = self.rfile.read(length) if length else None
         name = self.headers.get("service_name")
         if not name:
@@ -102,9 +110,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
             try:
                 status, headers, payload = self._forward(instance, api, body)
             except (OSError, http.client.HTTPException) as exc:
-                # Refused or reset: the instance is going away; try the next one.
+                # The instance is going away: try the next one, unless the request may already
+                # have had its effect there (a non-idempotent method that got past connecting).
                 failures.append(f"{instance.address}: {type(exc).__name__}")
-                continue
+                if isinstance(exc, ConnectionRefusedError) or self.command not in NON_IDEMPOTENT:
+                    continue
+                self._json(502, {"error": f"{self.command} to {instance.address} failed; not retried (not idempotent)", "attempts": failures})
+                return
             extra = {k: v for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "content-type"}
             extra["X-Svcctl-Instance"] = instance.address
             content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/octet-stream")
@@ -125,9 +137,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
 def make_gateway(cache: ServiceCache, host: str = "127.0.0.1", port: int = 8080, on_request: Callable[[str], None] | None = None) -> Gateway:
     """A bound (not yet serving) gateway; port 0 picks a free one. A taken port is a ConflictError."""
-    from .errors import ConflictError
+    import socket
+
+    from .errors import BadInputError, ConflictError
 
     try:
         return Gateway((host, port), cache, on_request=on_request)
+    except socket.gaierror as exc:
+        raise BadInputError(f"cannot listen on {host}:{port}: unknown address ({exc.strerror or exc})", "use an address of this host, e.g. --host 127.0.0.1") from exc
     except OSError as exc:
         raise ConflictError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "pick another --port") from exc

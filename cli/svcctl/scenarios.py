@@ -19,6 +19,7 @@ from .samples import SERVICES
 from .services import ContainerView, project_instances, registration_key, sample_service_of
 
 if TYPE_CHECKING:
+    import docker
     from kazoo.client import KazooClient
 
 DEFAULT_TIMEOUT = 30.0
@@ -233,7 +234,7 @@ class StepResult:
 # --- the runner (real engine, real ensemble) -----------------------------------------------------
 
 
-def observe(settings: Settings, zk: "KazooClient", docker_client, service: str, base: str = DEFAULT_BASE) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
+def observe(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", service: str, base: str = DEFAULT_BASE) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
     instances of `service` this project runs."""
     from .services import engine_containers, read_registrations
@@ -243,7 +244,7 @@ def observe(settings: Settings, zk: "KazooClient", docker_client, service: str, 
     return docker_expectation(views), read_registrations(zk, base), len(running)
 
 
-def wait_converged(settings: Settings, zk: "KazooClient", docker_client, step: Step, target: int, timeout: float, base: str = DEFAULT_BASE) -> StepResult:
+def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", step: Step, target: int, timeout: float, base: str = DEFAULT_BASE) -> StepResult:
     """Poll both sides until they agree (and the instance count is reached) or the deadline passes."""
     result = StepResult(step=step, target=target)
     started = time.monotonic()
@@ -343,7 +344,7 @@ def perform(settings: Settings, step: Step, on_progress: Progress) -> None:
         raise ValueError(f"unknown step op {step.op!r}")
 
 
-def run_step(settings: Settings, zk: "KazooClient", docker_client, step: Step, timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> StepResult:
+def run_step(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", step: Step, timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> StepResult:
     from .services import engine_containers
 
     before = len([v for v in project_instances(engine_containers(docker_client), settings.project, step.service) if v.state == "running"])
@@ -361,7 +362,7 @@ def run_step(settings: Settings, zk: "KazooClient", docker_client, step: Step, t
     return result
 
 
-def reset(settings: Settings, zk: "KazooClient", docker_client, timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> None:
+def reset(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> None:
     """Before `all`: no instance of this project runs and ZooKeeper agrees, so step 1 starts
     from the classic empty state."""
     from . import services

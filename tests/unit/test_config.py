@@ -1,9 +1,11 @@
 import pytest
 
 from svcctl.config import (
+    Settings,
     ZkHost,
     default_zk_connect,
     find_project_dir,
+    parse_ip,
     parse_registry_uri,
     parse_zk_hosts,
     render_zoo_servers,
@@ -72,3 +74,21 @@ def test_project_dir_found_from_a_subdirectory(tmp_path, monkeypatch):
     assert find_project_dir(cwd=tmp_path / "a" / "b") == tmp_path.resolve()
     with pytest.raises(NotFoundError):
         find_project_dir(explicit=str(tmp_path / "a"))
+
+
+@pytest.mark.parametrize("text, expected", [("127.0.0.1", "127.0.0.1"), (" 10.0.0.5 ", "10.0.0.5"), ("::1", "::1")])
+def test_parse_ip_accepts_addresses(text, expected):
+    assert parse_ip(text, "--ip") == expected
+
+
+@pytest.mark.parametrize("text", ["a/b", "", "host.example", "300.1.1.1"])
+def test_parse_ip_refuses_what_would_break_a_znode_name(text):
+    with pytest.raises(BadInputError, match="--ip"):
+        parse_ip(text, "--ip")
+
+
+def test_ensemble_hosts_follow_the_ports_not_the_client_string(monkeypatch):
+    monkeypatch.setenv("SVCCTL_ZK_PORTS", "12181,12182,12183")
+    settings = Settings(zk="10.0.0.9:2181")
+    assert [str(h) for h in settings.ensemble_hosts] == ["127.0.0.1:12181", "127.0.0.1:12182", "127.0.0.1:12183"]
+    assert [str(h) for h in settings.zk_hosts] == ["10.0.0.9:2181"]

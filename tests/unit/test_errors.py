@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from svcctl.errors import (
     SvcctlError,
     WaitTimeoutError,
     ZooKeeperUnavailableError,
+    from_foreign,
 )
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
@@ -34,6 +36,12 @@ def test_one_line_names_cause_and_fix():
         (["--zk", "bad host:1", "cluster", "status"], 2, "bad ZooKeeper address"),
         (["--zk", "h:99999", "cluster", "status"], 2, "port must be 1-65535"),
         (["--project-dir", "/nonexistent", "build"], 7, "not an svcctl project directory"),
+        # Usage errors get the same one line (not Click's usage block).
+        (["zk", "ls", "--bogus"], 2, "no such option: --bogus; fix: see `svcctl zk ls --help`"),
+        (["nocmd"], 2, "no such command 'nocmd'"),
+        (["call", "service_2", "--interval", "-1"], 2, "invalid value for '--interval'"),
+        (["gateway", "--port", "70000"], 2, "invalid value for '--port'"),
+        (["registrator", "run", "--ip", "a/b", "zookeeper://127.0.0.1:2181"], 2, "--ip 'a/b' is not an IP address"),
     ],
 )
 def test_cli_boundary_prints_one_line_and_exit_code(args, code, words):
@@ -45,8 +53,9 @@ def test_cli_boundary_prints_one_line_and_exit_code(args, code, words):
 
 
 def test_status_without_an_ensemble_reports_members_down():
-    # Port 1 on loopback: nothing listens there, so every member refuses at once.
-    proc = subprocess.run([SVCCTL, "--zk", "127.0.0.1:1", "cluster", "status", "--json"], capture_output=True, text=True, timeout=60)
+    # Ports 1-3 on loopback: nothing listens there, so every member refuses at once.
+    env = {**os.environ, "SVCCTL_PROJECT": "svcctl-nothing", "SVCCTL_ZK_PORTS": "1,2,3"}
+    proc = subprocess.run([SVCCTL, "cluster", "status", "--json"], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 8  # status answers (mode down) and reports no quorum
     assert '"mode": "down"' in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -64,3 +73,34 @@ def test_no_engine_is_one_line_exit_3(tmp_path):
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("svcctl: error: no Docker engine answers") and "doctor --fix" in proc.stderr
+
+
+class ConnectionLoss(Exception):
+    """Stands in for kazoo's class of the same name: from_foreign goes by module and name."""
+
+
+ConnectionLoss.__module__ = "kazoo.exceptions"
+
+
+class NoAuthError(Exception):
+    pass
+
+
+NoAuthError.__module__ = "kazoo.exceptions"
+
+
+@pytest.mark.parametrize(
+    "exc, kind, words",
+    [
+        (ConnectionLoss(), ZooKeeperUnavailableError, "lost the connection to ZooKeeper (ConnectionLoss)"),
+        (NoAuthError(), SvcctlError, "ZooKeeper refused the request: NoAuthError"),
+        (subprocess.TimeoutExpired(["docker", "info"], 10), WaitTimeoutError, "took too long"),
+        (PermissionError(13, "Permission denied"), SvcctlError, "PermissionError"),
+        (ValueError("boom"), SvcctlError, "unexpected ValueError: boom"),
+    ],
+)
+def test_foreign_exceptions_become_one_line_domain_errors(exc, kind, words):
+    error = from_foreign(exc)
+    assert type(error) is kind
+    assert words in error.one_line() and "fix:" in error.one_line() and "\n" not in error.one_line()
+

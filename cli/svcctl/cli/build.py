@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from ..images import build_images
-from .output import human_size, print_json, print_table, progress, quiet_progress
+from ..progress import no_progress
+from .output import human_size, print_json, print_table, progress
 
 
 def build(
@@ -15,7 +16,7 @@ def build(
 ) -> None:
     """Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."""
     settings = ctx.obj
-    results = build_images(settings.project_path(), names or [], quiet_progress if json_out else progress)
+    results = build_images(settings.project_path(), names or [], no_progress if json_out else progress)
     if json_out:
         print_json([r.to_dict() for r in results])
         return

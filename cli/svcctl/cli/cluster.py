@@ -6,7 +6,8 @@ import typer
 
 from .. import cluster as core
 from ..errors import CheckFailedError
-from .output import print_json, print_table, progress, quiet_progress
+from ..progress import no_progress
+from .output import print_json, print_table, progress
 
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
@@ -66,7 +67,7 @@ def up(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
-    nodes = core.up(ctx.obj, timeout=timeout, on_progress=quiet_progress if json_out else progress)
+    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress)
     _print_all(ctx, nodes, json_out)
 
 

@@ -6,7 +6,8 @@ import typer
 
 from .. import scenarios
 from ..demo import run_demo
-from .output import human_size, print_json, print_table, progress, quiet_progress
+from ..progress import no_progress
+from .output import human_size, print_json, print_table, progress
 from .scenario import print_step
 
 
@@ -21,7 +22,7 @@ def demo(
         ctx.obj,
         keep=keep,
         timeout=timeout,
-        on_progress=quiet_progress if json_out else progress,
+        on_progress=no_progress if json_out else progress,
         on_step=(lambda _: None) if json_out else print_step,
     )
     if json_out:

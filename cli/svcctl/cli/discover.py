@@ -22,9 +22,7 @@ def _age(registered_at: float | None) -> str:
 
 def _client(ctx: typer.Context):
     from ..zk.client import make_client, start_client
-    from .zk import quiet_kazoo_logging
 
-    quiet_kazoo_logging()
     hosts = ctx.obj.zk_hosts
     client = make_client(hosts)
     start_client(client, hosts, connect_timeout=5.0)
@@ -39,9 +37,7 @@ def discover(
     """Services and their instances: address, container, age."""
     from ..discovery import snapshot_services
     from ..zk.client import zk_session
-    from .zk import quiet_kazoo_logging
 
-    quiet_kazoo_logging()
     with zk_session(ctx.obj.zk_hosts) as client:
         services = snapshot_services(client, name=name)
     if json_out:
@@ -63,8 +59,8 @@ def call(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Service name."),
     path: str = typer.Argument("/", help="HTTP path to GET."),
-    count: int = typer.Option(10, "--count", "-n", help="Number of calls (0 = until Ctrl-C)."),
-    interval: float = typer.Option(0.5, "--interval", help="Seconds between calls."),
+    count: int = typer.Option(10, "--count", "-n", min=0, help="Number of calls (0 = until Ctrl-C)."),
+    interval: float = typer.Option(0.5, "--interval", min=0, help="Seconds between calls."),
     strategy: str = typer.Option("round_robin", "--strategy", help="round_robin or random."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
 ) -> None:
@@ -93,7 +89,10 @@ def call(
             if not cache.known(name):
                 raise NotFoundError(f"service {name!r} is not registered", "list services with `svcctl discover`")
 
+            results: list = []
+
             def show(result) -> None:
+                results.append(result)
                 if json_out:
                     typer.echo(json.dumps(result.to_dict()))
                 elif result.ok or result.instance is not None:
@@ -104,7 +103,10 @@ def call(
                     retried = f" ({', '.join(result.attempts)})" if result.attempts else ""
                     typer.echo(f"#{result.seq:<3} FAILED: {result.error}{retried}")
 
-            results = call_service(cache, name, path, count=count, interval=interval, on_result=show)
+            try:
+                call_service(cache, name, path, count=count, interval=interval, on_result=show)
+            except KeyboardInterrupt:  # the way to end `-n 0`: a summary, not an error
+                progress(f"interrupted after {len(results)} calls")
         finally:
             cache.stop()
     finally:
@@ -117,7 +119,7 @@ def call(
 
 def gateway(
     ctx: typer.Context,
-    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
 ) -> None:
     """An HTTP gateway: header service_name (+ api_name) → a live instance, round-robin.

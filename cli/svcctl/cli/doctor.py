@@ -7,7 +7,8 @@ import typer
 from ..bootstrap import fix as fix_all
 from ..bootstrap import run_checks
 from ..errors import CheckFailedError
-from .output import print_json, print_table, progress, quiet_progress
+from ..progress import no_progress
+from .output import print_json, print_table, progress
 
 
 def doctor(
@@ -17,7 +18,7 @@ def doctor(
 ) -> None:
     """Check the engine, Compose v2, the API version, the base image and ZooKeeper (in that order)."""
     settings = ctx.obj
-    checks = fix_all(settings.zk_hosts, quiet_progress if json_out else progress) if fix else run_checks(settings.zk_hosts)
+    checks = fix_all(settings.zk_hosts, no_progress if json_out else progress) if fix else run_checks(settings.zk_hosts)
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:

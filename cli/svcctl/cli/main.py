@@ -8,8 +8,9 @@ import typer
 
 from .. import __version__
 from ..config import Settings, default_zk_connect, parse_zk_hosts
-from ..errors import SvcctlError
+from ..errors import BadInputError, SvcctlError
 from . import build, cluster, demo, discover, doctor, registrator, scenario, services, zk
+from .output import quiet_kazoo_logging
 
 app = typer.Typer(
     name="svcctl",
@@ -27,6 +28,7 @@ def root(
     zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183]"),
     project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Checkout holding compose/, images/ and services/ [default: found from the current directory]"),
 ) -> None:
+    quiet_kazoo_logging()
     settings = Settings(zk=zk or default_zk_connect(), project_dir=project_dir)
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
@@ -44,19 +46,50 @@ for module in (doctor, build, cluster, services, scenario, demo, zk, discover, r
 
 
 def main() -> None:
+    """Run the CLI; every failure ends here as one line on stderr and an exit code from the table
+    in errors.py. Click runs in non-standalone mode so usage errors get the same one line."""
+    import os
+
+    from ..errors import from_foreign
     from .output import error_line
 
     try:
-        # Standalone mode: Typer itself reports usage errors (exit 2) and Ctrl-C (exit 1).
-        app()
+        from typer._click import exceptions as click_errors  # typer >= 0.20 vendors click
+    except ImportError:  # older typer depends on click itself
+        from click import exceptions as click_errors  # type: ignore[no-redef]
+
+    try:
+        code = app(standalone_mode=False, prog_name="svcctl")
     except SvcctlError as exc:
-        error_line(exc.one_line())
-        if exc.details:
-            sys.stderr.write(exc.details.rstrip() + "\n")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+        _fail(exc)
+    except click_errors.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "svcctl"
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as Click would
+            sys.stderr.write(exc.format_message().rstrip() + "\n")
+        else:
+            message = exc.format_message().rstrip().rstrip(".")
+            error_line(f"{message[:1].lower()}{message[1:]}; fix: see `{command} --help`")
+        sys.exit(BadInputError.exit_code)
+    except (click_errors.Abort, KeyboardInterrupt):
         error_line("interrupted")
         sys.exit(130)
+    except click_errors.ClickException as exc:
+        error_line(exc.format_message())
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("SVCCTL_DEBUG"):
+            raise
+        _fail(from_foreign(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(exc: SvcctlError) -> None:
+    from .output import error_line
+
+    error_line(exc.one_line())
+    if exc.details:
+        sys.stderr.write(exc.details.rstrip() + "\n")
+    sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,6 @@ def progress(message: str) -> None:
     typer.echo(f"… {message}", err=True)
 
 
-def quiet_progress(_: str) -> None:
-    pass
-
-
 def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
@@ -39,3 +35,16 @@ def human_size(size: int) -> str:
 
 def error_line(message: str) -> None:
     sys.stderr.write(f"svcctl: error: {message}\n")
+
+
+def quiet_kazoo_logging() -> None:
+    """kazoo logs every refused member at WARNING; with no handler configured Python prints them
+    on stderr. A member being down is normal (the next one answers), and none answering is
+    reported as one error line, so the CLI silences kazoo's logger."""
+    import logging
+
+    logger = logging.getLogger("kazoo")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+

@@ -25,7 +25,7 @@ def run(
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
     import logging
 
-    from ..config import parse_registry_uri
+    from ..config import parse_ip, parse_registry_uri
     from ..errors import BadInputError
     from ..registration import Options
     from ..registrator.daemon import Config, default_registrator_id, host_address, run_registrator
@@ -34,8 +34,12 @@ def run(
     registry = parse_registry_uri(uri)
     if resync < 0 or session_timeout <= 0:
         raise BadInputError("--resync must be >= 0 and --session-timeout > 0", "e.g. --resync 30 --session-timeout 10")
+    ip = parse_ip(ip, "--ip") if ip else None
+    host_ip = parse_ip(host_ip, "--host-ip") if host_ip else None
     setup_logging()
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
+    if verbose:  # the CLI silences kazoo's logger for one-shot commands; the daemon wants it
+        logging.getLogger("kazoo").propagate = True
     options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address())
     run_registrator(Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from .. import scenarios as core
-from .output import print_json, print_table, progress, quiet_progress
+from ..progress import no_progress
+from .output import print_json, print_table, progress
 
 app = typer.Typer(help="The classic walkthrough's four scenarios, verified against ZooKeeper and Docker.", no_args_is_help=True)
 
@@ -64,7 +65,7 @@ def run(
         steps,
         timeout=timeout,
         from_scratch=which.strip().lower() == "all",
-        on_progress=quiet_progress if json_out else progress,
+        on_progress=no_progress if json_out else progress,
         on_step=(lambda _: None) if json_out else print_step,
     )
     if json_out:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..config import ZkHost, format_zk_hosts
 from ..errors import ZooKeeperUnavailableError
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
 
-def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs) -> "KazooClient":
+def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs: Any) -> "KazooClient":
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
 
