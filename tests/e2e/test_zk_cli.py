@@ -7,7 +7,14 @@ import subprocess
 import threading
 import time
 
-from tests.e2e.helpers_zk import register, remove_containers, start_responder, unique, wait_for
+from tests.e2e.helpers_zk import payload as zk_payload
+from tests.e2e.helpers_zk import (
+    register,
+    remove_containers,
+    start_responder,
+    unique,
+    wait_for,
+)
 from tests.support import SVCCTL, TEST_ZK, run_json, run_svcctl, svcctl_env
 
 
@@ -179,55 +186,122 @@ def test_watch_count_stops_the_stream(zk):
         zk.delete(svc, recursive=True)
 
 
+def plant(zk, service_path: str, port: int, container_id: str, engine_id: str | None, ephemeral: bool = True, stamp: bool = True) -> str:
+    """A registration as a registrator writes it, at `<service_path>/127.0.0.1:<port>`: stamped
+    with `engine_id` (ours), or plain gliderlabs/registrator format (stamp=False)."""
+    body = json.loads(zk_payload(service_path.rsplit("/", 1)[1], port, container_id))
+    body["svcctl"]["engine_id"] = engine_id
+    if not stamp:
+        del body["svcctl"]
+    path = f"{service_path}/127.0.0.1:{port}"
+    zk.create(path, json.dumps(body).encode(), ephemeral=ephemeral, makepath=True)
+    return path
+
+
+def test_prune_refuses_protected_paths(zk):
+    for path in ("/", "//", "/zookeeper", "/zookeeper/quota", "/svcctl", "/svcctl/registrators"):
+        for extra in ((), ("--yes",)):
+            proc = run_svcctl("zk", "prune", path, *extra, check=False)
+            assert proc.returncode == 2 and proc.stdout == "", (path, proc)
+            [line] = proc.stderr.strip().splitlines()
+            assert line.startswith("svcctl: error: refusing to prune ") and "; fix: " in line
+    assert zk.exists("/zookeeper/quota") is not None and zk.exists("/zookeeper/config") is not None
+
+
 def test_prune_removes_exactly_the_planted_stale_nodes(zk, engine, cluster):
     from kazoo.client import KazooClient
+    from kazoo.security import make_acl
 
-    keep_svc, stale_svc = unique("keep"), unique("stale")
+    # A registry base of the test's own: the registrators reconcile /services only, so nothing
+    # else adds or removes nodes here while the test runs.
+    base = "/" + unique("prune")
+    this_engine = engine.info()["ID"]
     container, port = start_responder(engine)
-    # The test's own session owns the live registrations; it ends when the test ends.
+    # The test's own session owns the ephemeral registrations; it ends when the test ends.
     owner = KazooClient(hosts=cluster, timeout=10)
     owner.start(timeout=15)
     gone_id = "f" * 64  # no such container on this engine
+    keep, stale, locked = f"{base}/keep", f"{base}/stale", f"{base}/locked"
     try:
-        live = register(owner, keep_svc, port, container.id)
-        refusing = register(owner, keep_svc, 1, container.id)  # nothing listens on port 1
-        planted_gone = register(owner, keep_svc, 40001, gone_id, ephemeral=False)
-        planted_no_owner = register(owner, keep_svc, 40002, container.id, ephemeral=False)
-        planted_other = register(owner, stale_svc, 40003, gone_id, ephemeral=False)
-        # Registrators may be adding and removing other services meanwhile: compare the test's own.
-        def ours() -> set[str]:
-            return {p for p in run_json("zk", "ls", "/services", "-R") if keep_svc in p or stale_svc in p}
+        live = plant(owner, keep, port, container.id, this_engine)
+        refusing = plant(owner, keep, 1, container.id, this_engine)  # nothing listens on port 1
+        planted_gone = plant(owner, keep, 40001, gone_id, this_engine)
+        planted_no_owner = plant(owner, keep, 40002, container.id, this_engine, ephemeral=False)
+        planted_other = plant(owner, stale, 40003, gone_id, this_engine, ephemeral=False)
+        # Other engines' registrations and plain registrator payloads (live endpoints) are not
+        # judged by this engine's containers.
+        foreign = plant(owner, f"{base}/foreign", port, gone_id, "OTHER-ENGINE")
+        plain = plant(owner, f"{base}/plain", port, gone_id, None, stamp=False)
+        # Not registrator-made: never proposed, with or without --yes.
+        owner.create(f"{keep}/config", b"")  # persistent, childless, not a registration
+        owner.create(f"{keep}/127.0.0.1:40009", b'{"Name": "keep", "IP": "127.0.0.1"}')  # registrator keys missing
+        owner.create(f"{base}/settings", b"data")  # a childless service-level node with data
+        owner.create(f"{base}/ephemeral", b"", ephemeral=True)
+        owner.create(f"{base}/empty", b"")  # what a registrator leaves: an empty service node
+        # A persistent registration the ACL forbids deleting: skipped with the reason, no traceback.
+        owner.create(locked, b"")
+        planted_locked = plant(owner, locked, 40004, container.id, this_engine, ephemeral=False)
+        owner.set_acls(locked, [make_acl("world", "anyone", read=True, write=True, create=True, admin=True)])
 
-        before = ours()
+        def tree() -> set[str]:
+            return set(run_json("zk", "ls", base, "-R"))
 
-        dry = run_json("zk", "prune")
-        assert dry["dry_run"] is True
-        mine = {n["path"]: n["reason"] for n in dry["nodes"] if keep_svc in n["path"] or stale_svc in n["path"]}
-        assert mine == {
+        before = tree()
+        expected = {
             planted_gone: "container not running",
             planted_no_owner: "no owner session",
             planted_other: "container not running",
-            f"/services/{stale_svc}": "empty service",
+            planted_locked: "no owner session",
+            locked: "empty service",
+            stale: "empty service",
+            f"{base}/empty": "empty service",
         }
-        assert ours() == before  # a dry run deletes nothing
-        human = run_svcctl("zk", "prune").stdout
+        dry = run_json("zk", "prune", base)
+        assert dry["dry_run"] is True and dry["container_rule"] is True
+        assert {n["path"]: n["reason"] for n in dry["nodes"]} == expected
+        assert tree() == before  # a dry run deletes nothing
+        human = run_svcctl("zk", "prune", base).stdout
         assert planted_gone in human and "dry run" in human
+        assert run_json("zk", "prune")["dry_run"] is True  # the default base still works
 
-        done = run_json("zk", "prune", "--yes")
-        deleted = {n["path"] for n in done["nodes"] if n["outcome"] == "deleted"}
-        assert {p for p in deleted if keep_svc in p or stale_svc in p} == set(mine)
-        after = ours()
-        assert after == before - set(mine)
-        assert live in after and refusing in after and f"/services/{keep_svc}" in after
+        # No engine: the container rule is skipped with one line on stderr, the others still hold.
+        proc = run_svcctl("zk", "prune", base, "--json", env=svcctl_env(DOCKER_HOST="unix:///nonexistent/docker.sock"))
+        [warning] = proc.stderr.strip().splitlines()
+        assert "skipping the container rule" in warning
+        no_engine = json.loads(proc.stdout)
+        assert no_engine["container_rule"] is False
+        assert {n["path"]: n["reason"] for n in no_engine["nodes"]} == {
+            planted_no_owner: "no owner session",
+            planted_other: "no owner session",
+            planted_locked: "no owner session",
+            locked: "empty service",
+            stale: "empty service",
+            f"{base}/empty": "empty service",
+        }
+
+        done = run_json("zk", "prune", base, "--yes")
+        outcomes = {n["path"]: n["outcome"] for n in done["nodes"]}
+        assert outcomes.pop(planted_locked) == "skipped (NoAuthError)"
+        assert outcomes.pop(locked) == "kept (not empty)"
+        assert set(outcomes) == set(expected) - {planted_locked, locked}
+        assert set(outcomes.values()) == {"deleted"}
+        assert tree() == before - set(outcomes)
+        for path in (live, refusing, foreign, plain, f"{keep}/config", f"{base}/settings", f"{base}/ephemeral", locked, planted_locked):
+            assert owner.exists(path) is not None, path
 
         # --probe also removes the registration whose endpoint refuses, and only it.
-        probed = run_json("zk", "prune", f"/services/{keep_svc}", "--probe", "--yes")
-        assert [(n["path"], n["reason"], n["outcome"]) for n in probed["nodes"]] == [(refusing, "endpoint refuses", "deleted")]
+        probed = run_json("zk", "prune", base, "--probe", "--yes")
+        assert [(n["path"], n["reason"], n["outcome"]) for n in probed["nodes"]] == [
+            (refusing, "endpoint refuses", "deleted"),
+            (planted_locked, "no owner session", "skipped (NoAuthError)"),
+            (locked, "empty service", "kept (not empty)"),
+        ]
         assert owner.exists(live) is not None and owner.exists(refusing) is None
     finally:
+        if owner.exists(locked):
+            owner.set_acls(locked, [make_acl("world", "anyone", all=True)])
         owner.stop()
         owner.close()
         remove_containers([container])
-        for svc in (keep_svc, stale_svc):
-            if zk.exists(f"/services/{svc}"):
-                zk.delete(f"/services/{svc}", recursive=True)
+        if zk.exists(base):
+            zk.delete(base, recursive=True)

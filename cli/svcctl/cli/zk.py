@@ -217,18 +217,23 @@ def rm(
 @app.command("prune")
 def prune(
     ctx: typer.Context,
-    path: str = typer.Argument(DEFAULT_BASE, help="Registry base or one service node."),
+    path: str = typer.Argument(DEFAULT_BASE, help="Registry base or one service node (not /, /zookeeper or /svcctl)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Delete (without it: a dry run)."),
     probe: bool = typer.Option(False, "--probe", help="Also count endpoints refusing TCP connections as stale."),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """Find stale registrations (dry run unless --yes): container gone, no owner session,
-    endpoint refusing (--probe), empty service nodes."""
-    from ..zk import ops
+    """Find stale registrations (dry run unless --yes): container gone from this engine, no owner
+    session (persistent registration), endpoint refusing (--probe), empty service nodes. Only
+    registrator-made nodes are judged; anything else is left alone."""
+    from ..errors import DockerUnavailableError
     from ..zk import prune as core
 
-    path = ops.normalize_path(path)
-    containers, engine = core.running_containers()  # imports docker: only this zk command does
+    path = core.check_prunable(path)  # refuses /, /zookeeper… and /svcctl before anything runs
+    try:
+        containers, engine = core.running_containers()  # imports docker: only this zk command does
+    except DockerUnavailableError as exc:
+        containers, engine = None, None
+        typer.echo(f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)", err=True)
     with _session(ctx) as client:
         nodes = core.read_snapshot(client, path)
         refused = core.probe_refused(core.instance_endpoints(path, nodes)) if probe else None
@@ -236,13 +241,13 @@ def prune(
         if yes:
             core.apply(client, path, decisions)
     if json_out:
-        print_json({"path": path, "dry_run": not yes, "nodes": [d.to_dict() for d in decisions]})
+        print_json({"path": path, "dry_run": not yes, "container_rule": containers is not None, "nodes": [d.to_dict() for d in decisions]})
         return
     if not decisions:
         typer.echo(f"nothing stale under {path}")
         return
     headers = ["path", "kind", "reason", "detail"] + (["outcome"] if yes else [])
-    print_table([(d.path, d.kind, d.reason, d.detail, *( [d.outcome] if yes else [])) for d in decisions], headers)
+    print_table([(d.path, d.kind, d.reason, d.detail, *([d.outcome] if yes else [])) for d in decisions], headers)
     if not yes:
         typer.echo(f"dry run: {len(decisions)} node(s) would be removed; pass --yes to remove them")
 

@@ -2,28 +2,39 @@
 guarded against re-creation.
 
 Layout under a registry base (default /services): level 1 = service nodes, level 2 = instance
-nodes (`IP:PORT`, ephemeral, registration payload). Deeper nodes are never touched.
+nodes (`IP:PORT`, registration payload). Deeper nodes are never touched.
 
-Why each rule:
-- container gone: the payload names the container (`svcctl.container_id`, else `ContainerID`,
-  a short id or a hostname); if that container no longer runs on this engine the registration
-  is stale. Payloads stamped with another engine's id are not ours to judge.
-- no owner: ephemeral nodes of an ended session vanish by themselves (the server deletes them on
-  expiry), so a live ephemeral node has a live owner. An instance node with ephemeralOwner 0 is
-  persistent: nobody will ever remove it when its container goes. A caller that knows the live
-  sessions (e.g. from a leader's `dump`) can pass them to judge ephemeral owners too.
+Safety first: PATH may not be `/`, ZooKeeper's own `/zookeeper` subtree or the registrators'
+election tree (/svcctl); only nodes that look exactly like what a registrator writes are judged,
+everything else (other applications' data) is left alone:
+- an instance node is judged only when it is a registration: a childless level-2 node whose
+  data is registrator's JSON payload (Name, IP, PublicPort, PrivatePort, ContainerID) naming
+  this very node (`<Name>/<IP>:<PublicPort>`);
+- a service node is judged only when it is what a registrator creates: persistent, empty data,
+  and no children (or only registrations this prune removes).
+
+Why each instance rule:
+- container gone: our payloads name their engine (`svcctl.engine_id`) and container
+  (`svcctl.container_id`); when the engine is this one and the container no longer runs here,
+  the registration is stale. Payloads of another engine, or without our stamp (plain
+  gliderlabs/registrator, other hosts), are not ours to judge by containers.
+- no owner session: ZooKeeper deletes the ephemeral nodes of an expired session itself, so a
+  live ephemeral node always has a live owner. A registration with ephemeralOwner 0 is
+  persistent: no session will ever remove it when its container goes.
 - probe (opt-in): the advertised TCP endpoint refuses connections.
 - empty service: a service node with no instance left (after this prune).
 """
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import DEFAULT_BASE
+from ..errors import BadInputError, DockerUnavailableError
+from ..registration import decode_payload, payload_engine
+from .ops import check_removable, normalize_path
 from .tree import join_path
 
 if TYPE_CHECKING:
@@ -31,9 +42,14 @@ if TYPE_CHECKING:
 
 CONTAINER_GONE = "container not running"
 NO_OWNER = "no owner session"
-OWNER_GONE = "owner session gone"
 REFUSED = "endpoint refuses"
 EMPTY_SERVICE = "empty service"
+
+# The registrators' election tree (svcctl.registrator.ELECTION_ROOT lives below it); not imported
+# from there so that `zk` commands stay light.
+SVCCTL_TREE = "/svcctl"
+# gliderlabs/registrator's payload keys a registration must carry, with their JSON types.
+REGISTRATION_KEYS: dict[str, type] = {"Name": str, "IP": str, "PublicPort": int, "PrivatePort": int, "ContainerID": str}
 
 
 @dataclass
@@ -60,10 +76,36 @@ class PruneDecision:
     detail: str
     version: int
     czxid: int
-    outcome: str | None = None  # after apply: deleted, kept (...), gone
+    outcome: str | None = None  # after apply: deleted, gone, kept (...), skipped (...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "/")
+
+
+def protected_reason(path: str) -> str | None:
+    """Why prune must never work on `path` (a normalized path), or None when it may."""
+    if path == "/":
+        return "the root holds every application's data and ZooKeeper's own"
+    if _under(path, SVCCTL_TREE):
+        return "it holds the registrators' election"
+    try:
+        check_removable(path)  # the guard of `zk rm`: /zookeeper and everything below it
+    except BadInputError:
+        return "it belongs to ZooKeeper itself"
+    return None
+
+
+def check_prunable(path: str) -> str:
+    """The normalized PATH, or BadInputError when prune must not work there."""
+    path = normalize_path(path)
+    why = protected_reason(path)
+    if why:
+        raise BadInputError(f"refusing to prune {path}: {why}", f"name a registry base or one service node, e.g. {DEFAULT_BASE}")
+    return path
 
 
 def registry_base(path: str, default_base: str = DEFAULT_BASE) -> str:
@@ -79,24 +121,25 @@ def _level(base: str, path: str) -> int:
     return path[len(base.rstrip("/")):].strip("/").count("/") + 1
 
 
-def _payload(data: bytes) -> dict[str, Any]:
-    if not data:
-        return {}
-    try:
-        value = json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def registration(path: str, data: bytes) -> dict[str, Any] | None:
+    """The payload when the node at `path` is a registration as a registrator writes it:
+    registrator's keys with their types, and the node is `<Name>/<IP>:<PublicPort>`."""
+    body = decode_payload(data)
+    if body is None:
+        return None
+    for key, kind in REGISTRATION_KEYS.items():
+        value = body.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and key != "ContainerID" and not value):
+            return None
+    parent, _, name = path.rpartition("/")
+    if name != f"{body['IP']}:{body['PublicPort']}" or parent.rpartition("/")[2] != body["Name"]:
+        return None
+    return body
 
 
-def _endpoint(path: str, payload: dict[str, Any]) -> tuple[str, int] | None:
-    name = path.rsplit("/", 1)[-1]
-    host, _, port_text = name.rpartition(":")
-    ip = payload.get("IP") or host
-    port = payload.get("PublicPort")
-    if not isinstance(port, int):
-        port = int(port_text) if port_text.isdigit() else None
-    return (str(ip), port) if ip and port else None
+def _endpoint(payload: dict[str, Any]) -> tuple[str, int] | None:
+    ip, port = payload.get("IP"), payload.get("PublicPort")
+    return (ip, port) if ip and isinstance(port, int) and port > 0 else None
 
 
 def container_running(payload: dict[str, Any], containers: list[ContainerInfo]) -> bool | None:
@@ -116,47 +159,46 @@ def decide(
     nodes: dict[str, NodeSnapshot],
     containers: list[ContainerInfo] | None,
     engine_id: str | None = None,
-    live_sessions: set[int] | None = None,
     refused: set[str] | None = None,
-    base: str | None = None,
 ) -> list[PruneDecision]:
     """What to delete under `path`, instances first then services, from a snapshot.
 
-    `containers` is what runs on this engine (None: the engine was not asked, skip that rule);
-    `refused` the instance paths whose endpoint refused a probe (None: no probe).
+    `containers` is what runs on this engine and `engine_id` its id (either None: the engine was
+    not asked, skip the container rule); `refused` the instance paths whose endpoint refused a
+    probe (None: no probe). A protected PATH (see protected_reason) yields nothing.
     """
-    base = base or registry_base(path)
+    if protected_reason(path):
+        return []
+    base = registry_base(path)
     prefix = path.rstrip("/") + "/"
-    inside = {p: n for p, n in nodes.items() if p == path or p.startswith(prefix)}
+    inside = {p: n for p, n in nodes.items() if (p == path or p.startswith(prefix)) and not protected_reason(p)}
     decisions: list[PruneDecision] = []
     pruned: set[str] = set()
     for p in sorted(inside):
         node = inside[p]
         if _level(base, p) != 2 or node.children:
             continue  # a node with children is no plain registration: not ours to judge
-        payload = _payload(node.data)
+        payload = registration(p, node.data)
+        if payload is None:
+            continue  # not a registration: other data, never proposed
         reason = detail = None
-        stamped_engine = (payload.get("svcctl") or {}).get("engine_id") if isinstance(payload.get("svcctl"), dict) else None
-        foreign = bool(engine_id and stamped_engine and stamped_engine != engine_id)
-        running = container_running(payload, containers) if containers is not None and not foreign else None
-        if running is False:
-            ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-            cid = ours.get("container_id") or payload.get("ContainerID")
+        ours = containers is not None and engine_id is not None and payload_engine(payload) == engine_id
+        if ours and container_running(payload, containers) is False:
+            stamp = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
+            cid = stamp.get("container_id") or payload.get("ContainerID")
             reason, detail = CONTAINER_GONE, f"container {str(cid)[:12]} does not run on this engine"
         elif node.ephemeral_owner == 0:
-            reason, detail = NO_OWNER, "persistent node: no session will ever remove it"
-        elif live_sessions is not None and node.ephemeral_owner not in live_sessions:
-            reason, detail = OWNER_GONE, f"session {hex(node.ephemeral_owner)} is not live"
+            reason, detail = NO_OWNER, "persistent registration: no session will ever remove it"
         elif refused is not None and p in refused:
-            endpoint = _endpoint(p, payload)
+            endpoint = _endpoint(payload)
             reason, detail = REFUSED, f"{endpoint[0]}:{endpoint[1]} refuses connections" if endpoint else "refuses connections"
         if reason:
             decisions.append(PruneDecision(p, "instance", reason, detail or "", node.version, node.czxid))
             pruned.add(p)
     for p in sorted(inside):
         node = inside[p]
-        if _level(base, p) != 1:
-            continue
+        if _level(base, p) != 1 or node.ephemeral_owner != 0 or node.data:
+            continue  # a registrator's service node is persistent with empty data
         left = [c for c in node.children if join_path(p, c) not in pruned]
         if not left:
             detail = "no instances" if not node.children else f"no instances after pruning {len(node.children)}"
@@ -188,62 +230,86 @@ def read_snapshot(client: "KazooClient", path: str) -> dict[str, NodeSnapshot]:
     return out
 
 
-def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot], base: str | None = None) -> dict[str, tuple[str, int]]:
-    base = base or registry_base(path)
+def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot]) -> dict[str, tuple[str, int]]:
+    """The TCP endpoints `--probe` may try: registrations only (UDP ones are not probed)."""
+    base = registry_base(path)
     out: dict[str, tuple[str, int]] = {}
     for p, node in nodes.items():
-        payload = _payload(node.data)
-        if _level(base, p) == 2 and (payload.get("svcctl") or {}).get("protocol", "tcp") != "udp":
-            endpoint = _endpoint(p, payload)
-            if endpoint:
-                out[p] = endpoint
+        if _level(base, p) != 2 or node.children:
+            continue
+        payload = registration(p, node.data)
+        stamp = (payload or {}).get("svcctl")
+        if payload is None or (isinstance(stamp, dict) and stamp.get("protocol") == "udp") or "udp" in (payload.get("Tags") or []):
+            continue
+        endpoint = _endpoint(payload)
+        if endpoint:
+            out[p] = endpoint
     return out
+
+
+def _outcome(client: "KazooClient", path: str, d: PruneDecision) -> str:
+    from kazoo.exceptions import (
+        BadVersionError,
+        KazooException,
+        NoNodeError,
+        NotEmptyError,
+    )
+
+    if not (d.path == path or d.path.startswith(path.rstrip("/") + "/")):
+        return "kept (outside PATH)"
+    why = protected_reason(d.path)
+    if why:
+        return f"skipped ({why})"
+    try:
+        stat = client.exists(d.path)
+        if stat is None:
+            return "gone"
+        if stat.czxid != d.czxid:
+            return "kept (re-created meanwhile)"
+        client.delete(d.path, version=d.version)
+        return "deleted"
+    except NoNodeError:
+        return "gone"
+    except BadVersionError:
+        return "kept (changed meanwhile)"
+    except NotEmptyError:
+        return "kept (not empty)"
+    except KazooException as exc:  # a refusal (NoAuth, ...), a lost connection: this node is skipped
+        return f"skipped ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
 
 
 def apply(client: "KazooClient", path: str, decisions: list[PruneDecision], on_progress: Callable[[str], None] | None = None) -> list[PruneDecision]:
     """Delete what `decide` chose, each only if it is still the node that was judged: same
-    czxid (not re-created meanwhile) and same data version (delete is conditional on it)."""
-    from kazoo.exceptions import BadVersionError, NoNodeError, NotEmptyError
-
-    prefix = path.rstrip("/") + "/"
+    czxid (not re-created meanwhile) and same data version (delete is conditional on it).
+    Nothing outside PATH or protected is touched; any ZooKeeper error skips that node with the
+    reason in its outcome."""
     for d in decisions:
-        if not (d.path == path or d.path.startswith(prefix)) or d.path in ("/", "/zookeeper"):
-            d.outcome = "kept (outside PATH)"
-            continue
-        stat = client.exists(d.path)
-        if stat is None:
-            d.outcome = "gone"
-            continue
-        if stat.czxid != d.czxid:
-            d.outcome = "kept (re-created meanwhile)"
-            continue
-        try:
-            client.delete(d.path, version=d.version)
-            d.outcome = "deleted"
-        except NoNodeError:
-            d.outcome = "gone"
-        except BadVersionError:
-            d.outcome = "kept (changed meanwhile)"
-        except NotEmptyError:
-            d.outcome = "kept (has instances again)"
+        d.outcome = _outcome(client, path, d)
         if on_progress:
             on_progress(f"{d.path}: {d.outcome}")
     return decisions
 
 
 def running_containers() -> tuple[list[ContainerInfo], str]:
-    """What runs on this engine (ids and hostnames) and the engine's id; imports docker lazily."""
-    from ..engine import docker_client, engine_id
+    """What runs on this engine (ids and hostnames) and the engine's id; imports docker lazily.
+    DockerUnavailableError when the engine does not answer."""
+    import docker.errors
+    import requests
+
+    from ..engine import ENGINE_FIX, docker_client, engine_address, engine_id
 
     client = docker_client()
     infos: list[ContainerInfo] = []
-    for container in client.containers.list():
-        # The list API has no hostname; registrator's ContainerID is the hostname, so inspect.
-        hostname = (container.attrs.get("Config") or {}).get("Hostname")
-        if hostname is None:
-            try:
-                hostname = client.api.inspect_container(container.id)["Config"].get("Hostname")
-            except Exception:  # the container went away meanwhile: it does not run
-                continue
-        infos.append(ContainerInfo(container.id, hostname))
-    return infos, engine_id(client)
+    try:
+        for container in client.containers.list():
+            # The list API has no hostname; registrator's ContainerID is the hostname, so inspect.
+            hostname = (container.attrs.get("Config") or {}).get("Hostname")
+            if hostname is None:
+                try:
+                    hostname = client.api.inspect_container(container.id)["Config"].get("Hostname")
+                except docker.errors.NotFound:  # the container went away meanwhile: it does not run
+                    continue
+            infos.append(ContainerInfo(container.id, hostname))
+        return infos, engine_id(client)
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise DockerUnavailableError(f"the Docker engine at {engine_address()} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc
