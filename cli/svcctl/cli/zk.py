@@ -17,22 +17,9 @@ app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, sta
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
 
-def quiet_kazoo_logging() -> None:
-    """kazoo logs every refused member at WARNING; with no handler configured Python prints them
-    on stderr. A member being down is normal (the next one answers), and none answering is
-    reported as one error line, so the CLI silences kazoo's logger."""
-    import logging
-
-    logger = logging.getLogger("kazoo")
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
-
-
 def _session(ctx: typer.Context):
     from ..zk.client import zk_session
 
-    quiet_kazoo_logging()
     return zk_session(ctx.obj.zk_hosts)
 
 
@@ -148,8 +135,8 @@ def watch(
     ctx: typer.Context,
     path: str = typer.Argument(DEFAULT_BASE, help="Znode path (it may not exist yet)."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Watch every descendant, not just PATH and its child list."),
-    count: int = typer.Option(0, "--count", "-n", help="Stop after N events (0 = no limit)."),
-    timeout: float = typer.Option(0, "--timeout", help="Stop after S seconds (0 = no limit)."),
+    count: int = typer.Option(0, "--count", "-n", min=0, help="Stop after N events (0 = no limit)."),
+    timeout: float = typer.Option(0, "--timeout", min=0, help="Stop after S seconds (0 = no limit)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Stream changes: child added/removed, data changed, node deleted, session loss."""
@@ -163,7 +150,6 @@ def watch(
 
     path = ops.normalize_path(path)
     hosts = ctx.obj.zk_hosts
-    quiet_kazoo_logging()
     client = make_client(hosts)
     start_client(client, hosts, connect_timeout=5.0)
     events: queue.Queue = queue.Queue()
