@@ -7,6 +7,7 @@ containers with a unique SERVICE_NAME and only looks at those."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -200,20 +201,31 @@ def test_sigkill_active_registrator_standby_restores(cluster, zk, engine, owner)
 
 
 def test_sigterm_hands_over_without_losing_the_node(cluster, zk, engine, owner):
+    from kazoo.recipe.watchers import DataWatch
+
     service = unique("sigterm")
     container = run_tiny(engine, owner, {"SERVICE_NAME": service})
     path = instance_path(service, container)
     _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
     leader = active()
+    # Every state of the node a client can observe: after each change the watch re-reads it,
+    # so an atomic replace (delete + create in one transaction) shows the new owner at once,
+    # while a gap (our session closed before the successor re-created the node) shows None.
+    seen: list[int | None] = []
+    DataWatch(zk, path, lambda data, st: seen.append(st.ephemeralOwner if st else None))
     try:
         engine.containers.get(leader["id"]).stop(timeout=15)
         body, new_stat = wait_for(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
                                   f"{path} taken over", timeout=30)
         assert body["svcctl"]["registrator"] != leader["id"]
+        wait_for(lambda: new_stat.ephemeralOwner in seen, "the watch to see the successor's node", timeout=10)
+        assert None not in seen, f"{path} was absent during the handover: owners seen {[hex(o) if o else o for o in seen]}"
         # The leaving registrator waited until the successor had replaced its nodes (one
-        # transaction each: delete + create) before closing its session.
+        # transaction each: delete + create) before closing its session, and it waited on the
+        # nodes it owned (with none it would stop as soon as the successor called itself active).
         logs = engine.containers.get(leader["id"]).logs().decode()
-        assert "event=handover done" in logs, logs[-2000:]
+        done = re.search(r"event=handover done .*registrations=(\d+)", logs)
+        assert done and int(done.group(1)) >= 1, logs[-2000:]
         assert children(zk, f"/services/{service}") == [path.rsplit("/", 1)[1]]
     finally:
         restore_cluster()

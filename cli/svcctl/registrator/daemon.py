@@ -51,6 +51,22 @@ GONE_ACTIONS = {"die", "stop", "pause", "destroy"}
 PARENT_PRUNE_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 
 
+class NotElected(Exception):
+    """A fenced write found our election lock node gone: the session it went out on is not the
+    elected one (it expired and kazoo opened a new one), so nothing was written."""
+
+
+def fenced_result(results: list) -> list:
+    """The results of a fenced transaction (check of our lock node first) without the check's.
+    Raises NotElected when the check failed; when a later operation failed the check's slot
+    holds RolledBackError, which is not a failure of the check."""
+    from kazoo.exceptions import RolledBackError
+
+    if isinstance(results[0], Exception) and not isinstance(results[0], RolledBackError):
+        raise NotElected()
+    return results[1:]
+
+
 @dataclass
 class Config:
     uri: RegistryUri
@@ -121,11 +137,15 @@ class Registrator:
 
         self.engine_id = engine_id(self.engine)
         self.election_path = election_path(self.engine_id)
-        self.queue: "queue.Queue[tuple]" = queue.Queue()
+        # SimpleQueue, not Queue: stop() puts from the SIGTERM handler, which runs on the main
+        # thread, possibly while that thread is inside get(). Queue's lock is not reentrant (a
+        # deadlock); SimpleQueue.put is reentrant and documented as safe from signal handlers.
+        self.queue: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.demote = threading.Event()  # ends the current leadership term
         self.active = False
-        self.lead_session = 0
+        self.lead_session = 0  # the session that owns our election lock node (the elected one)
+        self.lead_node = ""  # that lock node's path: every write is fenced by its existence
         self.active_since: float | None = None
         self.started_at = time.time()
         self.dirty = True  # a full resync is due as soon as we may write
@@ -162,6 +182,8 @@ class Registrator:
         """Safe from a signal handler: only sets flags and wakes the loop."""
         if not self.stopping.is_set():
             self.hand_over = self.active  # read before demote flips it
+            # stopping before demote: the election thread queues ("demoted") as soon as demote is
+            # set, and _handle must already see stopping then, so it keeps `owned` for the handover.
             self.stopping.set()
             self.demote.set()
             self.queue.put(("stop", reason))
@@ -249,6 +271,11 @@ class Registrator:
         nodes over (it replaces them in one transaction each), so clients see no gap."""
         deadline = time.monotonic() + self.config.handover_wait
         session = self.zk.client_id[0] if self.zk.client_id else 0
+        # Every path we registered (kept intact by _handle while stopping). Done only when none
+        # is still owned by our session: the successor replaces each one atomically (delete +
+        # create in one transaction) or deletes it (container gone), so closing our session
+        # then removes nothing. With no paths this would pass as soon as the successor calls
+        # itself active, before its resync re-created anything: a gap.
         paths = [p for ps in self.owned.values() for p in ps]
         while time.monotonic() < deadline:
             try:
@@ -369,23 +396,32 @@ class Registrator:
                 self.demote.clear()
                 # A fresh Election each term: a lock whose release failed keeps is_acquired set.
                 client = self.zk
-                self.election = Election(client, self.election_path, self._identity("standby"))
+                election = self.election = Election(client, self.election_path, self._identity("standby"))
                 # The lock retries forever, even on a closed client: stop it when we stop or
                 # when the client is replaced (see _check_stuck).
-                self.election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.zk
-                self.election.lock._retry.max_delay = 2
+                election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.zk
+                election.lock._retry.max_delay = 2
                 log("standby", election=self.election_path, registrator=self.config.registrator_id)
-                self.election.run(self._lead)
+                election.run(self._lead, client, election)
             except Exception as exc:  # connection loss while contending: contend again
                 if not self.stopping.is_set():
                     log("election interrupted", logging.WARNING, error=type(exc).__name__, detail=str(exc) or None)
                     time.sleep(0.5)
 
-    def _lead(self) -> None:
+    def _lead(self, client: "KazooClient", election) -> None:
         """Runs while we hold the election: we are the active writer until demoted."""
         if self.stopping.is_set():
             return
-        self.lead_session = self.zk.client_id[0]
+        # The elected session is the owner of our lock node, read through the election's own
+        # client: self.zk may already be a replacement (_check_stuck) whose session never won,
+        # and kazoo may have opened a new session on `client` after an expiry (lock node gone).
+        node = f"{election.lock.path}/{election.lock.node}" if election.lock.node else ""
+        stat = client.exists(node) if node else None
+        if stat is None or client is not self.zk or not client.client_id or stat.ephemeralOwner != client.client_id[0]:
+            log("election void", logging.WARNING, registrator=self.config.registrator_id, reason="session changed while winning; contending again")
+            return
+        self.lead_node = node
+        self.lead_session = stat.ephemeralOwner
         self.active_since = time.time()
         self.active = True
         self.dirty = True
@@ -475,7 +511,10 @@ class Registrator:
         elif kind == "elected":
             self.dirty = True
         elif kind == "demoted":
-            self.owned.clear()
+            # Not when stopping: _wait_for_handover needs the paths we own (the session lives on
+            # until the successor has taken them over). Otherwise the term ended with a lost session.
+            if not self.stopping.is_set():
+                self.owned.clear()
         elif kind == "resync":
             self.dirty = True
             log("resync requested", reason=item[1])
@@ -580,22 +619,32 @@ class Registrator:
                 results.append((path, self.zk.get_async(path)))
         return self._collect(results), empty
 
-    def _create(self, path: str, data: bytes) -> None:
-        """Create an ephemeral registration; its persistent parent is (re)created as needed: a
-        concurrent prune of an empty parent makes the create fail with NoNode, so retry."""
+    def _fenced(self, fence: str) -> Any:
+        """A transaction whose first operation checks that our election lock node exists (any
+        version: _publish_identity rewrites its data). That node lives exactly as long as the
+        elected session, so a write that went out on any other session fails as a whole."""
+        tx = self.zk.transaction()
+        tx.check(fence, -1)
+        return tx
+
+    def _create(self, path: str, data: bytes, fence: str) -> None:
+        """Create an ephemeral registration (fenced); its persistent parent is (re)created as
+        needed: a concurrent prune of an empty parent makes the create fail with NoNode, so retry."""
         from kazoo.exceptions import NodeExistsError, NoNodeError
 
         parent = path.rsplit("/", 1)[0]
-        for _ in range(5):
-            try:
-                self.zk.create(path, data, ephemeral=True)
+        for attempt in range(6):
+            tx = self._fenced(fence)
+            tx.create(path, data, ephemeral=True)
+            error = fenced_result(tx.commit())[0]
+            if not isinstance(error, Exception):
                 return
-            except NoNodeError:
-                try:
-                    self.zk.ensure_path(parent)
-                except NodeExistsError:
-                    pass
-        self.zk.create(path, data, ephemeral=True)
+            if not isinstance(error, NoNodeError) or attempt == 5:
+                raise error
+            try:
+                self.zk.ensure_path(parent)
+            except NodeExistsError:
+                pass
 
     def _prune_parent(self, parent: str) -> None:
         """Delete a service node that became empty, with its version: a node that got a child
@@ -620,19 +669,36 @@ class Registrator:
         now = time.time()
         pending = []
         parents_touched: set[str] = set()
-        # Deletes and simple creates go out pipelined (async); replacements are transactions.
+        # The caller's can_write() was a moment ago; the session may have changed since (an
+        # expiry makes kazoo open a new one on the same client). Check again, then fence each
+        # write by our lock node (see _fenced), which closes the window between check and send.
+        fence = self.lead_node
+        if not self.can_write() or not fence:
+            self.dirty = True
+            counts["failed"] = sum(op.kind != "conflict" for op in ops)
+            if counts["failed"]:
+                log("writes skipped", logging.WARNING, reason="not the elected session", ops=counts["failed"], cause=cause)
+            return counts
+        # Every write is a fenced transaction, sent pipelined (async).
+        fenced = 0
         for op in ops:
             if op.kind == "delete":
-                pending.append((op, self.zk.delete_async(op.path, version=op.version)))
+                tx = self._fenced(fence)
+                tx.delete(op.path, version=op.version)
+                pending.append((op, tx.commit_async()))
             elif op.kind == "create":
                 data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
-                pending.append((op, self.zk.create_async(op.path, data, ephemeral=True)))
+                tx = self._fenced(fence)
+                tx.create(op.path, data, ephemeral=True)
+                pending.append((op, tx.commit_async()))
             elif op.kind == "update":
                 data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
-                pending.append((op, self.zk.set_async(op.path, data, version=op.version)))
+                tx = self._fenced(fence)
+                tx.set_data(op.path, data, version=op.version)
+                pending.append((op, tx.commit_async()))
             elif op.kind == "replace":
                 data = encode_payload(op.registration, self.engine_id, self.config.registrator_id, now)
-                tx = self.zk.transaction()
+                tx = self._fenced(fence)
                 tx.delete(op.path, version=op.version)
                 tx.create(op.path, data, ephemeral=True)
                 pending.append((op, tx.commit_async()))
@@ -644,18 +710,21 @@ class Registrator:
         for op, result in pending:
             ok = True
             try:
-                value = result.get()
-                if op.kind == "replace":
-                    errors = [r for r in value or [] if isinstance(r, Exception)]
-                    real = [e for e in errors if not isinstance(e, (RolledBackError, RuntimeInconsistency))]
-                    if errors:
-                        raise (real or errors)[0]
+                errors = [r for r in fenced_result(result.get()) if isinstance(r, Exception)]
+                real = [e for e in errors if not isinstance(e, (RolledBackError, RuntimeInconsistency))]
+                if errors:
+                    raise (real or errors)[0]
             except NoNodeError:
-                if op.kind == "create":
-                    self._create(op.path, encode_payload(op.registration, self.engine_id, self.config.registrator_id, now))
-                elif op.kind in ("replace", "update"):
-                    self._create(op.path, encode_payload(op.registration, self.engine_id, self.config.registrator_id, now))
-                # delete of a node already gone: fine
+                try:
+                    if op.kind in ("create", "replace", "update"):
+                        self._create(op.path, encode_payload(op.registration, self.engine_id, self.config.registrator_id, now), fence)
+                    # delete of a node already gone: fine
+                except NotElected:
+                    ok = False
+                    fenced += 1
+            except NotElected:
+                ok = False
+                fenced += 1
             except (NodeExistsError, BadVersionError) as exc:
                 ok = False
                 self.dirty = True  # someone wrote meanwhile: the next resync re-plans from fresh reads
@@ -678,6 +747,9 @@ class Registrator:
                     container_id=reg.container_id[:12], protocol=reg.protocol, takeover=op.kind == "replace" or None, cause=cause,
                     latency_ms=round(latency_ms, 1))
                 self.conflicts_logged.discard(op.path)
+        if fenced:
+            self.dirty = True  # re-planned once we are elected (again) on the current session
+            log("writes fenced", logging.WARNING, ops=fenced, cause=cause, reason="our election lock node is gone: this session is not the elected one")
         for parent in parents_touched:
             self._prune_parent(parent)
         return counts
