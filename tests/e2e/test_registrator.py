@@ -11,8 +11,8 @@ import re
 import time
 
 import pytest
-
 from svcctl.zk.fourletter import four_letter_word
+
 from tests.e2e.helpers_registrator import build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
 from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl
 

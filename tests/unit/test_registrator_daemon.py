@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pytest
 from kazoo.exceptions import NodeExistsError, NoNodeError, RolledBackError, RuntimeInconsistency
 from kazoo.protocol.states import KazooState
-
 from svcctl.config import parse_registry_uri
 from svcctl.registration import Op, Options, Registration
 from svcctl.registrator.daemon import Config, NotElected, Registrator, fenced_result
