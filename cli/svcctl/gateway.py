@@ -40,14 +40,23 @@ class GatewayHandler(BaseHTTPRequestHandler):
     # ACK add ~40 ms to every keep-alive response.
     disable_nagle_algorithm = True
 
+    route = ""  # `service -> instance api` of the request being handled, for the access log
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         if self.server.on_request is not None:
-            self.server.on_request(format % args)
+            self.server.on_request(format % args + (f" [{self.route}]" if self.route else ""))
 
-    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8", headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: dict[str, str] | None = None,
+        content_length: int | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if content_length is None else content_length))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -73,6 +82,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
+        self.route = ""
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length < 0:
@@ -107,6 +117,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
                     self._json(502, {"error": f"every instance of {name!r} failed", "attempts": failures})
                 return
             tried.add(instance.address)
+            self.route = f"{name} -> {instance.address}{api}"
             try:
                 status, headers, payload = self._forward(instance, api, body)
             except (OSError, http.client.HTTPException) as exc:
@@ -117,10 +128,14 @@ class GatewayHandler(BaseHTTPRequestHandler):
                     continue
                 self._json(502, {"error": f"{self.command} to {instance.address} failed; not retried (not idempotent)", "attempts": failures})
                 return
-            extra = {k: v for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "content-type"}
+            # Server and Date come from the gateway's own send_response: not twice.
+            extra = {k: v for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-type", "server", "date")}
             extra["X-Svcctl-Instance"] = instance.address
             content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/octet-stream")
-            self._reply(status, payload, content_type, extra)
+            # A HEAD answer has no body but says how long the GET's would be.
+            upstream_length = next((v for k, v in headers if k.lower() == "content-length"), None)
+            length = int(upstream_length) if self.command == "HEAD" and upstream_length and upstream_length.isdigit() else None
+            self._reply(status, payload, content_type, extra, content_length=length)
             return
 
     def _forward(self, instance: Instance, api: str, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -65,7 +65,7 @@ def call(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
 ) -> None:
     """HTTP GETs through the live cache, round-robin; prints which instance answered.
-    Exit 0 only when every call was answered."""
+    Exit 0 only when every call was answered with a 2xx/3xx status."""
     import json
 
     from ..discovery import CacheChange, ServiceCache, call_service
@@ -114,7 +114,17 @@ def call(
         client.close()
     failed = [r for r in results if not r.ok]
     if failed:
-        raise CheckFailedError(f"{len(failed)} of {len(results)} calls to {name} were not answered", "check `svcctl discover` and the service's containers")
+        unanswered = sum(1 for r in failed if r.status is None)
+        statuses = sorted({r.status for r in failed if r.status is not None})
+        why = ", ".join(
+            part
+            for part in (
+                f"{unanswered} not answered" if unanswered else "",
+                f"{len(failed) - unanswered} answered with HTTP {'/'.join(map(str, statuses))}" if statuses else "",
+            )
+            if part
+        )
+        raise CheckFailedError(f"{len(failed)} of {len(results)} calls to {name} failed ({why})", "check the path, `svcctl discover` and the service's containers")
 
 
 def gateway(

@@ -35,8 +35,13 @@ def root(
 
 
 @app.command()
-def version() -> None:
+def version(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Print svcctl's version."""
+    if json_out:
+        import json
+
+        typer.echo(json.dumps({"version": __version__}))
+        return
     typer.echo(__version__)
 
 

@@ -69,7 +69,7 @@ def tree(
         summary = payload_summary(info.data)
         if summary and (data or summary.startswith("[")):
             labels[p] = summary
-        if info.stat.ephemeral and not data:
+        if info.stat.ephemeral:
             labels[p] = (labels.get(p, "") + "  (ephemeral)").strip()
     if json_out:
         print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
@@ -186,6 +186,7 @@ def rm(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a node (refuses / and /zookeeper); lists what it removes and asks first."""
+    from ..errors import BadInputError
     from ..zk import ops
 
     with _session(ctx) as client:
@@ -193,9 +194,14 @@ def rm(
         typer.echo(f"will remove {len(plan)} node(s):")
         for p in plan:
             typer.echo(f"  {p}")
-        if not yes and not typer.confirm("remove them?", default=False):
-            typer.echo("nothing removed")
-            raise typer.Exit(1)
+        if not yes:
+            try:
+                confirmed = typer.confirm("remove them?", default=False)
+            except typer.Abort:  # stdin closed (a script without --yes): not a yes
+                raise BadInputError("nothing removed: no answer to the confirmation (stdin closed)", "answer y, or pass --yes") from None
+            if not confirmed:
+                typer.echo("nothing removed")
+                raise typer.Exit(1)
         deleted = ops.remove(client, plan)
     typer.echo(f"removed {len(deleted)} node(s)")
 
