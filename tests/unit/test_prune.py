@@ -316,3 +316,17 @@ def test_apply_outcomes():
     protected = [d("/zookeeper/quota")]
     apply(FakeClient({"/zookeeper/quota": 1}), "/zookeeper", protected)
     assert protected[0].outcome.startswith("skipped (") and "ZooKeeper" in protected[0].outcome
+
+
+def test_one_service_node_of_another_base_is_recognised_by_its_registrations():
+    nodes = service_with(payload(1), 0, base="/myservices")
+    assert registry_base("/myservices/svc", nodes) == "/myservices"
+    assert registry_base("/myservices", nodes) == "/myservices"
+    # Pruning just that service node judges its registrations as under /services.
+    assert reasons(decide("/myservices/svc", nodes, RUNNING, engine_id=ENGINE)) == [
+        ("/myservices/svc/127.0.0.1:1", NO_OWNER),
+        ("/myservices/svc", EMPTY_SERVICE),
+    ]
+    # A node whose children are not registrations stays a base of its own.
+    plain = snap([("/app", b"", 0), ("/app/cfg", b"x", 0), ("/app/cfg/key", b"v", 0)])
+    assert registry_base("/app/cfg", plain) == "/app/cfg"

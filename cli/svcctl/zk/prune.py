@@ -108,10 +108,18 @@ def check_prunable(path: str) -> str:
     return path
 
 
-def registry_base(path: str, default_base: str = DEFAULT_BASE) -> str:
-    """The base the levels count from: the default base when PATH is it or below it, else PATH."""
+def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, default_base: str = DEFAULT_BASE) -> str:
+    """The base the levels count from: the default base when PATH is it or below it; else PATH's
+    parent when PATH holds registrations itself (PATH is one service node of another base, e.g.
+    of `registrator run zookeeper://…/myservices`); else PATH."""
     if path == default_base or path.startswith(default_base.rstrip("/") + "/"):
         return default_base
+    node = (nodes or {}).get(path)
+    if node is not None:
+        for child in node.children:
+            child_path = f"{path.rstrip('/')}/{child}"
+            if child_path in nodes and registration(child_path, nodes[child_path].data) is not None:
+                return path.rpartition("/")[0] or "/"
     return path
 
 
@@ -169,7 +177,7 @@ def decide(
     """
     if protected_reason(path):
         return []
-    base = registry_base(path)
+    base = registry_base(path, nodes)
     prefix = path.rstrip("/") + "/"
     inside = {p: n for p, n in nodes.items() if (p == path or p.startswith(prefix)) and not protected_reason(p)}
     decisions: list[PruneDecision] = []
@@ -232,7 +240,7 @@ def read_snapshot(client: "KazooClient", path: str) -> dict[str, NodeSnapshot]:
 
 def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot]) -> dict[str, tuple[str, int]]:
     """The TCP endpoints `--probe` may try: registrations only (UDP ones are not probed)."""
-    base = registry_base(path)
+    base = registry_base(path, nodes)
     out: dict[str, tuple[str, int]] = {}
     for p, node in nodes.items():
         if _level(base, p) != 2 or node.children:
