@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from .output import print_json, print_table, progress
+
+if TYPE_CHECKING:
+    from ..discovery import CacheChange
 
 
 def _age(registered_at: float | None) -> str:
@@ -18,6 +22,18 @@ def _age(registered_at: float | None) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h"
+
+
+def report_change(change: "CacheChange") -> None:
+    """A progress line per instance added or removed after the initial load (call, gateway)."""
+    if change.event is not None and change.event.initial:
+        return
+    for inst in change.added:
+        progress(f"{change.service}: instance added: {inst.label}")
+    for inst in change.removed:
+        progress(f"{change.service}: instance removed: {inst.label}")
+    if change.service_removed:
+        progress(f"{change.service}: service removed")
 
 
 def _client(ctx: typer.Context):
@@ -68,22 +84,14 @@ def call(
     Exit 0 only when every call was answered with a 2xx/3xx status."""
     import json
 
-    from ..discovery import CacheChange, ServiceCache, call_service
+    from ..discovery import ServiceCache, call_service
     from ..errors import CheckFailedError, NotFoundError
 
     client = _client(ctx)
     try:
         cache = ServiceCache(client, name, strategy=strategy)
 
-        def changed(change: CacheChange) -> None:
-            if change.event is not None and change.event.initial:
-                return
-            for inst in change.added:
-                progress(f"instance added: {inst.label}")
-            for inst in change.removed:
-                progress(f"instance removed: {inst.label}")
-
-        cache.add_listener(changed)
+        cache.add_listener(report_change)
         cache.start()
         try:
             if not cache.known(name):
@@ -134,23 +142,14 @@ def gateway(
 ) -> None:
     """An HTTP gateway: header service_name (+ api_name) → a live instance, round-robin.
     GET /services lists what it knows."""
-    from ..discovery import CacheChange, ServiceCache
+    from ..discovery import ServiceCache
     from ..gateway import make_gateway
 
     client = _client(ctx)
     cache = ServiceCache(client)
 
-    def changed(change: CacheChange) -> None:
-        if change.event is not None and change.event.initial:
-            return
-        for inst in change.added:
-            progress(f"{change.service}: instance added {inst.label}")
-        for inst in change.removed:
-            progress(f"{change.service}: instance removed {inst.label}")
-        if change.service_removed:
-            progress(f"{change.service}: service removed")
 
-    cache.add_listener(changed)
+    cache.add_listener(report_change)
     try:
         cache.start()
         server = make_gateway(cache, host, port, on_request=lambda line: typer.echo(line, err=True))
