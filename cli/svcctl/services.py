@@ -193,11 +193,17 @@ def up(settings: Settings, names: list[str], on_progress: Progress = no_progress
     Returns the instance count asked of Compose per service."""
     services = validate_services(names)
     views = engine_containers()
-    scales = {}
+    scales: dict[str, int] = {}
+    running: dict[str, int] = {}
     for service in services:
-        running = [v for v in project_instances(views, settings.project, service.name) if v.state == "running"]
-        scales[service.name] = max(1, len(running))
-    on_progress("starting " + ", ".join(f"{name} ({count})" for name, count in scales.items()))
+        running[service.name] = sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
+        scales[service.name] = max(1, running[service.name])
+    starting = [name for name, count in running.items() if not count]
+    already = [f"{name} ({count} running)" for name, count in running.items() if count]
+    on_progress("; ".join(filter(None, (
+        f"starting {', '.join(starting)}" if starting else "",
+        f"already up: {', '.join(already)}" if already else "",
+    ))))
     _compose_up(settings, scales, "up " + " ".join(scales))
     return scales
 
