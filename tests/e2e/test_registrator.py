@@ -8,6 +8,7 @@ containers with a unique SERVICE_NAME and only looks at those."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
@@ -153,6 +154,86 @@ def test_service_ignore(cluster, zk, engine, owner):
     # SERVICE_8443_IGNORE drops one port; the other keeps its -<port> suffix (registrator's rule).
     assert children(zk, f"/services/{ignored}_half-8080") == [f"127.0.0.1:{host_port(half, '8080/tcp')}"]
     assert children(zk, f"/services/{ignored}_half-8443") is None
+
+
+# --- draining: a terminating signal deregisters at once, not at die --------------------------
+# The tiny image's PID 1 is `sleep`, which installs no handlers, and the kernel does not deliver
+# default-action signals to a namespace's init: it ignores TERM and HUP and keeps running, so a
+# `docker stop` lasts its whole timeout (SIGKILL then) and a `kill -s TERM` leaves it running,
+# exactly the window in which a draining server still runs but must not get new clients.
+
+
+def running(engine, container) -> bool:
+    return engine.api.inspect_container(container.id)["State"]["Running"]
+
+
+def test_stop_deregisters_at_the_signal_before_die(cluster, zk, engine, owner):
+    import docker
+
+    service = unique("drainstop")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    wait_for(lambda: registered(zk, path), f"{path} to appear")
+    # `docker stop` blocks until the container ended: in a thread, on a client of its own.
+    stopper_engine = docker.from_env(timeout=60)
+    stopper = threading.Thread(target=lambda: stopper_engine.containers.get(container.id).stop(timeout=10), daemon=True)
+    started = time.monotonic()
+    stopper.start()
+    try:
+        wait_for(lambda: node(zk, path) is None, f"{path} to go at the SIGTERM", timeout=8)
+        gone_after = time.monotonic() - started
+        # Gone while the container still runs: at the `kill` event, not at `die` (10 s later).
+        assert running(engine, container), "the container ended before the node went: that was die, not the signal"
+        assert stopper.is_alive()
+        print(f"deregistered {gone_after * 1000:.0f} ms after docker stop began; die comes at the 10 s timeout")
+    finally:
+        stopper.join(timeout=30)
+        stopper_engine.close()
+    assert not running(engine, container) and time.monotonic() - started >= 9.5
+    assert node(zk, path) is None
+    wait_for(lambda: zk.exists(f"/services/{service}") is None, f"/services/{service} to go", timeout=30)
+
+
+def test_reload_signals_leave_the_registration(cluster, zk, engine, owner):
+    service, sentinel = unique("reload"), unique("sentinel")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, container)
+    _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
+    container.kill(signal="SIGHUP")
+    container.kill(signal="SIGUSR1")
+    # Events are handled in order: once a container started after the kills is registered,
+    # the kills have been handled too.
+    later = run_tiny(engine, owner, {"SERVICE_NAME": sentinel})
+    wait_for(lambda: registered(zk, instance_path(sentinel, later)), "the sentinel container")
+    found = registered(zk, path, container.id)
+    assert found is not None, f"{path} went at a reload signal"
+    assert found[1].czxid == stat.czxid  # the same node: never deleted and re-created
+    assert running(engine, container)
+
+
+def test_draining_container_is_not_re_registered_by_a_resync(cluster, zk, engine, owner):
+    service, sentinel = unique("draining"), unique("sentinel")
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    other = run_tiny(engine, owner, {"SERVICE_NAME": sentinel})
+    path, other_path = instance_path(service, container), instance_path(sentinel, other)
+    wait_for(lambda: registered(zk, path), f"{path} to appear")
+    wait_for(lambda: registered(zk, other_path), f"{other_path} to appear")
+    container.kill(signal="SIGTERM")  # ignored: it goes on running, as a server draining would
+    wait_for(lambda: node(zk, path) is None, f"{path} to go at the SIGTERM", timeout=10)
+    assert running(engine, container)
+    # Make a full resync visible: remove the sentinel's node behind the registrator's back.
+    # Only a full resync (periodic: every 30 s in compose/registrator.yml) re-creates it, and
+    # the same pass, reading `docker ps`, would re-add the still running, draining container.
+    zk.delete(other_path)
+    deleted_at = time.monotonic()
+    wait_for(lambda: registered(zk, other_path, other.id), f"{other_path} re-created by a resync", timeout=60)
+    print(f"a resync ran {time.monotonic() - deleted_at:.1f} s after the sentinel's node was deleted; the draining container stayed out")
+    assert node(zk, path) is None, f"{path} re-registered by the resync while draining"
+    assert running(engine, container)
+    # Running again after a restart ends the drain: registered again (its new host port).
+    container.restart(timeout=0)
+    new_path = instance_path(service, container)
+    wait_for(lambda: registered(zk, new_path, container.id), f"{new_path} after the restart")
 
 
 # --- faults ----------------------------------------------------------------------------------

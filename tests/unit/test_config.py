@@ -1,5 +1,4 @@
 import pytest
-
 from svcctl.config import (
     Settings,
     ZkHost,

@@ -6,7 +6,6 @@ import json
 import random
 
 import pytest
-
 from svcctl.discovery import Picker, ServiceTable, parse_instance
 from svcctl.errors import BadInputError
 from svcctl.zk.watch import (

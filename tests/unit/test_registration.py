@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from svcctl.registration import (
     ActualNode,
     Options,

@@ -12,7 +12,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError, RolledBackError, Runt
 from kazoo.protocol.states import KazooState
 from svcctl.config import parse_registry_uri
 from svcctl.registration import Op, Options, Registration
-from svcctl.registrator.daemon import Config, NotElected, Registrator, fenced_result
+from svcctl.registrator.daemon import Config, NotElected, Registrator, fenced_result, signal_number, terminating_kill
 
 ELECTION = "/svcctl/registrators/E"
 OURS, SUCCESSOR = 0x111, 0x222
@@ -51,7 +51,7 @@ class FakeZk:
 
     def exists(self, path):
         found = self.nodes.get(path)
-        return Stat(found[1]) if found else None
+        return Stat(found[1], numChildren=len(self.get_children(path))) if found else None
 
     def exists_async(self, path):
         if self.on_exists:
@@ -64,9 +64,23 @@ class FakeZk:
         data, owner = self.nodes[path]
         return data, Stat(owner)
 
+    def get_async(self, path):
+        try:
+            return Done(self.get(path))
+        except NoNodeError as exc:
+            return Done(exc)
+
     def get_children(self, path):
         prefix = path.rstrip("/") + "/"
         return [p[len(prefix):] for p in self.nodes if p.startswith(prefix) and "/" not in p[len(prefix):]]
+
+    def get_children_async(self, path):
+        return Done(self.get_children(path) if path in self.nodes else NoNodeError())
+
+    def delete(self, path, version=-1):
+        if path not in self.nodes:
+            raise NoNodeError()
+        del self.nodes[path]
 
     def ensure_path(self, path):
         self.nodes.setdefault(path, (b"", 0))
@@ -254,3 +268,188 @@ def test_lead_records_the_session_owning_the_lock_node_via_the_elections_client(
     r._lead(old, election)
     assert r.lead_session == OURS and r.lead_node == f"{ELECTION}/x__lock__0000000001"
     assert r.queue.get_nowait() == ("elected", OURS)
+
+
+# --- draining: deregistered at a terminating signal, not at die ------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "signal, stop_signal, expected",
+    [
+        # Terminating by default, as numbers (engines up to now) and as names (in any spelling).
+        ("15", None, True), ("SIGTERM", None, True), ("TERM", None, True), ("sigterm", None, True), (" 15 ", None, True),
+        ("9", None, True), ("SIGKILL", None, True), ("2", None, True), ("SIGINT", None, True),
+        ("3", None, True), ("SIGQUIT", None, True),
+        # Reload / housekeeping signals: the server goes on serving.
+        ("1", None, False), ("SIGHUP", None, False), ("10", None, False), ("SIGUSR1", None, False),
+        ("12", None, False), ("SIGUSR2", None, False), ("28", None, False), ("SIGWINCH", None, False),
+        ("18", None, False), ("SIGCONT", None, False),
+        # The container's own STOPSIGNAL is what `docker stop` sends: Apache's graceful stop.
+        ("28", "SIGWINCH", True), ("SIGWINCH", "28", True), ("28", "WINCH", True), ("1", "SIGWINCH", False),
+        ("37", "SIGRTMIN+3", True), ("SIGRTMIN+3", "SIGRTMIN+3", True), ("36", "SIGRTMIN+3", False),
+        ("15", "SIGWINCH", True),  # a TERM still terminates whatever the image's stop signal
+        # Nothing usable: keep the registration (die still follows when the container ends).
+        (None, None, False), ("", None, False), ("SIGBOGUS", None, False), ("0", None, False), ("99", None, False),
+        ("bogus", "bogus", False), (None, "SIGTERM", False),
+    ],
+)
+def test_terminating_kill_classification(signal, stop_signal, expected):
+    assert terminating_kill(signal, stop_signal) is expected
+
+
+@pytest.mark.unit
+def test_signal_number():
+    assert [signal_number(v) for v in ("15", "SIGTERM", "term", "SIGRTMIN", "SIGRTMIN+3", "SIGRTMAX-1", "SIGRTMAX+1", "x", None)] == [
+        15, 15, 15, 34, 37, 63, None, None, None]
+
+
+CID, OTHER = "a" * 64, "b" * 64
+
+
+def container_info(cid: str, port: int, stop_signal: str | None = None) -> dict:
+    config = {"Image": "tiny", "Env": ["SERVICE_NAME=svc"], "Labels": {}, "Hostname": cid[:12]}
+    if stop_signal:
+        config["StopSignal"] = stop_signal
+    return {"Id": cid, "Name": f"/c-{cid[:4]}", "State": {"Running": True}, "Config": config, "HostConfig": {},
+            "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}}}
+
+
+class FakeApi:
+    """`docker ps` and `docker inspect` of the running containers."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, dict] = {}
+        self.inspects = 0
+
+    def containers(self):
+        return [{"Id": cid, "State": "running", "Ports": [{"PrivatePort": 8080, "Type": "tcp", "PublicPort": int(i["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])}]}
+                for cid, i in self.running.items()]
+
+    def inspect_container(self, cid):
+        import docker.errors
+
+        self.inspects += 1
+        if cid not in self.running:
+            raise docker.errors.NotFound("gone")
+        return self.running[cid]
+
+
+class FakeDockerEngine(FakeEngine):
+    def __init__(self) -> None:
+        self.api = FakeApi()
+
+
+def draining_registrator(**config) -> tuple[Registrator, FakeZk, FakeApi]:
+    zk = FakeZk(OURS)
+    engine = FakeDockerEngine()
+    cfg = Config(uri=parse_registry_uri("zookeeper://127.0.0.1:2181/services"), options=Options(), registrator_id="r1", **config)
+    r = Registrator(cfg, engine=engine)
+    r.zk = zk
+    zk.add("/services")
+    zk.add(ELECTION)
+    zk.add(f"{ELECTION}/x__lock__0000000001", b"{}", OURS)
+    r.lead_node, r.lead_session, r.active = f"{ELECTION}/x__lock__0000000001", OURS, True
+    return r, zk, engine.api
+
+
+def event(r: Registrator, cid: str, action: str, signal: str | None = None) -> None:
+    """One engine event through the main loop's handling (as _main_loop runs it)."""
+    r._handle(("container", cid, action, 0.0, signal))
+    r._expire_draining()
+    if r.can_write() and r.dirty:
+        r.full_resync("state change")
+
+
+@pytest.mark.unit
+def test_terminating_kill_deregisters_at_once_and_resync_does_not_re_add():
+    r, zk, api = draining_registrator()
+    api.running = {CID: container_info(CID, 32001), OTHER: container_info(OTHER, 32002)}
+    r.full_resync("start")
+    mine, other = "/services/svc/127.0.0.1:32001", "/services/svc/127.0.0.1:32002"
+    assert mine in zk.nodes and other in zk.nodes and not r.dirty
+
+    # A reload signal changes nothing.
+    for signal in ("1", "SIGHUP", "10", "SIGUSR1"):
+        event(r, CID, "kill", signal)
+    assert mine in zk.nodes and r.draining == {}
+
+    # SIGTERM: gone at once, although the container still runs (it is draining).
+    event(r, CID, "kill", "15")
+    assert mine not in zk.nodes and other in zk.nodes and CID in r.draining and CID not in r.owned
+    # Neither a resync (it is still in `docker ps`) nor an unpause/update re-adds it.
+    r.full_resync("periodic")
+    event(r, CID, "update")
+    event(r, CID, "unpause")
+    assert mine not in zk.nodes and other in zk.nodes
+
+    # die ends the drain (and removes nothing more); a later start registers again.
+    del api.running[CID]
+    event(r, CID, "die")
+    assert r.draining == {} and mine not in zk.nodes
+    api.running[CID] = container_info(CID, 32001)
+    event(r, CID, "start")
+    assert mine in zk.nodes
+
+
+@pytest.mark.unit
+def test_a_restart_ends_the_drain():
+    r, zk, api = draining_registrator()
+    api.running = {CID: container_info(CID, 32001)}
+    r.full_resync("start")
+    path = "/services/svc/127.0.0.1:32001"
+    event(r, CID, "kill", "SIGTERM")
+    assert path not in zk.nodes
+    api.running[CID] = container_info(CID, 32003)  # a new host port after the restart
+    event(r, CID, "start")
+    assert r.draining == {} and "/services/svc/127.0.0.1:32003" in zk.nodes
+
+
+@pytest.mark.unit
+def test_a_container_ignoring_the_signal_is_registered_again_after_the_hold():
+    r, zk, api = draining_registrator(drain_hold=60.0)
+    api.running = {CID: container_info(CID, 32001)}
+    r.full_resync("start")
+    path = "/services/svc/127.0.0.1:32001"
+    event(r, CID, "kill", "15")
+    assert path not in zk.nodes
+    r.full_resync("periodic")
+    assert path not in zk.nodes
+    r.draining[CID] -= 61  # the hold has passed and the container still runs
+    r._expire_draining()
+    assert r.dirty and r.draining == {}
+    r.full_resync("state change")
+    assert path in zk.nodes
+
+
+@pytest.mark.unit
+def test_the_containers_stop_signal_drains_too():
+    r, zk, api = draining_registrator()
+    api.running = {CID: container_info(CID, 32001, stop_signal="SIGWINCH"), OTHER: container_info(OTHER, 32002)}
+    r.full_resync("start")
+    # WINCH is only a stop signal for the container that declares it (Apache's graceful stop).
+    event(r, OTHER, "kill", "28")
+    assert "/services/svc/127.0.0.1:32002" in zk.nodes and r.draining == {}
+    event(r, CID, "kill", "28")
+    assert "/services/svc/127.0.0.1:32001" not in zk.nodes and CID in r.draining
+    # Not in the inspect cache (e.g. a standby that just started): inspected at the kill.
+    r.inspect_cache.clear()
+    before = api.inspects
+    event(r, OTHER, "kill", "SIGWINCH")
+    assert api.inspects == before + 1 and OTHER not in r.draining
+
+
+@pytest.mark.unit
+def test_a_standby_remembers_the_drain_for_its_first_resync():
+    r, zk, api = draining_registrator()
+    api.running = {CID: container_info(CID, 32001)}
+    r.active = False  # standing by: it cannot write, but it reads the events
+    event(r, CID, "kill", "9")
+    assert CID in r.draining
+    r.active = True  # elected: its first resync leaves the draining container out
+    r.full_resync("elected")
+    assert "/services/svc/127.0.0.1:32001" not in zk.nodes
+    # A container that is not running any more needs no entry.
+    api.running.clear()
+    r.full_resync("periodic")
+    assert r.draining == {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from svcctl.errors import BadInputError
 from svcctl.samples import SERVICES, validate_services
 from svcctl.scenarios import (
@@ -18,8 +17,7 @@ from svcctl.scenarios import (
     step_problems,
     target_count,
 )
-from svcctl.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of
-from svcctl.services import validate_scale
+from svcctl.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of, validate_scale
 
 
 def inspect_json(

@@ -42,13 +42,64 @@ if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
 
-# Engine actions that can change what a container registers (ports come with start). `kill`
-# and `oom` are not among them: a `die` follows when the container really ends.
-ACTIONS = {"start", "restart", "die", "stop", "pause", "unpause", "destroy", "rename", "update"}
+# Engine actions that can change what a container registers (ports come with start). `oom` is
+# not among them: a `die` follows when the container really ends. `kill` is: `docker stop`
+# (and compose's stop/scale-down) first signals the container, which starts shutting down and
+# refusing connections there, and emits `die` only when the process has exited, up to the stop
+# timeout later. A load balancer drains at the signal; so do we (see terminating_kill).
+ACTIONS = {"start", "restart", "die", "stop", "kill", "pause", "unpause", "destroy", "rename", "update"}
 # After these the container registers nothing, so it is not inspected: an inspect during the
 # engine's teardown of a dying container waits for that teardown (~100 ms).
 GONE_ACTIONS = {"die", "stop", "pause", "destroy"}
+# These end a drain (see Registrator.draining): the container is gone, or it runs again.
+DRAIN_END_ACTIONS = {"die", "stop", "destroy", "start", "restart"}
 PARENT_PRUNE_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
+# How long a container that got a terminating signal but keeps running stays deregistered. A
+# `docker stop` ends in SIGKILL after its timeout (10 s by default, compose's stop_grace_period),
+# so `die` normally comes long before; a container that ignores a `docker kill -s TERM` and
+# keeps serving must not stay out of ZooKeeper forever.
+DRAIN_HOLD_S = 180.0
+
+# Linux signal numbers (x86 and arm, as the engine's own table): the `kill` event's `signal`
+# attribute is a number on the engines we know ("15") and a name on others ("SIGTERM"); a
+# container's Config.StopSignal is usually a name ("SIGWINCH"), sometimes a number.
+SIGNAL_NUMBERS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+    "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CLD": 17,
+    "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26,
+    "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
+}
+# Signals whose default action ends the process. Others (HUP, USR1, USR2, WINCH…) are what
+# servers use to reload or reopen logs: the container goes on serving, so it stays registered.
+TERMINATING_SIGNALS = frozenset({SIGNAL_NUMBERS[n] for n in ("INT", "QUIT", "KILL", "TERM")})
+
+
+def signal_number(value: object) -> int | None:
+    """"15", "SIGTERM", "TERM", "sigterm", "SIGRTMIN+3" → a Linux signal number; None when it
+    names no signal (absent, empty, unknown)."""
+    text = str(value if value is not None else "").strip().upper()
+    if text.isdigit():
+        number = int(text)
+        return number if 0 < number <= 64 else None
+    text = text.removeprefix("SIG")
+    for base, sign in (("RTMIN+", 1), ("RTMAX-", -1)):
+        if text.startswith(base) and text[len(base):].isdigit():
+            number = SIGNAL_NUMBERS[base[:-1]] + sign * int(text[len(base):])
+            return number if SIGNAL_NUMBERS["RTMIN"] <= number <= SIGNAL_NUMBERS["RTMAX"] else None
+    return SIGNAL_NUMBERS.get(text)
+
+
+def terminating_kill(signal: object, stop_signal: object = None) -> bool:
+    """Does a `kill` event with this signal mean the container is about to end, so its
+    registrations must go now (before `die`)? Yes for the signals that terminate by default,
+    and for the container's own STOPSIGNAL: that is what `docker stop` sends, and an image may
+    choose one that terminates only that server gracefully (Apache's SIGWINCH: our service_2).
+    No for reload signals (HUP, USR1…) and for an unknown or missing signal (die still follows
+    when the container really ends)."""
+    number = signal_number(signal)
+    if number is None:
+        return False
+    return number in TERMINATING_SIGNALS or (stop_signal is not None and number == signal_number(stop_signal))
 
 
 class NotElected(Exception):
@@ -75,6 +126,7 @@ class Config:
     resync: float = 30.0  # seconds between full reconciliations; 0 = only on (re)connects
     session_timeout: float = 10.0
     handover_wait: float = 5.0  # on SIGTERM: how long to wait for a standby to take over
+    drain_hold: float = DRAIN_HOLD_S  # see DRAIN_HOLD_S
 
 
 def default_registrator_id() -> str:
@@ -151,6 +203,15 @@ class Registrator:
         self.dirty = True  # a full resync is due as soon as we may write
         self.owned: dict[str, set[str]] = {}  # container id → paths we registered for it
         self.inspect_cache: dict[str, dict] = {}
+        # Container id → monotonic deadline: containers that got a terminating signal (see
+        # terminating_kill) and may still be running while they shut down. Their registrations
+        # were removed at the signal; without this the next resync would see them in `docker ps`
+        # and register them again for the rest of their drain. Kept by every registrator, active
+        # or standby (all read the events), so a takeover mid-drain does not re-register either,
+        # and kept across session loss: it is the engine's state, not ZooKeeper's. An entry ends
+        # with the container (die/stop/destroy), when it runs again (start/restart), or at its
+        # deadline: a container that ignored the signal and keeps serving is registered again.
+        self.draining: dict[str, float] = {}
         self.conflicts_logged: set[str] = set()
         self.zk: "KazooClient | None" = None
         self.election = None
@@ -460,7 +521,9 @@ class Registrator:
                     since = f"{nano // 1_000_000_000}.{nano % 1_000_000_000:09d}"
                     action = (event.get("Action") or event.get("status") or "").split(":")[0]
                     if action in ACTIONS:
-                        self.queue.put(("container", event.get("id") or event.get("Actor", {}).get("ID"), action, nano / 1e9))
+                        actor = event.get("Actor") or {}
+                        signal = (actor.get("Attributes") or {}).get("signal") if action == "kill" else None
+                        self.queue.put(("container", event.get("id") or actor.get("ID"), action, nano / 1e9, signal))
                 if self.stopping.is_set():
                     return
                 raise ConnectionError("event stream closed by the engine")
@@ -486,6 +549,7 @@ class Registrator:
             try:
                 if item is not None:
                     self._handle(item)
+                self._expire_draining()
                 self._check_stuck()
                 if self.can_write() and (self.dirty or (self.config.resync > 0 and time.monotonic() >= self.next_resync)):
                     self.full_resync("periodic" if not self.dirty else "state change")
@@ -497,7 +561,18 @@ class Registrator:
     def _handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "container":
-            _, cid, action, when = item
+            _, cid, action, when, *rest = item
+            if action == "kill":
+                signal = rest[0] if rest else None
+                if not self._starts_drain(cid, signal):
+                    return  # a reload signal (HUP, USR1…): the container goes on serving
+                # Recorded whether or not we may write now: a resync (ours after a
+                # reconnect, or after we win the election) must leave the container out too.
+                self.draining[cid] = time.monotonic() + self.config.drain_hold
+                log("draining", container_id=cid[:12], signal=signal, hold_s=self.config.drain_hold,
+                    note="terminating signal: deregistered now, not at die")
+            elif action in DRAIN_END_ACTIONS:
+                self.draining.pop(cid, None)
             if action == "destroy":
                 self.inspect_cache.pop(cid, None)
             if self.can_write() and not self.dirty:
@@ -520,6 +595,41 @@ class Registrator:
             log("resync requested", reason=item[1])
         elif kind == "stop":
             log("stopping", reason=item[1], active=self.active)
+
+    # --- draining ------------------------------------------------------------------------------
+
+    def _starts_drain(self, cid: str, signal: object) -> bool:
+        """terminating_kill with the container's STOPSIGNAL: from the inspect cache (filled at
+        start and by every resync), else a fresh inspect, only needed for a signal that does
+        not terminate by default; the container is still running, so that inspect is quick."""
+        if cid is None or signal_number(signal) is None:
+            return False
+        if terminating_kill(signal):
+            return True
+        info = self.inspect_cache.get(cid)
+        if info is None:
+            try:
+                info = self.inspect(cid)
+            except Exception as exc:  # the engine is busy or gone: keep the registration, die still follows
+                log("inspect failed", logging.WARNING, container_id=cid[:12], error=type(exc).__name__)
+                info = None
+        stop_signal = ((info or {}).get("Config") or {}).get("StopSignal")
+        return terminating_kill(signal, stop_signal)
+
+    def is_draining(self, cid: str) -> bool:
+        deadline = self.draining.get(cid)
+        return deadline is not None and time.monotonic() < deadline
+
+    def _expire_draining(self) -> None:
+        """A container still running when its hold ends ignored the signal: a resync registers
+        it again (the dirty flag, so it happens now, even with periodic resync off)."""
+        now = time.monotonic()
+        for cid, deadline in list(self.draining.items()):
+            if now >= deadline:
+                del self.draining[cid]
+                self.dirty = True
+                log("drain hold expired", container_id=cid[:12], hold_s=self.config.drain_hold,
+                    note="still running after a terminating signal? the resync registers it again")
 
     # --- docker side -------------------------------------------------------------------------
 
@@ -763,6 +873,10 @@ class Registrator:
             info = None
             if action != "pause":
                 self.inspect_cache.pop(cid, None)
+        elif self.is_draining(cid):
+            # A terminating `kill`, or another event (unpause, rename, update) of a container
+            # that is shutting down: it registers nothing until it runs again after a start.
+            info = None
         else:
             info = self.inspect(cid)
         desired, duplicates = desired_map(self.registrations_of(info), self.base)
@@ -787,7 +901,12 @@ class Registrator:
         self.dirty = False
         self.next_resync = time.monotonic() + self.config.resync
         infos = self.running_containers()
-        regs = [r for info in infos for r in self.registrations_of(info)]
+        # Entries of containers no longer running are done (their die may have come while we
+        # read); running ones that are draining register nothing (see self.draining).
+        running = {info.get("Id") for info in infos}
+        for cid in [c for c in self.draining if c not in running]:
+            del self.draining[cid]
+        regs = [r for info in infos if not self.is_draining(info.get("Id")) for r in self.registrations_of(info)]
         desired, duplicates = desired_map(regs, self.base)
         for dup in duplicates:
             log("duplicate", logging.WARNING, path=dup.path(self.base), container=dup.container_name, protocol=dup.protocol)
