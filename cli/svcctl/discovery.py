@@ -372,7 +372,8 @@ def call_service(
     on_result: Callable[[CallResult], None] | None = None,
     timeout: float = 5.0,
 ) -> list[CallResult]:
-    """`count` calls (0 = until interrupted) `interval` seconds apart; results in order."""
+    """`count` calls (0 = until interrupted) `interval` seconds apart; results in order (for
+    count 0 none are kept: on_result sees each, and an endless run must not grow a list)."""
     if not path.startswith("/"):
         path = "/" + path
     results: list[CallResult] = []
@@ -380,7 +381,8 @@ def call_service(
     while count <= 0 or seq < count:
         seq += 1
         result = call_once(cache, name, path, seq, timeout)
-        results.append(result)
+        if count > 0:
+            results.append(result)
         if on_result is not None:
             on_result(result)
         if count <= 0 or seq < count:

@@ -11,7 +11,6 @@ from tests.support import TEST_PROJECT, run_svcctl, wait_for  # noqa: F401 (re-e
 
 NAMING = {"service_1": ("SERVICE_NAME", "8080/tcp"), "service_2": ("SERVICE_80_NAME", "80/tcp")}
 ANSWERS = {"service_1": "This is Service 1.", "service_2": "This is Service 2."}
-WAIT = 60.0
 
 
 def _env(container) -> dict[str, str]:

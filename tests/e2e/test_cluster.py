@@ -59,7 +59,7 @@ def test_build_is_a_cache_hit_the_second_time(images):
 
 
 def test_cluster_lifecycle(engine, images):
-    build_registrator_variant(engine, "1")
+    built = [build_registrator_variant(engine, "1")]
     try:
         nodes = members(json.loads(run_svcctl("cluster", "up", "--json", "--timeout", "180", env=ENV).stdout))
         assert sorted(n["mode"] for n in nodes) == ["follower", "follower", "leader"]
@@ -80,6 +80,7 @@ def test_cluster_lifecycle(engine, images):
         # A rebuilt image: `cluster up` recreates the containers running the old one (here the
         # registrators), like `docker compose up`, and leaves the members running.
         new_image = build_registrator_variant(engine, "2")
+        built.append(new_image)
         proc = run_svcctl("cluster", "up", env=ENV)
         assert "recreated" in proc.stderr and "registrator1" in proc.stderr
         after = {c.name: c for c in project_containers(engine, PROJECT)}
@@ -114,7 +115,8 @@ def test_cluster_lifecycle(engine, images):
         assert len(project_volumes(engine, PROJECT)) == 6
     finally:
         run_svcctl("cluster", "down", "--volumes", env=ENV, check=False)
-        engine.images.remove(REGISTRATOR_IMAGE, force=True)
+        for image_id in built:  # the first one is untagged by now: remove it by id
+            engine.images.remove(image_id, force=True)
     assert not project_volumes(engine, PROJECT)
 
 

@@ -97,10 +97,14 @@ def call(
             if not cache.known(name):
                 raise NotFoundError(f"service {name!r} is not registered", "list services with `svcctl discover`")
 
-            results: list = []
+            calls = 0
+            failed: list = []  # kept for the final verdict; answered calls are only counted
 
             def show(result) -> None:
-                results.append(result)
+                nonlocal calls
+                calls += 1
+                if not result.ok:
+                    failed.append(result)
                 if json_out:
                     typer.echo(json.dumps(result.to_dict()))
                 elif result.ok or result.instance is not None:
@@ -114,13 +118,12 @@ def call(
             try:
                 call_service(cache, name, path, count=count, interval=interval, on_result=show)
             except KeyboardInterrupt:  # the way to end `-n 0`: a summary, not an error
-                progress(f"interrupted after {len(results)} calls")
+                progress(f"interrupted after {calls} calls")
         finally:
             cache.stop()
     finally:
         client.stop()
         client.close()
-    failed = [r for r in results if not r.ok]
     if failed:
         unanswered = sum(1 for r in failed if r.status is None)
         statuses = sorted({r.status for r in failed if r.status is not None})
@@ -132,7 +135,7 @@ def call(
             )
             if part
         )
-        raise CheckFailedError(f"{len(failed)} of {len(results)} calls to {name} failed ({why})", "check the path, `svcctl discover` and the service's containers")
+        raise CheckFailedError(f"{len(failed)} of {calls} calls to {name} failed ({why})", "check the path, `svcctl discover` and the service's containers")
 
 
 def gateway(

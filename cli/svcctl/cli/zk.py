@@ -197,7 +197,10 @@ def rm(
         if not yes:
             try:
                 confirmed = typer.confirm("remove them?", default=False)
-            except typer.Abort:  # stdin closed (a script without --yes): not a yes
+            except typer.Abort as exc:
+                if not isinstance(exc.__context__, EOFError):
+                    raise  # Ctrl-C: the boundary reports an interruption
+                # stdin closed (a script without --yes): not a yes
                 raise BadInputError("nothing removed: no answer to the confirmation (stdin closed)", "answer y, or pass --yes") from None
             if not confirmed:
                 typer.echo("nothing removed")

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import queue
+import signal as signal_module  # `signal` is the kill event's attribute below
 import socket
 import threading
 import time
@@ -60,18 +61,13 @@ PARENT_PRUNE_AGE_MS = 10_000  # an empty service node younger than this may be a
 # keeps serving must not stay out of ZooKeeper forever.
 DRAIN_HOLD_S = 180.0
 
-# Linux signal numbers (x86 and arm, as the engine's own table): the `kill` event's `signal`
-# attribute is a number on the engines we know ("15") and a name on others ("SIGTERM"); a
-# container's Config.StopSignal is usually a name ("SIGWINCH"), sometimes a number.
-SIGNAL_NUMBERS = {
-    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
-    "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CLD": 17,
-    "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26,
-    "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
-}
+# The `kill` event's `signal` attribute is a number on the engines we know ("15") and a name on
+# others ("SIGTERM"); a container's Config.StopSignal is usually a name ("SIGWINCH"), sometimes a
+# number. The registrator runs on Linux, like the engine, so Python's signal table is theirs.
+RTMIN, RTMAX = int(signal_module.SIGRTMIN), int(signal_module.SIGRTMAX)
 # Signals whose default action ends the process. Others (HUP, USR1, USR2, WINCH…) are what
 # servers use to reload or reopen logs: the container goes on serving, so it stays registered.
-TERMINATING_SIGNALS = frozenset({SIGNAL_NUMBERS[n] for n in ("INT", "QUIT", "KILL", "TERM")})
+TERMINATING_SIGNALS = frozenset(int(s) for s in (signal_module.SIGINT, signal_module.SIGQUIT, signal_module.SIGKILL, signal_module.SIGTERM))
 
 
 def signal_number(value: object) -> int | None:
@@ -80,13 +76,18 @@ def signal_number(value: object) -> int | None:
     text = str(value if value is not None else "").strip().upper()
     if text.isdigit():
         number = int(text)
-        return number if 0 < number <= 64 else None
+        return number if 0 < number <= RTMAX else None
     text = text.removeprefix("SIG")
-    for base, sign in (("RTMIN+", 1), ("RTMAX-", -1)):
+    for base, origin, sign in (("RTMIN+", RTMIN, 1), ("RTMAX-", RTMAX, -1)):
         if text.startswith(base) and text[len(base):].isdigit():
-            number = SIGNAL_NUMBERS[base[:-1]] + sign * int(text[len(base):])
-            return number if SIGNAL_NUMBERS["RTMIN"] <= number <= SIGNAL_NUMBERS["RTMAX"] else None
-    return SIGNAL_NUMBERS.get(text)
+            number = origin + sign * int(text[len(base):])
+            return number if RTMIN <= number <= RTMAX else None
+    if text in ("RTMIN", "RTMAX"):
+        return RTMIN if text == "RTMIN" else RTMAX
+    try:
+        return int(signal_module.Signals["SIG" + text])
+    except KeyError:
+        return None
 
 
 def terminating_kill(signal: object, stop_signal: object = None) -> bool:
@@ -938,15 +939,13 @@ class Registrator:
 
 def run_registrator(config: Config, install_signals: bool = True, on_ready: Callable[[Registrator], None] | None = None) -> None:
     """Run until SIGTERM/SIGINT (an immediate handover to a standby when we are active)."""
-    import signal
-
     registrator = Registrator(config)
     if install_signals:
         def handle(signum: int, _frame: Any) -> None:
-            registrator.stop(f"signal {signal.Signals(signum).name}")
+            registrator.stop(f"signal {signal_module.Signals(signum).name}")
 
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
+        signal_module.signal(signal_module.SIGTERM, handle)
+        signal_module.signal(signal_module.SIGINT, handle)
     if on_ready is not None:
         on_ready(registrator)
     registrator.run()

@@ -299,7 +299,7 @@ def apply(client: "KazooClient", path: str, decisions: list[PruneDecision], on_p
 
 
 def running_containers() -> tuple[list[ContainerInfo], str]:
-    """What runs on this engine (ids and hostnames) and the engine's id; imports docker lazily.
+    """What runs on this engine (full ids) and the engine's id; imports docker lazily.
     DockerUnavailableError when the engine does not answer."""
     import docker.errors
     import requests
@@ -307,17 +307,10 @@ def running_containers() -> tuple[list[ContainerInfo], str]:
     from ..engine import ENGINE_FIX, docker_client, engine_address, engine_id
 
     client = docker_client()
-    infos: list[ContainerInfo] = []
     try:
-        for container in client.containers.list():
-            # The list API has no hostname; registrator's ContainerID is the hostname, so inspect.
-            hostname = (container.attrs.get("Config") or {}).get("Hostname")
-            if hostname is None:
-                try:
-                    hostname = client.api.inspect_container(container.id)["Config"].get("Hostname")
-                except docker.errors.NotFound:  # the container went away meanwhile: it does not run
-                    continue
-            infos.append(ContainerInfo(container.id, hostname))
-        return infos, engine_id(client)
+        # One list call, no inspect per container: the container rule only judges payloads
+        # stamped with this engine's id, and those carry the full container id.
+        running = client.api.containers(quiet=True)
+        return [ContainerInfo(c["Id"], None) for c in running], engine_id(client)
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
         raise DockerUnavailableError(f"the Docker engine at {engine_address()} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc
