@@ -193,11 +193,11 @@ def up(settings: Settings, names: list[str], on_progress: Progress = no_progress
     Returns the instance count asked of Compose per service."""
     services = validate_services(names)
     views = engine_containers()
-    scales: dict[str, int] = {}
-    running: dict[str, int] = {}
-    for service in services:
-        running[service.name] = sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
-        scales[service.name] = max(1, running[service.name])
+    running = {
+        service.name: sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
+        for service in services
+    }
+    scales = {name: max(1, count) for name, count in running.items()}
     starting = [name for name, count in running.items() if not count]
     already = [f"{name} ({count} running)" for name, count in running.items() if count]
     on_progress("; ".join(filter(None, (

@@ -179,7 +179,8 @@ def decide(
         return []
     base = registry_base(path, nodes)
     prefix = path.rstrip("/") + "/"
-    inside = {p: n for p, n in nodes.items() if (p == path or p.startswith(prefix)) and not protected_reason(p)}
+    # (No node below an unprotected PATH is protected: the check above covers the whole tree.)
+    inside = {p: n for p, n in nodes.items() if p == path or p.startswith(prefix)}
     decisions: list[PruneDecision] = []
     pruned: set[str] = set()
     for p in sorted(inside):
