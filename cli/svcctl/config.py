@@ -12,6 +12,7 @@ from .errors import BadInputError, NotFoundError
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
+DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
 DEFAULT_BASE = "/services"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
@@ -153,3 +154,7 @@ def parse_ip(value: str, option: str) -> str:
     except ValueError:
         raise BadInputError(f"{option} {value!r} is not an IP address", f"e.g. {option} 127.0.0.1") from None
 
+
+def registrator_image() -> str:
+    """The registrators' image: what `svcctl build registrator` tags and compose runs."""
+    return os.environ.get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE

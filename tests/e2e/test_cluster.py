@@ -9,13 +9,15 @@ import socket
 import time
 
 import pytest
+from svcctl.config import registrator_image
 
-from tests.support import run_svcctl, svcctl_env
+from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_svcctl, svcctl_env
 
-PROJECT = "svcctl-lifecycle"
-PORTS = (15181, 15182, 15183)
+# Derived from the test project's, so two checkouts testing on one engine never collide.
+PROJECT = f"{TEST_PROJECT}-lifecycle"
+PORTS = tuple(int(p) + 3000 for p in TEST_ZK_PORTS.split(","))  # 15181-15183 by default
 # The project's own tag of the registrator image, so the test can "rebuild" it.
-REGISTRATOR_IMAGE = "svcctl-lifecycle/registrator:e2e"
+REGISTRATOR_IMAGE = f"{PROJECT}/registrator:e2e"
 ENV = svcctl_env(
     SVCCTL_PROJECT=PROJECT,
     SVCCTL_ZK_PORTS=",".join(map(str, PORTS)),
@@ -26,7 +28,7 @@ ENV = svcctl_env(
 
 def build_registrator_variant(engine, variant: str) -> str:
     """A new image id under REGISTRATOR_IMAGE, as a rebuild of the registrator would give."""
-    dockerfile = f"FROM svcctl/registrator:0.1\nLABEL io.svcctl.e2e.variant={variant}\n".encode()
+    dockerfile = f"FROM {registrator_image()}\nLABEL io.svcctl.e2e.variant={variant}\n".encode()
     image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), tag=REGISTRATOR_IMAGE, rm=True)
     return image.id
 
@@ -121,8 +123,8 @@ def test_cluster_lifecycle(engine, images):
 
 
 def test_port_in_use_is_refused_before_anything_starts(engine, images):
-    ports = (15281, 15282, 15283)
-    env = svcctl_env(SVCCTL_PROJECT="svcctl-portbusy", SVCCTL_ZK_PORTS=",".join(map(str, ports)), SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports))
+    ports = tuple(p + 100 for p in PORTS)
+    env = svcctl_env(SVCCTL_PROJECT=f"{TEST_PROJECT}-portbusy", SVCCTL_ZK_PORTS=",".join(map(str, ports)), SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports))
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", ports[1]))
         squatter.listen()
@@ -131,7 +133,7 @@ def test_port_in_use_is_refused_before_anything_starts(engine, images):
             assert proc.returncode == 6, proc.stderr
             assert "Traceback" not in proc.stderr
             assert f"port {ports[1]} on 127.0.0.1 is in use" in proc.stderr.splitlines()[0]
-            assert not project_containers(engine, "svcctl-portbusy")
+            assert not project_containers(engine, f"{TEST_PROJECT}-portbusy")
         finally:
             run_svcctl("cluster", "down", "--volumes", env=env, check=False)
 

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
+from ..config import registrator_image
 from ..errors import SvcctlError
 from ..images import ImageSpec, register_image
 
@@ -76,4 +77,4 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
     stamp.write_text(digest + "\n")
 
 
-register_image(ImageSpec("registrator", "svcctl/registrator:0.1", "images/registrator", prepare=prepare))
+register_image(ImageSpec("registrator", registrator_image(), "images/registrator", prepare=prepare))
