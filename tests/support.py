@@ -39,9 +39,9 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, 
 
 
 def svcctl_env(**extra: str) -> dict[str, str]:
-    # SVCCTL_REGISTRATOR_IMAGE passes through: a second checkout testing on the same engine
-    # builds and runs its own registrator image.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k == "SVCCTL_REGISTRATOR_IMAGE"}
+    # The image tags pass through: a second checkout testing on the same engine builds and runs
+    # its own registrator and simulated-host images.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k in ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_DIND_IMAGE")}
     env.update(
         SVCCTL_PROJECT=TEST_PROJECT,
         SVCCTL_ZK_PORTS=TEST_ZK_PORTS,

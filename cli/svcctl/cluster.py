@@ -19,11 +19,12 @@ SERVING_MODES = ("leader", "follower", "standalone", "observer")
 class NodeStatus:
     member: str  # host:port as in --zk
     container: str
-    state: str  # the container's state, or "absent"
+    state: str  # the container's state, or "absent" ("host down" when its host does not answer)
     stats: ServerStats = field(default_factory=ServerStats)
+    host: str | None = None  # the Docker context of its host (a cluster over hosts)
 
     def to_dict(self) -> dict:
-        return {"member": self.member, "container": self.container, "state": self.state, **self.stats.to_dict()}
+        return {"member": self.member, "container": self.container, "state": self.state, "host": self.host, **self.stats.to_dict()}
 
 
 def quorum_reached(modes: list[str]) -> bool:
@@ -33,6 +34,10 @@ def quorum_reached(modes: list[str]) -> bool:
 
 def member_containers(settings: Settings) -> dict[ZkHost, str]:
     """The container behind each member: zoo1..zoo3 in order for this project."""
+    if settings.layout is not None:
+        from .cluster_hosts import member_container
+
+        return {m.zk_host: member_container(settings, m) for m in settings.layout.hosts}
     prefix = container_prefix(settings.project)
     return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES)}
 
@@ -89,10 +94,11 @@ def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progr
         time.sleep(0.5)
     failing = [(h, s) for h, s in zip(hosts, stats) if s.mode not in SERVING_MODES]
     containers = member_containers(settings)
+    engines = {m.zk_host: m.engine for m in settings.layout.hosts} if settings.layout else {}
     details = []
     for host, stat in failing:
         details.append(f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:")
-        details.append(container_log_tail(containers.get(host, ""), 15))
+        details.append(container_log_tail(containers.get(host, ""), 15, engines.get(host)))
     raise WaitTimeoutError(
         f"no quorum after {timeout:.0f}s (tried srvr on {', '.join(map(str, hosts))}: {report})",
         "read the log lines below; `svcctl cluster down && svcctl cluster up` restarts the ensemble",
@@ -100,17 +106,20 @@ def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progr
     )
 
 
-def container_log_tail(name: str, lines: int) -> str:
+def container_log_tail(name: str, lines: int, engine: str | None = None) -> str:
     if not name:
         return "(no container)"
     import docker.errors
 
-    from .engine import docker_client
+    from .engine import client_for, docker_client
 
     try:
-        return docker_client().containers.get(name).logs(tail=lines).decode(errors="replace").rstrip()
+        client = client_for(engine, timeout=5) if engine else docker_client()
+        return client.containers.get(name).logs(tail=lines).decode(errors="replace").rstrip()
     except docker.errors.NotFound:
         return f"(container {name} does not exist)"
+    except SvcctlError as exc:
+        return f"({exc.cause})"
 
 
 def cluster_services(settings: Settings) -> list[str]:
@@ -124,12 +133,18 @@ def cluster_services(settings: Settings) -> list[str]:
     return services
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
+def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None) -> list[NodeStatus]:
     """Start what is not running and wait for quorum. Running containers are left alone unless
     their image was rebuilt or their settings changed: then Compose recreates them, as
-    `docker compose up` does (data stays in the volumes)."""
+    `docker compose up` does (data stays in the volumes). With `hosts` (Docker contexts), or
+    when a cluster over hosts is recorded, member i and its registrators run on host i."""
     from python_on_whales.exceptions import DockerException
 
+    if hosts or settings.layout is not None:
+        from . import cluster_hosts
+
+        cluster_hosts.up(settings, hosts or settings.layout.contexts(), on_progress)  # type: ignore[union-attr]
+        return wait_for_quorum(settings, timeout, on_progress)
     require_compose()
     check_ports_free(settings)
     compose = compose_client(settings)
@@ -156,6 +171,14 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
     if stats is None:
         stats = [server_stats(h.host, h.port) for h in hosts]
     containers = member_containers(settings)
+    if settings.layout is not None:
+        from .cluster_hosts import host_states
+
+        per_host = host_states(settings)
+        return [
+            NodeStatus(str(h), containers[h], per_host[m.context].get(containers[h], "absent"), s, m.context)
+            for h, s, m in zip(hosts, stats, settings.layout.hosts)
+        ]
     try:
         states = container_states(list(containers.values()))
     except SvcctlError:  # status still answers from ZooKeeper alone when the engine is away
@@ -169,6 +192,11 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
 def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> None:
     from python_on_whales.exceptions import DockerException
 
+    if settings.layout is not None:
+        from . import cluster_hosts
+
+        cluster_hosts.down(settings, volumes, on_progress)
+        return
     require_compose()
     compose = compose_client(settings)
     on_progress("removing the project's containers" + (" and volumes" if volumes else ""))

@@ -28,8 +28,12 @@ def container_prefix(project: str) -> str:
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
+    from .engine import resolve_engine
+
     ports = zk_ports_from_env()
     return {
+        # The sample services publish on the engine's address: loopback here, a host's own with --context.
+        "SVCCTL_PUBLISH_IP": resolve_engine(None).address,
         "SVCCTL_ZK_IMAGE": os.environ.get("SVCCTL_ZK_IMAGE", DEFAULT_ZK_IMAGE),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),

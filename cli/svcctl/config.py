@@ -6,13 +6,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import BadInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from .layout import ClusterLayout
 
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
+DEFAULT_DIND_IMAGE = "svcctl/dind:0.1"
 DEFAULT_BASE = "/services"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
@@ -128,6 +133,8 @@ class Settings:
     zk: str = field(default_factory=default_zk_connect)
     project_dir: str | None = None
     project: str = field(default_factory=lambda: os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT))
+    context: str | None = None  # --context: the Docker context the engine commands use
+    layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -137,7 +144,10 @@ class Settings:
     @property
     def ensemble_hosts(self) -> list[ZkHost]:
         """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS on
-        loopback): what `cluster` checks and what the registrators are given, whatever --zk says."""
+        loopback), or the recorded cluster over hosts: what `cluster` checks and what the
+        registrators are given, whatever --zk says."""
+        if self.layout is not None:
+            return self.layout.zk_hosts
         return parse_zk_hosts(default_zk_connect())
 
     def project_path(self) -> Path:
@@ -158,3 +168,8 @@ def parse_ip(value: str, option: str) -> str:
 def registrator_image() -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
     return os.environ.get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+
+
+def dind_image() -> str:
+    """The simulated hosts' image (`svcctl hosts up`): what `svcctl build dind` tags."""
+    return os.environ.get("SVCCTL_DIND_IMAGE") or DEFAULT_DIND_IMAGE

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, MutableMapping
+from urllib.parse import urlsplit
 
 from .errors import DockerUnavailableError
 
@@ -14,10 +19,11 @@ if TYPE_CHECKING:
 
 ENGINE_FIX = "start an engine: `svcctl doctor --fix` (root on Debian/Ubuntu) or `sudo systemctl start docker`"
 MIN_API_VERSION = "1.41"
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
 
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return os.environ.get("DOCKER_HOST", DEFAULT_ENGINE)
 
 
 def docker_client(timeout: int = 30) -> "docker.DockerClient":
@@ -47,3 +53,97 @@ def api_version_tuple(version: str) -> tuple[int, ...]:
 def engine_id(client: "docker.DockerClient") -> str:
     """The engine's stable ID (`docker info` .ID); the registrators elect one writer per engine."""
     return str(client.info().get("ID") or client.info().get("Name"))
+
+
+# --- which engine: Docker contexts and DOCKER_HOST, by Docker's own precedence ------------------
+
+
+@dataclass(frozen=True)
+class EngineEndpoint:
+    host: str  # unix:///var/run/docker.sock, tcp://ADDR:2375, ...
+    context: str | None = None  # the Docker context it came from; None: DOCKER_HOST or the default
+    tls_dir: str | None = None  # the context's TLS material (ca.pem, cert.pem, key.pem), if any
+
+    @property
+    def address(self) -> str:
+        """Where this engine's published ports are reached from here: the TCP endpoint's
+        address, loopback for a local socket."""
+        if not self.host.startswith(("tcp://", "http://", "https://")):
+            return "127.0.0.1"
+        hostname = urlsplit(self.host).hostname or "127.0.0.1"
+        try:
+            return socket.gethostbyname(hostname)
+        except OSError:
+            return hostname
+
+
+def _docker_config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def _current_context_name(env: Mapping[str, str]) -> str | None:
+    """The docker CLI's `currentContext` (~/.docker/config.json or $DOCKER_CONFIG), read as JSON."""
+    try:
+        return json.loads((_docker_config_dir(env) / "config.json").read_text()).get("currentContext") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> EngineEndpoint:
+    """A Docker context's engine endpoint, read from the docker CLI's context store
+    (contexts/meta/<sha256 of the name>/meta.json; TLS material under contexts/tls/). The docker
+    SDK's own reader loses the store when ~/.docker/config.json does not exist."""
+    import hashlib
+
+    from .errors import NotFoundError
+
+    store = _docker_config_dir(os.environ if env is None else env) / "contexts"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    try:
+        meta = json.loads((store / "meta" / digest / "meta.json").read_text())
+        host = meta["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NotFoundError(f"Docker context {name!r} does not exist", "list them with `docker context ls`; `svcctl hosts up` creates the simulated hosts' contexts") from None
+    tls_dir = store / "tls" / digest / "docker"
+    return EngineEndpoint(host, name, str(tls_dir) if (tls_dir / "ca.pem").is_file() else None)
+
+
+def resolve_engine(context: str | None, env: Mapping[str, str] | None = None) -> EngineEndpoint:
+    """Docker's precedence: --context, then DOCKER_HOST, then DOCKER_CONTEXT, then the CLI's
+    current context, then the local socket. The context store is read only when one is named."""
+    env = os.environ if env is None else env
+    if not context and env.get("DOCKER_HOST"):
+        return EngineEndpoint(env["DOCKER_HOST"])
+    name = context or env.get("DOCKER_CONTEXT") or _current_context_name(env)
+    if not name or name == "default":
+        return EngineEndpoint(env.get("DOCKER_HOST") or DEFAULT_ENGINE)
+    return context_endpoint(name)
+
+
+def select_engine(context: str | None, env: MutableMapping[str, str] | None = None) -> EngineEndpoint:
+    """Make the chosen engine this process's engine: the docker SDK (from_env) and every docker
+    and compose command it runs follow DOCKER_HOST, so a context is turned into one."""
+    env = os.environ if env is None else env
+    endpoint = resolve_engine(context, env)
+    if endpoint.context:
+        env["DOCKER_HOST"] = endpoint.host
+        env.pop("DOCKER_CONTEXT", None)
+        if endpoint.tls_dir:
+            env["DOCKER_TLS_VERIFY"], env["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
+        else:
+            env.pop("DOCKER_TLS_VERIFY", None)
+    return endpoint
+
+
+def client_for(host: str, timeout: int = 30) -> "docker.DockerClient":
+    """A client of one given engine (a simulated host), whatever this process's engine is;
+    raises DockerUnavailableError when it does not answer."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.DockerClient(base_url=host, timeout=timeout)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        raise DockerUnavailableError(f"no Docker engine answers at {host}", "is the host up? `svcctl hosts ls`") from exc
+    return client

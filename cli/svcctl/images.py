@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from .config import dind_image
 from .errors import BadInputError, NotFoundError, SvcctlError
 from .progress import Progress, no_progress
 
@@ -32,6 +33,8 @@ class ImageSpec:
 
 IMAGES: dict[str, ImageSpec] = {
     "zookeeper": ImageSpec("zookeeper", "svcctl/zookeeper:3.8", "images/zookeeper"),
+    # The simulated Docker hosts' engine (`svcctl hosts up`); never loaded into a host itself.
+    "dind": ImageSpec("dind", dind_image(), "images/dind"),
 }
 
 

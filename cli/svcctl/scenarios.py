@@ -237,10 +237,16 @@ class StepResult:
 def observe(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", service: str, base: str = DEFAULT_BASE) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
     instances of `service` this project runs."""
-    from .services import engine_containers, read_registrations
+    from .services import engine_containers, read_owned_registrations, read_registrations
 
     views = engine_containers(docker_client)
     running = [v for v in project_instances(views, settings.project, service) if v.state == "running"]
+    if settings.layout is not None:
+        # A cluster over hosts: ZooKeeper also holds the other hosts' instances; this engine's
+        # are those whose payload names it as owner.
+        from .engine import engine_id
+
+        return docker_expectation(views), read_owned_registrations(zk, engine_id(docker_client), base), len(running)
     return docker_expectation(views), read_registrations(zk, base), len(running)
 
 

@@ -147,6 +147,22 @@ def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: li
     return result
 
 
+def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+    """Like read_registrations, but only the children whose payload names `engine_id` as owner:
+    in a cluster over hosts, one engine's view must not count the other hosts' instances. A
+    service node holding only other engines' children reads as None (not an empty node)."""
+    from .registration import payload_engine
+
+    result: dict[str, list[str] | None] = {}
+    for name, children in read_registrations(zk, base, services).items():
+        if not children:
+            result[name] = children
+            continue
+        owned = sorted(c for c in children if payload_engine(read_payload(zk, f"{base}/{name}/{c}")) == engine_id)
+        result[name] = owned or None
+    return result
+
+
 def read_payload(zk: "KazooClient", path: str) -> dict | None:
     from kazoo.exceptions import NoNodeError
 
@@ -254,6 +270,7 @@ class Instance:
     host_port: int | None
     znode: str | None  # where its registration must be
     registered: str  # yes | no | other-container | not-published | unknown (ZooKeeper down)
+    host: str | None = None  # the host (Docker context) it runs on, with --all-hosts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -303,9 +320,48 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
 
 def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[Instance]:
     """This project's sample-service containers, each cross-checked against ZooKeeper."""
+    return cross_check_all(settings, project_instances(engine_containers(), settings.project), base)
+
+
+def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[Instance], list[str]]:
+    """`ps` over every host of the cluster recorded by `cluster up --hosts` (engines asked in
+    parallel); returns the instances, each with its host, and the hosts that did not answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .engine import client_for
+    from .errors import DockerUnavailableError, NotFoundError
+
+    layout = settings.layout
+    if layout is None:
+        raise NotFoundError(f"no cluster over hosts is recorded for project {settings.project}", "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`")
+
+    def views_of(engine: str) -> list[ContainerView] | None:
+        try:
+            return project_instances(engine_containers(client_for(engine, timeout=5)), settings.project)
+        except (DockerUnavailableError, OSError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        per_host = list(pool.map(views_of, [m.engine for m in layout.hosts]))
+    views: list[ContainerView] = []
+    hosts: list[str] = []
+    down = []
+    for member, found in zip(layout.hosts, per_host):
+        if found is None:
+            down.append(member.context)
+            continue
+        views += found
+        hosts += [member.context] * len(found)
+    instances = cross_check_all(settings, views, base)
+    for instance, host in zip(instances, hosts):
+        instance.host = host
+    return instances, down
+
+
+def cross_check_all(settings: Settings, views: list[ContainerView], base: str = DEFAULT_BASE) -> list[Instance]:
+    """Each container's line of `ps`, its registration read from ZooKeeper in one session."""
     from .zk.client import zk_session
 
-    views = project_instances(engine_containers(), settings.project)
     wanted = []
     for view in views:
         service = SERVICES[view.compose_service or ""]

@@ -13,9 +13,10 @@ app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no
 
 
 def _print_nodes(nodes: list[core.NodeStatus]) -> None:
+    over_hosts = any(n.host for n in nodes)
     print_table(
         [
-            (
+            ((n.host,) if over_hosts else ()) + (
                 n.container,
                 n.state,
                 n.member,
@@ -28,7 +29,7 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
             )
             for n in nodes
         ],
-        ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
+        (["host"] if over_hosts else []) + ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
     )
 
 
@@ -36,7 +37,12 @@ def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
     from ..registrator.status import cluster_registrators
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
-    return cluster_registrators(ctx.obj, zk_reachable=any(n.stats.mode in core.SERVING_MODES for n in nodes))
+    zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)
+    if ctx.obj.layout is not None:
+        from ..cluster_hosts import host_states, registrator_rows
+
+        return registrator_rows(ctx.obj, host_states(ctx.obj), zk_reachable)
+    return cluster_registrators(ctx.obj, zk_reachable=zk_reachable)
 
 
 def _print_registrators(rows: list) -> None:
@@ -64,10 +70,14 @@ def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool)
 def up(
     ctx: typer.Context,
     timeout: float = typer.Option(120, help="Seconds to wait for quorum."),
+    hosts: str = typer.Option(None, "--hosts", metavar="CTX1,CTX2,CTX3", help="Docker contexts: member i and the registrators of host i run on host i (recorded for later commands)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
-    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress)
+    from ..cluster_hosts import parse_contexts
+
+    contexts = parse_contexts(hosts) if hosts is not None else None
+    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts)
     _print_all(ctx, nodes, json_out)
 
 

@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from ..config import Settings, default_zk_connect, parse_zk_hosts
 from ..errors import BadInputError, SvcctlError
-from . import build, cluster, demo, discover, doctor, registrator, scenario, services, zk
+from . import build, cluster, demo, discover, doctor, hosts, registrator, scenario, services, zk
 from .output import quiet_kazoo_logging
 
 app = typer.Typer(
@@ -27,9 +27,17 @@ def root(
     ctx: typer.Context,
     zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183]"),
     project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Checkout holding compose/, images/ and services/ [default: found from the current directory]"),
+    context: str = typer.Option(None, "--context", help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]"),
 ) -> None:
+    from ..engine import select_engine
+    from ..layout import recorded_layout
+
     quiet_kazoo_logging()
-    settings = Settings(zk=zk or default_zk_connect(), project_dir=project_dir)
+    select_engine(context)
+    # A cluster recorded by `cluster up --hosts` gives the members when --zk/SVCCTL_ZK does not.
+    layout = recorded_layout(project_dir)
+    zk = zk or (layout.connect_string() if layout else default_zk_connect())
+    settings = Settings(zk=zk, project_dir=project_dir, context=context, layout=layout)
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
 
@@ -46,7 +54,7 @@ def version(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
 
 
 # Each command module adds its commands; the order is the order of `svcctl --help`.
-for module in (doctor, build, cluster, services, scenario, demo, zk, discover, registrator):
+for module in (doctor, build, hosts, cluster, services, scenario, demo, zk, discover, registrator):
     module.register(app)
 
 

@@ -56,9 +56,15 @@ def run(
     ctx: typer.Context,
     which: str = typer.Argument(..., metavar="1|2|3|4|all", help="One step, or all four in order from a clean state."),
     timeout: float = typer.Option(core.DEFAULT_TIMEOUT, "--timeout", help="Seconds each step may take to converge."),
+    context: str = typer.Option(None, "--context", help="Docker context of the engine to run them on (as the global --context)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Run scenario steps; after each, ZooKeeper must match Docker exactly and every endpoint answer."""
+    if context:
+        from ..engine import select_engine
+
+        select_engine(context)
+        ctx.obj.context = context
     steps = core.parse_selection(which)
     results = core.run(
         ctx.obj,

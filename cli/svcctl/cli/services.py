@@ -48,18 +48,28 @@ def stop(
     typer.echo("stopped " + ", ".join(dict.fromkeys(names)))
 
 
-def ps(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def ps(
+    ctx: typer.Context,
+    all_hosts: bool = typer.Option(False, "--all-hosts", help="Every host of the cluster recorded by `cluster up --hosts`."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Per container: service, state, health, host port, and whether ZooKeeper has its registration."""
-    instances = core.ps(ctx.obj)
+    down: list[str] = []
+    if all_hosts:
+        instances, down = core.ps_all_hosts(ctx.obj)
+    else:
+        instances = core.ps(ctx.obj)
     if json_out:
-        print_json([i.to_dict() for i in instances])
+        print_json({"instances": [i.to_dict() for i in instances], "hosts_down": down} if all_hosts else [i.to_dict() for i in instances])
         return
+    for host in down:
+        typer.echo(f"warning: host {host} does not answer; its containers are not listed", err=True)
     if not instances:
         typer.echo("no sample service is running (start one with `svcctl up service_1`)")
         return
     print_table(
-        [(i.service, i.container, i.state, i.health, i.host_port, i.registered, i.znode) for i in instances],
-        ["service", "container", "state", "health", "host port", "in zookeeper", "znode"],
+        [((i.host,) if all_hosts else ()) + (i.service, i.container, i.state, i.health, i.host_port, i.registered, i.znode) for i in instances],
+        (["host"] if all_hosts else []) + ["service", "container", "state", "health", "host port", "in zookeeper", "znode"],
     )
 
 

@@ -1,0 +1,101 @@
+"""The layout of a cluster spread over Docker hosts (`svcctl cluster up --hosts`): which host runs
+which member, recorded under `.svcctl/<project>/cluster.json` in the project directory so later
+commands (cluster status/down, zk, discover, call, gateway, ps --all-hosts) use those members
+without --zk. Plain JSON; no docker imports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import ZkHost, format_zk_hosts
+
+LAYOUT_DIR = ".svcctl"
+
+
+@dataclass(frozen=True)
+class HostMember:
+    """Host i of the cluster: its Docker context and engine, its address, and member i on it."""
+
+    context: str
+    engine: str  # tcp://ADDR:2375
+    address: str
+    member_id: int
+    client_port: int = 2181
+
+    @property
+    def zk_host(self) -> ZkHost:
+        return ZkHost(self.address, self.client_port)
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    project: str
+    hosts: tuple[HostMember, ...]
+
+    @property
+    def zk_hosts(self) -> list[ZkHost]:
+        return [h.zk_host for h in self.hosts]
+
+    def connect_string(self) -> str:
+        return format_zk_hosts(self.zk_hosts)
+
+    def zoo_servers(self) -> str:
+        """ZOO_SERVERS naming every member by its host's address (the same on every member)."""
+        return " ".join(f"server.{h.member_id}={h.address}:2888:3888;{h.client_port}" for h in self.hosts)
+
+    def contexts(self) -> list[str]:
+        return [h.context for h in self.hosts]
+
+    def to_dict(self) -> dict:
+        return {"project": self.project, "hosts": [asdict(h) for h in self.hosts]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClusterLayout":
+        return cls(str(data["project"]), tuple(HostMember(**h) for h in data["hosts"]))
+
+
+def layout_path(project_dir: Path, project: str) -> Path:
+    return project_dir / LAYOUT_DIR / project / "cluster.json"
+
+
+def load_layout(project_dir: Path, project: str) -> ClusterLayout | None:
+    """The recorded layout, or None (none recorded, or unreadable: then the project is local)."""
+    try:
+        return ClusterLayout.from_dict(json.loads(layout_path(project_dir, project).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_layout(project_dir: Path, layout: ClusterLayout) -> Path:
+    path = layout_path(project_dir, layout.project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(layout.to_dict(), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def remove_layout(project_dir: Path, project: str) -> bool:
+    path = layout_path(project_dir, project)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def recorded_layout(project_dir: str | None = None, project: str | None = None) -> ClusterLayout | None:
+    """The layout of this project's cluster, if it runs over hosts; None when there is no
+    project directory (commands that need none still work) or nothing is recorded."""
+    import os
+
+    from .config import DEFAULT_PROJECT, find_project_dir
+    from .errors import NotFoundError
+
+    try:
+        path = find_project_dir(project_dir)
+    except NotFoundError:
+        return None
+    return load_layout(path, project or os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT))
