@@ -123,17 +123,19 @@ def warm_up(engine, zk, owner: str) -> None:
     probe.remove(force=True)
 
 
-def latency_run(engine, zk, n: int, owner: str) -> None:
+def latency_run(engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = "") -> tuple[list[float], list[float]]:
+    """N containers publishing on `address` (the engine's): start -> znode and kill/die -> gone
+    delays in ms, printed and returned."""
     service = f"bench_{uuid.uuid4().hex[:8]}"
     clock = ZnodeClock(zk, f"/services/{service}")
     recorder = EventRecorder(engine)
     containers = []
     for _ in range(n):
-        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}))
+        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}, host_ip=address))
     ports = {}
     for c in containers:
         c.reload()
-        ports[c.name] = f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+        ports[c.name] = f"{address}:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
     deadline = time.time() + 30
     while len(clock.appeared) < n and time.time() < deadline:
         time.sleep(0.05)
@@ -153,13 +155,14 @@ def latency_run(engine, zk, n: int, owner: str) -> None:
         if port in clock.gone and stops:
             down.append((clock.gone[port] - min(stops)) * 1000)
             before_die += (name, "die") in events and clock.gone[port] < events[(name, "die")]
-    print(f"containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}")
-    report("start event         -> znode created", up)
-    report("first of kill/die   -> znode removed", down)
+    print(f"{label}containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}")
+    report(f"{label}start event         -> znode created", up)
+    report(f"{label}first of kill/die   -> znode removed", down)
     print(f"  (removal measured from the first of the engine's kill/die events: deregistration happens at the kill; "
           f"{before_die}/{len(down)} znodes were gone before the die event)")
     for c in containers:
         c.remove(force=True)
+    return up, down
 
 
 def registrator_names() -> list[str]:

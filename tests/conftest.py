@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pytest
@@ -61,3 +62,22 @@ def zk(cluster):
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture(scope="session")
+def hosts_cluster(images):
+    """Three simulated hosts with the images the tests run loaded once, and the ensemble over
+    them (member i and two registrators on host i), for the whole run; everything removed at the
+    end. A project of its own (SVCCTL_TEST_PROJECT-hosts): its recorded layout must not turn the
+    test project's local cluster into one over hosts."""
+    from tests.support import HOSTS_IMAGES, HostsCluster, hosts_env
+
+    env = hosts_env()
+    try:
+        hosts = json.loads(run_svcctl("hosts", "up", "3", "--images", HOSTS_IMAGES, "--json", env=env, timeout=1200).stdout)
+        contexts = [h["name"] for h in hosts]
+        run_svcctl("cluster", "up", "--hosts", ",".join(contexts), "--timeout", "180", env=env)
+        yield HostsCluster(env, hosts)
+    finally:
+        run_svcctl("cluster", "down", "--volumes", env=env, check=False, timeout=300)
+        run_svcctl("hosts", "down", env=env, check=False, timeout=300)

@@ -64,3 +64,29 @@ def run_json(*args: str, **kwargs) -> object:
     return json.loads(run_svcctl(*args, "--json", **kwargs).stdout)
 
 
+
+
+# --- the simulated hosts (tests/e2e/test_hosts.py) ------------------------------------------------
+
+HOSTS_PROJECT = f"{TEST_PROJECT}-hosts"
+HOSTS_IMAGES = "zookeeper,registrator,php_service_2"  # what the hosts tests run: loaded once per run
+
+
+def hosts_env(**extra: str) -> dict[str, str]:
+    """The hosts project's environment, without SVCCTL_ZK: its commands find the members in the
+    layout `cluster up --hosts` records."""
+    env = svcctl_env(SVCCTL_PROJECT=HOSTS_PROJECT, **extra)
+    env.pop("SVCCTL_ZK", None)
+    return env
+
+
+class HostsCluster:
+    """The hosts as `hosts up --json` described them: name (= Docker context), address, engine."""
+
+    def __init__(self, env: dict[str, str], hosts: list[dict]) -> None:
+        self.env = env
+        self.hosts = hosts
+        self.names = [h["name"] for h in hosts]
+        self.addresses = {h["name"]: h["address"] for h in hosts}
+        self.engines = {h["name"]: h["engine"] for h in hosts}
+        self.zk = ",".join(f"{h['address']}:2181" for h in hosts)

@@ -117,7 +117,7 @@ def resolve_engine(context: str | None, env: Mapping[str, str] | None = None) ->
     name = context or env.get("DOCKER_CONTEXT") or _current_context_name(env)
     if not name or name == "default":
         return EngineEndpoint(env.get("DOCKER_HOST") or DEFAULT_ENGINE)
-    return context_endpoint(name)
+    return context_endpoint(name, env)
 
 
 def select_engine(context: str | None, env: MutableMapping[str, str] | None = None) -> EngineEndpoint:

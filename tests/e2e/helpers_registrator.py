@@ -32,8 +32,8 @@ def build_tiny(engine) -> str:
 
 
 def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple[str, ...] = ("8080/tcp",), name: str | None = None,
-             labels: dict[str, str] | None = None, command: list[str] | None = None):
-    """A running tiny container publishing `ports` on 127.0.0.1 with random host ports."""
+             labels: dict[str, str] | None = None, command: list[str] | None = None, host_ip: str = "127.0.0.1"):
+    """A running tiny container publishing `ports` on `host_ip` (the engine's address) with random host ports."""
     return engine.containers.run(
         TINY_TAG,
         command=command,
@@ -41,7 +41,7 @@ def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple
         name=name or f"{owner}-{uuid.uuid4().hex[:8]}",
         environment=env or {},
         labels={**(labels or {}), LABEL: owner},
-        ports={p: ("127.0.0.1", None) for p in ports},
+        ports={p: (host_ip, None) for p in ports},
     )
 
 

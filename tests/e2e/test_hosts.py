@@ -1,0 +1,173 @@
+"""A cluster over three simulated Docker hosts (issue 11), end to end: quorum across hosts,
+per-host scaling registered with the host's address, HTTP through those addresses, a host's
+crash and return, `ps --all-hosts` against ZooKeeper, and `hosts down` leaving nothing behind.
+The hosts and the ensemble start once per run (the `hosts_cluster` fixture); the tests run in
+file order and the last one takes everything down. Observers are independent: the docker SDK on
+each host's engine and kazoo on the members."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.helpers_services import http_answer
+from tests.support import HOSTS_PROJECT, ROOT, run_svcctl, wait_for
+
+SESSION_TIMEOUT = 10.0  # the registrators' -session-timeout (compose/hosts.yml)
+CRASH_BOUND = SESSION_TIMEOUT + 2.0
+
+
+@pytest.fixture(scope="module")
+def hosts_zk(hosts_cluster):
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=hosts_cluster.zk, timeout=10)
+    client.start(timeout=30)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
+
+
+def engine(hosts_cluster, name: str):
+    import docker
+
+    return docker.DockerClient(base_url=hosts_cluster.engines[name], timeout=30)
+
+
+def published(hosts_cluster, name: str) -> dict[str, str]:
+    """`<host address>:<port>` -> container id for each running service_2 container on that host."""
+    found = {}
+    for container in engine(hosts_cluster, name).containers.list(filters={"label": f"com.docker.compose.project={HOSTS_PROJECT}"}):
+        for binding in container.attrs["NetworkSettings"]["Ports"].get("80/tcp") or []:
+            found[f"{binding['HostIp']}:{binding['HostPort']}"] = container.id
+    return found
+
+
+def children(zk, service: str = "service_2") -> set[str]:
+    from kazoo.exceptions import NoNodeError
+
+    try:
+        return set(zk.get_children(f"/services/{service}"))
+    except NoNodeError:
+        return set()
+
+
+def of_host(nodes: set[str], address: str) -> set[str]:
+    return {n for n in nodes if n.startswith(f"{address}:")}
+
+
+def test_quorum_across_hosts(hosts_cluster):
+    status = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env).stdout)
+    members = status["members"]
+    assert [m["host"] for m in members] == hosts_cluster.names
+    assert [m["member"] for m in members] == [f"{hosts_cluster.addresses[n]}:2181" for n in hosts_cluster.names]
+    assert sorted(m["mode"] for m in members) == ["follower", "follower", "leader"]
+    assert all(m["state"] == "running" for m in members)
+    # Two registrators per host, one of them the active writer of that host's engine.
+    for name in hosts_cluster.names:
+        rows = [r for r in status["registrators"] if r["container"].startswith(f"{name}-")]
+        assert sorted(r["role"] for r in rows) == ["active", "standby"], status["registrators"]
+    # Later commands find the members without --zk: the layout is recorded.
+    layout = json.loads((ROOT / ".svcctl" / HOSTS_PROJECT / "cluster.json").read_text())
+    assert [h["context"] for h in layout["hosts"]] == hosts_cluster.names
+
+
+def test_scale_per_host_registers_the_host_address(hosts_cluster, hosts_zk):
+    host2, host3 = hosts_cluster.names[1], hosts_cluster.names[2]
+    run_svcctl("--context", host2, "scale", "service_2", "2", env=hosts_cluster.env)
+    run_svcctl("--context", host3, "scale", "service_2", "1", env=hosts_cluster.env)
+    on2, on3 = published(hosts_cluster, host2), published(hosts_cluster, host3)
+    assert len(on2) == 2 and len(on3) == 1
+    assert all(key.startswith(hosts_cluster.addresses[host2] + ":") for key in on2)
+    wait_for(lambda: children(hosts_zk) == set(on2) | set(on3), f"ZooKeeper to hold exactly {sorted(on2) + sorted(on3)}", timeout=30)
+    engine_id = engine(hosts_cluster, host2).info()["ID"]
+    for key, container_id in on2.items():
+        data, _ = hosts_zk.get(f"/services/service_2/{key}")
+        ours = json.loads(data)["svcctl"]
+        assert ours["engine_id"] == engine_id and ours["container_id"] == container_id
+    # Each instance answers from this machine at the address ZooKeeper gives.
+    for key in children(hosts_zk):
+        assert wait_for(lambda: _answers(key), f"http://{key}/ to answer", timeout=30)
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        return http_answer(endpoint) == "This is Service 2."
+    except OSError:
+        return False
+
+
+def test_ps_all_hosts_agrees_with_zookeeper(hosts_cluster, hosts_zk):
+    report = json.loads(run_svcctl("ps", "--all-hosts", "--json", env=hosts_cluster.env).stdout)
+    instances = report["instances"]
+    assert report["hosts_down"] == []
+    assert {i["host"] for i in instances} == set(hosts_cluster.names[1:])
+    assert all(i["registered"] == "yes" for i in instances), instances
+    assert {i["znode"].rsplit("/", 1)[1] for i in instances} == children(hosts_zk)
+
+
+def test_host_crash_and_return(hosts_cluster, hosts_zk):
+    from kazoo.client import KazooClient
+
+    host3 = hosts_cluster.names[2]
+    address3 = hosts_cluster.addresses[host3]
+    before = children(hosts_zk)
+    theirs, others = of_host(before, address3), before - of_host(before, address3)
+    assert theirs and others
+    run_svcctl("hosts", "stop", host3, env=hosts_cluster.env)
+    crashed_at = time.monotonic()
+    # Exactly host3's registrations go, within the session timeout + 2 s; the others stay.
+    while of_host(children(hosts_zk), address3):
+        assert others <= children(hosts_zk), "another host's registration went with host3"
+        assert time.monotonic() - crashed_at <= CRASH_BOUND, f"{sorted(of_host(children(hosts_zk), address3))} still there {CRASH_BOUND}s after the crash"
+        time.sleep(0.1)
+    gone_after = time.monotonic() - crashed_at
+    assert children(hosts_zk) == others
+    # Two of three members keep the quorum: writes still commit.
+    survivors = ",".join(f"{hosts_cluster.addresses[n]}:2181" for n in hosts_cluster.names[:2])
+    writer = KazooClient(hosts=survivors, timeout=10)
+    writer.start(timeout=15)
+    try:
+        path = writer.create("/e2e-hosts-quorum-", b"x", sequence=True, ephemeral=True)
+        assert writer.exists(path)
+    finally:
+        writer.stop()
+        writer.close()
+    status = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env, check=False).stdout)
+    modes = {m["host"]: m["mode"] for m in status["members"]}
+    assert sorted(modes[n] for n in hosts_cluster.names[:2]) == ["follower", "leader"] and modes[host3] == "down"
+    print(f"host3's registrations gone {gone_after:.1f}s after the crash")
+
+    # The return: the member rejoins and the instance (restart policy) registers again, no command.
+    run_svcctl("hosts", "start", host3, env=hosts_cluster.env)
+    wait_for(lambda: of_host(children(hosts_zk), address3), f"{address3}'s instance registered again", timeout=90, interval=0.2)
+    assert set(published(hosts_cluster, host3)) == of_host(children(hosts_zk), address3)
+    assert children(hosts_zk) >= others
+
+    def rejoined():
+        nodes = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env, check=False).stdout)["members"]
+        return sorted(m["mode"] for m in nodes) == ["follower", "follower", "leader"]
+
+    wait_for(rejoined, "host3's member back in the quorum", timeout=90, interval=1.0)
+
+
+def test_hosts_down_leaves_nothing_behind(hosts_cluster):
+    import docker
+
+    env = hosts_cluster.env
+    run_svcctl("cluster", "down", "--volumes", env=env)
+    assert not (ROOT / ".svcctl" / HOSTS_PROJECT / "cluster.json").exists()
+    run_svcctl("hosts", "down", env=env)
+    outer = docker.from_env()
+    label = {"label": f"io.svcctl.hosts.project={HOSTS_PROJECT}"}
+    assert outer.containers.list(all=True, filters=label) == []
+    assert outer.volumes.list(filters=label) == []
+    assert [n.name for n in outer.networks.list(names=[f"{HOSTS_PROJECT}-hosts"])] == []
+    contexts = subprocess.run(["docker", "context", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True).stdout.split()
+    assert not [c for c in contexts if c.startswith(f"{HOSTS_PROJECT}-host")]
+    assert json.loads(run_svcctl("hosts", "ls", "--json", env=env).stdout) == []

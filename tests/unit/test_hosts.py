@@ -1,0 +1,129 @@
+"""Pure parts of the hosts feature: engine selection by Docker's precedence, the context store,
+the hosts' names and subnets, the recorded layout, owner-filtered registrations."""
+
+import hashlib
+import ipaddress
+import json
+
+import pytest
+from svcctl.cluster_hosts import parse_contexts
+from svcctl.config import ZkHost
+from svcctl.engine import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
+from svcctl.errors import BadInputError, NotFoundError
+from svcctl.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
+from svcctl.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
+from svcctl.registration import Registration, encode_payload
+from svcctl.services import read_owned_registrations
+
+from tests.unit.fakezk import FakeClient, FakeEnsemble
+
+
+def make_context(config_dir, name: str, host: str) -> None:
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+
+
+@pytest.fixture
+def docker_config(tmp_path):
+    make_context(tmp_path, "h2", "tcp://10.0.0.12:2375")
+    make_context(tmp_path, "h3", "tcp://10.0.0.13:2375")
+    return tmp_path
+
+
+def test_context_flag_wins_over_docker_host(docker_config):
+    env = {"DOCKER_CONFIG": str(docker_config), "DOCKER_HOST": "tcp://1.2.3.4:2375", "DOCKER_CONTEXT": "h3"}
+    assert resolve_engine("h2", env) == EngineEndpoint("tcp://10.0.0.12:2375", "h2")
+
+
+def test_docker_host_wins_over_docker_context_then_context_then_current(docker_config):
+    base = {"DOCKER_CONFIG": str(docker_config)}
+    assert resolve_engine(None, {**base, "DOCKER_HOST": "tcp://1.2.3.4:2375", "DOCKER_CONTEXT": "h3"}).host == "tcp://1.2.3.4:2375"
+    assert resolve_engine(None, {**base, "DOCKER_CONTEXT": "h3"}).host == "tcp://10.0.0.13:2375"
+    assert resolve_engine(None, base).host == DEFAULT_ENGINE
+    (docker_config / "config.json").write_text(json.dumps({"currentContext": "h2"}))
+    assert resolve_engine(None, base).context == "h2"
+    assert resolve_engine("default", base).host == DEFAULT_ENGINE
+
+
+def test_unknown_context_is_not_found_with_a_fix(docker_config):
+    with pytest.raises(NotFoundError) as info:
+        context_endpoint("nope", {"DOCKER_CONFIG": str(docker_config)})
+    assert "docker context ls" in info.value.fix
+
+
+def test_select_engine_turns_a_context_into_docker_host(docker_config):
+    env = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1"}
+    endpoint = select_engine(None, env)
+    assert env["DOCKER_HOST"] == "tcp://10.0.0.13:2375" and "DOCKER_CONTEXT" not in env and "DOCKER_TLS_VERIFY" not in env
+    assert endpoint.address == "10.0.0.13"
+    untouched = {"DOCKER_CONFIG": str(docker_config)}
+    select_engine(None, untouched)
+    assert "DOCKER_HOST" not in untouched
+
+
+def test_endpoint_address_is_loopback_for_a_socket():
+    assert EngineEndpoint(DEFAULT_ENGINE).address == "127.0.0.1"
+    assert EngineEndpoint("tcp://10.1.2.3:2375").address == "10.1.2.3"
+
+
+def test_hosts_are_named_from_the_project():
+    assert host_name("svcctl", 1) == "svcctl-host1"
+    assert host_name("svcctl-t11", 3) == "svcctl-t11-host3"
+    assert network_name("svcctl-t11") == "svcctl-t11-hosts"
+    assert volume_name("svcctl-t11", 2) == "svcctl-t11-host2-docker"
+
+
+def test_subnet_is_stable_per_project_and_differs_between_projects():
+    first = next(candidate_subnets("svcctl-t11"))
+    assert first == next(candidate_subnets("svcctl-t11"))
+    assert first != next(candidate_subnets("svcctl-t12"))
+    assert first.prefixlen == 24 and first.subnet_of(SUBNET_POOL)
+    # Every /24 of the pool is a candidate once: a taken one is skipped, never retried.
+    assert len(set(candidate_subnets("x"))) == 2 ** (24 - SUBNET_POOL.prefixlen)
+    assert host_address(ipaddress.ip_network("10.192.7.0/24"), 2) == "10.192.7.12"
+
+
+def test_parse_contexts():
+    assert parse_contexts("a, b,c") == ["a", "b", "c"]
+    for bad in ("", "a,a,b", "a,b"):
+        with pytest.raises(BadInputError):
+            parse_contexts(bad)
+
+
+def layout() -> ClusterLayout:
+    return ClusterLayout("p", tuple(HostMember(f"p-host{i}", f"tcp://10.0.0.{10 + i}:2375", f"10.0.0.{10 + i}", i) for i in (1, 2, 3)))
+
+
+def test_layout_round_trip_and_members(tmp_path):
+    assert load_layout(tmp_path, "p") is None
+    save_layout(tmp_path, layout())
+    loaded = load_layout(tmp_path, "p")
+    assert loaded == layout()
+    assert loaded.zk_hosts == [ZkHost("10.0.0.11", 2181), ZkHost("10.0.0.12", 2181), ZkHost("10.0.0.13", 2181)]
+    assert loaded.connect_string() == "10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181"
+    assert loaded.zoo_servers().split() == [f"server.{i}=10.0.0.{10 + i}:2888:3888;2181" for i in (1, 2, 3)]
+    assert load_layout(tmp_path, "other") is None
+    assert remove_layout(tmp_path, "p") and not remove_layout(tmp_path, "p")
+
+
+def test_settings_use_the_layout_members():
+    from svcctl.config import Settings
+
+    settings = Settings(zk="127.0.0.1:2181", layout=layout())
+    assert settings.ensemble_hosts == layout().zk_hosts
+
+
+def test_owned_registrations_leave_other_engines_out():
+    ensemble = FakeEnsemble()
+    zk = FakeClient(ensemble, 1)
+    zk.ensure_path("/services/service_2")
+    zk.ensure_path("/services/service_1")
+    for engine, address in (("E2", "10.0.0.12:32768"), ("E3", "10.0.0.13:32768")):
+        ip, port = address.split(":")
+        reg = Registration("service_2", ip, int(port), 80, "tcp", "c" * 64, "c" * 12, "n")
+        zk.create(f"/services/service_2/{address}", encode_payload(reg, engine, "r", 0.0), ephemeral=True)
+    owned = read_owned_registrations(zk, "E2", "/services", ["service_1", "service_2"])
+    assert owned == {"service_1": [], "service_2": ["10.0.0.12:32768"]}
+    # Only another engine's children: not an empty node left behind by this one.
+    assert read_owned_registrations(zk, "E9", "/services", ["service_2"]) == {"service_2": None}
