@@ -53,7 +53,8 @@ def main() -> None:
 
     import docker
     from kazoo.client import KazooClient
-    from svcctl.config import DEFAULT_PROJECT, default_zk_connect
+    from svcctl.config import DEFAULT_PROJECT, default_zk_connect, parse_zk_hosts
+    from svcctl.zk.client import zk_session
 
     project = f"{os.environ.get('SVCCTL_PROJECT', DEFAULT_PROJECT)}-bench"
     env = {**os.environ, "SVCCTL_PROJECT": project}
@@ -76,17 +77,14 @@ def main() -> None:
         remote = docker.DockerClient(base_url=host2["engine"], timeout=120)
         saved = subprocess.run(["docker", "save", TINY_TAG], capture_output=True, check=True).stdout
         remote.images.load(saved)
-        hosts_zk = KazooClient(hosts=",".join(f"{h['address']}:2181" for h in hosts), timeout=10)
-        hosts_zk.start(timeout=30)
         try:
-            warm_up(local, local_zk, owner)
-            warm_up(remote, hosts_zk, owner)
-            local_up, _ = latency_run(local, local_zk, args.containers, owner, label="local engine: ")
-            remote_up, _ = latency_run(remote, hosts_zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: ")
+            with zk_session(parse_zk_hosts(",".join(f"{h['address']}:2181" for h in hosts)), connect_timeout=30) as hosts_zk:
+                warm_up(local, local_zk, owner)
+                warm_up(remote, hosts_zk, owner)
+                local_up, _ = latency_run(local, local_zk, args.containers, owner, label="local engine: ")
+                remote_up, _ = latency_run(remote, hosts_zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: ")
         finally:
             remove_all(remote, owner)
-            hosts_zk.stop()
-            hosts_zk.close()
         local_p99, remote_p99 = percentile(local_up, 99), percentile(remote_up, 99)
         print(f"registration p99 (start event -> znode): host {remote_p99:.1f} ms vs local {local_p99:.1f} ms "
               f"| ratio host/local = {remote_p99 / local_p99:.2f}")

@@ -155,23 +155,10 @@ def host_states(settings: Settings) -> dict[str, dict[str, str]]:
 
 def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list["RegistratorRow"]:
     """Per host, its registrator containers joined with their election nodes by id."""
-    from .registrator.status import RegistratorRow, RegistratorStatus, read_registrators
+    from .registrator.status import join_registrators
 
     layout = settings.layout
     assert layout is not None
-    found: list[RegistratorStatus] = []
-    if zk_reachable:
-        try:
-            found = read_registrators(settings, connect_timeout=3.0)
-        except SvcctlError:
-            found = []
-    by_id = {r.id: r for r in found}
-    rows = []
-    for member in layout.hosts:
-        for name in registrator_containers(member):
-            r = by_id.pop(name, None)
-            rows.append(RegistratorRow(name, states.get(member.context, {}).get(name, "absent"), r.role if r else "unknown",
-                                       r.since if r else None, r.registrations if r else None, r.session if r else None))
-    for r in by_id.values():
-        rows.append(RegistratorRow(r.id, "-", r.role, r.since, r.registrations, r.session))
-    return rows
+    names = [name for member in layout.hosts for name in registrator_containers(member)]
+    merged = {name: state for member in layout.hosts for name, state in states.get(member.context, {}).items()}
+    return join_registrators(settings, names, merged, zk_reachable)

@@ -22,15 +22,11 @@ CRASH_BOUND = SESSION_TIMEOUT + 2.0
 
 @pytest.fixture(scope="module")
 def hosts_zk(hosts_cluster):
-    from kazoo.client import KazooClient
+    from svcctl.config import parse_zk_hosts
+    from svcctl.zk.client import zk_session
 
-    client = KazooClient(hosts=hosts_cluster.zk, timeout=10)
-    client.start(timeout=30)
-    try:
+    with zk_session(parse_zk_hosts(hosts_cluster.zk), connect_timeout=30) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 def engine(hosts_cluster, name: str):
@@ -112,7 +108,8 @@ def test_ps_all_hosts_agrees_with_zookeeper(hosts_cluster, hosts_zk):
 
 
 def test_host_crash_and_return(hosts_cluster, hosts_zk):
-    from kazoo.client import KazooClient
+    from svcctl.config import parse_zk_hosts
+    from svcctl.zk.client import zk_session
 
     host3 = hosts_cluster.names[2]
     address3 = hosts_cluster.addresses[host3]
@@ -130,14 +127,9 @@ def test_host_crash_and_return(hosts_cluster, hosts_zk):
     assert children(hosts_zk) == others
     # Two of three members keep the quorum: writes still commit.
     survivors = ",".join(f"{hosts_cluster.addresses[n]}:2181" for n in hosts_cluster.names[:2])
-    writer = KazooClient(hosts=survivors, timeout=10)
-    writer.start(timeout=15)
-    try:
+    with zk_session(parse_zk_hosts(survivors), connect_timeout=15) as writer:
         path = writer.create("/e2e-hosts-quorum-", b"x", sequence=True, ephemeral=True)
         assert writer.exists(path)
-    finally:
-        writer.stop()
-        writer.close()
     status = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env, check=False).stdout)
     modes = {m["host"]: m["mode"] for m in status["members"]}
     assert sorted(modes[n] for n in hosts_cluster.names[:2]) == ["follower", "leader"] and modes[host3] == "down"

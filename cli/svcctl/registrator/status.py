@@ -144,6 +144,15 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
         states = container_states(names) if names else {}
     except SvcctlError:
         states = {}
+    return join_registrators(settings, names, states, zk_reachable)
+
+
+def join_registrators(settings: Settings, names: list[str], states: dict[str, str], zk_reachable: bool) -> list[RegistratorRow]:
+    """Registrator containers (in order, with their states) joined with their election nodes by
+    id (ZooKeeper is asked only when reachable); the elected registrators that are none of these
+    containers come after them."""
+    from ..errors import SvcctlError
+
     found: list[RegistratorStatus] = []
     if zk_reachable:
         try:
