@@ -372,6 +372,22 @@ class DownReport:
         return asdict(self)
 
 
+def _remove_volume(volume, attempts: int = 30) -> None:
+    """A volume is briefly "in use" after its container's forced removal returns: retried."""
+    import docker.errors
+
+    for attempt in range(attempts):
+        try:
+            volume.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+
+
 def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     """Remove the hosts with everything on them, their volumes, contexts and network, and the
     record of a cluster that ran on them."""
@@ -381,7 +397,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     from .layout import remove_layout
 
     project = settings.project
-    client = docker_client()
+    client = docker_client(timeout=300)  # a loaded machine takes its time removing a host
     report = DownReport([], [], [], None)
     containers = host_containers(client, project)
     on_progress(f"removing {', '.join(c.name for c in containers) or 'no host'}")
@@ -389,7 +405,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     # In parallel: each host takes its inner containers down and leaves a large volume behind.
     with ThreadPoolExecutor(max_workers=max(1, len(containers), len(volumes))) as pool:
         list(pool.map(lambda c: c.remove(force=True, v=True), containers))
-        list(pool.map(lambda v: v.remove(force=True), volumes))
+        list(pool.map(_remove_volume, volumes))
     report.containers = [c.name for c in containers]
     report.volumes = [v.name for v in volumes]
     for index in range(1, MAX_HOSTS + 1):
