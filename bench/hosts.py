@@ -93,8 +93,8 @@ def main() -> None:
         local_zk.stop()
         local_zk.close()
         if not args.keep:
-            subprocess.run([SVCCTL, "cluster", "down", "--volumes"], env=env, capture_output=True)
-            subprocess.run([SVCCTL, "hosts", "down"], env=env, capture_output=True)
+            subprocess.run([SVCCTL, "cluster", "down", "--volumes"], env=env)
+            subprocess.run([SVCCTL, "hosts", "down"], env=env)
 
 
 if __name__ == "__main__":
