@@ -110,9 +110,7 @@ def _engine_facts(info: HostInfo) -> HostInfo:
         info.engine_version = str(inner.version().get("Version"))
         facts = inner.info()
         info.containers, info.images = facts.get("ContainersRunning"), facts.get("Images")
-    except (DockerUnavailableError, OSError):
-        pass
-    except Exception:  # noqa: BLE001 - an engine that answers badly is reported as not answering
+    except Exception:  # noqa: BLE001 - not answering, or answering badly: shown as "-" by ls
         pass
     return info
 
@@ -209,7 +207,7 @@ def wait_engine(address: str, name: str, timeout: float = ENGINE_START_TIMEOUT, 
                 if container.status != "running":
                     raise SvcctlError(
                         f"host {name} exited ({container.status}) before its engine answered",
-                        f"read its log below; `svcctl hosts down` then `svcctl hosts up` starts over",
+                        "read its log below; `svcctl hosts down` then `svcctl hosts up` starts over",
                         details=container.logs(tail=15).decode(errors="replace"),
                     ) from None
             if time.monotonic() > deadline:
