@@ -13,7 +13,7 @@ from .errors import ConflictError, DockerUnavailableError, NotFoundError, Svcctl
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml")
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
 
 

@@ -13,6 +13,7 @@ DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
+DEFAULT_GATEWAY_IMAGE = "svcctl/gateway:0.1"
 DEFAULT_BASE = "/services"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
@@ -158,3 +159,8 @@ def parse_ip(value: str, option: str) -> str:
 def registrator_image() -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
     return os.environ.get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+
+
+def gateway_image() -> str:
+    """The gateway's image: what `svcctl build gateway` tags and `svcctl gateway up` runs."""
+    return os.environ.get("SVCCTL_GATEWAY_IMAGE") or DEFAULT_GATEWAY_IMAGE

@@ -49,7 +49,7 @@ def _load_optional_specs() -> None:
     # Modules that own an image register it on import (registrator, sample services).
     import importlib
 
-    for module in ("svcctl.registrator.image", "svcctl.samples"):
+    for module in ("svcctl.registrator.image", "svcctl.gateway.image", "svcctl.samples"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from ..config import Settings, default_zk_connect, parse_zk_hosts
 from ..errors import BadInputError, SvcctlError
-from . import build, cluster, demo, discover, doctor, registrator, scenario, services, zk
+from . import build, cluster, demo, discover, doctor, gateway, registrator, scenario, services, zk
 from .output import quiet_kazoo_logging
 
 app = typer.Typer(
@@ -46,7 +46,7 @@ def version(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
 
 
 # Each command module adds its commands; the order is the order of `svcctl --help`.
-for module in (doctor, build, cluster, services, scenario, demo, zk, discover, registrator):
+for module in (doctor, build, cluster, services, scenario, demo, zk, discover, gateway, registrator):
     module.register(app)
 
 
