@@ -110,8 +110,38 @@ def check_zookeeper(hosts: list[ZkHost]) -> Check:
     return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok", "svcctl cluster up", required=False)
 
 
+# Debian packages the gateway's foreground mode, its tests and bench/gateway.py run on the host:
+# command → package.
+GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium"}
+
+
+def missing_gateway_tools() -> list[str]:
+    """Packages of GATEWAY_TOOLS whose command is not installed (haproxy lives in /usr/sbin)."""
+    return [package for command, package in GATEWAY_TOOLS.items() if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists()]
+
+
+def check_gateway_tools() -> Check:
+    missing = missing_gateway_tools()
+    if missing:
+        return Check(
+            "gateway-tools", False, f"not installed: {', '.join(missing)} (the foreground gateway, its tests and bench)",
+            f"svcctl doctor --fix (apt-get install {' '.join(missing)})", required=False,
+        )
+    return Check("gateway-tools", True, f"{', '.join(GATEWAY_TOOLS)} installed", required=False)
+
+
+def install_gateway_tools(on_progress: Progress) -> None:
+    """apt-get install only what is missing."""
+    missing = missing_gateway_tools()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise SvcctlError(f"cannot install {', '.join(missing)} here: it needs root on Debian/Ubuntu", f"install {', '.join(missing)} with your package manager")
+    _apt_install(missing, on_progress)
+
+
 def run_checks(zk_hosts: list[ZkHost]) -> list[Check]:
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_zookeeper(zk_hosts)]
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), check_zookeeper(zk_hosts)]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -132,8 +162,10 @@ def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900)
 
 
 def _apt_install(packages: list[str], on_progress: Progress) -> None:
-    _run(["apt-get", "update", "-qq"], on_progress, "apt-get update")
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
+    # Another apt run on the machine holds the lock for a while: wait for it, not fail.
+    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
+    _run(["apt-get", *lock_wait, "update", "-qq"], on_progress, "apt-get update")
+    _run(["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
 
 
 def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
@@ -258,12 +290,14 @@ FIXERS: dict[str, Callable[[Progress], object]] = {
     "engine": start_engine,
     "compose": install_compose_plugin,
     "base-image": bootstrap_base_image,
+    "gateway-tools": install_gateway_tools,
 }
 CHECKERS: dict[str, Callable[[], Check]] = {
     "engine": check_engine,
     "compose": check_compose,
     "api-version": check_api_version,
     "base-image": check_base_image,
+    "gateway-tools": check_gateway_tools,
 }
 
 

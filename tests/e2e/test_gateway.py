@@ -177,7 +177,8 @@ def test_status_and_the_stats_page_in_chromium(gateway, zk, engine):
             )
         assert proc.returncode == 0, proc.stderr[-2000:]
         dom = proc.stdout
-        assert "Statistics Report" in dom and f"svc.{svc}" in dom and f"127.0.0.1:{port}" in dom
+        # The service's backend (svc.<name>, or the spare backend it took at run time) and its server.
+        assert "Statistics Report" in dom and f">{entry['backend']}<" in dom and f"127.0.0.1:{port}" in dom
     finally:
         remove_containers([container])
         if zk.exists(f"/services/{svc}"):

@@ -94,6 +94,7 @@ def test_stats_csv_gives_each_service_its_servers_and_totals():
     services = parse_stats_csv(CSV.replace("svc.service_2", "spare.4"), {"spare.4": "service_2"})
     assert list(services) == ["service_2"]
     s2 = services["service_2"]
+    assert s2.backend == "spare.4"
     assert (s2.current_sessions, s2.total_sessions, s2.responses_2xx) == (1, 38, 38)
     assert [(s.server, s.state, s.current_sessions, s.total_sessions) for s in s2.servers] == [
         ("127.0.0.1:32001", "UP", 1, 30),
@@ -108,3 +109,33 @@ def test_stats_csv_gives_each_service_its_servers_and_totals():
 )
 def test_server_states(status, state):
     assert server_state(status) == state
+
+
+def test_doctor_installs_only_the_missing_gateway_tools(monkeypatch):
+    from svcctl import bootstrap
+
+    installed = {"haproxy", "chromium", "apt-get"}
+    monkeypatch.setattr(bootstrap.shutil, "which", lambda cmd: f"/usr/bin/{cmd}" if cmd in installed else None)
+    monkeypatch.setattr(bootstrap.Path, "exists", lambda self: False)
+    assert bootstrap.missing_gateway_tools() == ["wrk"]
+    check = bootstrap.check_gateway_tools()
+    assert not check.ok and not check.required and "apt-get install wrk" in check.fix
+    asked = []
+    monkeypatch.setattr(bootstrap, "_apt_install", lambda packages, _progress: asked.append(packages))
+    monkeypatch.setattr(bootstrap.os, "geteuid", lambda: 0)
+    bootstrap.install_gateway_tools(lambda _msg: None)
+    assert asked == [["wrk"]]
+    installed.add("wrk")
+    bootstrap.install_gateway_tools(lambda _msg: None)
+    assert asked == [["wrk"]]  # nothing more once everything is there
+
+
+def test_no_haproxy_on_the_host_is_one_error_with_the_fix(monkeypatch):
+    from svcctl.errors import NotFoundError
+    from svcctl.gateway import haproxy
+
+    monkeypatch.setattr("shutil.which", lambda _cmd: None)
+    monkeypatch.setattr(haproxy.os, "access", lambda _path, _mode: False)
+    with pytest.raises(NotFoundError) as caught:
+        haproxy.haproxy_binary()
+    assert "haproxy is not installed" in str(caught.value) and "apt-get install haproxy" in caught.value.fix

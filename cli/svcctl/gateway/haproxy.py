@@ -228,6 +228,7 @@ class ServerStat:
 @dataclass
 class ServiceStat:
     service: str
+    backend: str  # its name on the stats page
     servers: list[ServerStat]
     current_sessions: int = 0
     total_sessions: int = 0
@@ -237,6 +238,7 @@ class ServiceStat:
     def to_dict(self) -> dict:
         return {
             "service": self.service,
+            "backend": self.backend,
             "current_sessions": self.current_sessions,
             "total_sessions": self.total_sessions,
             "responses_2xx": self.responses_2xx,
@@ -275,7 +277,7 @@ def parse_stats_csv(text: str, service_of: dict[str, str] | None = None) -> dict
         service = (service_of or {}).get(backend) or service_of_backend(backend)
         if service is None:
             continue
-        entry = services.setdefault(service, ServiceStat(service, []))
+        entry = services.setdefault(service, ServiceStat(service, backend, []))
         if row.get("svname") == "BACKEND":
             entry.current_sessions = _int(row.get("scur", ""))
             entry.total_sessions = _int(row.get("stot", ""))
