@@ -20,6 +20,7 @@ class WrkResult:
     non_2xx: int  # wrk's "Non-2xx or 3xx responses"
     socket_errors: int  # connect + read + write + timeout
     output: str
+    socket_errors_by_kind: str = ""  # wrk's own line, e.g. "connect 0, read 2, write 0, timeout 0"
 
     @property
     def failed(self) -> int:
@@ -47,14 +48,16 @@ def parse_wrk(output: str) -> WrkResult:
         int(non_2xx.group(1)) if non_2xx else 0,
         sum(int(g) for g in errors.groups()) if errors else 0,
         output,
+        errors.group(0).split(": ", 1)[1] if errors else "",
     )
 
 
-def run_wrk(url: str, seconds: float, headers: dict[str, str] | None = None, threads: int = 2, connections: int = 16) -> WrkResult:
+def run_wrk(url: str, seconds: float, headers: dict[str, str] | None = None, threads: int = 2, connections: int = 16, timeout: float = 2.0) -> WrkResult:
+    """`timeout`: a response slower than this counts as a socket error (wrk's default 2 s)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is not installed: run `svcctl doctor --fix` (installs Debian's wrk)")
-    cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout:g}s", "--latency"]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
     proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60)
