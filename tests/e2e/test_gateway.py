@@ -38,6 +38,14 @@ def request(path: str = "/", headers: dict[str, str] | None = None, method: str 
         conn.close()
 
 
+def gateway_log(engine, lines: int = 60) -> str:
+    """The gateway's last log lines (failed requests are logged), for a failure's message."""
+    try:
+        return engine.containers.get(CONTAINER).logs(tail=lines).decode(errors="replace")
+    except Exception as exc:  # the log is a diagnostic: its absence must not hide the failure
+        return f"(no gateway log: {exc})"
+
+
 def status_of(service: str) -> int:
     try:
         return request("/", {"service_name": service})[0]
@@ -110,7 +118,7 @@ def test_scale_up_is_seen_within_a_second(gateway, zk):
         pass  # the next test scales down
 
 
-def test_scale_down_fails_no_request_under_load(gateway, zk):
+def test_scale_down_fails_no_request_under_load(gateway, zk, engine):
     try:
         run_svcctl("scale", "service_2", "3", timeout=300)
         wait_for(lambda: len(mine(zk, "service_2")) == 3, "three registrations", WAIT)
@@ -123,7 +131,7 @@ def test_scale_down_fails_no_request_under_load(gateway, zk):
         wait_for(lambda: len(mine(zk, "service_2")) == 1, "one registration left", WAIT)
         (result,) = results
         assert result.requests > 100
-        assert result.failed == 0, result.output
+        assert result.failed == 0, result.output + gateway_log(engine)
     finally:
         run_svcctl("stop", "service_2", timeout=300, check=False)
 
@@ -141,7 +149,7 @@ def test_a_new_service_reloads_without_failing_a_request_and_restart_keeps_servi
         register(zk, other, p2, c2.id)  # a new backend: a seamless reload under load
         wait_for(lambda: status_of(other) == 200, "the new service routed", 10)
         load.join(timeout=60)
-        assert results[0].requests > 50 and results[0].failed == 0, results[0].output
+        assert results[0].requests > 50 and results[0].failed == 0, results[0].output + gateway_log(engine)
 
         engine.containers.get(CONTAINER).restart(timeout=15)
         wait_for(lambda: status_of(svc) == 200 and status_of(other) == 200, "both services routed after a restart", 60)
