@@ -8,7 +8,8 @@ import typer
 from .output import print_json, print_table, progress
 
 app = typer.Typer(
-    help="The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper.",
+    help="The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper. "
+    "Without a subcommand it runs in the foreground (a local haproxy; Ctrl-C ends it); `up` runs it in the background as part of the project.",
     invoke_without_command=True,
 )
 
