@@ -31,10 +31,12 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
+import re
 import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,6 +50,7 @@ TARGET_RESYNC_200_S = 2.0
 TARGET_BURST_RATIO = 0.8  # ours/upstream, add p99 and remove p99 of the burst
 BURST_THREADS = 8
 UPSTREAM_BASE = "/upstream"
+UPSTREAM_TROUBLE = ("failed", "unable", "error", "could not", "not removing")  # words of upstream's error lines
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -252,11 +255,24 @@ def start_upstream(engine, image: str, member: str, owner: str):
         raise SystemExit(f"no image {image}: build the upstream registrator locally first (see --upstream-image)") from None
 
 
-def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream: bool, stale_after: float) -> None:
-    """N containers started from 8 threads at once, then killed the same way."""
+def upstream_trouble(container, since: float) -> Counter:
+    """Upstream's complaints since `since`, ids and paths blanked, so lost and stale nodes come
+    with upstream's own reason."""
+    counts: Counter = Counter()
+    for line in container.logs(since=int(since)).decode(errors="replace").splitlines():
+        message = line.split(" ", 2)[-1]  # after the date and time
+        if any(word in message for word in UPSTREAM_TROUBLE):
+            message = re.sub(r"'[^']*'", "'…'", re.sub(r"\b[0-9a-f]{12,64}\b", "<id>", message))
+            counts[re.sub(r"&\{.*\}", "<service>", message)[:120]] += 1
+    return counts
+
+
+def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: float) -> None:
+    """N containers started from 8 threads at once, then killed the same way; with `upstream`
+    (its running container) upstream's tree is watched beside ours."""
     service = f"burst_{uuid.uuid4().hex[:8]}"
     sides = [BurstSide("ours", zk_hosts, f"/services/{service}")]
-    if upstream:
+    if upstream is not None:
         sides.append(BurstSide("upstream", zk_hosts, upstream_service_path(service)))
     recorder = EventRecorder(engine)
     pool = ThreadPoolExecutor(BURST_THREADS)
@@ -290,6 +306,11 @@ def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream: bool, stale_a
             print(f"  {side.label:<8} registered {n - lost}/{n} (lost adds: {lost}), removed {len(down)}/{n}, "
                   f"stale {stale_after:.0f} s after the kills: {stale[side.label]}")
         print_burst_table(figures)
+        if upstream is not None:
+            trouble = upstream_trouble(upstream, began - 1)
+            print(f"  upstream's log during the burst (every container of the engine): {sum(trouble.values())} error lines" + (":" if trouble else ""))
+            for message, count in trouble.most_common(6):
+                print(f"    {count:4d}x {message}")
         list(pool.map(lambda c: c.remove(force=True), containers))
     finally:
         pool.shutdown()
@@ -408,12 +429,13 @@ def main() -> None:
         if not args.skip_resync:
             resync_run(engine, zk, args.resync_containers, owner)
         if args.burst:
+            upstream = None
             if args.upstream_image:
                 member = zk_hosts.split(",")[0].split("/")[0]
                 upstream = start_upstream(engine, args.upstream_image, member, owner)
                 print(f"upstream: {args.upstream_image} on {member}{UPSTREAM_BASE} ({upstream.name})")
                 warm_up(engine, zk, owner, upstream=True)
-            burst_run(engine, zk_hosts, args.burst, owner, bool(args.upstream_image), args.stale_after)
+            burst_run(engine, zk_hosts, args.burst, owner, upstream, args.stale_after)
     finally:
         remove_all(engine, owner)
         zk.stop()
