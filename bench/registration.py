@@ -241,6 +241,9 @@ def start_upstream(engine, image: str, member: str, owner: str):
     """gliderlabs/registrator as its README runs it, on one member (upstream takes one host)."""
     import docker
 
+    others = [c.name for c in engine.containers.list(filters={"ancestor": image})]
+    if others:  # two upstreams writing the same nodes would blur each other's figures
+        raise SystemExit(f"{image} already runs ({', '.join(others)}): remove it first, the bench starts its own")
     try:
         return engine.containers.run(
             image,
