@@ -241,21 +241,22 @@ def start_upstream(engine, image: str, member: str, owner: str):
     """gliderlabs/registrator as its README runs it, on one member (upstream takes one host)."""
     import docker
 
+    try:  # a local image only: containers.run would try to pull a missing one
+        engine.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SystemExit(f"no local image {image}: build the upstream registrator locally first") from None
     others = [c.name for c in engine.containers.list(filters={"ancestor": image})]
     if others:  # two upstreams writing the same nodes would blur each other's figures
         raise SystemExit(f"{image} already runs ({', '.join(others)}): remove it first, the bench starts its own")
-    try:
-        return engine.containers.run(
-            image,
-            command=["-ip", "127.0.0.1", f"zookeeper://{member}{UPSTREAM_BASE}"],
-            detach=True,
-            name=f"{owner}-upstream",
-            labels={LABEL: owner},  # removed with the bench's containers
-            network_mode="host",
-            volumes={"/var/run/docker.sock": {"bind": "/tmp/docker.sock", "mode": "rw"}},
-        )
-    except docker.errors.ImageNotFound:
-        raise SystemExit(f"no image {image}: build the upstream registrator locally first (see --upstream-image)") from None
+    return engine.containers.run(
+        image,
+        command=["-ip", "127.0.0.1", f"zookeeper://{member}{UPSTREAM_BASE}"],
+        detach=True,
+        name=f"{owner}-upstream",
+        labels={LABEL: owner},  # removed with the bench's containers
+        network_mode="host",
+        volumes={"/var/run/docker.sock": {"bind": "/tmp/docker.sock", "mode": "rw"}},
+    )
 
 
 def upstream_trouble(container, since: float) -> Counter:
