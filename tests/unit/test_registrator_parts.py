@@ -502,3 +502,15 @@ def test_a_fenced_write_ends_the_term():
     future.set_result(api.running[CID])
     r.handle([ContainerEvent(CID, "start", 0.0, inspection=future)])
     assert client.exists(path(32001)) is None and r.dirty and r.leadership.demoting.is_set()
+
+
+def test_a_slow_inspect_holds_back_only_its_own_container():
+    client, api = elected_client(), FakeApi()
+    r = daemon(client, api)
+    api.running = {CID: container_info(CID, 32001), OTHER: container_info(OTHER, 32002)}
+    slow, quick = Future(), Future()
+    quick.set_result(api.running[OTHER])
+    threading.Timer(0.3, lambda: slow.set_result(api.running[CID])).start()
+    r.handle([ContainerEvent(CID, "start", 0.0, inspection=slow), ContainerEvent(OTHER, "start", 0.0, inspection=quick)])
+    assert client.transactions == 2  # written in two steps, the quick one first
+    assert client.exists(path(32002)).czxid < client.exists(path(32001)).czxid

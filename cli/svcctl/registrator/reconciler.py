@@ -17,6 +17,8 @@ from .registry import read_nodes, read_tree
 from .signals import signal_number, terminating_kill
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from kazoo.client import KazooClient
 
     from .drain import DrainTracker
@@ -92,6 +94,14 @@ class Reconciler:
             log("inspect failed", logging.WARNING, container_id=event.container_id[:12], error=type(exc).__name__)
             return False
         return terminating_kill(event.signal, stop_signal)
+
+    def pending_inspection(self, events: list[ContainerEvent]) -> "Future | None":
+        """The inspect view() would wait for, while it is still running (None: no wait)."""
+        last = events[-1]
+        if last.gone or self.drains.is_draining(last.container_id):
+            return None
+        latest = next((e.inspection for e in reversed(events) if e.inspection is not None), None)
+        return latest if latest is not None and not latest.done() else None
 
     def view(self, events: list[ContainerEvent]) -> dict | None:
         """The container's inspect data after its latest events (None: it registers nothing)."""
