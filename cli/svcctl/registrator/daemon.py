@@ -261,8 +261,13 @@ class Registrator:
 def run_registrator(config: Config, install_signals: bool = True, on_ready: Callable[[Registrator], None] | None = None) -> None:
     """Connect to the engine, then run until SIGTERM/SIGINT (an immediate handover to a standby
     when we are active)."""
+    import sys
+
     from ..engine import engine_id
 
+    # An event crosses three threads (engine stream, inspect pool, loop) and kazoo's two: with
+    # CPython's default 5 ms GIL switch interval each hand-off can wait that long under a burst.
+    sys.setswitchinterval(0.0005)
     engine = connect_engine()
     registrator = Registrator(config, engine, engine_id(engine))
     if install_signals:
