@@ -99,7 +99,7 @@ def run_demo(
             )
 
         started = _phase(report, "build", on_progress, "building the images")
-        report.builds = build_images(settings.project_path(), [], on_progress)
+        report.builds = build_images(settings, [], on_progress)
         _timed(report, "build", started)
 
         started = _phase(report, "cluster", on_progress, "cluster up")
