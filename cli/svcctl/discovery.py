@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import DEFAULT_BASE
@@ -33,7 +34,14 @@ from .zk.watch import (
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-STRATEGIES = ("round_robin", "random")
+class Strategy(str, Enum):
+    """How a call picks among a service's live instances."""
+
+    round_robin = "round_robin"
+    random = "random"
+
+
+STRATEGIES = tuple(s.value for s in Strategy)
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,7 @@ class Picker:
     def __init__(self, strategy: str = "round_robin", rng: random.Random | None = None) -> None:
         if strategy not in STRATEGIES:
             raise BadInputError(f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
-        self.strategy = strategy
+        self.strategy = Strategy(strategy)
         self.rng = rng or random.Random()
         self._next: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -185,7 +193,7 @@ class Picker:
         candidates = [i for i in instances if not exclude or i.address not in exclude]
         if not candidates:
             return None
-        if self.strategy == "random":
+        if self.strategy is Strategy.random:
             return self.rng.choice(candidates)
         with self._lock:
             n = self._next.get(service, 0)

@@ -29,7 +29,7 @@ def test_ls_tree_get_stat(zk):
     try:
         make_tree(zk, root)
         assert run_json("zk", "ls", root) == ["a", "b"]
-        assert run_json("zk", "ls", root, "-R") == [f"{root}/a", f"{root}/a/x", f"{root}/a/y", f"{root}/b"]
+        assert run_json("zk", "ls", root, "-r") == [f"{root}/a", f"{root}/a/x", f"{root}/a/y", f"{root}/b"]
         assert run_svcctl("zk", "ls", root).stdout.split() == ["a", "b"]
 
         tree = run_svcctl("zk", "tree", root, "--data").stdout
@@ -244,7 +244,7 @@ def test_prune_removes_exactly_the_planted_stale_nodes(zk, engine, cluster):
         owner.set_acls(locked, [make_acl("world", "anyone", read=True, write=True, create=True, admin=True)])
 
         def tree() -> set[str]:
-            return set(run_json("zk", "ls", base, "-R"))
+            return set(run_json("zk", "ls", base, "-r"))
 
         before = tree()
         expected = {

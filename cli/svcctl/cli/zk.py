@@ -31,10 +31,10 @@ def _ts(seconds: float) -> str:
 def ls(
     ctx: typer.Context,
     path: str = typer.Argument("/", help="Znode path."),
-    recursive: bool = typer.Option(False, "-R", "--recursive", help="List every descendant (full paths)."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="List every descendant (full paths)."),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """List a node's children (or, with -R, every path below it)."""
+    """List a node's children (or, with -r, every path below it)."""
     from ..zk import ops
 
     with _session(ctx) as client:
@@ -182,7 +182,7 @@ def watch(
 def rm(
     ctx: typer.Context,
     path: str = typer.Argument(..., help="Znode path."),
-    recursive: bool = typer.Option(False, "-r", "--recursive", help="Remove the node and everything below it."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Remove the node and everything below it."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a node (refuses / and /zookeeper); lists what it removes and asks first."""
