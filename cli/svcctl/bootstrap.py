@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Settings, ZkHost
-from .engine import MIN_API_VERSION, api_version_tuple
+from .engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
 from .errors import DockerUnavailableError, SvcctlError
 from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
+from .polling import poll_until
 from .progress import Progress
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -42,11 +43,10 @@ class Check:
 
 
 def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
-    if shutil.which("docker") is None:
-        return None
+    """The docker CLI for a check: None when it is missing or hangs (the check then fails)."""
     try:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        return run_docker_cli(args, timeout=timeout)
+    except (DockerUnavailableError, subprocess.TimeoutExpired):
         return None
 
 
@@ -146,12 +146,9 @@ def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
     on_progress(f"starting dockerd in the background (log: {dockerd_log})")
     with open(dockerd_log, "ab") as log:
         subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if check_engine().ok:
-            on_progress("dockerd answers")
-            return
-        time.sleep(0.5)
+    if poll_until(check_engine, lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
+        on_progress("dockerd answers")
+        return
     tail = "\n".join(dockerd_log.read_text(errors="replace").splitlines()[-15:]) if dockerd_log.exists() else ""
     raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {dockerd_log}", details=tail)
 
@@ -248,7 +245,7 @@ def bootstrap_base_image(on_progress: Progress) -> str:
         slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        proc = subprocess.run(["docker", "import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
+        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], timeout=1800, stdin=tar.stdout)
         tar.wait()
         if proc.returncode != 0:
             raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")

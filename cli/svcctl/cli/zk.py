@@ -59,22 +59,15 @@ def tree(
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
     from ..zk import ops
-    from ..zk.tree import payload_summary, render_tree
+    from ..zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
     with _session(ctx) as client:
         children, infos = ops.walk(client, path, with_data=True)
-    labels: dict[str, str] = {}
-    for p, info in infos.items():
-        summary = payload_summary(info.data)
-        if summary and (data or summary.startswith("[")):
-            labels[p] = summary
-        if info.stat.ephemeral:
-            labels[p] = (labels.get(p, "") + "  (ephemeral)").strip()
     if json_out:
         print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
     else:
-        typer.echo(render_tree(path, children, labels))
+        typer.echo(render_tree(path, children, node_labels(infos, data)))
 
 
 def _print_stat(stat) -> None:
@@ -99,6 +92,7 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     """A node's data (pretty-printed when JSON) and its stat."""
     import json
 
+    from ..registration import decode_json
     from ..zk import ops
 
     with _session(ctx) as client:
@@ -106,7 +100,7 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     if json_out:
         print_json(info.to_dict())
         return
-    text, parsed = ops.decode_data(info.data)
+    text, parsed = decode_json(info.data)
     if parsed is not None:
         typer.echo(json.dumps(parsed, indent=2, sort_keys=False))
     elif text:

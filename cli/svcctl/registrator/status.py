@@ -45,26 +45,13 @@ def since_text(value: float | None) -> str:
 
 def owners_under(client: "KazooClient", base: str) -> Counter:
     """Registration nodes under BASE counted per ephemeral owner (session id)."""
-    from kazoo.exceptions import NoNodeError
+    from ..zk.ops import registry_tree
 
-    counts: Counter = Counter()
-    try:
-        services = client.get_children(base)
-    except NoNodeError:
-        return counts
-    listings = [(s, client.get_children_async(f"{base}/{s}")) for s in services]
-    stats = []
-    for service, result in listings:
-        try:
-            kids = result.get()
-        except NoNodeError:
-            continue
-        stats += [client.exists_async(f"{base}/{service}/{kid}") for kid in kids]
-    for result in stats:
-        stat = result.get()
-        if stat is not None and stat.ephemeralOwner:
-            counts[stat.ephemeralOwner] += 1
-    return counts
+    _, infos = registry_tree(client, base, with_data=True)
+    depth = base.rstrip("/").count("/") + 2
+    return Counter(
+        info.stat.ephemeral_owner for path, info in infos.items() if path.count("/") == depth and info.stat.ephemeral_owner
+    )
 
 
 def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[RegistratorStatus]:
