@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .zk.tree import decode_json
+
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 UNSPECIFIED_IPS = ("", "0.0.0.0", "::")
@@ -265,18 +267,6 @@ def payload(reg: Registration, engine_id: str, registrator_id: str, registered_a
 def encode_payload(reg: Registration, engine_id: str, registrator_id: str, registered_at: float) -> bytes:
     # Compact like Go's encoding/json, which registrator's consumers read.
     return json.dumps(payload(reg, engine_id, registrator_id, registered_at), separators=(",", ":")).encode()
-
-
-def decode_json(data: bytes | str | None) -> tuple[str, Any | None]:
-    """Any znode's data as (text, parsed JSON or None): the one JSON decoder of node data.
-    Binary data reads with replacement characters."""
-    if not data:
-        return "", None
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    try:
-        return text, json.loads(text)
-    except ValueError:
-        return text, None
 
 
 def decode_payload(data: bytes | None) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ one-shot `svcctl zk ls` pays for typer and kazoo, not for docker, Compose or the
 from __future__ import annotations
 
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Callable
 
 import typer
 from typer.core import TyperGroup
@@ -22,9 +22,14 @@ except ImportError:  # older typer depends on click itself
     import click  # type: ignore[no-redef]
 
 
-class Lazy(NamedTuple):
-    module: str  # under svcctl.cli; it has `register(root)`, which adds this command
-    help: str  # the line `svcctl --help` shows without importing the module
+class Lazy:
+    """A command of the root group: its module under svcctl.cli (whose `register(root)` adds
+    it) and the line `svcctl --help` shows for it without importing that module."""
+
+    __slots__ = ("module", "help")
+
+    def __init__(self, module: str, help: str) -> None:
+        self.module, self.help = module, help
 
 
 # Every command but `version`, in the order of `svcctl --help`. A new group is one line here
@@ -48,44 +53,95 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
-def load_commands(module_name: str) -> dict[str, Any]:
-    """The click commands a command module registers, built by typer as they would be on the root."""
+# How typer is asked to build commands (the root's own settings).
+_BUILD = {"pretty_exceptions_short": True, "rich_markup_mode": None}
+
+
+def command_makers(module_name: str) -> dict[str, Callable[[], Any]]:
+    """Name -> a function building that click command, for every command a command module
+    registers. Building is typer's costly part (it reads each function's signature and type
+    hints), so only the command that runs is built, and a group builds only its subcommand
+    that runs."""
     import importlib
+    from functools import partial
 
     module = importlib.import_module(f"{__package__}.{module_name}")
     holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
     module.register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    makers: dict[str, Callable[[], Any]] = {}
+    for info in holder.registered_commands:
+        name = info.name or typer.main.get_command_name(info.callback.__name__)
+        makers[name] = partial(typer.main.get_command_from_info, info, **_BUILD)
+    for info in holder.registered_groups:
+        makers[info.name] = partial(lazy_group, info)
+    return makers
+
+
+def load_commands(module_name: str) -> dict[str, Any]:
+    """Every click command a command module registers, built."""
+    return {name: make() for name, make in command_makers(module_name).items()}
+
+
+def lazy_group(info: Any) -> "LazyGroup":
+    """A typer sub-app (`root.add_typer(app, name=…)`) as a group that builds its subcommands
+    on first use: typer builds the group itself from a copy without commands."""
+    import copy
+    from functools import partial
+
+    sub = info.typer_instance
+    shell = copy.copy(sub)
+    shell.registered_commands, shell.registered_groups = [], []
+    shell_info = copy.copy(info)
+    shell_info.typer_instance = shell
+    group = typer.main.get_group_from_info(shell_info, suggest_commands=True, **_BUILD)
+    group.__class__ = LazyGroup
+    group.makers = {
+        command.name or typer.main.get_command_name(command.callback.__name__): partial(typer.main.get_command_from_info, command, **_BUILD)
+        for command in sub.registered_commands
+    }
+    group.makers.update({nested.name: partial(lazy_group, nested) for nested in sub.registered_groups})
+    return group
 
 
 class LazyGroup(TyperGroup):
-    """The root group: commands of COMMANDS are built on first use."""
+    """A group whose commands are built on first use from `makers` (name -> builder); the root's
+    makers come from COMMANDS, whose modules are imported on first use too."""
+
+    makers: dict[str, Callable[[], Any]] = {}
+    help_lines: dict[str, str] = {}  # the root: lines for `--help` without importing anything
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+        return list(dict.fromkeys([*self.help_lines, *self.makers, *self.commands]))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            for name, command in load_commands(COMMANDS[cmd_name].module).items():
-                self.commands.setdefault(name, command)
+        if cmd_name not in self.commands:
+            if cmd_name not in self.makers and cmd_name in COMMANDS:
+                self.makers = {**command_makers(COMMANDS[cmd_name].module), **self.makers}
+            if cmd_name in self.makers:
+                self.commands[cmd_name] = self.makers[cmd_name]()
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        """The command list from COMMANDS' lines: `svcctl --help` imports no command module."""
         rows = []
         for name in self.list_commands(ctx):
-            command = self.commands.get(name)
-            if command is not None and command.hidden:
+            if name in self.help_lines and name not in self.commands:
+                rows.append((name, self.help_lines[name]))
                 continue
-            short = COMMANDS[name].help if name in COMMANDS else command.get_short_help_str(formatter.width)
-            rows.append((name, short))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class RootGroup(LazyGroup):
+    help_lines = {name: lazy.help for name, lazy in COMMANDS.items()}
 
 
 app = typer.Typer(
     name="svcctl",
-    cls=LazyGroup,
+    cls=RootGroup,
     help="Automatic service registration: Docker containers → registrator → 3-node ZooKeeper ensemble.",
     no_args_is_help=True,
     add_completion=False,

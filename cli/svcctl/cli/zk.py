@@ -5,8 +5,6 @@ One-shot commands: only kazoo is imported (docker only inside `zk prune`, which 
 
 from __future__ import annotations
 
-import datetime as _dt
-
 import typer
 
 from ..config import DEFAULT_BASE
@@ -24,7 +22,9 @@ def _session(ctx: typer.Context):
 
 
 def _ts(seconds: float) -> str:
-    return _dt.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
 
 
 @app.command("ls")
@@ -92,8 +92,8 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     """A node's data (pretty-printed when JSON) and its stat."""
     import json
 
-    from ..registration import decode_json
     from ..zk import ops
+    from ..zk.tree import decode_json
 
     with _session(ctx) as client:
         info = ops.get_node(client, path)

@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError, ConflictError, NotFoundError
-from ..registration import decode_json
-from .tree import join_path
+from .tree import decode_json, join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient

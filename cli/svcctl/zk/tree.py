@@ -11,6 +11,18 @@ PIPE = "│   "
 SPACE = "    "
 
 
+def decode_json(data: bytes | str | None) -> tuple[str, Any | None]:
+    """Any znode's data as (text, parsed JSON or None): the one JSON decoder of node data (the
+    registration payload type builds on it). Binary data reads with replacement characters."""
+    if not data:
+        return "", None
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        return text, json.loads(text)
+    except ValueError:
+        return text, None
+
+
 def join_path(parent: str, child: str) -> str:
     return ("" if parent == "/" else parent.rstrip("/")) + "/" + child
 
@@ -64,7 +76,7 @@ def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80) ->
 def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
     """A one-line summary of a znode's data: a registration shows `Name container port→port`,
     other JSON shows compact JSON, text shows itself; all cut to `max_len`."""
-    from ..registration import RegistrationPayload, decode_json
+    from ..registration import RegistrationPayload
 
     text, value = decode_json(data)
     if not text.strip():

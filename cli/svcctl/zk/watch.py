@@ -49,7 +49,7 @@ class ZkEvent:
     initial: bool = False  # part of the first read (the baseline), not a change
 
     def to_dict(self) -> dict[str, Any]:
-        from ..registration import decode_json
+        from .tree import decode_json
 
         text, parsed = decode_json(self.data)
         out: dict[str, Any] = {"ts": self.ts, "kind": self.kind, "path": self.path}
