@@ -46,31 +46,23 @@ class ContainerView:
 
 
 def container_view(attrs: dict[str, Any]) -> ContainerView:
-    """Build a ContainerView from `docker inspect` JSON (pure)."""
-    config = attrs.get("Config") or {}
+    """Build a ContainerView from `docker inspect` JSON (pure): its listing entry and its config."""
     state = attrs.get("State") or {}
-    labels = dict(config.get("Labels") or {})
-    env: dict[str, str] = {}
-    for item in config.get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
-    ports: dict[str, list[tuple[str, int]]] = {}
-    for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
-        ports[key] = [(b.get("HostIp") or "0.0.0.0", int(b["HostPort"])) for b in bindings or [] if b.get("HostPort")]
-    number = labels.get("com.docker.compose.container-number")
     health = (state.get("Health") or {}).get("Status")
-    return ContainerView(
-        id=attrs.get("Id", ""),
-        name=(attrs.get("Name") or "").lstrip("/"),
-        state=state.get("Status", "unknown"),
-        health=health,
-        project=labels.get("com.docker.compose.project"),
-        compose_service=labels.get("com.docker.compose.service"),
-        number=int(number) if number and number.isdigit() else None,
-        env=env,
-        labels=labels,
-        ports=ports,
-    )
+    listed_ports = [
+        {"PrivatePort": int(key.split("/")[0]), "Type": key.partition("/")[2] or "tcp", **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {})}
+        for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
+        for b in ([x for x in bindings or [] if x.get("HostPort")] or [None])
+    ]
+    summary = {
+        "Id": attrs.get("Id", ""),
+        "Names": [attrs.get("Name") or ""],
+        "State": state.get("Status", "unknown"),
+        "Status": f"({'health: starting' if health == 'starting' else health})" if health else "",
+        "Labels": (attrs.get("Config") or {}).get("Labels") or {},
+        "Ports": listed_ports,
+    }
+    return listed_view(summary, attrs.get("Config") or {})
 
 
 def sample_service_of(view: ContainerView) -> SampleService | None:
