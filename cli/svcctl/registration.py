@@ -30,12 +30,14 @@ _BAD_NAME_CHARS = re.compile("[/\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\u
 
 @dataclass(frozen=True)
 class Options:
-    """How the registrator advertises (its -ip, -internal, -explicit flags)."""
+    """How the registrator advertises (its -ip, -internal, -explicit, -tags, -useIpFromLabel flags)."""
 
     ip: str | None = None  # forces the advertised address of host-mapped ports
     internal: bool = False  # container IP + exposed port instead of host IP + host port
     explicit: bool = False  # only containers whose name is set by SERVICE_[<port>_]NAME
     host_ip: str = "127.0.0.1"  # advertised when a port is bound to every address (0.0.0.0)
+    tags: tuple[str, ...] = ()  # appended to every registration's tags
+    ip_label: str | None = None  # a container label naming the address to advertise (wins over -ip)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,20 @@ def candidate_ports(inspect: Mapping[str, Any], options: Options) -> dict[str, t
     return chosen
 
 
+def label_address(labels: Mapping[str, str], label: str | None) -> str | None:
+    """-useIpFromLabel: the address in that label (a CIDR suffix dropped, as upstream does);
+    None when no such label is asked for or set, "" when its value is not an IP address."""
+    import ipaddress
+
+    value = (labels or {}).get(label or "") if label else None
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip().rsplit("/", 1)[0]))
+    except ValueError:
+        return ""
+
+
 def is_registrable(inspect: Mapping[str, Any]) -> bool:
     state = inspect.get("State") or {}
     return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
@@ -212,10 +228,16 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
         else:
             ip = options.ip or (host_ip if host_ip not in UNSPECIFIED_IPS else options.host_ip)
             port = host_port
+        labelled = label_address(labels, options.ip_label)
+        if labelled is not None:
+            if not labelled:
+                result.refused.append(Refusal(container_id, container_name, key, name, f"label {options.ip_label} is not an IP address"))
+                continue
+            ip = labelled
         if not ip or not port.isdigit():
             result.refused.append(Refusal(container_id, container_name, key, name, "no address to advertise"))
             continue
-        tags = split_tags(metadata.get("tags", ""))
+        tags = list(dict.fromkeys([*split_tags(metadata.get("tags", "")), *options.tags]))
         if protocol == "udp":
             tags.append("udp")
         attrs = {k: v for k, v in metadata.items() if k not in ("id", "tags", "name", "ignore")}

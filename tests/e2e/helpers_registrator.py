@@ -31,14 +31,16 @@ def build_tiny(engine) -> str:
     return TINY_TAG
 
 
-def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple[str, ...] = ("8080/tcp",), name: str | None = None):
+def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple[str, ...] = ("8080/tcp",), name: str | None = None,
+             labels: dict[str, str] | None = None, command: list[str] | None = None):
     """A running tiny container publishing `ports` on 127.0.0.1 with random host ports."""
     return engine.containers.run(
         TINY_TAG,
+        command=command,
         detach=True,
         name=name or f"{owner}-{uuid.uuid4().hex[:8]}",
         environment=env or {},
-        labels={LABEL: owner},
+        labels={**(labels or {}), LABEL: owner},
         ports={p: ("127.0.0.1", None) for p in ports},
     )
 

@@ -7,7 +7,10 @@ containers with a unique SERVICE_NAME and only looks at those."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import threading
 import time
 
@@ -15,11 +18,12 @@ import pytest
 from svcctl.zk.fourletter import four_letter_word
 
 from tests.e2e.helpers_registrator import build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
-from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl
+from tests.support import SVCCTL, TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl, svcctl_env
 
 PREFIX = "" if TEST_PROJECT == "svcctl" else f"{TEST_PROJECT}-"
 MEMBERS = {f"{PREFIX}zoo{i}": int(port) for i, port in enumerate(TEST_ZK_PORTS.split(","), start=1)}
-SESSION_TIMEOUT = 10.0  # compose/registrator.yml's --session-timeout
+SESSION_TIMEOUT = 10.0  # compose/registrator.yml's -session-timeout
+RESTART_BOUND = 3.0  # a crashed active registrator restarted by its policy: back in charge within this
 OWNER = f"{TEST_PROJECT}-regtest"
 
 
@@ -310,6 +314,82 @@ def test_sigterm_hands_over_without_losing_the_node(cluster, zk, engine, owner):
         assert children(zk, f"/services/{service}") == [path.rsplit("/", 1)[1]]
     finally:
         restore_cluster()
+
+
+def test_crashed_active_registrator_restarted_hands_over_at_once(cluster, zk, engine, owner):
+    """A crash (the process killed, not `docker kill`: the restart policy brings it back) does not
+    leave the engine without a writer until the dead session expires: the restarted process
+    removes its earlier life's election node and the next in line takes over."""
+    service = unique("crash")
+    before = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    path = instance_path(service, before)
+    _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
+    leader = active()
+    container = engine.containers.get(leader["id"])
+    try:
+        crashed_at = time.monotonic()
+        os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+        after = run_tiny(engine, owner, {"SERVICE_NAME": service})
+        new_path = instance_path(service, after)
+        wait_for(safe(lambda: registered(zk, new_path)), f"{new_path} (started after the crash)", timeout=SESSION_TIMEOUT + 20)
+        new_registered = time.monotonic() - crashed_at
+        _, taken = wait_for(safe(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path))),
+                            f"{path} owned by a live session", timeout=SESSION_TIMEOUT + 20)
+        owned_again = time.monotonic() - crashed_at
+        print(f"after the crash: new container registered in {new_registered:.2f} s, old registration owned by a live session in {owned_again:.2f} s")
+        successor = active()
+        assert hex(taken.ephemeralOwner) == successor["session"]
+        assert new_registered <= RESTART_BOUND and owned_again <= RESTART_BOUND, (new_registered, owned_again)
+        wait_for(lambda: engine.containers.get(leader["id"]).status == "running", "the crashed registrator restarted by its policy")
+        logs = engine.containers.get(leader["id"]).logs().decode()
+        assert "event=contender removed" in logs and "crashed and restarted" in logs, logs[-2000:]
+        assert children(zk, f"/services/{service}") == sorted(p.rsplit("/", 1)[1] for p in (path, new_path))
+    finally:
+        restore_cluster()
+
+
+EXIT_WHEN_TOLD = "while [ ! -e /tmp/exit ]; do sleep 0.1; done; exit {code}"
+
+
+def test_upstream_flags_on_a_registrator_of_its_own(cluster, zk, engine, owner, tmp_path):
+    """-tags, -useIpFromLabel, -deregister on-success and -ttl, on a registrator writing a base of
+    its own (its own election: the project's registrators of /services do not stand in its way)."""
+    base = "/" + unique("flags")
+    log_file = tmp_path / "registrator.log"
+    with open(log_file, "w") as log_out:
+        proc = subprocess.Popen([SVCCTL, "registrator", "run", "-tags", "edge,blue", "-useIpFromLabel", "svc.ip", "-deregister", "on-success",
+                                 "-ttl", "30", "-resync", "0", "-id", base[1:], f"zookeeper://{cluster}{base}"], env=svcctl_env(), stderr=log_out)
+    try:
+        labelled = run_tiny(engine, owner, {"SERVICE_NAME": "labelled"}, labels={"svc.ip": "10.9.8.7/24"})
+        plain = run_tiny(engine, owner, {"SERVICE_NAME": "plain", "SERVICE_TAGS": "own"})
+        # They exit with their code once told to (a file appears): their ports are read while they run.
+        failing = run_tiny(engine, owner, {"SERVICE_NAME": "failing"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=3)])
+        succeeding = run_tiny(engine, owner, {"SERVICE_NAME": "succeeding"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=0)])
+        failing_path, succeeding_path = f"{base}/failing/127.0.0.1:{host_port(failing)}", f"{base}/succeeding/127.0.0.1:{host_port(succeeding)}"
+        body, _ = wait_for(lambda: node(zk, f"{base}/labelled/10.9.8.7:{host_port(labelled)}"), "the address from the label")
+        assert body["IP"] == "10.9.8.7" and body["Tags"] == ["edge", "blue"]
+        body, _ = wait_for(lambda: node(zk, f"{base}/plain/127.0.0.1:{host_port(plain)}"), "the plain container")
+        assert body["Tags"] == ["own", "edge", "blue"]
+        wait_for(lambda: node(zk, failing_path) and node(zk, succeeding_path), "both short-lived containers registered")
+        for container in (failing, succeeding):
+            container.exec_run(["touch", "/tmp/exit"])
+        assert failing.wait(timeout=30)["StatusCode"] == 3 and succeeding.wait(timeout=30)["StatusCode"] == 0
+        wait_for(lambda: node(zk, succeeding_path) is None, "the container that exited 0 deregistered")
+        assert node(zk, failing_path) is not None, "-deregister on-success dropped a container that exited 3"
+        failing.remove()
+        wait_for(lambda: node(zk, failing_path) is None, "the failed container deregistered once removed")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    logs = log_file.read_text()
+    assert "event=ttl not used" in logs and "event=handover skipped" in logs, logs[-2000:]
+
+
+def test_bounded_retries_exit_with_one_line():
+    proc = run_svcctl("registrator", "run", "-retry-attempts", "2", "-retry-interval", "200", "zookeeper://127.0.0.1:1/services", check=False, timeout=60)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("svcctl: error:")]
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr
+    assert len(errors) == 1 and "after 2 attempts" in errors[0] and "-retry-attempts" in errors[0]
 
 
 def test_restart_the_whole_ensemble(cluster, zk, engine, owner):

@@ -43,7 +43,7 @@ def test_one_line_names_cause_and_fix():
         (["nocmd"], 2, "no such command 'nocmd'"),
         (["call", "service_2", "--interval", "-1"], 2, "invalid value for '--interval'"),
         (["gateway", "--port", "70000"], 2, "invalid value for '--port'"),
-        (["registrator", "run", "--ip", "a/b", "zookeeper://127.0.0.1:2181"], 2, "--ip 'a/b' is not an IP address"),
+        (["registrator", "run", "-ip", "a/b", "zookeeper://127.0.0.1:2181"], 2, "-ip 'a/b' is not an IP address"),
     ],
 )
 def test_cli_boundary_prints_one_line_and_exit_code(args, code, words):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
 from ..config import DEFAULT_BASE
@@ -10,16 +12,30 @@ from .output import print_json, print_table
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
 
 
-@app.command(context_settings={"ignore_unknown_options": False})
+class Deregister(str, Enum):
+    always = "always"
+    on_success = "on-success"
+
+
+@app.command(context_settings={"ignore_unknown_options": False, "help_option_names": ["-h", "--help"]})
 def run(
     uri: str = typer.Argument(..., metavar="zookeeper://HOST:PORT[,HOST:PORT...]/BASE", help="Registry URI; BASE defaults to /services."),
-    ip: str = typer.Option(None, "--ip", "-ip", help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0)."),
-    internal: bool = typer.Option(False, "--internal", "-internal", help="Register the container IP and exposed port instead of the published one."),
-    explicit: bool = typer.Option(False, "--explicit", "-explicit", help="Only register containers with SERVICE_NAME / SERVICE_<port>_NAME set."),
-    resync: float = typer.Option(30.0, "--resync", "-resync", help="Seconds between full reconciliations against `docker ps` (0: only after reconnects and takeovers)."),
-    session_timeout: float = typer.Option(10.0, "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
-    registrator_id: str = typer.Option(None, "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
-    host_ip: str = typer.Option(None, "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
+    ip: str = typer.Option(None, "-ip", "--ip", help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0)."),
+    internal: bool = typer.Option(False, "-internal", "--internal", help="Register the container IP and exposed port instead of the published one."),
+    explicit: bool = typer.Option(False, "-explicit", "--explicit", help="Only register containers with SERVICE_NAME / SERVICE_<port>_NAME set."),
+    resync: float = typer.Option(30.0, "-resync", "--resync", min=0, help="Seconds between full reconciliations against `docker ps` (0: only after reconnects and takeovers)."),
+    cleanup: bool = typer.Option(False, "-cleanup", "--cleanup", help="Remove dangling registrations of this engine: always done by every resync (accepted for compatibility)."),
+    deregister: Deregister = typer.Option(Deregister.always, "-deregister", "--deregister", case_sensitive=False,
+                                          help="always: a container's registrations go when it stops (at the terminating signal); on-success: a container that exited non-zero stays registered until it is removed or runs again (no draining at the signal)."),
+    retry_attempts: int = typer.Option(-1, "-retry-attempts", "--retry-attempts", min=-1, help="Attempts to reach ZooKeeper at start before exiting with exit code 4 (-1: forever)."),
+    retry_interval: int = typer.Option(2000, "-retry-interval", "--retry-interval", min=1, help="Milliseconds between those attempts."),
+    tags: str = typer.Option("", "-tags", "--tags", help="Comma-separated tags appended to every registration's Tags."),
+    ip_label: str = typer.Option(None, "-useIpFromLabel", "--useIpFromLabel", "--use-ip-from-label", help="Advertise the address in this container label (e.g. a macvlan address), when the container has it."),
+    ttl: int = typer.Option(0, "-ttl", "--ttl", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend (ephemeral nodes live as long as our session)."),
+    ttl_refresh: int = typer.Option(0, "-ttl-refresh", "--ttl-refresh", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend."),
+    session_timeout: float = typer.Option(10.0, "-session-timeout", "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
+    registrator_id: str = typer.Option(None, "-id", "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
+    host_ip: str = typer.Option(None, "-host-ip", "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
@@ -27,21 +43,28 @@ def run(
 
     from ..config import parse_ip, parse_registry_uri
     from ..errors import BadInputError
-    from ..registration import Options
+    from ..registration import Options, split_tags
     from ..registrator.daemon import Config, default_registrator_id, host_address, run_registrator
-    from ..registrator.logfmt import setup_logging
+    from ..registrator.logfmt import log, setup_logging
+    from ..registrator.session import RetryPolicy
 
     registry = parse_registry_uri(uri)
-    if resync < 0 or session_timeout <= 0:
-        raise BadInputError("--resync must be >= 0 and --session-timeout > 0", "e.g. --resync 30 --session-timeout 10")
-    ip = parse_ip(ip, "--ip") if ip else None
-    host_ip = parse_ip(host_ip, "--host-ip") if host_ip else None
+    if session_timeout <= 0:
+        raise BadInputError("-session-timeout must be > 0", "e.g. -session-timeout 10")
+    ip = parse_ip(ip, "-ip") if ip else None
+    host_ip = parse_ip(host_ip, "-host-ip") if host_ip else None
     setup_logging()
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
     if verbose:  # the CLI silences kazoo's logger for one-shot commands; the daemon wants it
         logging.getLogger("kazoo").propagate = True
-    options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address())
-    run_registrator(Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout))
+    if ttl or ttl_refresh:
+        log("ttl not used", ttl=ttl, ttl_refresh=ttl_refresh, note="the ZooKeeper backend needs no TTL: a registration is an ephemeral node that lives as long as our session")
+    if cleanup:
+        log("cleanup", note="always on: every resync removes this engine's registrations of containers that no longer run")
+    options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address(), tags=tuple(split_tags(tags)), ip_label=ip_label or None)
+    config = Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout,
+                    retry=RetryPolicy(retry_attempts, retry_interval / 1000), keep_failed=deregister == Deregister.on_success)
+    run_registrator(config)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..config import DEFAULT_BASE, Settings
 from ..registration import decode_payload
-from . import ELECTION_ROOT
+from . import ELECTION_ROOT, contenders_in_order
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -69,8 +69,7 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
             children = client.get_children(path)
         except NoNodeError:
             continue
-        ordered = sorted((c for c in children if "__lock__" in c), key=lambda c: c[-10:])
-        for index, child in enumerate(ordered):
+        for index, child in enumerate(contenders_in_order(children)):
             try:
                 data, stat = client.get(f"{path}/{child}")
             except NoNodeError:
