@@ -1,21 +1,17 @@
-"""An in-memory stand-in for the part of kazoo's client that TreeWatcher and ServiceCache use:
-get / get_children / exists with one-shot watches that fire as ZooKeeper's do, state listeners,
-and a session loss that drops every watch (as an expired session does)."""
+"""fakezk's in-memory ZooKeeper with what TreeWatcher and ServiceCache also need: one-shot watches
+that fire as ZooKeeper's do (data watches on set/delete/create, child watches on a child's
+create/delete and on the node's own delete), state listeners, and a session loss that drops
+every watch (as an expired session does)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
-from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError
+from kazoo.exceptions import NotEmptyError
 
-
-@dataclass
-class FakeStat:
-    version: int
-    czxid: int
-    ephemeralOwner: int = 0
+from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 
 @dataclass
@@ -24,22 +20,17 @@ class WatchedEvent:
     path: str
 
 
-@dataclass
-class _Node:
-    data: bytes
-    stat: FakeStat
+class FakeZk(FakeClient):
+    """A FakeClient on a fresh ensemble whose reads take watches and whose writes fire them."""
 
-
-class FakeZk:
     def __init__(self) -> None:
-        self.nodes: dict[str, _Node] = {"/": _Node(b"", FakeStat(0, 0))}
+        super().__init__(FakeEnsemble(), session=1)
         self.listeners: list[Callable[[str], None]] = []
         self.data_watches: dict[str, list[Callable]] = {}
         self.child_watches: dict[str, list[Callable]] = {}
-        self.zxid = 0
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the watcher reads on its own thread
 
-    # --- what the watcher calls ------------------------------------------------------------
+    # --- reads take watches ------------------------------------------------------------------
 
     def add_listener(self, callback: Callable[[str], None]) -> None:
         self.listeners.append(callback)
@@ -48,91 +39,81 @@ class FakeZk:
         if callback in self.listeners:
             self.listeners.remove(callback)
 
-    def get(self, path: str, watch: Callable | None = None) -> tuple[bytes, FakeStat]:
+    def get(self, path, watch=None):
         with self.lock:
-            node = self.nodes.get(path)
-            if node is None:
-                raise NoNodeError(path)
+            found = super().get(path)  # NoNodeError: no watch is left, as with ZooKeeper's get
             if watch:
                 self.data_watches.setdefault(path, []).append(watch)
-            return node.data, node.stat
+            return found
 
-    def get_children(self, path: str, watch: Callable | None = None) -> list[str]:
+    def get_children(self, path, watch=None):
         with self.lock:
-            if path not in self.nodes:
-                raise NoNodeError(path)
+            found = super().get_children(path)
             if watch:
                 self.child_watches.setdefault(path, []).append(watch)
-            return sorted(self._children(path))
+            return found
 
-    def exists(self, path: str, watch: Callable | None = None) -> FakeStat | None:
+    def exists(self, path, watch=None):
         with self.lock:
-            if watch:
+            if watch:  # an exists watch is left on a missing node too: it fires at its creation
                 self.data_watches.setdefault(path, []).append(watch)
-            node = self.nodes.get(path)
-            return node.stat if node else None
+            return super().exists(path)
 
-    # --- what the test does ----------------------------------------------------------------
+    # --- writes fire them --------------------------------------------------------------------
 
-    def create(self, path: str, data: bytes = b"", makepath: bool = False, ephemeral_owner: int = 0) -> None:
+    def create(self, path, value=b"", ephemeral=False, makepath=False):
         with self.lock:
-            parent = path.rsplit("/", 1)[0] or "/"
-            if parent not in self.nodes:
-                if not makepath:
-                    raise NoNodeError(parent)
-                self.create(parent, makepath=True)
-            if path in self.nodes:
-                raise NodeExistsError(path)
-            self.zxid += 1
-            self.nodes[path] = _Node(data, FakeStat(0, self.zxid, ephemeral_owner))
-            fired = self._take(self.data_watches, path, "CREATED") + self._take(self.child_watches, parent, "CHILD")
+            before = set(self.ensemble.nodes)
+            super().create(path, value, ephemeral=ephemeral, makepath=makepath)
+            fired = []
+            for created in sorted(set(self.ensemble.nodes) - before, key=len):
+                fired += self._take(self.data_watches, created, "CREATED") + self._take(self.child_watches, self._parent(created), "CHILD")
         self._fire(fired)
 
-    def set(self, path: str, data: bytes) -> None:
+    def set(self, path, value, version=-1):
         with self.lock:
-            node = self.nodes[path]
-            node.data, node.stat = data, FakeStat(node.stat.version + 1, node.stat.czxid, node.stat.ephemeralOwner)
+            stat = super().set(path, value, version)
             fired = self._take(self.data_watches, path, "CHANGED")
         self._fire(fired)
+        return stat
 
-    def delete(self, path: str, recursive: bool = False) -> None:
+    def delete(self, path, version=-1, recursive=False):
         with self.lock:
-            if self._children(path):
-                if not recursive:
-                    raise NotEmptyError(path)
-                for child in sorted(self._children(path)):
+            if recursive:
+                for child in self.ensemble.children(path):
                     self.delete(f"{path.rstrip('/')}/{child}", recursive=True)
-            del self.nodes[path]
-            parent = path.rsplit("/", 1)[0] or "/"
+            elif self.ensemble.children(path):
+                raise NotEmptyError()
+            super().delete(path, version)
             fired = (self._take(self.data_watches, path, "DELETED") + self._take(self.child_watches, path, "DELETED")
-                     + self._take(self.child_watches, parent, "CHILD"))
+                     + self._take(self.child_watches, self._parent(path), "CHILD"))
         self._fire(fired)
 
     def lose_session(self, while_lost: Callable[[], None] = lambda: None) -> None:
         """The session expires (every watch is gone), `while_lost` changes the tree meanwhile,
-        then a new session connects."""
+        unseen, then a new session connects."""
         with self.lock:
             self.data_watches.clear()
             self.child_watches.clear()
         self._state("LOST")
         while_lost()
-        with self.lock:  # what happened while lost fires nothing: nobody was watching
+        with self.lock:
             self.data_watches.clear()
             self.child_watches.clear()
         self._state("CONNECTED")
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _children(self, path: str) -> list[str]:
-        prefix = "/" if path == "/" else path.rstrip("/") + "/"
-        return [p[len(prefix):] for p in self.nodes if p != path and p.startswith(prefix) and "/" not in p[len(prefix):]]
+    @staticmethod
+    def _parent(path: str) -> str:
+        return path.rsplit("/", 1)[0] or "/"
 
     @staticmethod
     def _take(watches: dict[str, list[Callable]], path: str, kind: str) -> list[tuple[Callable, WatchedEvent]]:
         return [(w, WatchedEvent(kind, path)) for w in watches.pop(path, [])]
 
     @staticmethod
-    def _fire(fired: list[tuple[Callable, Any]]) -> None:
+    def _fire(fired: list[tuple[Callable, WatchedEvent]]) -> None:
         for watch, event in fired:
             watch(event)
 
