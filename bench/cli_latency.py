@@ -94,15 +94,18 @@ def main() -> int:
     wall_med = {name: statistics.median(values) for name, values in walls.items()}
     cpu_med = {name: statistics.median(values) for name, values in cpus.items()}
     width = max(map(len, commands))
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.runs} runs each, interleaved")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.runs} runs each, interleaved "
+          "(CPU: user + sys of the process, which a loaded machine disturbs less)")
     for name in commands:
         print(f"{name:<{width}}  wall median {wall_med[name] * 1000:7.1f} ms (min {min(walls[name]) * 1000:6.1f})"
               f"   CPU median {cpu_med[name] * 1000:7.1f} ms")
     ours, bare, zkcli = commands
-    for label, med in (("wall", wall_med), ("CPU", cpu_med)):
-        vs_bare, vs_zkcli = med[ours] / med[bare], med[zkcli] / med[ours]
-        print(f"{label:>4}: svcctl / bare kazoo {vs_bare:.2f}x (target <= {MAX_VS_KAZOO}x: {'met' if vs_bare <= MAX_VS_KAZOO else 'MISSED'}); "
-              f"zkCli.sh / svcctl {vs_zkcli:.1f}x (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})")
+    vs_bare, vs_zkcli = wall_med[ours] / wall_med[bare], wall_med[zkcli] / wall_med[ours]
+    cpu_vs_bare = cpu_med[ours] / cpu_med[bare]
+    print(f"svcctl / bare kazoo: wall {vs_bare:.2f}x, CPU {cpu_vs_bare:.2f}x (target <= {MAX_VS_KAZOO}x: "
+          f"{'met' if vs_bare <= MAX_VS_KAZOO else 'MISSED'} by wall)")
+    # zkCli.sh's JVM runs in the container, not as our child: only wall time compares.
+    print(f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})")
     return 0
 
 
