@@ -34,13 +34,11 @@ def unique(prefix: str = "e2e") -> str:
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.1) -> object:
     """Poll until `condition()` is truthy and return its value; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-        value = condition()
+    from svcctl.polling import poll_until
+
+    value = poll_until(condition, bool, time.monotonic() + timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
     return value
 
 

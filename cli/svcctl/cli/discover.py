@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..discovery import Strategy
 from .output import print_json, print_table, progress
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def call(
     path: str = typer.Argument("/", help="HTTP path to GET."),
     count: int = typer.Option(10, "--count", "-n", min=0, help="Number of calls (0 = until Ctrl-C)."),
     interval: float = typer.Option(0.5, "--interval", min=0, help="Seconds between calls."),
-    strategy: str = typer.Option("round_robin", "--strategy", help="round_robin or random."),
+    strategy: Strategy = typer.Option(Strategy.round_robin.value, "--strategy", help="How to pick the instance of each call."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
 ) -> None:
     """HTTP GETs through the live cache, round-robin; prints which instance answered.

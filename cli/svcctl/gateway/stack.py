@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -99,13 +98,12 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
         probe = "127.0.0.1" if what == "--stats-port" else host
         if not port_is_free(probe, number):
             raise ConflictError(f"port {number} on {probe} is in use by another process", f"stop it (`ss -ltnp 'sport = :{number}'`) or pick another {what}")
-    os.environ.update(
-        SVCCTL_GATEWAY_HOST=host,
-        SVCCTL_GATEWAY_PORT=str(port),
-        SVCCTL_GATEWAY_STATS_PORT=str(stats_port),
-        SVCCTL_GATEWAY_ZK=settings.zk,
-    )
-    compose = compose_client(settings)
+    compose = compose_client(settings, extra={
+        "SVCCTL_GATEWAY_HOST": host,
+        "SVCCTL_GATEWAY_PORT": str(port),
+        "SVCCTL_GATEWAY_STATS_PORT": str(stats_port),
+        "SVCCTL_GATEWAY_ZK": settings.zk,
+    })
     on_progress(f"starting the gateway ({image}) on {host}:{port}, stats on 127.0.0.1:{stats_port}")
     try:
         compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never")
