@@ -4,12 +4,11 @@ recorded so later commands find the members. cluster.py dispatches here when a l
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .compose import compose_error, container_prefix, require_compose
-from .config import Settings, registrator_image
+from .compose import compose_client, compose_error, container_prefix, require_compose
+from .config import Settings
 from .errors import BadInputError, ConflictError, DockerUnavailableError, SvcctlError
 from .layout import ClusterLayout, HostMember, remove_layout, save_layout
 from .progress import Progress, no_progress
@@ -32,13 +31,13 @@ def parse_contexts(text: str) -> list[str]:
     return names
 
 
-def plan_layout(project: str, contexts: list[str]) -> ClusterLayout:
+def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -> ClusterLayout:
     """Member i on the engine of context i, reached at that engine's TCP address."""
     from .engine import context_endpoint
 
     hosts = []
     for index, name in enumerate(contexts, start=1):
-        endpoint = context_endpoint(name)
+        endpoint = context_endpoint(name, docker_env)
         if not endpoint.host.startswith("tcp://"):
             raise BadInputError(f"context {name} is not a TCP engine ({endpoint.host})", "each member needs a host reachable at its own address, e.g. `svcctl hosts up`")
         hosts.append(HostMember(name, endpoint.host, endpoint.address, index))
@@ -57,25 +56,18 @@ def registrator_containers(member: HostMember) -> list[str]:
 
 
 def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostMember) -> "DockerClient":
-    from python_on_whales import DockerClient
-
-    project_dir = settings.project_path()
-    # Compose interpolates ${VARS} from the environment of the CLI it runs: one host at a time.
-    os.environ.update(
-        SVCCTL_ZK_IMAGE=os.environ.get("SVCCTL_ZK_IMAGE", "svcctl/zookeeper:3.8"),
-        SVCCTL_REGISTRATOR_IMAGE=registrator_image(),
-        SVCCTL_CONTAINER_PREFIX=container_prefix(settings.project),
-        SVCCTL_HOST_NAME=member.context,
-        SVCCTL_HOST_ADDRESS=member.address,
-        SVCCTL_MEMBER_ID=str(member.member_id),
-        SVCCTL_ZOO_SERVERS=layout.zoo_servers(),
-        SVCCTL_ZK_CONNECT=layout.connect_string(),
-    )
-    return DockerClient(
+    """Compose on one host's engine with hosts.yml; the host's own ${VARS} go in the env file."""
+    return compose_client(
+        settings,
+        extra={
+            "SVCCTL_HOST_NAME": member.context,
+            "SVCCTL_HOST_ADDRESS": member.address,
+            "SVCCTL_MEMBER_ID": str(member.member_id),
+            "SVCCTL_ZOO_SERVERS": layout.zoo_servers(),
+            "SVCCTL_ZK_CONNECT": layout.connect_string(),
+        },
+        files=[HOST_COMPOSE_FILE],
         host=member.engine,
-        compose_files=[str(project_dir / "compose" / HOST_COMPOSE_FILE)],
-        compose_project_name=settings.project,
-        compose_project_directory=str(project_dir / "compose"),
     )
 
 
@@ -85,7 +77,7 @@ def up(settings: Settings, contexts: list[str], on_progress: Progress = no_progr
     from python_on_whales.exceptions import DockerException
 
     require_compose()
-    layout = plan_layout(settings.project, contexts)
+    layout = plan_layout(settings.project, contexts, settings.docker_env())
     if settings.layout is not None and settings.layout.contexts() != layout.contexts():
         raise ConflictError(
             f"the cluster of project {settings.project} already runs on {', '.join(settings.layout.contexts())}",
@@ -97,7 +89,7 @@ def up(settings: Settings, contexts: list[str], on_progress: Progress = no_progr
             host_compose_client(settings, layout, member).compose.up(detach=True, quiet=True, pull="never")
         except DockerException as exc:
             raise compose_error(exc, f"cluster up on {member.context}") from exc
-    save_layout(settings.project_path(), layout)
+    save_layout(settings.state_path(), layout)
     settings.layout = layout
     settings.zk = layout.connect_string()  # what the status after it reads the registrators from
     return layout
@@ -126,7 +118,7 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
             host_compose_client(settings, layout, member).compose.down(volumes=volumes, quiet=True, timeout=10)
         except DockerException as exc:
             raise compose_error(exc, f"cluster down on {member.context}") from exc
-    remove_layout(settings.project_path(), settings.project)
+    remove_layout(settings.state_path(), settings.project)
     settings.layout = None
     return unreachable
 

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_PROJECT, DEFAULT_ZK_IMAGE, Settings, default_zk_connect, zk_ports_from_env
+from .config import DEFAULT_PROJECT, Settings
 from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml")
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
 
 
@@ -28,32 +28,53 @@ def container_prefix(project: str) -> str:
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
+    """The ${VARS} the compose files interpolate."""
+    from .config import gateway_image
     from .engine import resolve_engine
 
-    ports = zk_ports_from_env()
+    ports = settings.zk_ports
     return {
         # The sample services publish on the engine's address: loopback here, a host's own with --context.
-        "SVCCTL_PUBLISH_IP": resolve_engine(None).address,
-        "SVCCTL_ZK_IMAGE": os.environ.get("SVCCTL_ZK_IMAGE", DEFAULT_ZK_IMAGE),
+        "SVCCTL_PUBLISH_IP": resolve_engine(settings.context, settings.docker_env()).address,
+        "SVCCTL_ZK_IMAGE": settings.zk_image,
+        "SVCCTL_REGISTRATOR_IMAGE": settings.registrator_image,
+        "SVCCTL_GATEWAY_IMAGE": gateway_image(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
         "SVCCTL_ZK_PORT_3": str(ports[2]),
         # The registrators get every member of this ensemble (failover), whatever --zk names.
-        "SVCCTL_ZK_CONNECT": default_zk_connect(),
+        "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
     }
 
 
-def compose_client(settings: Settings) -> "DockerClient":
+def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> Path:
+    """compose_environment (and `extra`: a command's own ${VARS}) as an env file in the state
+    directory (Compose reads it with --env-file), written atomically so that concurrent runs
+    never read half a file."""
+    state = settings.state_path()
+    path = state / f"compose-{settings.project}.env"
+    text = "".join(f"{key}={value}\n" for key, value in {**compose_environment(settings), **(extra or {})}.items())
+    if not path.is_file() or path.read_text() != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None, host: str | None = None) -> "DockerClient":
+    """The project's Compose (`files`: only these of compose/, e.g. a simulated host's
+    hosts.yml; `host`: that engine instead of this process's)."""
     from python_on_whales import DockerClient
 
     project_dir = settings.project_path()
-    # Compose interpolates ${VARS} from the process environment of the CLI it runs.
-    os.environ.update(compose_environment(settings))
+    paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir)
     return DockerClient(
-        compose_files=[str(p) for p in compose_files(project_dir)],
+        host=host,
+        compose_files=[str(p) for p in paths],
         compose_project_name=settings.project,
         compose_project_directory=str(project_dir / "compose"),
+        compose_env_files=[str(write_env_file(settings, extra))],
     )
 
 

@@ -23,6 +23,7 @@ DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
 
 def engine_address() -> str:
+    # Docker's own variable, read as the docker SDK and CLI read it (select_engine sets it for --context).
     return os.environ.get("DOCKER_HOST", DEFAULT_ENGINE)
 
 
@@ -39,11 +40,13 @@ def docker_client(timeout: int = 30) -> "docker.DockerClient":
     return client
 
 
-def run_docker_cli(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
-    """Run the docker CLI; returns the completed process (check returncode yourself)."""
+def run_docker_cli(args: list[str], timeout: float = 15.0, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The one runner of the docker CLI; returns the completed process (check returncode
+    yourself). No docker command is DockerUnavailableError; a hang past `timeout` is
+    subprocess.TimeoutExpired."""
     if shutil.which("docker") is None:
         raise DockerUnavailableError("the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`")
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin)
 
 
 def api_version_tuple(version: str) -> tuple[int, ...]:
@@ -89,7 +92,7 @@ def _current_context_name(env: Mapping[str, str]) -> str | None:
         return None
 
 
-def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> EngineEndpoint:
+def context_endpoint(name: str, env: Mapping[str, str]) -> EngineEndpoint:
     """A Docker context's engine endpoint, read from the docker CLI's context store
     (contexts/meta/<sha256 of the name>/meta.json; TLS material under contexts/tls/). The docker
     SDK's own reader loses the store when ~/.docker/config.json does not exist."""
@@ -97,7 +100,7 @@ def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> EngineE
 
     from .errors import NotFoundError
 
-    store = _docker_config_dir(os.environ if env is None else env) / "contexts"
+    store = _docker_config_dir(env) / "contexts"
     digest = hashlib.sha256(name.encode()).hexdigest()
     try:
         meta = json.loads((store / "meta" / digest / "meta.json").read_text())
@@ -108,10 +111,10 @@ def context_endpoint(name: str, env: Mapping[str, str] | None = None) -> EngineE
     return EngineEndpoint(host, name, str(tls_dir) if (tls_dir / "ca.pem").is_file() else None)
 
 
-def resolve_engine(context: str | None, env: Mapping[str, str] | None = None) -> EngineEndpoint:
+def resolve_engine(context: str | None, env: Mapping[str, str]) -> EngineEndpoint:
     """Docker's precedence: --context, then DOCKER_HOST, then DOCKER_CONTEXT, then the CLI's
-    current context, then the local socket. The context store is read only when one is named."""
-    env = os.environ if env is None else env
+    current context, then the local socket. The context store is read only when one is named.
+    `env` holds Docker's variables as Settings read them (Settings.docker_env())."""
     if not context and env.get("DOCKER_HOST"):
         return EngineEndpoint(env["DOCKER_HOST"])
     name = context or env.get("DOCKER_CONTEXT") or _current_context_name(env)
@@ -120,18 +123,20 @@ def resolve_engine(context: str | None, env: Mapping[str, str] | None = None) ->
     return context_endpoint(name, env)
 
 
-def select_engine(context: str | None, env: MutableMapping[str, str] | None = None) -> EngineEndpoint:
+def select_engine(context: str | None, env: MutableMapping[str, str], target: MutableMapping[str, str] | None = None) -> EngineEndpoint:
     """Make the chosen engine this process's engine: the docker SDK (from_env) and every docker
-    and compose command it runs follow DOCKER_HOST, so a context is turned into one."""
-    env = os.environ if env is None else env
+    and compose command it runs follow DOCKER_HOST, so a context is turned into one. Reads
+    Docker's variables from `env`, writes them to `target` (default: `env`; the CLI passes the
+    process environment, which its children inherit)."""
     endpoint = resolve_engine(context, env)
+    target = env if target is None else target
     if endpoint.context:
-        env["DOCKER_HOST"] = endpoint.host
-        env.pop("DOCKER_CONTEXT", None)
+        target["DOCKER_HOST"] = endpoint.host
+        target.pop("DOCKER_CONTEXT", None)
         if endpoint.tls_dir:
-            env["DOCKER_TLS_VERIFY"], env["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
+            target["DOCKER_TLS_VERIFY"], target["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
         else:
-            env.pop("DOCKER_TLS_VERIFY", None)
+            target.pop("DOCKER_TLS_VERIFY", None)
     return endpoint
 
 

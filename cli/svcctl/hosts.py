@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -232,7 +230,7 @@ def project_images(settings: Settings, names: list[str] | None) -> dict[str, str
     return {n: available[n] for n in names}
 
 
-def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list[str], on_progress: Progress) -> dict[str, list[str]]:
+def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list[str], on_progress: Progress, tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
     that is missing anywhere, loaded into those hosts in parallel. Returns host -> tags loaded."""
     import docker.errors
@@ -257,19 +255,16 @@ def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list
         on_progress("images: every host has them already")
         return {}
     union = sorted({tag for tags_ in missing.values() for tag in tags_})
-    with tempfile.TemporaryDirectory(prefix="svcctl-hosts-", dir=os.environ.get("SVCCTL_HOSTS_TMP") or "/var/tmp") as tmp:
+    with tempfile.TemporaryDirectory(prefix="svcctl-hosts-", dir=tmp_dir) as tmp:
         archive = Path(tmp) / "images.tar"
         on_progress(f"images: saving {', '.join(union)}")
         _docker(["save", "-o", str(archive), *union], "docker save", timeout=900)
         on_progress(f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel")
-        loads = {
-            name: subprocess.Popen(["docker", "--host", hosts[name], "load", "-q", "-i", str(archive)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for name in missing
-        }
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            loads = dict(zip(missing, pool.map(lambda name: run_docker_cli(["--host", hosts[name], "load", "-q", "-i", str(archive)], timeout=1800), missing)))
         failed = []
         for name, proc in loads.items():
-            _, err = proc.communicate(timeout=1800)
+            err = proc.stderr or ""
             if proc.returncode != 0:
                 failed.append(f"{name}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
         if failed:
@@ -290,7 +285,7 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
     client = docker_client(timeout=600)
     if not image_exists(client, dind_image()):
         on_progress(f"building {dind_image()}")
-        build_images(settings.project_path(), ["dind"], on_progress)
+        build_images(settings, ["dind"], on_progress)
     subnet = ensure_network(client, project, on_progress)
     existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
     for index in range(1, count + 1):
@@ -309,7 +304,7 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
         ensure_context(name, address)
         engines[name] = engine_url(address)
     on_progress(f"engines answer: {', '.join(engines)}")
-    load_images(client, engines, tags, on_progress)
+    load_images(client, engines, tags, on_progress, settings.hosts_tmp)
     return ls(settings)
 
 
@@ -416,6 +411,6 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
         report.network = network_name(project)
     except docker.errors.NotFound:
         pass
-    if remove_layout(settings.project_path(), project):
+    if remove_layout(settings.state_path(), project):
         on_progress("the cluster recorded on these hosts is gone with them")
     return report

@@ -1,5 +1,6 @@
 """The layout of a cluster spread over Docker hosts (`svcctl cluster up --hosts`): which host runs
-which member, recorded under `.svcctl/<project>/cluster.json` in the project directory so later
+which member, recorded as `cluster-<project>.json` in the project's state directory (Settings.state_path:
+`.svcctl/` in a checkout, `$XDG_STATE_HOME/svcctl/<project>` for an installed copy) so later
 commands (cluster status/down, zk, discover, call, gateway, ps --all-hosts) use those members
 without --zk. Plain JSON; no docker imports."""
 
@@ -9,9 +10,12 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .config import ZkHost, format_zk_hosts
 
-LAYOUT_DIR = ".svcctl"
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 @dataclass(frozen=True)
@@ -56,20 +60,21 @@ class ClusterLayout:
         return cls(str(data["project"]), tuple(HostMember(**h) for h in data["hosts"]))
 
 
-def layout_path(project_dir: Path, project: str) -> Path:
-    return project_dir / LAYOUT_DIR / project / "cluster.json"
+def layout_path(state: Path, project: str) -> Path:
+    """The layout file of `project` in the state directory `state`."""
+    return state / f"cluster-{project}.json"
 
 
-def load_layout(project_dir: Path, project: str) -> ClusterLayout | None:
+def load_layout(state: Path, project: str) -> ClusterLayout | None:
     """The recorded layout, or None (none recorded, or unreadable: then the project is local)."""
     try:
-        return ClusterLayout.from_dict(json.loads(layout_path(project_dir, project).read_text()))
+        return ClusterLayout.from_dict(json.loads(layout_path(state, project).read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def save_layout(project_dir: Path, layout: ClusterLayout) -> Path:
-    path = layout_path(project_dir, layout.project)
+def save_layout(state: Path, layout: ClusterLayout) -> Path:
+    path = layout_path(state, layout.project)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(layout.to_dict(), indent=2) + "\n")
@@ -77,8 +82,8 @@ def save_layout(project_dir: Path, layout: ClusterLayout) -> Path:
     return path
 
 
-def remove_layout(project_dir: Path, project: str) -> bool:
-    path = layout_path(project_dir, project)
+def remove_layout(state: Path, project: str) -> bool:
+    path = layout_path(state, project)
     try:
         path.unlink()
     except FileNotFoundError:
@@ -86,16 +91,13 @@ def remove_layout(project_dir: Path, project: str) -> bool:
     return True
 
 
-def recorded_layout(project_dir: str | None = None, project: str | None = None) -> ClusterLayout | None:
+def recorded_layout(settings: "Settings") -> ClusterLayout | None:
     """The layout of this project's cluster, if it runs over hosts; None when there is no
     project directory (commands that need none still work) or nothing is recorded."""
-    import os
-
-    from .config import DEFAULT_PROJECT, find_project_dir
     from .errors import NotFoundError
 
     try:
-        path = find_project_dir(project_dir)
+        state = settings.state_path(create=False)
     except NotFoundError:
         return None
-    return load_layout(path, project or os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT))
+    return load_layout(state, settings.project)

@@ -14,6 +14,7 @@ ANSWERS = {"service_1": "This is Service 1.", "service_2": "This is Service 2."}
 
 
 def _env(container) -> dict[str, str]:
+    # Env is null for a container created with none (another stack's on the same engine).
     return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] or [] if "=" in item)
 
 
@@ -25,7 +26,7 @@ def docker_endpoints(engine, service: str, project_only: bool = False) -> dict[s
     if project_only:
         filters["label"] = f"com.docker.compose.project={TEST_PROJECT}"
     found = {}
-    for container in engine.containers.list(filters=filters):
+    for container in engine.containers.list(filters=filters, ignore_removed=True):
         if _env(container).get(key) != service:
             continue
         for binding in container.attrs["NetworkSettings"]["Ports"].get(port) or []:

@@ -69,7 +69,7 @@ def test_quorum_across_hosts(hosts_cluster):
         rows = [r for r in status["registrators"] if r["container"].startswith(f"{name}-")]
         assert sorted(r["role"] for r in rows) == ["active", "standby"], status["registrators"]
     # Later commands find the members without --zk: the layout is recorded.
-    layout = json.loads((ROOT / ".svcctl" / HOSTS_PROJECT / "cluster.json").read_text())
+    layout = json.loads((ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").read_text())
     assert [h["context"] for h in layout["hosts"]] == hosts_cluster.names
 
 
@@ -153,7 +153,7 @@ def test_hosts_down_leaves_nothing_behind(hosts_cluster):
 
     env = hosts_cluster.env
     run_svcctl("cluster", "down", "--volumes", env=env)
-    assert not (ROOT / ".svcctl" / HOSTS_PROJECT / "cluster.json").exists()
+    assert not (ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").exists()
     run_svcctl("hosts", "down", env=env)
     outer = docker.from_env()
     label = {"label": f"io.svcctl.hosts.project={HOSTS_PROJECT}"}

@@ -15,6 +15,7 @@ from svcctl.layout import ClusterLayout, HostMember, load_layout, remove_layout,
 from svcctl.registration import Registration, encode_payload
 from svcctl.services import read_owned_registrations
 
+from tests.support import fake_checkout
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 
@@ -112,6 +113,32 @@ def test_settings_use_the_layout_members():
 
     settings = Settings(zk="127.0.0.1:2181", layout=layout())
     assert settings.ensemble_hosts == layout().zk_hosts
+
+
+def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
+    from svcctl.config import Settings
+    from svcctl.layout import layout_path, recorded_layout
+
+    settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
+    assert recorded_layout(settings) is None
+    assert not (tmp_path / ".svcctl").exists()  # reading creates nothing
+    save_layout(settings.state_path(), layout())
+    assert layout_path(settings.state_path(), "p") == tmp_path / ".svcctl" / "cluster-p.json"
+    assert recorded_layout(settings) == layout()
+    assert recorded_layout(Settings(project_dir=str(tmp_path), project="other")) is None
+
+
+def test_compose_publishes_on_the_engine_of_the_context_in_settings(docker_config, tmp_path, monkeypatch):
+    from svcctl.compose import compose_environment
+    from svcctl.config import Settings
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    project = fake_checkout(tmp_path / "checkout")
+    settings = Settings(project_dir=str(project), context="h2", docker_host=None, docker_context=None, docker_config=str(docker_config))
+    assert compose_environment(settings)["SVCCTL_PUBLISH_IP"] == "10.0.0.12"
+    assert "DOCKER_HOST" not in __import__("os").environ  # Settings is read, the process environment is not written
+    local = Settings(project_dir=str(project), context=None, docker_host=None, docker_context=None, docker_config=str(docker_config))
+    assert compose_environment(local)["SVCCTL_PUBLISH_IP"] == "127.0.0.1"
 
 
 def test_owned_registrations_leave_other_engines_out():

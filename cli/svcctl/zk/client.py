@@ -23,19 +23,67 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs: Any) -> "K
     return KazooClient(hosts=format_zk_hosts(hosts), timeout=timeout, **kwargs)
 
 
-def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float) -> None:
-    import kazoo.exceptions
-    import kazoo.handlers.threading
+# A session normally opens in milliseconds; once it has not within this, the members are asked
+# with `srvr` why, so that a dead or quorum-less ensemble is reported at once, not at the timeout.
+PROBE_AFTER = 0.5
 
-    try:
-        client.start(timeout=connect_timeout)
-    except (kazoo.handlers.threading.KazooTimeoutError, kazoo.exceptions.KazooException, OSError) as exc:
-        client.stop()
-        client.close()
-        raise ZooKeeperUnavailableError(
-            f"no ZooKeeper member answers at {format_zk_hosts(hosts)} ({type(exc).__name__})",
+
+def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float) -> None:
+    import time
+
+    started = time.monotonic()
+    event = client.start_async()
+    probed = False
+    while not event.wait(0.05):
+        elapsed = time.monotonic() - started
+        if not probed and elapsed >= min(PROBE_AFTER, connect_timeout):
+            probed = True
+            error = unavailable_error(hosts, member_modes(hosts))
+            if error is not None:
+                _give_up(client)
+                raise error
+        if elapsed >= connect_timeout:
+            break
+    if not client.connected:
+        _give_up(client)
+        raise unavailable_error(hosts, member_modes(hosts)) or ZooKeeperUnavailableError(
+            f"no ZooKeeper session within {connect_timeout:.0f}s at {format_zk_hosts(hosts)}",
+            "retry; `svcctl cluster status` shows how each member is doing",
+        )
+
+
+def _give_up(client: "KazooClient") -> None:
+    client.stop()
+    client.close()
+
+
+def member_modes(hosts: list[ZkHost]) -> dict[ZkHost, str]:
+    """Each member's mode by `srvr`, asked in parallel: leader, follower, standalone, observer,
+    not-serving (up, but no quorum), down (refused or silent), or unknown (srvr not allowed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .fourletter import server_stats
+
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        stats = list(pool.map(lambda h: server_stats(h.host, h.port, timeout=1.0, with_mntr=False), hosts))
+    return {host: stat.mode for host, stat in zip(hosts, stats)}
+
+
+def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str]) -> ZooKeeperUnavailableError | None:
+    """Why no session can open, from the members' modes; None while some member may serve."""
+    up = [h for h in hosts if modes.get(h) != "down"]
+    if not up:
+        return ZooKeeperUnavailableError(
+            f"no ZooKeeper member answers at {format_zk_hosts(hosts)} (all {len(hosts)} down)",
             "start the ensemble with `svcctl cluster up`, or pass the right --zk / SVCCTL_ZK",
-        ) from exc
+        )
+    if all(modes.get(h) == "not-serving" for h in up):
+        states = "; ".join(f"{h} {'up, not serving' if modes.get(h) == 'not-serving' else 'down'}" for h in hosts)
+        return ZooKeeperUnavailableError(
+            f"ZooKeeper has lost its quorum: {len(up)} of {len(hosts)} members up, none serving ({states})",
+            "start the members that are down (`svcctl cluster up`); a majority must run for the ensemble to serve",
+        )
+    return None
 
 
 @contextmanager
