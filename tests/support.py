@@ -18,6 +18,7 @@ SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
 TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
+PASS_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -39,9 +40,9 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, 
 
 
 def svcctl_env(**extra: str) -> dict[str, str]:
-    # SVCCTL_REGISTRATOR_IMAGE passes through: a second checkout testing on the same engine
-    # builds and runs its own registrator image.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k == "SVCCTL_REGISTRATOR_IMAGE"}
+    # The image tags pass through: a second checkout testing on the same engine builds and runs
+    # its own images.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k in PASS_THROUGH}
     env.update(
         SVCCTL_PROJECT=TEST_PROJECT,
         SVCCTL_ZK_PORTS=TEST_ZK_PORTS,

@@ -11,13 +11,16 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .config import ZkHost
 from .engine import MIN_API_VERSION, api_version_tuple
 from .errors import DockerUnavailableError, SvcctlError
 from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from .zk.tls import ZkTls
 
 DOCKERD_LOG = Path(os.environ.get("SVCCTL_DOCKERD_LOG", "/var/log/svcctl-dockerd.log"))
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -95,23 +98,40 @@ def check_base_image() -> Check:
     return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
 
 
-def check_zookeeper(hosts: list[ZkHost]) -> Check:
+def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
     from .zk.fourletter import four_letter_word
 
     answering = []
+    context = tls.context() if tls is not None else None
     for host in hosts:
         try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0, tls=context).strip() == "imok":
                 answering.append(str(host))
         except OSError:
             pass
+    over = " over TLS" if tls is not None else ""
     if not answering:
-        return Check("zookeeper", False, f"no member answers ruok at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
-    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok", "svcctl cluster up", required=False)
+        return Check("zookeeper", False, f"no member answers ruok{over} at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
+    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok{over}", "svcctl cluster up", required=False)
 
 
-def run_checks(zk_hosts: list[ZkHost]) -> list[Check]:
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_zookeeper(zk_hosts)]
+def check_security(hosts: list[ZkHost]) -> Check:
+    """WARN when the running ensemble is open: a member answering plain text on its client port
+    lets anyone on the machine forge or delete registrations."""
+    from .zk.fourletter import four_letter_word
+
+    for host in hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+                return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
+                             "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
+        except OSError:
+            continue
+    return Check("security", True, "no member answers plain text (TLS-only client ports)", "", required=False)
+
+
+def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_zookeeper(zk_hosts, tls), check_security(zk_hosts)]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -267,7 +287,7 @@ CHECKERS: dict[str, Callable[[], Check]] = {
 }
 
 
-def fix(zk_hosts: list[ZkHost], on_progress: Progress) -> list[Check]:
+def fix(zk_hosts: list[ZkHost], on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
     """Run the checks in order, fixing each failed one that has a fixer before going on."""
     results: list[Check] = []
     for name, checker in CHECKERS.items():
@@ -277,5 +297,6 @@ def fix(zk_hosts: list[ZkHost], on_progress: Progress) -> list[Check]:
             check = checker()
             check.fixed = check.ok
         results.append(check)
-    results.append(check_zookeeper(zk_hosts))
+    results.append(check_zookeeper(zk_hosts, tls))
+    results.append(check_security(zk_hosts))
     return results

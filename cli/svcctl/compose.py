@@ -7,18 +7,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_PROJECT, DEFAULT_ZK_IMAGE, Settings, default_zk_connect, zk_ports_from_env
+from .config import DEFAULT_PROJECT, Settings, default_zk_connect, docker_proxy_image, zk_image, zk_ports_from_env
 from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
 COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml")
+SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
+DOCKER_PROXY_SERVICE = "docker-proxy"
 
 
-def compose_files(project_dir: Path) -> list[Path]:
-    return [project_dir / "compose" / name for name in COMPOSE_FILES if (project_dir / "compose" / name).is_file()]
+def compose_files(project_dir: Path, secure: bool = False) -> list[Path]:
+    names = (*COMPOSE_FILES, SECURE_COMPOSE_FILE) if secure else COMPOSE_FILES
+    return [project_dir / "compose" / name for name in names if (project_dir / "compose" / name).is_file()]
 
 
 def container_prefix(project: str) -> str:
@@ -28,9 +31,13 @@ def container_prefix(project: str) -> str:
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
+    from .pki import pki_dir
+
     ports = zk_ports_from_env()
     return {
-        "SVCCTL_ZK_IMAGE": os.environ.get("SVCCTL_ZK_IMAGE", DEFAULT_ZK_IMAGE),
+        "SVCCTL_PKI_DIR": str(pki_dir(settings.project_path())),
+        "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
+        "SVCCTL_ZK_IMAGE": zk_image(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
@@ -41,13 +48,17 @@ def compose_environment(settings: Settings) -> dict[str, str]:
 
 
 def compose_client(settings: Settings) -> "DockerClient":
+    """The project's Compose, with compose/secure.yml layered on when its cluster is secured."""
     from python_on_whales import DockerClient
 
+    from .security import SECURE, project_mode
+
     project_dir = settings.project_path()
+    secure = project_mode(settings) == SECURE
     # Compose interpolates ${VARS} from the process environment of the CLI it runs.
     os.environ.update(compose_environment(settings))
     return DockerClient(
-        compose_files=[str(p) for p in compose_files(project_dir)],
+        compose_files=[str(p) for p in compose_files(project_dir, secure)],
         compose_project_name=settings.project,
         compose_project_directory=str(project_dir / "compose"),
     )

@@ -6,13 +6,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import BadInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from .zk.tls import ZkTls
 
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
+DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
 DEFAULT_BASE = "/services"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
@@ -128,6 +133,11 @@ class Settings:
     zk: str = field(default_factory=default_zk_connect)
     project_dir: str | None = None
     project: str = field(default_factory=lambda: os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT))
+    # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
+    # cluster needs none of them (its PKI is found under .svcctl/pki/).
+    zk_ca: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_CA") or None)
+    zk_cert: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_CERT") or None)
+    zk_key: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_KEY") or None)
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -142,6 +152,14 @@ class Settings:
 
     def project_path(self) -> Path:
         return find_project_dir(self.project_dir)
+
+    @property
+    def zk_tls(self) -> "ZkTls | None":
+        """The TLS of this client's sessions (None: plain); see svcctl.security.client_tls.
+        Not cached: `cluster up --secure` changes the answer during a run (demo)."""
+        from .security import client_tls
+
+        return client_tls(self)
 
 
 def parse_ip(value: str, option: str) -> str:
@@ -158,3 +176,14 @@ def parse_ip(value: str, option: str) -> str:
 def registrator_image() -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
     return os.environ.get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+
+
+def zk_image() -> str:
+    """The members' image: what `svcctl build zookeeper` tags and compose runs."""
+    return os.environ.get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
+
+
+def docker_proxy_image() -> str:
+    """The registrators' read-only Docker API proxy (secure mode): what `svcctl build
+    docker-proxy` tags and compose/secure.yml runs."""
+    return os.environ.get("SVCCTL_DOCKER_PROXY_IMAGE") or DEFAULT_DOCKER_PROXY_IMAGE

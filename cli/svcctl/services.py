@@ -292,9 +292,11 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
     once (registered: unknown) instead of waiting out the client's connection retries."""
     from .zk.fourletter import four_letter_word
 
+    tls = settings.zk_tls
+    context = tls.context() if tls is not None else None
     for host in settings.zk_hosts:
         try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=timeout).strip() == "imok":
+            if four_letter_word(host.host, host.port, "ruok", timeout=timeout, tls=context).strip() == "imok":
                 return True
         except OSError:
             continue
@@ -316,7 +318,7 @@ def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[Instance]:
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
-        with zk_session(settings.zk_hosts, connect_timeout=3.0) as zk:
+        with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=settings.zk_tls) as zk:
             registrations = {}
             for path in wanted:
                 # A node whose data is not a JSON object reads as {}: present, but not this container's.

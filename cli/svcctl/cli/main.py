@@ -27,9 +27,12 @@ def root(
     ctx: typer.Context,
     zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183]"),
     project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Checkout holding compose/, images/ and services/ [default: found from the current directory]"),
+    zk_ca: str = typer.Option(None, "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]"),
+    zk_cert: str = typer.Option(None, "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM) for a secured ensemble: the identity its ACLs know."),
+    zk_key: str = typer.Option(None, "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of --zk-cert."),
 ) -> None:
     quiet_kazoo_logging()
-    settings = Settings(zk=zk or default_zk_connect(), project_dir=project_dir)
+    settings = Settings(zk=zk or default_zk_connect(), project_dir=project_dir, zk_ca=zk_ca, zk_cert=zk_cert, zk_key=zk_key)
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
 

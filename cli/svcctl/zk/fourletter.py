@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import asdict, dataclass
 
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 
-def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0) -> str:
-    """Send `word` (e.g. srvr, mntr, ruok) and return the whole answer. Raises OSError."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> str:
+    """Send `word` (e.g. srvr, mntr, ruok) and return the whole answer; over TLS with `tls` (a
+    secured member's client port). Raises OSError (ssl.SSLError is one)."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if tls is not None:
+        try:
+            sock = tls.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+    with sock:
         sock.sendall(word.encode("ascii"))
         chunks: list[bytes] = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # ZooKeeper closes without close_notify
+                break
             if not chunk:
                 break
             chunks.append(chunk)
@@ -95,17 +107,17 @@ def merge_mntr(stats: ServerStats, mntr: dict[str, str]) -> ServerStats:
     return stats
 
 
-def server_stats(host: str, port: int, timeout: float = 2.0) -> ServerStats:
+def server_stats(host: str, port: int, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> ServerStats:
     """srvr (+ mntr when serving) for one member; never raises: an unreachable member is `down`."""
     try:
-        stats = parse_srvr(four_letter_word(host, port, "srvr", timeout))
+        stats = parse_srvr(four_letter_word(host, port, "srvr", timeout, tls))
     except OSError as exc:
         return ServerStats(mode="down", error=str(exc) or type(exc).__name__)
     except ValueError as exc:
         return ServerStats(mode="down", error=f"unparsable srvr answer: {exc}")
     if stats.mode not in ("down", "not-serving"):
         try:
-            merge_mntr(stats, parse_mntr(four_letter_word(host, port, "mntr", timeout)))
+            merge_mntr(stats, parse_mntr(four_letter_word(host, port, "mntr", timeout, tls)))
         except (OSError, ValueError):
             pass  # srvr already told the essentials
     return stats
