@@ -14,7 +14,10 @@ and the real registrators (not a test: it prints numbers and ratios to the targe
 Targets (2-core machine): p99 <= 100 ms for both delays, resync of 200 <= 2 s. Removal times
 measured from `kill` are not comparable with those of versions that measured from `die`.
 
-Usage: SVCCTL_PROJECT=... SVCCTL_ZK=... python bench/registration.py [--containers 50] [--resync-containers 200]
+--secure: the same latency run again on the secured twin (bench/secure_stack.py: TLS, ACLs,
+registrators behind the Docker API proxy), its p99 printed beside the open cluster's.
+
+Usage: SVCCTL_PROJECT=... SVCCTL_ZK=... python bench/registration.py [--containers 50] [--resync-containers 200] [--secure]
 """
 
 from __future__ import annotations
@@ -160,6 +163,7 @@ def latency_run(engine, zk, n: int, owner: str) -> None:
           f"{before_die}/{len(down)} znodes were gone before the die event)")
     for c in containers:
         c.remove(force=True)
+    return up, down
 
 
 def registrator_names() -> list[str]:
@@ -214,11 +218,29 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
         remove_all(engine, owner)
 
 
+def secure_run(engine, n: int, owner: str, open_up: list[float], open_down: list[float]) -> None:
+    from bench.secure_stack import ensure_secure_cluster, secure_kazoo
+
+    secure_zk = secure_kazoo(ensure_secure_cluster())
+    try:
+        print("--- the secured twin (TLS on every connection, ACLs, Docker API through the proxy)")
+        warm_up(engine, secure_zk, owner)
+        up, down = latency_run(engine, secure_zk, n, owner)
+        for label, opened, secured in (("start -> created", open_up, up), ("kill  -> removed", open_down, down)):
+            p_open, p_secure = percentile(opened, 99), percentile(secured, 99)
+            print(f"p99 {label}: open {p_open:.1f} ms, TLS+ACL {p_secure:.1f} ms (x{p_secure / p_open:.2f}; "
+                  f"{'OK' if p_secure <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)")
+    finally:
+        secure_zk.stop()
+        secure_zk.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--containers", type=int, default=50)
     parser.add_argument("--resync-containers", type=int, default=200)
     parser.add_argument("--skip-resync", action="store_true")
+    parser.add_argument("--secure", action="store_true", help="also on the secured twin (TLS+ACL), beside the open figures")
     args = parser.parse_args()
 
     import docker
@@ -233,7 +255,9 @@ def main() -> None:
     print(f"engine {engine.version()['Version']}, {os.cpu_count()} cores, ensemble {zk.hosts}, label {LABEL}={owner}")
     try:
         warm_up(engine, zk, owner)
-        latency_run(engine, zk, args.containers, owner)
+        open_up, open_down = latency_run(engine, zk, args.containers, owner)
+        if args.secure:
+            secure_run(engine, args.containers, owner, open_up, open_down)
         if not args.skip_resync:
             resync_run(engine, zk, args.resync_containers, owner)
     finally:
