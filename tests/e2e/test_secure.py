@@ -232,3 +232,19 @@ def test_doctor_is_content_with_the_secured_cluster(secure_cluster):
     checks = {c["name"]: c for c in secure_json("doctor")}
     assert checks["zookeeper"]["status"] == "OK" and checks["security"]["status"] == "OK"
     assert SECURE_PORTS  # the members answered ruok over TLS on these ports
+
+
+def test_registrator_run_takes_the_tls_options_and_names_a_wrong_ca(secure_cluster, tmp_path):
+    from svcctl.pki import ensure_pki
+
+    (tmp_path / "compose").mkdir()
+    other, _ = ensure_pki(tmp_path)
+    uri = f"zookeeper://{SECURE_ZK}/services"
+    env = svcctl_env(SVCCTL_ZK=SECURE_ZK)
+    proc = run_svcctl("registrator", "run", "-zk-ca", str(tmp_path / "nope.pem"), uri, check=False, env=env, timeout=60)
+    assert proc.returncode == 2 and "no such file" in one_error_line(proc)
+    proc = run_svcctl("registrator", "run", "--zk-ca", str(other.ca), "-retry-attempts", "2", "-retry-interval", "500", uri,
+                      check=False, env=env, timeout=120)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 4 and last.startswith("svcctl: error: ") and "is not signed by the CA" in last, proc.stderr
+    assert "Traceback" not in proc.stderr

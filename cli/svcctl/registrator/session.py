@@ -91,10 +91,12 @@ class SessionKeeper:
             attempt += 1
             waited = round(time.monotonic() - started, 1)
             if 0 <= retry.attempts <= attempt:
+                fault = self._diagnose()
                 self.close()
                 raise ZooKeeperUnavailableError(
-                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)",
-                    "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
+                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)"
+                    + (f": {fault.cause}" if fault else ""),
+                    fault.fix if fault else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
                 )
             if attempt <= 3 or attempt % 10 == 0:
                 fault = self._diagnose()
