@@ -115,9 +115,9 @@ def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
     return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok{over}", "svcctl cluster up", required=False)
 
 
-def check_security(hosts: list[ZkHost]) -> Check:
+def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
     """WARN when the running ensemble is open: a member answering plain text on its client port
-    lets anyone on the machine forge or delete registrations."""
+    lets anyone on the machine forge or delete registrations. None when no member runs."""
     from .zk.fourletter import four_letter_word
 
     for host in hosts:
@@ -127,11 +127,15 @@ def check_security(hosts: list[ZkHost]) -> Check:
                              "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
         except OSError:
             continue
-    return Check("security", True, "no member answers plain text (TLS-only client ports)", "", required=False)
+    if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
+        return Check("security", True, "TLS-only client ports (no member answers plain text)", "", required=False)
+    return None
 
 
 def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_zookeeper(zk_hosts, tls), check_security(zk_hosts)]
+    zookeeper = check_zookeeper(zk_hosts, tls)
+    security = check_security(zk_hosts, zookeeper)
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), zookeeper, *([security] if security else [])]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -298,5 +302,7 @@ def fix(zk_hosts: list[ZkHost], on_progress: Progress, tls: "ZkTls | None" = Non
             check.fixed = check.ok
         results.append(check)
     results.append(check_zookeeper(zk_hosts, tls))
-    results.append(check_security(zk_hosts))
+    security = check_security(zk_hosts, results[-1])
+    if security is not None:
+        results.append(security)
     return results

@@ -177,12 +177,11 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
             f"remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster up{' --secure' if secure else ''}`",
         )
     check_ports_free(settings)
-    rotated = False
     if secure:
         from .pki import ensure_pki
 
+        # A remade PKI changes the containers' svcctl.pki label: Compose recreates them on it.
         pki, made = ensure_pki(settings.project_path(), rotate=rotate)
-        rotated = made and current is not None
         if made:
             on_progress(f"PKI {'remade' if rotate else 'made'} under {pki.root} (give {pki.ca} to your own consumers)")
     record_mode(settings.project_path(), settings.project, wanted)
@@ -191,14 +190,13 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     on_progress(f"starting {', '.join(services)}" + (" (TLS+ACL)" if secure else ""))
     try:
         before = _container_ids(compose, services)
-        # New keys are read only at start: a rotated PKI restarts everything on it.
-        compose.compose.up(services=services, detach=True, quiet=True, force_recreate=rotated)
+        compose.compose.up(services=services, detach=True, quiet=True)
         after = _container_ids(compose, services)
     except DockerException as exc:
         raise compose_error(exc, "cluster up") from exc
     recreated = sorted(name for name, container_id in before.items() if after.get(name, container_id) != container_id)
     if recreated:
-        on_progress(f"recreated {', '.join(recreated)} ({'new PKI' if rotated else 'image rebuilt or settings changed'})")
+        on_progress(f"recreated {', '.join(recreated)} (image rebuilt, settings changed or PKI remade)")
     nodes = wait_for_quorum(settings, timeout, on_progress)
     if secure:
         secure_registry(settings, on_progress)

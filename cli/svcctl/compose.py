@@ -31,11 +31,13 @@ def container_prefix(project: str) -> str:
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
-    from .pki import pki_dir
+    from .pki import Pki, pki_dir
 
     ports = zk_ports_from_env()
+    pki = Pki(pki_dir(settings.project_path()))
     return {
-        "SVCCTL_PKI_DIR": str(pki_dir(settings.project_path())),
+        "SVCCTL_PKI_DIR": str(pki.root),
+        "SVCCTL_PKI_ID": pki.fingerprint(),
         "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
         "SVCCTL_ZK_IMAGE": zk_image(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),

@@ -75,6 +75,15 @@ class Pki:
         needed += [p for who in (self.admin, self.registrator) for p in (who.ca, who.cert, who.key)]
         return all(p.is_file() for p in needed)
 
+    def fingerprint(self) -> str:
+        """A short digest of the CA certificate ("none" without one): it changes with --rotate."""
+        import hashlib
+
+        try:
+            return hashlib.sha256(self.ca.read_bytes()).hexdigest()[:16]
+        except OSError:
+            return "none"
+
     def secret_files(self) -> list[Path]:
         """Every file holding a private key: must be 0600."""
         return [self.ca_key, *(self.member_dir(m) / "keystore.pem" for m in MEMBERS), self.admin.key, self.registrator.key]
