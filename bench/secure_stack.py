@@ -39,9 +39,14 @@ def ensure_secure_cluster() -> dict[str, str]:
 
 
 def secure_kazoo(env: dict[str, str]):
-    """A started anonymous TLS client (the CA only, as a user's own consumer would be)."""
+    """A started TLS client as the registrator identity: the benches create the service node they
+    watch, with the registrators' ACL (all for them, read for anyone), so they can prune it."""
     from kazoo.client import KazooClient
+    from kazoo.security import make_acl
 
-    client = KazooClient(hosts=env["SVCCTL_ZK"], timeout=10, use_ssl=True, ca=str(ROOT / ".svcctl" / "pki" / "ca.pem"))
+    pki = ROOT / ".svcctl" / "pki"
+    acl = [make_acl("x509", "CN=svcctl-registrator", all=True), make_acl("world", "anyone", read=True)]
+    client = KazooClient(hosts=env["SVCCTL_ZK"], timeout=10, use_ssl=True, ca=str(pki / "ca.pem"), certfile=str(pki / "registrator" / "cert.pem"),
+                         keyfile=str(pki / "registrator" / "key.pem"), default_acl=acl)
     client.start(timeout=15)
     return client

@@ -145,8 +145,8 @@ def existing_mode(settings: Settings) -> str | None:
     recorded = project_mode(settings)
     volumes = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})
     has_data = any(v.name.endswith(("zoo1-data", "zoo2-data", "zoo3-data")) for v in volumes)
-    if not has_data:
-        return recorded
+    if not has_data:  # nothing to mix up: e.g. a first `up --secure` that failed before any data
+        return None
     return recorded or OPEN
 
 
