@@ -14,7 +14,8 @@ ANSWERS = {"service_1": "This is Service 1.", "service_2": "This is Service 2."}
 
 
 def _env(container) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] if "=" in item)
+    # Env is null for a container of an image without any (another agent's, on a shared engine).
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] or [] if "=" in item)
 
 
 def docker_endpoints(engine, service: str, project_only: bool = False) -> dict[str, str]:
