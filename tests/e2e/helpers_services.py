@@ -14,7 +14,7 @@ ANSWERS = {"service_1": "This is Service 1.", "service_2": "This is Service 2."}
 
 
 def _env(container) -> dict[str, str]:
-    # Env is null for a container of an image without any (another agent's, on a shared engine).
+    # Env is null for a container created with none (another stack's on the same engine).
     return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] or [] if "=" in item)
 
 

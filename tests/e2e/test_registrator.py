@@ -348,6 +348,9 @@ def test_crashed_active_registrator_restarted_hands_over_at_once(cluster, zk, en
         restore_cluster()
 
 
+EXIT_WHEN_TOLD = "while [ ! -e /tmp/exit ]; do sleep 0.1; done; exit {code}"
+
+
 def test_upstream_flags_on_a_registrator_of_its_own(cluster, zk, engine, owner, tmp_path):
     """-tags, -useIpFromLabel, -deregister on-success and -ttl, on a registrator writing a base of
     its own (its own election: the project's registrators of /services do not stand in its way)."""
@@ -359,14 +362,17 @@ def test_upstream_flags_on_a_registrator_of_its_own(cluster, zk, engine, owner, 
     try:
         labelled = run_tiny(engine, owner, {"SERVICE_NAME": "labelled"}, labels={"svc.ip": "10.9.8.7/24"})
         plain = run_tiny(engine, owner, {"SERVICE_NAME": "plain", "SERVICE_TAGS": "own"})
-        failing = run_tiny(engine, owner, {"SERVICE_NAME": "failing"}, command=["sh", "-c", "sleep 3; exit 3"])
-        succeeding = run_tiny(engine, owner, {"SERVICE_NAME": "succeeding"}, command=["sh", "-c", "sleep 3; exit 0"])
+        # They exit with their code once told to (a file appears): their ports are read while they run.
+        failing = run_tiny(engine, owner, {"SERVICE_NAME": "failing"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=3)])
+        succeeding = run_tiny(engine, owner, {"SERVICE_NAME": "succeeding"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=0)])
+        failing_path, succeeding_path = f"{base}/failing/127.0.0.1:{host_port(failing)}", f"{base}/succeeding/127.0.0.1:{host_port(succeeding)}"
         body, _ = wait_for(lambda: node(zk, f"{base}/labelled/10.9.8.7:{host_port(labelled)}"), "the address from the label")
         assert body["IP"] == "10.9.8.7" and body["Tags"] == ["edge", "blue"]
         body, _ = wait_for(lambda: node(zk, f"{base}/plain/127.0.0.1:{host_port(plain)}"), "the plain container")
         assert body["Tags"] == ["own", "edge", "blue"]
-        failing_path, succeeding_path = f"{base}/failing/127.0.0.1:{host_port(failing)}", f"{base}/succeeding/127.0.0.1:{host_port(succeeding)}"
         wait_for(lambda: node(zk, failing_path) and node(zk, succeeding_path), "both short-lived containers registered")
+        for container in (failing, succeeding):
+            container.exec_run(["touch", "/tmp/exit"])
         assert failing.wait(timeout=30)["StatusCode"] == 3 and succeeding.wait(timeout=30)["StatusCode"] == 0
         wait_for(lambda: node(zk, succeeding_path) is None, "the container that exited 0 deregistered")
         assert node(zk, failing_path) is not None, "-deregister on-success dropped a container that exited 3"

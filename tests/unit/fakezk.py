@@ -121,6 +121,7 @@ class FakeClient:
         self.state = KazooState.CONNECTED
         ensemble.sessions.add(session)
         self.transactions = 0  # committed transactions (round trips), for the batching tests
+        self.reads = 0  # node reads, for the same
         self.on_exists = None  # a hook run on each exists_async: another client acting meanwhile
 
     @property
@@ -147,6 +148,7 @@ class FakeClient:
         return node.data, self.ensemble.stat(path)
 
     def get_async(self, path, watch=None):
+        self.reads += 1
         return self._run(self.get, path)
 
     def exists(self, path, watch=None):

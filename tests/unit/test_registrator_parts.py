@@ -184,7 +184,17 @@ def test_start_and_stop_register_and_deregister_with_the_service_node():
     assert client.exists(path(32001)) is None and client.exists("/services/svc") is None and r.owned == {}
 
 
-def test_many_containers_synced_together_take_one_read_and_one_write():
+def test_a_first_start_is_written_without_a_read():
+    client, api = elected_client(), FakeApi()
+    r = make_reconciler(client, api)
+    api.running[CID] = container_info(CID, 32001)
+    client.ensure_path("/services/svc")
+    reads = client.reads
+    r.sync({CID: api.running[CID]}, session=OURS, fence=LOCK, cause="start")
+    assert client.reads == reads and client.exists(path(32001)).ephemeralOwner == OURS
+
+
+def test_many_containers_synced_together_take_one_transaction():
     client, api = elected_client(), FakeApi()
     r = make_reconciler(client, api)
     ids = [f"{i:064x}" for i in range(1, 41)]
@@ -212,12 +222,25 @@ def test_terminating_kill_deregisters_at_once_and_resync_does_not_re_add():
     happen(r, CID, "update")
     happen(r, CID, "unpause")
     assert client.exists(path(32001)) is None
+    happen(r, CID, "die")  # the engine may still list it as running for a moment: still held out
+    r.full_resync(session=OURS, fence=LOCK, reason="periodic")
+    assert client.exists(path(32001)) is None and r.drains.is_draining(CID)
+    happen(r, CID, "start")  # running again: registered again
+    assert client.exists(path(32001)) and len(r.drains) == 0
+
+
+def test_a_container_that_died_is_not_re_added_by_a_resync_that_still_lists_it():
+    client, api = elected_client(), FakeApi()
+    r = make_reconciler(client, api)
+    api.running = {CID: container_info(CID, 32001)}
+    r.full_resync(session=OURS, fence=LOCK, reason="start")
+    happen(r, CID, "die")  # a crash: no kill before it
+    assert client.exists(path(32001)) is None
+    r.full_resync(session=OURS, fence=LOCK, reason="periodic")  # `docker ps` lags behind the die event
+    assert client.exists(path(32001)) is None
     del api.running[CID]
-    happen(r, CID, "die")  # ends the drain; a later start registers again
+    r.full_resync(session=OURS, fence=LOCK, reason="periodic")  # no longer listed: the hold is done
     assert len(r.drains) == 0
-    api.running[CID] = container_info(CID, 32001)
-    happen(r, CID, "start")
-    assert client.exists(path(32001))
 
 
 def test_a_container_ignoring_the_signal_is_registered_again_after_the_hold():
@@ -282,11 +305,19 @@ def test_a_raced_write_asks_for_a_resync_which_takes_the_node_over():
     body = json.dumps({"svcctl": {"engine_id": "E", "container_id": CID}}).encode()
     r.writer = RacingWriter(client, lambda: client.exists(path(32001)) or dead.create(path(32001), body, ephemeral=True))
     report = r.sync({CID: api.running[CID]}, session=OURS, fence=LOCK, cause="start")
-    assert report.needs_resync and report.counts["failed"] == 1 and not report.fenced
-    assert client.exists(path(32001)).ephemeralOwner == 0x333
-    r.full_resync(session=OURS, fence=LOCK, reason="state change")  # re-planned from fresh reads: a takeover
+    # The create raced; read and planned again at once: a takeover (delete + create, one transaction).
+    assert report.counts["replace"] == 1 and not report.needs_resync
     data, stat = client.get(path(32001))
     assert stat.ephemeralOwner == OURS and json.loads(data)["svcctl"]["registrator"] == "r1"
+    # An update that races (someone changed the node after our read) asks for a full resync.
+    client.set(path(32001), data)  # version 1 now
+    api.running[CID] = container_info(CID, 32001, name="svc")
+    r.writer = RacingWriter(client, lambda: client.set(path(32001), data))
+    stale = client.get(path(32001))[1].version
+    report = r.sync({CID: {**api.running[CID], "Config": {**api.running[CID]["Config"], "Hostname": "renamed"}}}, session=OURS, fence=LOCK, cause="update")
+    assert report.needs_resync and report.counts["failed"] == 1 and client.get(path(32001))[1].version == stale + 1
+    r.full_resync(session=OURS, fence=LOCK, reason="state change")  # re-planned from fresh reads
+    assert client.get(path(32001))[1].ephemeralOwner == OURS and not r.full_resync(session=OURS, fence=LOCK, reason="periodic").changed
 
 
 def test_a_path_another_container_now_holds_is_not_deleted_by_the_old_ones_die():
@@ -502,3 +533,15 @@ def test_a_fenced_write_ends_the_term():
     future.set_result(api.running[CID])
     r.handle([ContainerEvent(CID, "start", 0.0, inspection=future)])
     assert client.exists(path(32001)) is None and r.dirty and r.leadership.demoting.is_set()
+
+
+def test_a_slow_inspect_holds_back_only_its_own_container():
+    client, api = elected_client(), FakeApi()
+    r = daemon(client, api)
+    api.running = {CID: container_info(CID, 32001), OTHER: container_info(OTHER, 32002)}
+    slow, quick = Future(), Future()
+    quick.set_result(api.running[OTHER])
+    threading.Timer(0.3, lambda: slow.set_result(api.running[CID])).start()
+    r.handle([ContainerEvent(CID, "start", 0.0, inspection=slow), ContainerEvent(OTHER, "start", 0.0, inspection=quick)])
+    assert client.transactions == 2  # written in two steps, the quick one first
+    assert client.exists(path(32002)).czxid < client.exists(path(32001)).czxid

@@ -15,6 +15,7 @@ import signal as signal_module
 import socket
 import threading
 import time
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -215,13 +216,23 @@ class Registrator:
                         self.reconciler.forget_owned()
                 case StopRequested(reason=reason):
                     log("stopping", reason=reason, active=self.leadership.active)
-        # While dirty, the full resync that follows covers these containers.
-        if synced and self.leadership.can_write() and not self.dirty:
-            views = {cid: self.reconciler.view(events) for cid, events in synced.items()}
-            cause = ",".join(sorted({e.action for events in synced.values() for e in events}))
-            first = min(e.time for events in synced.values() for e in events)
-            self._after_writes(self.reconciler.sync(views, session=self.leadership.lead_session, fence=self.leadership.lead_node,
-                                                    cause=cause, event_time=first))
+        # Containers are written as soon as their inspects are in: one slow inspect (the engine
+        # busy with a burst) holds back only its own container. While dirty, the full resync
+        # that follows covers them all.
+        while synced and self.leadership.can_write() and not self.dirty:
+            pending = {cid: f for cid, events in synced.items() if (f := self.reconciler.pending_inspection(events)) is not None}
+            if len(pending) == len(synced):
+                futures.wait(pending.values(), return_when=futures.FIRST_COMPLETED)
+                continue
+            ready = {cid: synced.pop(cid) for cid in list(synced) if cid not in pending}
+            self._sync(ready)
+
+    def _sync(self, containers: dict[str, list[ContainerEvent]]) -> None:
+        views = {cid: self.reconciler.view(events) for cid, events in containers.items()}
+        cause = ",".join(sorted({e.action for events in containers.values() for e in events}))
+        first = min(e.time for events in containers.values() for e in events)
+        self._after_writes(self.reconciler.sync(views, session=self.leadership.lead_session, fence=self.leadership.lead_node,
+                                                cause=cause, event_time=first))
 
     def _resync(self, reason: str) -> None:
         self.dirty = False
@@ -254,8 +265,13 @@ class Registrator:
 def run_registrator(config: Config, install_signals: bool = True, on_ready: Callable[[Registrator], None] | None = None) -> None:
     """Connect to the engine, then run until SIGTERM/SIGINT (an immediate handover to a standby
     when we are active)."""
+    import sys
+
     from ..engine import engine_id
 
+    # An event crosses three threads (engine stream, inspect pool, loop) and kazoo's two: with
+    # CPython's default 5 ms GIL switch interval each hand-off can wait that long under a burst.
+    sys.setswitchinterval(0.0005)
     engine = connect_engine()
     registrator = Registrator(config, engine, engine_id(engine))
     if install_signals:

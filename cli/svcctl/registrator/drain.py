@@ -1,11 +1,14 @@
-"""Containers that got a terminating signal and may still run while they shut down.
+"""Containers that must stay unregistered until they run again: those that got a terminating
+signal and may still run while they shut down, and those that ended.
 
-Their registrations go at the signal; without this record the next resync would see them in
-`docker ps` and register them again for the rest of their drain. Every registrator keeps it,
-active or standby (all read the events), so a takeover mid-drain does not re-register either,
-and keeps it across session loss: it is the engine's state, not ZooKeeper's. An entry ends with
-the container (die/stop/destroy), when it runs again (start/restart), or at its deadline: a
-container that ignored the signal and keeps serving is registered again.
+Their registrations go at the signal (or at die); without this record a resync would see them in
+`docker ps` and register them again — for the rest of a drain, and even just after `die`: the
+engine's container list can still show a container as running for a moment after its die event.
+Every registrator keeps it, active or standby (all read the events), so a takeover mid-drain does
+not re-register either, and keeps it across session loss: it is the engine's state, not
+ZooKeeper's. An entry ends when the container runs again (start/restart), when it is destroyed
+or no longer listed by `docker ps`, or at its deadline: a container that ignored the signal and
+keeps serving is registered again.
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ ACTIONS = frozenset({"start", "restart", "die", "stop", "kill", "pause", "unpaus
 # After these the container registers nothing, so it is not inspected: an inspect during the
 # engine's teardown of a dying container waits for that teardown (~100 ms).
 GONE_ACTIONS = frozenset({"die", "stop", "pause", "destroy"})
-# These end a drain: the container is gone, or it runs again.
-DRAIN_END_ACTIONS = frozenset({"die", "stop", "destroy", "start", "restart"})
+# After these a container registers nothing until it runs again (see drain.py).
+HOLD_ACTIONS = frozenset({"die", "stop"})
+# These end that hold: the container runs again, or it is gone for good.
+HOLD_END_ACTIONS = frozenset({"start", "restart", "destroy"})
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..registration import Options, Registration, container_registrations, desired_map, encode_payload, plan
-from .events import DRAIN_END_ACTIONS, ContainerEvent
+from .events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
 from .logfmt import log
 from .registry import read_nodes, read_tree
 from .signals import signal_number, terminating_kill
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from kazoo.client import KazooClient
 
     from .drain import DrainTracker
@@ -31,6 +33,12 @@ class Report:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("create", "replace", "update", "delete", "conflict", "failed"), 0))
     needs_resync: bool = False  # a write raced, failed or was fenced: re-plan from fresh reads
     fenced: bool = False  # a write found our election lock node gone
+
+    def add(self, other: "Report") -> None:
+        for kind, count in other.counts.items():
+            self.counts[kind] += count
+        self.needs_resync |= other.needs_resync
+        self.fenced |= other.fenced
 
     @property
     def changed(self) -> bool:
@@ -68,7 +76,9 @@ class Reconciler:
                 return False  # a reload signal (HUP, USR1…): the container goes on serving
             self.drains.begin(cid)
             log("draining", container_id=cid[:12], signal=event.signal, hold_s=self.drains.hold, note="terminating signal: deregistered now, not at die")
-        elif event.action in DRAIN_END_ACTIONS:
+        elif event.action in HOLD_ACTIONS and not self.drains.is_draining(cid):
+            self.drains.begin(cid)
+        elif event.action in HOLD_END_ACTIONS:
             self.drains.end(cid)
         if event.action in ("destroy", "start", "restart"):
             self.kept.discard(cid)
@@ -93,6 +103,14 @@ class Reconciler:
             return False
         return terminating_kill(event.signal, stop_signal)
 
+    def pending_inspection(self, events: list[ContainerEvent]) -> "Future | None":
+        """The inspect view() would wait for, while it is still running (None: no wait)."""
+        last = events[-1]
+        if last.gone or self.drains.is_draining(last.container_id):
+            return None
+        latest = next((e.inspection for e in reversed(events) if e.inspection is not None), None)
+        return latest if latest is not None and not latest.done() else None
+
     def view(self, events: list[ContainerEvent]) -> dict | None:
         """The container's inspect data after its latest events (None: it registers nothing)."""
         last = events[-1]
@@ -111,15 +129,17 @@ class Reconciler:
         desired: dict[str, Registration] = {}
         for info in views.values():
             desired.update(desired_map(self.registrations_of(info), self.base)[0])
-        paths = set(desired).union(*(self.owned.get(cid, set()) for cid in views))
-        if not paths:
+        known = set().union(*(self.owned.get(cid, set()) for cid in views))
+        if not desired and not known:
             return Report()
-        actual = read_nodes(self.client(), sorted(paths))
-        ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
-        # A path of a container's earlier life that another container now holds is not ours to
-        # delete, nor is a kept container's (see observe).
-        ops = [op for op in ops if not (op.kind == "delete" and (_container_of(actual[op.path]) not in (*views, None) or _container_of(actual[op.path]) in self.kept))]
-        report = self._apply(ops, fence, cause, event_time or started)
+        # Paths we never registered are almost always absent (a container's first start): they
+        # are created without a read — one round trip less — and read only when the create finds
+        # the node there (a dead registrator's, another engine's), then planned again.
+        presumed_absent = set(desired) - known
+        report, recheck = self._sync_paths(desired, known, views, session, fence, cause, event_time or started, presumed_absent)
+        if recheck:
+            again, _ = self._sync_paths({p: desired[p] for p in recheck}, set(recheck), views, session, fence, cause, event_time or started)
+            report.add(again)
         for cid in views:
             if cid in self.kept:
                 continue
@@ -129,6 +149,15 @@ class Reconciler:
             else:
                 self.owned.pop(cid, None)
         return report
+
+    def _sync_paths(self, desired: dict[str, Registration], read: set[str], views, session: int, fence: str, cause: str, since: float,
+                    presumed_absent: set[str] = frozenset()) -> tuple[Report, list[str]]:
+        actual = read_nodes(self.client(), sorted(read))
+        ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
+        # A path of a container's earlier life that another container now holds is not ours to
+        # delete, nor is a kept container's (see observe).
+        ops = [op for op in ops if not (op.kind == "delete" and (_container_of(actual[op.path]) not in (*views, None) or _container_of(actual[op.path]) in self.kept))]
+        return self._apply(ops, fence, cause, since, presumed_absent)
 
     def full_resync(self, *, session: int, fence: str, reason: str) -> Report:
         """The whole BASE tree against `docker ps`: add what is missing, take over what a dead
@@ -145,7 +174,7 @@ class Reconciler:
         actual, empty = read_tree(self.client(), self.base)
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
         ops = [op for op in ops if not (op.kind == "delete" and _container_of(actual[op.path]) in self.kept)]
-        report = self._apply(ops, fence, f"resync:{reason}", started)
+        report, _ = self._apply(ops, fence, f"resync:{reason}", started)
         self.owned = {}
         for path, reg in desired.items():
             self.owned.setdefault(reg.container_id, set()).add(path)
@@ -175,8 +204,10 @@ class Reconciler:
 
     # --- writing and telling ---------------------------------------------------------------------
 
-    def _apply(self, ops, fence: str, cause: str, since: float) -> Report:
-        report = Report()
+    def _apply(self, ops, fence: str, cause: str, since: float, presumed_absent: set[str] = frozenset()) -> tuple[Report, list[str]]:
+        """Write the plan, count and log the outcomes; returns the report and the presumed-absent
+        paths whose create found a node (to read and plan again)."""
+        report, recheck = Report(), []
         for op in ops:
             if op.kind == "conflict":
                 report.counts["conflict"] += 1
@@ -187,6 +218,9 @@ class Reconciler:
         outcomes = self.writer.apply(ops, fence, lambda reg: encode_payload(reg, self.engine_id, self.registrator_id, now))
         fenced = 0
         for outcome in outcomes:
+            if outcome.status == "raced" and outcome.op.kind == "create" and outcome.op.path in presumed_absent:
+                recheck.append(outcome.op.path)
+                continue
             if not outcome.ok:
                 report.counts["failed"] += 1
                 report.needs_resync = True
@@ -202,7 +236,7 @@ class Reconciler:
         for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == "delete"}:
             if self.writer.prune_parent(parent):
                 log("service removed", path=parent, reason="no instances left")
-        return report
+        return report, recheck
 
     def _tell(self, outcome: "Outcome", cause: str, since: float) -> None:
         op, reg = outcome.op, outcome.op.registration
