@@ -17,7 +17,7 @@ from svcctl.errors import BadInputError
 from svcctl.pki import ADMIN_CN, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, read_cert
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.security import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
-from svcctl.zk.tls import ZkTls
+from svcctl.zk.tls import ZkTls, diagnose
 
 
 @pytest.fixture(scope="module")
@@ -143,21 +143,22 @@ def test_client_tls_explicit_project_and_foreign(project, monkeypatch):
     forget_mode(project, "p1")
 
 
-def test_validate_names_a_missing_file_a_lone_certificate_and_an_expired_one(project, tmp_path):
+def test_validate_names_a_missing_file_a_lone_certificate_a_wrong_key_and_diagnose_an_expired_one(project, tmp_path):
     pki = Pki(project / ".svcctl" / "pki")
     ZkTls(pki.ca, pki.admin.cert, pki.admin.key).validate()
     with pytest.raises(BadInputError, match="no such file"):
         ZkTls(tmp_path / "missing.pem").validate()
     with pytest.raises(BadInputError, match="without --zk-key"):
         ZkTls(pki.ca, pki.admin.cert, None).validate()
-    with pytest.raises(BadInputError, match="cannot read the certificate"):
+    with pytest.raises(BadInputError, match="--zk-cert .*no such file"):
         ZkTls(pki.ca, tmp_path / "nocert.pem", pki.admin.key).validate()
     with pytest.raises(BadInputError, match="cannot be used"):
         ZkTls(pki.ca, pki.admin.cert, pki.registrator.key).validate()  # not this certificate's key
     expired = tmp_path / "expired.pem"
     expired.write_bytes(_expired_cert(pki))
-    with pytest.raises(BadInputError, match="expired on"):
-        ZkTls(pki.ca, expired, pki.admin.key).validate()
+    assert ZkTls(pki.ca, pki.admin.cert, pki.admin.key).expired() is None
+    # Named when a session could not start (the ensemble refuses it), before any handshake.
+    assert "expired on" in diagnose([], ZkTls(pki.ca, expired, pki.admin.key)).cause
 
 
 def _expired_cert(pki: Pki) -> bytes:

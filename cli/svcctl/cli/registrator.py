@@ -62,6 +62,9 @@ def run(
     tls = client_tls(settings, identity="registrator", hosts=registry.hosts)
     if tls is not None:
         tls.validate()
+        expired = tls.expired()  # a daemon may parse its certificate up front
+        if expired is not None:
+            raise expired
     if session_timeout <= 0:
         raise BadInputError("-session-timeout must be > 0", "e.g. -session-timeout 10")
     ip = parse_ip(ip, "-ip") if ip else None

@@ -111,7 +111,9 @@ class SessionKeeper:
         if self.client_factory is not None:
             self.client = self.client_factory(self.hosts, timeout=self.session_timeout)
         else:
-            self.client = make_client(self.hosts, timeout=self.session_timeout, tls=self.tls)
+            # Every node we create carries our identity's ACL: all for us, read for anyone.
+            acl = self.tls.registry_acl() if self.tls is not None else None
+            self.client = make_client(self.hosts, timeout=self.session_timeout, tls=self.tls, default_acl=acl)
         self.client.add_listener(self._on_state)
         # kazoo retries every member forever (make_client's connection_retry); we only report.
         self._started = self.client.start_async()

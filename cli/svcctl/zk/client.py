@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
 
 def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" = None, **kwargs: Any) -> "KazooClient":
-    """A kazoo client on every member; with `tls`, over TLS with its CA and identity, and every
-    node it creates carries the identity's ACL (all for it, read for anyone)."""
+    """A kazoo client on every member; with `tls`, over TLS with its CA and identity."""
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
 
@@ -26,7 +25,6 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" 
     kwargs.setdefault("command_retry", KazooRetry(max_tries=3, delay=0.1, backoff=2, max_delay=1))
     if tls is not None:
         kwargs.update(tls.kazoo_kwargs())
-        kwargs.setdefault("default_acl", tls.registry_acl())
     return KazooClient(hosts=format_zk_hosts(hosts), timeout=timeout, **kwargs)
 
 

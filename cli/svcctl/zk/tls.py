@@ -31,25 +31,32 @@ class ZkTls:
     _context: list = field(default_factory=list, compare=False, repr=False)  # built once, on first use
 
     def validate(self) -> None:
-        """Bad input before any connection: a missing file, an expired certificate, a key that
-        is not the certificate's (exit 2)."""
-        from ..pki import read_cert
-
+        """Bad input before any connection (exit 2): a missing file, a certificate without its
+        key, a key that is not the certificate's. Cheap: no certificate parsing here (an expired
+        certificate is named by diagnose() when the ensemble refuses it)."""
         if not Path(self.ca).is_file():
             raise BadInputError(f"--zk-ca {self.ca}: no such file", TLS_HINT)
         if bool(self.cert) != bool(self.key):
             given, missing = ("--zk-cert", "--zk-key") if self.cert else ("--zk-key", "--zk-cert")
             raise BadInputError(f"{given} given without {missing}", "give both the client certificate and its key, or neither")
-        if self.cert:
-            info = read_cert(self.cert)
-            if info.not_after < datetime.datetime.now(datetime.timezone.utc):
-                raise BadInputError(
-                    f"the client certificate {self.cert} ({info.subject}) expired on {info.not_after:%Y-%m-%d %H:%M} UTC",
-                    "renew it (`svcctl cluster up --secure --rotate` remakes the project's PKI)",
-                )
-            if not Path(self.key).is_file():
-                raise BadInputError(f"--zk-key {self.key}: no such file", "give the client certificate's private key (PEM)")
+        for option, path in (("--zk-cert", self.cert), ("--zk-key", self.key)):
+            if path and not Path(path).is_file():
+                raise BadInputError(f"{option} {path}: no such file", "give the client certificate and its private key (PEM)")
         self.context()
+
+    def expired(self) -> BadInputError | None:
+        """The client certificate's expiry, as an error to report (None: valid or none)."""
+        if not self.cert:
+            return None
+        from ..pki import read_cert
+
+        info = read_cert(self.cert)
+        if info.not_after >= datetime.datetime.now(datetime.timezone.utc):
+            return None
+        return BadInputError(
+            f"the client certificate {self.cert} ({info.subject}) expired on {info.not_after:%Y-%m-%d %H:%M} UTC",
+            "renew it (`svcctl cluster up --secure --rotate` remakes the project's PKI)",
+        )
 
     def context(self) -> ssl.SSLContext:
         """Only our CA (no system store: loading it costs ~20 ms a connect and trusts too much)."""
@@ -128,6 +135,10 @@ def diagnose(hosts: list[ZkHost], tls: ZkTls | None, timeout: float = 3.0) -> Zo
     """After a session could not start: try one TLS handshake (or, without TLS, ask whether the
     member speaks TLS) and say which of wrong CA, refused certificate, plain port, TLS-only port
     it is. None when nothing specific was found (the member is simply down)."""
+    if tls is not None:
+        expired = tls.expired()
+        if expired is not None:
+            return expired
     for host in hosts:
         try:
             raw = socket.create_connection((host.host, host.port), timeout)
