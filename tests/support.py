@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +19,12 @@ SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
 TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
-PASS_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSED_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_GATEWAY_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
+# The test gateway's port and stats port, derived from the test project so that two checkouts
+# testing on one machine do not collide (20000-29998, below Linux's ephemeral range).
+GATEWAY_PORT = 20000 + zlib.crc32(TEST_PROJECT.encode()) % 5000 * 2
+GATEWAY_STATS_PORT = GATEWAY_PORT + 1
 
 
 def unique(prefix: str = "e2e") -> str:
@@ -29,20 +34,18 @@ def unique(prefix: str = "e2e") -> str:
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.1) -> object:
     """Poll until `condition()` is truthy and return its value; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-        value = condition()
+    from svcctl.polling import poll_until
+
+    value = poll_until(condition, bool, time.monotonic() + timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
     return value
 
 
 def svcctl_env(**extra: str) -> dict[str, str]:
     # The image tags pass through: a second checkout testing on the same engine builds and runs
-    # its own images.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k in PASS_THROUGH}
+    # its own images (registrator, gateway, zookeeper, docker-proxy).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k in PASSED_THROUGH}
     env.update(
         SVCCTL_PROJECT=TEST_PROJECT,
         SVCCTL_ZK_PORTS=TEST_ZK_PORTS,

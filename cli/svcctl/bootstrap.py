@@ -13,16 +13,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .config import ZkHost
-from .engine import MIN_API_VERSION, api_version_tuple
+from .config import Settings, ZkHost
+from .engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
 from .errors import DockerUnavailableError, SvcctlError
 from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
+from .polling import poll_until
 from .progress import Progress
 
 if TYPE_CHECKING:
     from .zk.tls import ZkTls
 
-DOCKERD_LOG = Path(os.environ.get("SVCCTL_DOCKERD_LOG", "/var/log/svcctl-dockerd.log"))
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
@@ -46,11 +46,10 @@ class Check:
 
 
 def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
-    if shutil.which("docker") is None:
-        return None
+    """The docker CLI for a check: None when it is missing or hangs (the check then fails)."""
     try:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        return run_docker_cli(args, timeout=timeout)
+    except (DockerUnavailableError, subprocess.TimeoutExpired):
         return None
 
 
@@ -81,7 +80,7 @@ def check_api_version() -> Check:
 
 
 def check_base_image() -> Check:
-    for ref in (os.environ.get("SVCCTL_BASE_IMAGE"), DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
+    for ref in (Settings().base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if not ref:
             continue
         proc = _docker(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
@@ -132,10 +131,40 @@ def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
     return None
 
 
+# Debian packages the gateway's foreground mode, its tests and bench/gateway.py run on the host:
+# command → package.
+GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium"}
+
+
+def missing_gateway_tools() -> list[str]:
+    """Packages of GATEWAY_TOOLS whose command is not installed (haproxy lives in /usr/sbin)."""
+    return [package for command, package in GATEWAY_TOOLS.items() if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists()]
+
+
+def check_gateway_tools() -> Check:
+    missing = missing_gateway_tools()
+    if missing:
+        return Check(
+            "gateway-tools", False, f"not installed: {', '.join(missing)} (the foreground gateway, its tests and bench)",
+            f"svcctl doctor --fix (apt-get install {' '.join(missing)})", required=False,
+        )
+    return Check("gateway-tools", True, f"{', '.join(GATEWAY_TOOLS)} installed", required=False)
+
+
+def install_gateway_tools(on_progress: Progress) -> None:
+    """apt-get install only what is missing."""
+    missing = missing_gateway_tools()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise SvcctlError(f"cannot install {', '.join(missing)} here: it needs root on Debian/Ubuntu", f"install {', '.join(missing)} with your package manager")
+    _apt_install(missing, on_progress)
+
+
 def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
     zookeeper = check_zookeeper(zk_hosts, tls)
     security = check_security(zk_hosts, zookeeper)
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), zookeeper, *([security] if security else [])]
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), zookeeper, *([security] if security else [])]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -156,28 +185,28 @@ def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900)
 
 
 def _apt_install(packages: list[str], on_progress: Progress) -> None:
-    _run(["apt-get", "update", "-qq"], on_progress, "apt-get update")
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
+    # Another apt run on the machine holds the lock for a while: wait for it, not fail.
+    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
+    _run(["apt-get", *lock_wait, "update", "-qq"], on_progress, "apt-get update")
+    _run(["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
 
 
 def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
     """Install Debian's docker.io when dockerd is missing, start dockerd in the background with
-    its log in DOCKERD_LOG, and wait until `docker info` answers."""
+    its log in SVCCTL_DOCKERD_LOG, and wait until `docker info` answers."""
     _require_root_debian("start a Docker engine")
+    dockerd_log = Path(Settings().dockerd_log)
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
         _apt_install(["docker.io", "iptables", "ca-certificates"], on_progress)
-    DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
-    on_progress(f"starting dockerd in the background (log: {DOCKERD_LOG})")
-    with open(DOCKERD_LOG, "ab") as log:
+    dockerd_log.parent.mkdir(parents=True, exist_ok=True)
+    on_progress(f"starting dockerd in the background (log: {dockerd_log})")
+    with open(dockerd_log, "ab") as log:
         subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if check_engine().ok:
-            on_progress("dockerd answers")
-            return
-        time.sleep(0.5)
-    tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:]) if DOCKERD_LOG.exists() else ""
-    raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {DOCKERD_LOG}", details=tail)
+    if poll_until(check_engine, lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
+        on_progress("dockerd answers")
+        return
+    tail = "\n".join(dockerd_log.read_text(errors="replace").splitlines()[-15:]) if dockerd_log.exists() else ""
+    raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {dockerd_log}", details=tail)
 
 
 def compose_binary() -> Path | None:
@@ -213,8 +242,9 @@ def install_compose_plugin(on_progress: Progress) -> Path:
 
 
 def debian_mirror() -> str:
-    if os.environ.get("SVCCTL_DEBIAN_MIRROR"):
-        return os.environ["SVCCTL_DEBIAN_MIRROR"]
+    chosen = Settings().debian_mirror
+    if chosen:
+        return chosen
     for source in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
         if source.is_file():
             for line in source.read_text(errors="replace").splitlines():
@@ -271,7 +301,7 @@ def bootstrap_base_image(on_progress: Progress) -> str:
         slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        proc = subprocess.run(["docker", "import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
+        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], timeout=1800, stdin=tar.stdout)
         tar.wait()
         if proc.returncode != 0:
             raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")
@@ -282,12 +312,14 @@ FIXERS: dict[str, Callable[[Progress], object]] = {
     "engine": start_engine,
     "compose": install_compose_plugin,
     "base-image": bootstrap_base_image,
+    "gateway-tools": install_gateway_tools,
 }
 CHECKERS: dict[str, Callable[[], Check]] = {
     "engine": check_engine,
     "compose": check_compose,
     "api-version": check_api_version,
     "base-image": check_base_image,
+    "gateway-tools": check_gateway_tools,
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .compose import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
 from .config import Settings, ZkHost
 from .errors import BadInputError, ConflictError, SvcctlError, WaitTimeoutError
+from .polling import poll_until
 from .progress import Progress, no_progress
 from .zk.fourletter import ServerStats, server_stats
 
@@ -81,21 +82,22 @@ def four_letter_tls(settings: Settings):
 
 def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
     hosts = settings.ensemble_hosts
-    deadline = time.monotonic() + timeout
     last_report = ""
     tls = four_letter_tls(settings)
-    while True:
+
+    def look() -> list[ServerStats]:
+        nonlocal last_report
         stats = [server_stats(h.host, h.port, timeout=1.0, tls=tls) for h in hosts]
-        modes = [s.mode for s in stats]
-        report = ", ".join(f"{h}={m}" for h, m in zip(hosts, modes))
+        report = ", ".join(f"{h}={s.mode}" for h, s in zip(hosts, stats))
         if report != last_report:
             on_progress(f"waiting for quorum: {report}")
             last_report = report
-        if quorum_reached(modes):
-            return status(settings, stats)
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+        return stats
+
+    stats = poll_until(look, lambda found: quorum_reached([s.mode for s in found]), time.monotonic() + timeout, interval=0.5)
+    if quorum_reached([s.mode for s in stats]):
+        return status(settings, stats)
+    report = last_report
     failing = [(h, s) for h, s in zip(hosts, stats) if s.mode not in SERVING_MODES]
     containers = member_containers(settings)
     details = []

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_PROJECT, Settings, default_zk_connect, docker_proxy_image, zk_image, zk_ports_from_env
+from .config import DEFAULT_PROJECT, Settings, docker_proxy_image
 from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml")
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
 SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
 DOCKER_PROXY_SERVICE = "docker-proxy"
@@ -31,25 +31,43 @@ def container_prefix(project: str) -> str:
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
+    """The ${VARS} the compose files interpolate."""
+    from .config import gateway_image
     from .pki import Pki, pki_dir
 
-    ports = zk_ports_from_env()
     pki = Pki(pki_dir(settings.project_path()))
+    ports = settings.zk_ports
     return {
+        "SVCCTL_ZK_IMAGE": settings.zk_image,
+        "SVCCTL_REGISTRATOR_IMAGE": settings.registrator_image,
+        "SVCCTL_GATEWAY_IMAGE": gateway_image(),
+        "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
         "SVCCTL_PKI_DIR": str(pki.root),
         "SVCCTL_PKI_ID": pki.fingerprint(),
-        "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
-        "SVCCTL_ZK_IMAGE": zk_image(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
         "SVCCTL_ZK_PORT_3": str(ports[2]),
         # The registrators get every member of this ensemble (failover), whatever --zk names.
-        "SVCCTL_ZK_CONNECT": default_zk_connect(),
+        "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
     }
 
 
-def compose_client(settings: Settings) -> "DockerClient":
+def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> Path:
+    """compose_environment (and `extra`: a command's own ${VARS}) as an env file in the state
+    directory (Compose reads it with --env-file), written atomically so that concurrent runs
+    never read half a file."""
+    state = settings.state_path()
+    path = state / f"compose-{settings.project}.env"
+    text = "".join(f"{key}={value}\n" for key, value in {**compose_environment(settings), **(extra or {})}.items())
+    if not path.is_file() or path.read_text() != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+def compose_client(settings: Settings, extra: dict[str, str] | None = None) -> "DockerClient":
     """The project's Compose, with compose/secure.yml layered on when its cluster is secured."""
     from python_on_whales import DockerClient
 
@@ -57,12 +75,11 @@ def compose_client(settings: Settings) -> "DockerClient":
 
     project_dir = settings.project_path()
     secure = project_mode(settings) == SECURE
-    # Compose interpolates ${VARS} from the process environment of the CLI it runs.
-    os.environ.update(compose_environment(settings))
     return DockerClient(
         compose_files=[str(p) for p in compose_files(project_dir, secure)],
         compose_project_name=settings.project,
         compose_project_directory=str(project_dir / "compose"),
+        compose_env_files=[str(write_env_file(settings, extra))],
     )
 
 

@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import BadInputError, NotFoundError
 
@@ -17,8 +17,10 @@ DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
+DEFAULT_GATEWAY_IMAGE = "svcctl/gateway:0.1"
 DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
 DEFAULT_BASE = "/services"
+DEFAULT_DOCKERD_LOG = "/var/log/svcctl-dockerd.log"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
 _HOST_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)$")
@@ -78,9 +80,8 @@ def parse_registry_uri(text: str) -> RegistryUri:
     return RegistryUri(parse_zk_hosts(hosts_text), base)
 
 
-def zk_ports_from_env(env: dict[str, str] | None = None) -> tuple[int, int, int]:
-    env = os.environ if env is None else env
-    text = env.get("SVCCTL_ZK_PORTS", "")
+def zk_ports_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int, int]:
+    text = _env(env).get("SVCCTL_ZK_PORTS", "")
     if not text:
         return DEFAULT_ZK_PORTS
     parts = [p.strip() for p in text.split(",")]
@@ -89,55 +90,87 @@ def zk_ports_from_env(env: dict[str, str] | None = None) -> tuple[int, int, int]
     return (int(parts[0]), int(parts[1]), int(parts[2]))
 
 
-def default_zk_connect(env: dict[str, str] | None = None) -> str:
+def default_zk_connect(env: Mapping[str, str] | None = None) -> str:
     return ",".join(f"127.0.0.1:{p}" for p in zk_ports_from_env(env))
 
 
-def render_zoo_servers(count: int, client_port: int = 2181, name: str = "zoo{}") -> str:
-    """The official image's ZOO_SERVERS value: `server.N=host:2888:3888;clientPort`, space separated."""
-    if count < 1:
-        raise BadInputError("an ensemble needs at least one server", "give a count of 1 or more")
-    return " ".join(f"server.{i}={name.format(i)}:2888:3888;{client_port}" for i in range(1, count + 1))
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    # The one place svcctl reads its settings from the process environment.
+    return os.environ if env is None else env
+
+
+# --- the project directory and the state directory -----------------------------------------
+
+# What the commands need at run time besides the package: shipped inside the wheel under
+# svcctl/_project (setup.py copies them there), found in place in a checkout.
+PROJECT_PARTS = ("compose", "images", "services")
+INSTALLED_PROJECT = Path(__file__).resolve().parent / "_project"
 
 
 def _looks_like_project(path: Path) -> bool:
     return (path / "compose" / "zookeeper.yml").is_file()
 
 
+def is_checkout(project_dir: Path) -> bool:
+    """A source checkout (it holds the package's sources), as opposed to the copy in a wheel."""
+    return (project_dir / "cli" / "svcctl").is_dir() and (project_dir / "pyproject.toml").is_file()
+
+
 def find_project_dir(explicit: str | None = None, cwd: Path | None = None) -> Path:
-    """Where the compose files and Dockerfiles are: --project-dir, SVCCTL_PROJECT_DIR, the
-    current directory or one of its parents, or the checkout this package was loaded from."""
-    chosen = explicit or os.environ.get("SVCCTL_PROJECT_DIR")
-    if chosen:
-        path = Path(chosen).expanduser().resolve()
+    """Where the compose files and Dockerfiles are: --project-dir (or SVCCTL_PROJECT_DIR), the
+    checkout holding the current directory, the checkout this package runs from (an editable
+    install), else the copy installed with the package."""
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
         if not _looks_like_project(path):
             raise NotFoundError(
                 f"{path} is not an svcctl project directory (no compose/zookeeper.yml)",
-                "point --project-dir or SVCCTL_PROJECT_DIR at a checkout of svcctl",
+                "point --project-dir or SVCCTL_PROJECT_DIR at a checkout of svcctl, or unset it to use the installed copy",
             )
         return path
     start = (cwd or Path.cwd()).resolve()
-    for candidate in (start, *start.parents, *Path(__file__).resolve().parents):
+    for candidate in (start, *start.parents):
+        if _looks_like_project(candidate) and is_checkout(candidate):
+            return candidate
+    for candidate in (*Path(__file__).resolve().parents, INSTALLED_PROJECT):
         if _looks_like_project(candidate):
             return candidate
     raise NotFoundError(
         "cannot find the svcctl project directory (compose/, images/, services/)",
-        "run from a checkout, or pass --project-dir / set SVCCTL_PROJECT_DIR",
+        "reinstall svcctl from its wheel, run from a checkout, or pass --project-dir / set SVCCTL_PROJECT_DIR",
     )
+
+
+def state_dir(project_dir: Path, project: str, env: Mapping[str, str] | None = None) -> Path:
+    """Where a run keeps what it writes (generated build contexts, the Compose env file, PKI…):
+    `.svcctl/` in a checkout, `$XDG_STATE_HOME/svcctl/<project>` for an installed copy (never
+    inside site-packages)."""
+    if is_checkout(project_dir):
+        return project_dir / ".svcctl"
+    values = _env(env)
+    root = values.get("XDG_STATE_HOME") or str(Path(values.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(root) / "svcctl" / project
 
 
 @dataclass
 class Settings:
-    """What every command may need; built once by the CLI's callback."""
+    """Every setting svcctl takes from the environment, read here and nowhere else; the CLI's
+    callback builds one (its options win over the variables) and hands it to every command."""
 
-    zk: str = field(default_factory=default_zk_connect)
-    project_dir: str | None = None
-    project: str = field(default_factory=lambda: os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT))
+    zk: str = field(default_factory=lambda: _env(None).get("SVCCTL_ZK") or default_zk_connect())
+    project_dir: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_PROJECT_DIR") or None)
+    project: str = field(default_factory=lambda: _env(None).get("SVCCTL_PROJECT") or DEFAULT_PROJECT)
+    zk_ports: tuple[int, int, int] = field(default_factory=zk_ports_from_env)
+    zk_image: str = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE)
+    registrator_image: str = field(default_factory=lambda: registrator_image())
+    base_image: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_BASE_IMAGE") or None)
+    debian_mirror: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_DEBIAN_MIRROR") or None)
+    dockerd_log: str = field(default_factory=lambda: _env(None).get("SVCCTL_DOCKERD_LOG") or DEFAULT_DOCKERD_LOG)
     # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
     # cluster needs none of them (its PKI is found under .svcctl/pki/).
-    zk_ca: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_CA") or None)
-    zk_cert: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_CERT") or None)
-    zk_key: str | None = field(default_factory=lambda: os.environ.get("SVCCTL_ZK_KEY") or None)
+    zk_ca: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CA") or None)
+    zk_cert: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CERT") or None)
+    zk_key: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_KEY") or None)
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -145,13 +178,25 @@ class Settings:
         return parse_zk_hosts(self.zk)
 
     @property
+    def ensemble_connect(self) -> str:
+        """This project's members zoo1..zoo3 on loopback, as a connection string."""
+        return ",".join(f"127.0.0.1:{p}" for p in self.zk_ports)
+
+    @property
     def ensemble_hosts(self) -> list[ZkHost]:
         """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS on
         loopback): what `cluster` checks and what the registrators are given, whatever --zk says."""
-        return parse_zk_hosts(default_zk_connect())
+        return parse_zk_hosts(self.ensemble_connect)
 
     def project_path(self) -> Path:
         return find_project_dir(self.project_dir)
+
+    def state_path(self) -> Path:
+        """The state directory of this project (created on first use)."""
+        path = state_dir(self.project_path(), self.project)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
 
     @property
     def zk_tls(self) -> "ZkTls | None":
@@ -160,6 +205,10 @@ class Settings:
         from .security import client_tls
 
         return client_tls(self)
+
+def debug_enabled() -> bool:
+    """SVCCTL_DEBUG: the error boundary shows an unexpected error's traceback."""
+    return bool(_env(None).get("SVCCTL_DEBUG"))
 
 
 def parse_ip(value: str, option: str) -> str:
@@ -175,15 +224,20 @@ def parse_ip(value: str, option: str) -> str:
 
 def registrator_image() -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
-    return os.environ.get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+    return _env(None).get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+
+
+def gateway_image() -> str:
+    """The gateway's image: what `svcctl build gateway` tags and `svcctl gateway up` runs."""
+    return _env(None).get("SVCCTL_GATEWAY_IMAGE") or DEFAULT_GATEWAY_IMAGE
 
 
 def zk_image() -> str:
     """The members' image: what `svcctl build zookeeper` tags and compose runs."""
-    return os.environ.get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
+    return _env(None).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
 
 
 def docker_proxy_image() -> str:
     """The registrators' read-only Docker API proxy (secure mode): what `svcctl build
     docker-proxy` tags and compose/secure.yml runs."""
-    return os.environ.get("SVCCTL_DOCKER_PROXY_IMAGE") or DEFAULT_DOCKER_PROXY_IMAGE
+    return _env(None).get("SVCCTL_DOCKER_PROXY_IMAGE") or DEFAULT_DOCKER_PROXY_IMAGE

@@ -37,17 +37,7 @@ class DemoReport:
 
     def summary_rows(self) -> list[dict]:
         """The summary table: step, expected, seen in ZooKeeper, time to converge."""
-        return [
-            {
-                "step": s.step.number,
-                "action": s.step.title,
-                "expected": s.step.expectation,
-                "seen_in_zookeeper": s.seen_summary(),
-                "converge_seconds": s.converge_seconds,
-                "ok": s.ok,
-            }
-            for s in self.steps
-        ]
+        return scenarios.summary_rows(self.steps)
 
     def to_dict(self) -> dict:
         return {
@@ -103,7 +93,7 @@ def run_demo(
             )
 
         started = _phase(report, "build", on_progress, "building the images")
-        report.builds = build_images(settings.project_path(), [], on_progress)
+        report.builds = build_images(settings, [], on_progress)
         _timed(report, "build", started)
 
         started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))

@@ -9,15 +9,16 @@ the logic is testable from recorded events. Instances are read from the registra
 from __future__ import annotations
 
 import http.client
-import json
 import random
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import DEFAULT_BASE
 from .errors import BadInputError, NotFoundError
+from .registration import RegistrationPayload
 from .zk.watch import (
     CHILD_ADDED,
     CHILD_REMOVED,
@@ -33,7 +34,14 @@ from .zk.watch import (
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-STRATEGIES = ("round_robin", "random")
+class Strategy(str, Enum):
+    """How a call picks among a service's live instances."""
+
+    round_robin = "round_robin"
+    random = "random"
+
+
+STRATEGIES = tuple(s.value for s in Strategy)
 
 
 @dataclass(frozen=True)
@@ -70,30 +78,23 @@ class Instance:
 
 def parse_instance(service: str, node: str, data: bytes | None) -> Instance | None:
     """An Instance from a registration node; None when neither payload nor name gives an address."""
-    payload: dict[str, Any] = {}
-    if data:
-        try:
-            value = json.loads(data.decode("utf-8", "replace"))
-            payload = value if isinstance(value, dict) else {}
-        except ValueError:
-            payload = {}
+    payload = RegistrationPayload.from_bytes(data)
     host, _, port_text = node.rpartition(":")
-    ip = payload.get("IP") or host
-    port = payload.get("PublicPort")
-    if not isinstance(port, int):
+    ip = (payload.ip if payload else None) or host
+    port = payload.public_port if payload else None
+    if port is None:
         port = int(port_text) if port_text.isdigit() else None
     if not ip or port is None:
         return None
-    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
     return Instance(
         service=service,
         node=node,
-        ip=str(ip),
+        ip=ip,
         port=port,
-        container_id=ours.get("container_id") or payload.get("ContainerID"),
-        container_name=ours.get("container_name"),
-        registered_at=ours.get("registered_at"),
-        private_port=payload.get("PrivatePort") if isinstance(payload.get("PrivatePort"), int) else None,
+        container_id=payload.container_id or payload.container_hostname if payload else None,
+        container_name=payload.container_name if payload else None,
+        registered_at=payload.registered_at if payload else None,
+        private_port=payload.private_port if payload else None,
     )
 
 
@@ -176,7 +177,7 @@ class Picker:
     def __init__(self, strategy: str = "round_robin", rng: random.Random | None = None) -> None:
         if strategy not in STRATEGIES:
             raise BadInputError(f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
-        self.strategy = strategy
+        self.strategy = Strategy(strategy)
         self.rng = rng or random.Random()
         self._next: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -185,7 +186,7 @@ class Picker:
         candidates = [i for i in instances if not exclude or i.address not in exclude]
         if not candidates:
             return None
-        if self.strategy == "random":
+        if self.strategy is Strategy.random:
             return self.rng.choice(candidates)
         with self._lock:
             n = self._next.get(service, 0)
@@ -209,7 +210,6 @@ class ServiceCache:
         self._listeners: list[Callable[[CacheChange], None]] = []
         self._seen: set[str] = set()
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         root = f"{self.base}/{name}" if name else self.base
         self.watcher = TreeWatcher(client, root, self._on_event, depth=1 if name else 2, emit_initial=True)
 
@@ -233,7 +233,6 @@ class ServiceCache:
         with self._lock:
             change = self.table.apply(event)
             self._seen.update(self.table.services)
-            self._changed.notify_all()
         if change is not None:
             for callback in list(self._listeners):
                 callback(change)
@@ -258,17 +257,6 @@ class ServiceCache:
 
     def pick(self, name: str, exclude: set[str] | None = None) -> Instance | None:
         return self.picker.pick(name, self.instances(name), exclude)
-
-    def wait_for(self, predicate: Callable[["ServiceCache"], bool], timeout: float) -> bool:
-        """Block until predicate(cache) holds after some change, or timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-        return True
 
 
 def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str | None = None) -> dict[str, list[Instance]]:
@@ -301,23 +289,35 @@ def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str
 
 @dataclass
 class CallResult:
-    seq: int
-    ok: bool
+    """One HTTP GET of an instance: `svcctl call`'s calls and the scenarios' probes."""
+
+    seq: int = 0
+    ok: bool = False
     instance: Instance | None = None
     status: int | None = None
     body: str = ""
     elapsed_ms: float = 0.0
     attempts: list[str] = field(default_factory=list)  # `address: error` of instances that failed first
     error: str | None = None
+    path: str = "/"
+    expected: str | None = None  # the exact answer a probe wants; None: any 2xx/3xx status will do
+
+    @property
+    def url(self) -> str | None:
+        return f"http://{self.instance.address}{self.path}" if self.instance else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "ok": self.ok,
+            "service": self.instance.service if self.instance else None,
             "instance": self.instance.address if self.instance else None,
+            "endpoint": self.instance.address if self.instance else None,
             "container": (self.instance.container_name or self.instance.container_id) if self.instance else None,
+            "url": self.url,
             "status": self.status,
             "body": self.body,
+            "expected": self.expected,
             "elapsed_ms": round(self.elapsed_ms, 2),
             "attempts": self.attempts,
             "error": self.error,
@@ -325,6 +325,7 @@ class CallResult:
 
 
 def http_get(ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """The one HTTP GET of svcctl (http.client: no proxy from the environment is used)."""
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -334,32 +335,46 @@ def http_get(ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[
         conn.close()
 
 
+def get_instance(instance: Instance, path: str, timeout: float = 5.0, expected: str | None = None, seq: int = 0) -> CallResult:
+    """One GET of one instance; `ok` when the status is 2xx/3xx, or, with `expected`, when it is
+    200 with exactly that body. A connection failure is in `error`, status None."""
+    result = CallResult(seq=seq, instance=instance, path=path, expected=expected)
+    start = time.perf_counter()
+    try:
+        status, body = http_get(instance.ip, instance.port, path, timeout)
+    except (OSError, http.client.HTTPException) as exc:
+        result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return result
+    result.elapsed_ms = (time.perf_counter() - start) * 1000
+    result.status, result.body = status, body.decode("utf-8", "replace").strip()
+    if expected is None:
+        result.ok = 200 <= status < 400
+        result.error = None if result.ok else f"HTTP {status}"
+    else:
+        result.ok = status == 200 and result.body == expected
+        result.error = None if result.ok else f"HTTP {status} {result.body!r}"
+    return result
+
+
 def call_once(cache: ServiceCache, name: str, path: str, seq: int, timeout: float = 5.0) -> CallResult:
     """One GET through the cache: pick round-robin; a refused (or otherwise failed) connection is
     retried on the next instance until every live instance was tried once."""
     tried: set[str] = set()
-    result = CallResult(seq=seq, ok=False)
+    attempts: list[str] = []
     while True:
         instance = cache.pick(name, exclude=tried)
         if instance is None:
             if not tried:
-                result.error = "unknown service" if not cache.ever_seen(name) else "no live instance"
+                error = "unknown service" if not cache.ever_seen(name) else "no live instance"
             else:
-                result.error = "every instance failed"
-            return result
+                error = "every instance failed"
+            return CallResult(seq=seq, path=path, attempts=attempts, error=error)
         tried.add(instance.address)
-        start = time.perf_counter()
-        try:
-            status, body = http_get(instance.ip, instance.port, path, timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            result.attempts.append(f"{instance.address}: {type(exc).__name__}")
+        result = get_instance(instance, path, timeout, seq=seq)
+        if result.status is None:
+            attempts.append(f"{instance.address}: {result.error.split(':')[0] if result.error else '?'}")
             continue
-        result.elapsed_ms = (time.perf_counter() - start) * 1000
-        result.instance, result.status = instance, status
-        result.body = body.decode("utf-8", "replace").strip()
-        result.ok = 200 <= status < 400
-        if not result.ok:
-            result.error = f"HTTP {status}"
+        result.attempts = attempts
         return result
 
 

@@ -17,6 +17,7 @@ MIN_API_VERSION = "1.41"
 
 
 def engine_address() -> str:
+    # Docker's own variable, read as the docker SDK and CLI read it.
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
@@ -33,11 +34,13 @@ def docker_client(timeout: int = 30) -> "docker.DockerClient":
     return client
 
 
-def run_docker_cli(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
-    """Run the docker CLI; returns the completed process (check returncode yourself)."""
+def run_docker_cli(args: list[str], timeout: float = 15.0, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The one runner of the docker CLI; returns the completed process (check returncode
+    yourself). No docker command is DockerUnavailableError; a hang past `timeout` is
+    subprocess.TimeoutExpired."""
     if shutil.which("docker") is None:
         raise DockerUnavailableError("the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`")
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin)
 
 
 def api_version_tuple(version: str) -> tuple[int, ...]:

@@ -77,26 +77,39 @@ EXIT_CODES: dict[type[SvcctlError], int] = {
 }
 
 
+def _loaded_types(module: str, *names: str) -> tuple[type, ...]:
+    """Exception classes of a library, only if something already imported it: a library that
+    was never imported cannot have raised, and importing kazoo or docker here would slow every
+    command down."""
+    import sys
+
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names if loaded is not None and hasattr(loaded, name))
+
+
 def from_foreign(exc: BaseException) -> SvcctlError:
     """Name the cause of an exception a library raised past the core (kazoo, docker, OS), so the
-    user still gets one line and a meaningful exit code. Classified by module and class name:
-    importing kazoo or docker here would slow every command down."""
+    user still gets one line and a meaningful exit code. Mapped by type."""
+    import subprocess
+
     kind = type(exc).__name__
-    module = type(exc).__module__ or ""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
-    if module.startswith("kazoo"):
-        if kind in ("ConnectionLoss", "ConnectionClosedError", "SessionExpiredError", "KazooTimeoutError", "ConnectionDropped"):
-            return ZooKeeperUnavailableError(
-                f"lost the connection to ZooKeeper ({kind})", "retry; `svcctl cluster status` shows which members answer"
-            )
+    connection_lost = _loaded_types(
+        "kazoo.exceptions", "ConnectionLoss", "ConnectionClosedError", "SessionExpiredError", "ConnectionDropped"
+    ) + _loaded_types("kazoo.handlers.threading", "KazooTimeoutError")
+    if isinstance(exc, connection_lost):
+        return ZooKeeperUnavailableError(
+            f"lost the connection to ZooKeeper ({kind})", "retry; `svcctl cluster status` shows which members answer"
+        )
+    if isinstance(exc, _loaded_types("kazoo.exceptions", "KazooException", "ZookeeperError")):
         return SvcctlError(f"ZooKeeper refused the request: {kind} {text}".rstrip(), "check the path and its ACL with `svcctl zk stat PATH`")
-    if module.startswith(("docker", "requests", "urllib3")):
-        if "ConnectionError" in kind or "Connection refused" in text or "FileNotFoundError" in text:
-            return DockerUnavailableError(f"lost the Docker engine ({kind})", "run `svcctl doctor` to see what is wrong")
+    engine_gone = _loaded_types("requests.exceptions", "ConnectionError") + _loaded_types("urllib3.exceptions", "ProtocolError")
+    if isinstance(exc, engine_gone) or (isinstance(exc, _loaded_types("docker.errors", "DockerException")) and "Connection refused" in text):
+        return DockerUnavailableError(f"lost the Docker engine ({kind})", "run `svcctl doctor` to see what is wrong")
+    if isinstance(exc, _loaded_types("docker.errors", "DockerException") + _loaded_types("requests.exceptions", "RequestException")):
         return SvcctlError(f"the Docker engine refused: {text}", "run `svcctl doctor`; the engine log says more")
-    if kind == "TimeoutExpired":
+    if isinstance(exc, subprocess.TimeoutExpired):
         return WaitTimeoutError(f"a command took too long: {text}", "retry; `svcctl doctor` checks the engine")
     if isinstance(exc, OSError):
         return SvcctlError(f"{kind}: {text}", "check the path, permissions or address named above")
     return SvcctlError(f"unexpected {kind}: {text}", "this is a bug in svcctl: rerun with SVCCTL_DEBUG=1 for the traceback and report it")
-

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import os
+import shutil
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .config import zk_image
+from .config import Settings, is_checkout, zk_image
 from .errors import BadInputError, NotFoundError, SvcctlError
 from .progress import Progress, no_progress
 
@@ -50,7 +50,7 @@ def _load_optional_specs() -> None:
     # Modules that own an image register it on import (registrator, sample services).
     import importlib
 
-    for module in ("svcctl.registrator.image", "svcctl.dockerproxy", "svcctl.samples"):
+    for module in ("svcctl.registrator.image", "svcctl.gateway.image", "svcctl.dockerproxy", "svcctl.samples"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -81,9 +81,9 @@ def image_exists(client: "docker.DockerClient", ref: str) -> bool:
         return False
 
 
-def resolve_base_image(client: "docker.DockerClient") -> str:
-    """SVCCTL_BASE_IMAGE, else debian:bookworm-slim when present, else the bootstrapped base."""
-    chosen = os.environ.get("SVCCTL_BASE_IMAGE")
+def resolve_base_image(client: "docker.DockerClient", chosen: str | None = None) -> str:
+    """`chosen` (SVCCTL_BASE_IMAGE), else debian:bookworm-slim when present, else the
+    bootstrapped base."""
     if chosen:
         if not image_exists(client, chosen):
             raise NotFoundError(f"base image {chosen} (SVCCTL_BASE_IMAGE) is not in the engine", "load or build it, or unset SVCCTL_BASE_IMAGE")
@@ -107,10 +107,22 @@ def select_images(project_dir: Path, names: list[str]) -> list[ImageSpec]:
     return [available[n] for n in names]
 
 
-def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = no_progress) -> BuildResult:
+def build_context(project_dir: Path, spec: ImageSpec, state: Path | None) -> Path:
+    """Where the image is built from: the context in place, except when the spec generates parts
+    of it and the project is an installed copy: site-packages is not written to, so the context
+    is copied into the state directory first (kept there, so a rebuild is a cache hit)."""
+    context = project_dir / spec.context
+    if spec.prepare is None or state is None or is_checkout(project_dir):
+        return context
+    copy = state / "build" / spec.context
+    shutil.copytree(context, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = no_progress, state: Path | None = None) -> BuildResult:
     import docker.errors
 
-    context = project_dir / spec.context
+    context = build_context(project_dir, spec, state)
     if spec.prepare is not None:
         spec.prepare(context, on_progress)
     started = time.monotonic()
@@ -145,11 +157,13 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)
 
 
-def build_images(project_dir: Path, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
+def build_images(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
     from .engine import docker_client
 
+    project_dir = settings.project_path()
     specs = select_images(project_dir, names)
     client = docker_client(timeout=600)
-    base_image = resolve_base_image(client)
+    base_image = resolve_base_image(client, settings.base_image)
     on_progress(f"base image: {base_image}")
-    return [build_image(client, project_dir, spec, base_image, on_progress) for spec in specs]
+    state = None if is_checkout(project_dir) else settings.state_path()
+    return [build_image(client, project_dir, spec, base_image, on_progress, state) for spec in specs]

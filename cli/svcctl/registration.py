@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .zk.tree import decode_json
+
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 UNSPECIFIED_IPS = ("", "0.0.0.0", "::")
@@ -291,13 +293,71 @@ def encode_payload(reg: Registration, engine_id: str, registrator_id: str, regis
 
 def decode_payload(data: bytes | None) -> dict[str, Any] | None:
     """The payload as a dict, or None when the node holds no JSON object."""
-    if not data:
-        return None
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
+    _, value = decode_json(data)
     return value if isinstance(value, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class RegistrationPayload:
+    """A registration node's data as consumers read it (discover, call, ps, tree, prune):
+    registrator's keys, plus ours under `svcctl` when one of our registrators wrote it."""
+
+    name: str | None
+    ip: str | None
+    public_port: int | None
+    private_port: int | None
+    container_hostname: str | None  # registrator's ContainerID: by default the short id
+    container_id: str | None  # ours: the full id
+    container_name: str | None
+    protocol: str
+    engine_id: str | None
+    registered_at: float | None
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "RegistrationPayload":
+        ours = body.get("svcctl") if isinstance(body.get("svcctl"), dict) else {}
+        ip, name, hostname = body.get("IP"), body.get("Name"), body.get("ContainerID")
+        return cls(
+            name=str(name) if name is not None else None,
+            ip=str(ip) if ip else None,
+            public_port=_int(body.get("PublicPort")),
+            private_port=_int(body.get("PrivatePort")),
+            container_hostname=str(hostname) if hostname else None,
+            container_id=ours.get("container_id") or None,
+            container_name=ours.get("container_name") or None,
+            protocol=ours.get("protocol") or "tcp",
+            engine_id=ours.get("engine_id"),
+            registered_at=ours.get("registered_at"),
+            body=dict(body),
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str | None) -> "RegistrationPayload | None":
+        """None when the node holds no JSON object."""
+        _, value = decode_json(data)
+        return cls.from_dict(value) if isinstance(value, dict) else None
+
+    @property
+    def is_registration(self) -> bool:
+        """It carries registrator's own keys (other JSON objects are just data)."""
+        return "Name" in self.body and "PublicPort" in self.body
+
+    def names_container(self, container_id: str) -> bool:
+        """Does it name this container? Our key has the full id; registrator's own ContainerID
+        is the short id (the hostname by default)."""
+        if self.container_id:
+            return self.container_id == container_id
+        return bool(self.container_hostname) and container_id.startswith(self.container_hostname or "")
+
+    def summary(self) -> str:
+        """`[Name container public->private/proto]`, as trees and watch lines show it."""
+        container = self.container_name or self.container_hostname or "?"
+        return f"[{self.body.get('Name')} {container} {self.body.get('PublicPort')}->{self.body.get('PrivatePort')}/{self.protocol}]"
 
 
 def comparable(body: Mapping[str, Any] | None) -> dict[str, Any] | None:

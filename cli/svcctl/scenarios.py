@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .config import DEFAULT_BASE, Settings
+from .discovery import CallResult, get_instance, parse_instance
 from .errors import BadInputError, CheckFailedError
+from .polling import poll_until
 from .progress import Progress, no_progress
 from .samples import SERVICES
 from .services import ContainerView, project_instances, registration_key, sample_service_of
@@ -157,25 +159,6 @@ def format_diff(expected: dict[str, dict[str, str]], seen: dict[str, list[str] |
 
 
 @dataclass
-class CallResult:
-    service: str
-    endpoint: str  # ip:port as registered
-    url: str
-    expected: str
-    status: int | None = None
-    body: str | None = None
-    error: str | None = None
-    ms: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200 and (self.body or "").strip() == self.expected
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "ok": self.ok}
-
-
-@dataclass
 class StepResult:
     step: Step
     target: int
@@ -248,73 +231,32 @@ def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker
     """Poll both sides until they agree (and the instance count is reached) or the deadline passes."""
     result = StepResult(step=step, target=target)
     started = time.monotonic()
-    deadline = started + timeout
-    while True:
+
+    def look() -> list[str]:
         expected, seen, running = observe(settings, zk, docker_client, step.service, base)
-        problems = step_problems(step, target, running, diff_registrations(expected, seen), base)
-        result.expected, result.seen, result.project_running, result.problems = expected, seen, running, problems
-        if not problems:
-            result.converge_seconds = round(time.monotonic() - started, 3)
-            return result
-        if time.monotonic() > deadline:
-            return result
-        time.sleep(POLL_SECONDS)
+        result.expected, result.seen, result.project_running = expected, seen, running
+        result.problems = step_problems(step, target, running, diff_registrations(expected, seen), base)
+        return result.problems
+
+    if not poll_until(look, lambda problems: not problems, started + timeout, POLL_SECONDS):
+        result.converge_seconds = round(time.monotonic() - started, 3)
+    return result
 
 
 def read_tree(zk: "KazooClient", root: str = DEFAULT_BASE) -> str:
     """The subtree under `root` as a tree drawing, registrations labelled with their payload."""
-    from kazoo.exceptions import NoNodeError
+    from .zk.ops import draw_tree
 
-    from .zk.tree import join_path, payload_summary, render_tree
-
-    children: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
-    stack = [root]
-    while stack:
-        path = stack.pop()
-        try:
-            data, _ = zk.get(path)
-            kids = zk.get_children(path)
-        except NoNodeError:
-            if path == root:
-                return f"{root}  (no node)"
-            continue
-        if path != root:
-            labels[path] = payload_summary(data, max_len=60)
-        children[path] = kids
-        stack.extend(join_path(path, k) for k in kids)
-    return render_tree(root, children, labels)
-
-
-def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
-    """GET over loopback; proxies from the environment are ignored (the endpoints are local)."""
-    import urllib.error
-    import urllib.request
-
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=timeout) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
+    return draw_tree(zk, root, data=True, max_len=60)
 
 
 def call_endpoint(service: str, endpoint: str, path: str, expected: str, deadline: float) -> CallResult:
     """Call until the answer is right or the deadline passes: a just-registered JVM may need a
     moment before it accepts connections (the port is published before the server listens)."""
-    url = f"http://{endpoint}{path}"
-    result = CallResult(service, endpoint, url, expected)
-    while True:
-        started = time.monotonic()
-        try:
-            result.status, result.body = http_get(url)
-            result.error = None
-        except OSError as exc:  # refused, reset, timed out
-            result.status, result.body, result.error = None, None, f"{type(exc).__name__}: {exc}"
-        result.ms = round((time.monotonic() - started) * 1000, 1)
-        if result.ok or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
+    instance = parse_instance(service, endpoint, None)
+    if instance is None:
+        return CallResult(path=path, expected=expected, error=f"{endpoint} is not an address")
+    return poll_until(lambda: get_instance(instance, path, timeout=2.0, expected=expected), lambda r: r.ok, deadline, interval=0.2)
 
 
 def call_registered(seen: dict[str, list[str] | None], timeout: float) -> list[CallResult]:
@@ -409,6 +351,22 @@ def run(
             if not result.ok:
                 break
     return results
+
+
+def summary_rows(results: list[StepResult]) -> list[dict]:
+    """The summary table of a run (scenario run, demo): step, expected, seen in ZooKeeper, time
+    to converge, verdict."""
+    return [
+        {
+            "step": r.step.number,
+            "action": r.step.title,
+            "expected": r.step.expectation,
+            "seen_in_zookeeper": r.seen_summary(),
+            "converge_seconds": r.converge_seconds,
+            "ok": r.ok,
+        }
+        for r in results
+    ]
 
 
 def failures(results: list[StepResult]) -> CheckFailedError | None:

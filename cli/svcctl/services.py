@@ -3,7 +3,6 @@ cross-checked against what ZooKeeper has registered for each container."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from .compose import compose_client, compose_error, require_compose
 from .config import DEFAULT_BASE, Settings
 from .errors import BadInputError, ZooKeeperUnavailableError
 from .progress import Progress, no_progress
+from .registration import RegistrationPayload
 from .samples import SERVICES, SampleService, get_service, validate_services
 
 if TYPE_CHECKING:
@@ -46,31 +46,23 @@ class ContainerView:
 
 
 def container_view(attrs: dict[str, Any]) -> ContainerView:
-    """Build a ContainerView from `docker inspect` JSON (pure)."""
-    config = attrs.get("Config") or {}
+    """Build a ContainerView from `docker inspect` JSON (pure): its listing entry and its config."""
     state = attrs.get("State") or {}
-    labels = dict(config.get("Labels") or {})
-    env: dict[str, str] = {}
-    for item in config.get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
-    ports: dict[str, list[tuple[str, int]]] = {}
-    for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
-        ports[key] = [(b.get("HostIp") or "0.0.0.0", int(b["HostPort"])) for b in bindings or [] if b.get("HostPort")]
-    number = labels.get("com.docker.compose.container-number")
     health = (state.get("Health") or {}).get("Status")
-    return ContainerView(
-        id=attrs.get("Id", ""),
-        name=(attrs.get("Name") or "").lstrip("/"),
-        state=state.get("Status", "unknown"),
-        health=health,
-        project=labels.get("com.docker.compose.project"),
-        compose_service=labels.get("com.docker.compose.service"),
-        number=int(number) if number and number.isdigit() else None,
-        env=env,
-        labels=labels,
-        ports=ports,
-    )
+    listed_ports = [
+        {"PrivatePort": int(key.split("/")[0]), "Type": key.partition("/")[2] or "tcp", **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {})}
+        for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
+        for b in ([x for x in bindings or [] if x.get("HostPort")] or [None])
+    ]
+    summary = {
+        "Id": attrs.get("Id", ""),
+        "Names": [attrs.get("Name") or ""],
+        "State": state.get("Status", "unknown"),
+        "Status": f"({'health: starting' if health == 'starting' else health})" if health else "",
+        "Labels": (attrs.get("Config") or {}).get("Labels") or {},
+        "Ports": listed_ports,
+    }
+    return listed_view(summary, attrs.get("Config") or {})
 
 
 def sample_service_of(view: ContainerView) -> SampleService | None:
@@ -105,8 +97,45 @@ def registration_key(view: ContainerView, service: SampleService) -> str | None:
     return f"{LOOPBACK if ip in ('0.0.0.0', '') else ip}:{port}"
 
 
+def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerView:
+    """A ContainerView from one entry of the engine's container listing (state, health, ports,
+    labels) and the container's configuration from `docker inspect` (its env), pure."""
+    labels = dict(summary.get("Labels") or {})
+    env: dict[str, str] = {}
+    for item in config.get("Env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    ports: dict[str, list[tuple[str, int]]] = {}
+    for port in summary.get("Ports") or []:
+        bindings = ports.setdefault(f"{port.get('PrivatePort')}/{port.get('Type') or 'tcp'}", [])
+        if port.get("PublicPort"):
+            bindings.append((port.get("IP") or "0.0.0.0", int(port["PublicPort"])))
+    for bindings in ports.values():
+        bindings.sort(key=lambda b: ":" in b[0])  # IPv4 first, as inspect lists them
+    status = summary.get("Status") or ""
+    health = next((h for marker, h in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")) if marker in status), None)
+    number = labels.get("com.docker.compose.container-number")
+    return ContainerView(
+        id=summary.get("Id", ""),
+        name=((summary.get("Names") or [""])[0]).lstrip("/"),
+        state=summary.get("State") or "unknown",
+        health=health,
+        project=labels.get("com.docker.compose.project"),
+        compose_service=labels.get("com.docker.compose.service"),
+        number=int(number) if number and number.isdigit() else None,
+        env=env,
+        labels=labels,
+        ports=ports,
+    )
+
+
+# Id -> Config of containers inspected once: a container's configuration never changes, so the
+# scenarios' and ps' polls list the engine's containers (one call) and inspect only new ones.
+_CONFIGS: dict[str, dict[str, Any]] = {}
+
+
 def engine_containers(client: "docker.DockerClient | None" = None) -> list[ContainerView]:
-    """Every container of the engine (all states), inspected."""
+    """Every container of the engine (all states), from one listing."""
     import docker.errors
 
     from .engine import docker_client
@@ -114,10 +143,14 @@ def engine_containers(client: "docker.DockerClient | None" = None) -> list[Conta
     client = client or docker_client()
     views = []
     for summary in client.api.containers(all=True):
-        try:
-            views.append(container_view(client.api.inspect_container(summary["Id"])))
-        except docker.errors.NotFound:
-            continue  # removed between the list and the inspect
+        config = _CONFIGS.get(summary["Id"])
+        if config is None:
+            try:
+                config = client.api.inspect_container(summary["Id"]).get("Config") or {}
+            except docker.errors.NotFound:
+                continue  # removed between the listing and the inspect
+            _CONFIGS[summary["Id"]] = config
+        views.append(listed_view(summary, config))
     return views
 
 
@@ -136,41 +169,18 @@ def project_instances(views: list[ContainerView], project: str, service: str | N
 
 def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
     """service -> child names under base/service, or None when the service node does not exist."""
-    from kazoo.exceptions import NoNodeError
+    from .zk.ops import registry_tree
+    from .zk.tree import join_path
 
-    result: dict[str, list[str] | None] = {}
-    for name in services if services is not None else list(SERVICES):
-        try:
-            result[name] = sorted(zk.get_children(f"{base}/{name}"))
-        except NoNodeError:
-            result[name] = None
-    return result
+    children, _ = registry_tree(zk, base)
+    return {name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))}
 
 
-def read_payload(zk: "KazooClient", path: str) -> dict | None:
-    from kazoo.exceptions import NoNodeError
-
-    try:
-        data, _ = zk.get(path)
-    except NoNodeError:
-        return None
-    try:
-        value = json.loads(data.decode("utf-8")) if data else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def payload_matches(payload: dict | None, container_id: str) -> bool:
-    """Does a registration's payload name this container? Our extra key has the full id;
-    registrator's own ContainerID is the short id (the hostname by default)."""
-    if not payload:
-        return False
-    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-    if ours.get("container_id"):
-        return ours["container_id"] == container_id
-    short = str(payload.get("ContainerID") or "")
-    return bool(short) and container_id.startswith(short)
+def payload_matches(payload: RegistrationPayload | dict | None, container_id: str) -> bool:
+    """Does a registration's payload name this container?"""
+    if isinstance(payload, dict):
+        payload = RegistrationPayload.from_dict(payload)
+    return payload is not None and payload.names_container(container_id)
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
@@ -245,7 +255,10 @@ def stop(settings: Settings, names: list[str], on_progress: Progress = no_progre
 
 
 @dataclass
-class Instance:
+class PsRow:
+    """One container of `svcctl ps`, cross-checked against ZooKeeper (an instance as consumers see
+    it is svcctl.discovery.Instance)."""
+
     service: str
     container: str
     container_id: str
@@ -259,7 +272,7 @@ class Instance:
         return asdict(self)
 
 
-def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> Instance:
+def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> PsRow:
     """One container's line of `ps` (pure). `registrations` maps a znode path to its payload
     (None when the node does not exist); None as a whole means ZooKeeper could not be read."""
     key = registration_key(view, service)
@@ -275,7 +288,7 @@ def cross_check(view: ContainerView, service: SampleService, registrations: dict
         registered = "no"
     else:
         registered = "yes" if payload_matches(registrations[znode], view.id) else "other-container"
-    return Instance(
+    return PsRow(
         service=service.name,
         container=view.name,
         container_id=view.id[:12],
@@ -303,9 +316,10 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
     return False
 
 
-def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[Instance]:
+def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:
     """This project's sample-service containers, each cross-checked against ZooKeeper."""
     from .zk.client import zk_session
+    from .zk.ops import registry_tree
 
     views = project_instances(engine_containers(), settings.project)
     wanted = []
@@ -314,15 +328,14 @@ def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[Instance]:
         key = registration_key(view, service)
         if key:
             wanted.append(f"{base}/{service.name}/{key}")
-    registrations: dict[str, dict | None] | None = None
+    registrations: dict[str, RegistrationPayload | dict | None] | None = None
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
         with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=settings.zk_tls) as zk:
-            registrations = {}
-            for path in wanted:
-                # A node whose data is not a JSON object reads as {}: present, but not this container's.
-                registrations[path] = (read_payload(zk, path) or {}) if zk.exists(path) else None
+            _, infos = registry_tree(zk, base, with_data=True)
+        # A node whose data is not a JSON object reads as {}: present, but not this container's.
+        registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}
     except ZooKeeperUnavailableError:
         registrations = None  # ps still lists the containers; the registered column says unknown
     return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]

@@ -26,7 +26,7 @@ def docker_endpoints(engine, service: str, project_only: bool = False) -> dict[s
     if project_only:
         filters["label"] = f"com.docker.compose.project={TEST_PROJECT}"
     found = {}
-    for container in engine.containers.list(filters=filters):
+    for container in engine.containers.list(filters=filters, ignore_removed=True):
         if _env(container).get(key) != service:
             continue
         for binding in container.attrs["NetworkSettings"]["Ports"].get(port) or []:

@@ -1,6 +1,7 @@
-"""Helpers for the zk/discovery e2e tests: real HTTP responder containers (perl from the
-bootstrapped base image: nothing to build) on random loopback ports, registered into the real
-ensemble under a test-owned kazoo session with the registrator's payload format."""
+"""Helpers for the zk/discovery e2e tests: real HTTP responder containers (perl from the base
+image, resolved as `svcctl build` resolves it: nothing to build) on random loopback ports,
+registered into the real ensemble under a test-owned kazoo session with the registrator's
+payload format."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import json
 import socket
 import time
 import uuid
+from functools import lru_cache
 
 from tests.support import TEST_PROJECT, unique, wait_for  # noqa: F401 (re-exported for the tests)
 
-BASE_IMAGE = "svcctl/base:bookworm"
 LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
 
 # One connection at a time, HTTP/1.0, answers `hello from <hostname> <path>`.
@@ -32,10 +33,20 @@ def accepts(port: int) -> bool:
         return False
 
 
+@lru_cache(maxsize=1)
+def base_image(engine) -> str:
+    """SVCCTL_BASE_IMAGE, debian:bookworm-slim or the bootstrapped base: whichever this engine
+    has, as for every image svcctl builds."""
+    from svcctl.config import Settings
+    from svcctl.images import resolve_base_image
+
+    return resolve_base_image(engine, Settings().base_image)
+
+
 def start_responder(engine):
     """A running responder container and its host port."""
     container = engine.containers.run(
-        BASE_IMAGE,
+        base_image(engine),
         ["perl", "-e", RESPONDER],
         detach=True,
         name=f"{TEST_PROJECT}-zke2e-{uuid.uuid4().hex[:8]}",

@@ -87,7 +87,7 @@ def test_gateway_503_after_last_instance_stops_and_200_after_it_starts(zk, engin
         environment={"SERVICE_NAME": service}, ports={"80/tcp": ("127.0.0.1", None)},
     )
     port = free_port()
-    gateway = subprocess.Popen([SVCCTL, "gateway", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
+    gateway = subprocess.Popen([SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=svcctl_env())
 
     def status() -> int:
         try:

@@ -92,12 +92,13 @@ def test_call_drops_an_instance_that_vanishes_mid_run(zk, engine):
         zk.delete(f"/services/{svc}", recursive=True)
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, str]:
+    """Status, headers (case-insensitive: HAProxy sends them in lower case) and body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read().decode()
+        return resp.status, resp.headers, resp.read().decode()
     finally:
         conn.close()
 
@@ -106,7 +107,7 @@ def test_gateway_routes_404_503_and_follows_the_service_node(zk, engine):
     svc = unique()
     (c1, p1), (c2, p2) = start_responder(engine), start_responder(engine)
     port = free_port()
-    proc = subprocess.Popen([SVCCTL, "gateway", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
+    proc = subprocess.Popen([SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=svcctl_env())
     try:
         register(zk, svc, p1, c1.id)
         register(zk, svc, p2, c2.id)

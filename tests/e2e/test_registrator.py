@@ -277,6 +277,7 @@ def test_sigkill_active_registrator_standby_restores(cluster, zk, engine, owner)
                                   f"{path} restored by a standby", timeout=SESSION_TIMEOUT + 50)
         restored_after = time.monotonic() - killed_at
         print(f"restored {restored_after:.1f}s after SIGKILL (bound: session timeout {SESSION_TIMEOUT:.0f}s + 2s)")
+        assert restored_after <= SESSION_TIMEOUT + 2, restored_after
         successor = active()
         assert successor["id"] != leader["id"] and hex(new_stat.ephemeralOwner) == successor["session"]
         assert body["svcctl"]["registrator"] == successor["id"]

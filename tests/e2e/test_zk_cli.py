@@ -29,7 +29,7 @@ def test_ls_tree_get_stat(zk):
     try:
         make_tree(zk, root)
         assert run_json("zk", "ls", root) == ["a", "b"]
-        assert run_json("zk", "ls", root, "-R") == [f"{root}/a", f"{root}/a/x", f"{root}/a/y", f"{root}/b"]
+        assert run_json("zk", "ls", root, "-r") == [f"{root}/a", f"{root}/a/x", f"{root}/a/y", f"{root}/b"]
         assert run_svcctl("zk", "ls", root).stdout.split() == ["a", "b"]
 
         tree = run_svcctl("zk", "tree", root, "--data").stdout
@@ -97,9 +97,32 @@ def test_a_dead_member_is_transparent_and_none_answering_is_one_line(zk):
     proc = run_svcctl("--zk", "127.0.0.1:1,127.0.0.1:9", "zk", "ls", "/", check=False)
     assert proc.returncode == 4
     assert proc.stderr.strip().splitlines() == [
-        "svcctl: error: no ZooKeeper member answers at 127.0.0.1:1,127.0.0.1:9 (KazooTimeoutError); "
+        "svcctl: error: no ZooKeeper member answers at 127.0.0.1:1,127.0.0.1:9 (all 2 down); "
         "fix: start the ensemble with `svcctl cluster up`, or pass the right --zk / SVCCTL_ZK"
     ]
+
+
+def test_a_lost_quorum_is_named_with_each_members_state(zk, engine):
+    """zoo2 and zoo3 stopped: zoo1 still answers srvr but serves no client. The error says the
+    quorum is lost and how each member is, instead of "no member answers"."""
+    from tests.support import TEST_PROJECT
+
+    prefix = "" if TEST_PROJECT == "svcctl" else f"{TEST_PROJECT}-"
+    members = TEST_ZK.split(",")
+    stopped = [engine.containers.get(f"{prefix}zoo{i}") for i in (2, 3)]
+    try:
+        for container in stopped:
+            container.stop(timeout=5)
+        # zoo1 notices it is alone within its tick time; until then it may still serve.
+        proc = wait_for(lambda: (lambda p: p if p.returncode != 0 else None)(run_svcctl("zk", "ls", "/services", check=False)),
+                        "zoo1 to stop serving", timeout=60, interval=0.5)
+        assert proc.returncode == 4, proc.stderr
+        (line,) = proc.stderr.strip().splitlines()
+        assert "ZooKeeper has lost its quorum: 1 of 3 members up, none serving" in line
+        assert f"{members[0]} up, not serving" in line
+        assert f"{members[1]} down" in line and f"{members[2]} down" in line
+    finally:
+        run_svcctl("cluster", "up", "--timeout", "180")
 
 
 class Stream:
@@ -244,7 +267,7 @@ def test_prune_removes_exactly_the_planted_stale_nodes(zk, engine, cluster):
         owner.set_acls(locked, [make_acl("world", "anyone", read=True, write=True, create=True, admin=True)])
 
         def tree() -> set[str]:
-            return set(run_json("zk", "ls", base, "-R"))
+            return set(run_json("zk", "ls", base, "-r"))
 
         before = tree()
         expected = {

@@ -23,6 +23,9 @@ class Stat:
     ephemeralOwner: int
     numChildren: int = 0
     dataLength: int = 0
+    cversion: int = 0
+    aversion: int = 0
+    pzxid: int = 0
 
 
 @dataclass

@@ -7,7 +7,7 @@ from svcctl.config import (
     parse_ip,
     parse_registry_uri,
     parse_zk_hosts,
-    render_zoo_servers,
+    state_dir,
     zk_ports_from_env,
 )
 from svcctl.errors import BadInputError, NotFoundError
@@ -48,14 +48,6 @@ def test_registry_uri_default_base_and_bad_scheme():
         parse_registry_uri("consul://h:1/services")
 
 
-def test_zoo_servers_matches_the_official_image_contract():
-    assert render_zoo_servers(3) == (
-        "server.1=zoo1:2888:3888;2181 server.2=zoo2:2888:3888;2181 server.3=zoo3:2888:3888;2181"
-    )
-    with pytest.raises(BadInputError):
-        render_zoo_servers(0)
-
-
 def test_zk_ports_from_env():
     assert zk_ports_from_env({}) == (2181, 2182, 2183)
     assert zk_ports_from_env({"SVCCTL_ZK_PORTS": "1,2,3"}) == (1, 2, 3)
@@ -65,14 +57,50 @@ def test_zk_ports_from_env():
             zk_ports_from_env({"SVCCTL_ZK_PORTS": bad})
 
 
-def test_project_dir_found_from_a_subdirectory(tmp_path, monkeypatch):
-    monkeypatch.delenv("SVCCTL_PROJECT_DIR", raising=False)
+def _checkout(root):
+    (root / "compose").mkdir(parents=True)
+    (root / "compose" / "zookeeper.yml").write_text("services: {}\n")
+    (root / "cli" / "svcctl").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'svcctl'\n")
+    return root
+
+
+def test_project_dir_is_the_checkout_around_the_current_directory(tmp_path):
+    checkout = _checkout(tmp_path / "checkout")
+    (checkout / "a" / "b").mkdir(parents=True)
+    assert find_project_dir(cwd=checkout / "a" / "b") == checkout.resolve()
+    with pytest.raises(NotFoundError):
+        find_project_dir(explicit=str(checkout / "a"))
+
+
+def test_project_dir_outside_a_checkout_is_the_one_svcctl_runs_from(tmp_path):
+    # From an unrelated directory (even one holding a stray compose/zookeeper.yml) the project is
+    # the checkout of this editable install, or the copy a wheel ships under svcctl/_project.
     (tmp_path / "compose").mkdir()
     (tmp_path / "compose" / "zookeeper.yml").write_text("services: {}\n")
-    (tmp_path / "a" / "b").mkdir(parents=True)
-    assert find_project_dir(cwd=tmp_path / "a" / "b") == tmp_path.resolve()
-    with pytest.raises(NotFoundError):
-        find_project_dir(explicit=str(tmp_path / "a"))
+    found = find_project_dir(cwd=tmp_path)
+    assert found != tmp_path.resolve()
+    assert (found / "compose" / "zookeeper.yml").is_file()
+
+
+def test_state_dir_is_in_the_checkout_or_per_user_for_an_installed_copy(tmp_path):
+    checkout = _checkout(tmp_path / "checkout")
+    assert state_dir(checkout, "svcctl-x", env={}) == checkout / ".svcctl"
+    installed = tmp_path / "site-packages" / "svcctl" / "_project"
+    (installed / "compose").mkdir(parents=True)
+    assert state_dir(installed, "svcctl-x", env={"XDG_STATE_HOME": str(tmp_path / "state")}) == tmp_path / "state" / "svcctl" / "svcctl-x"
+    assert state_dir(installed, "p", env={"HOME": str(tmp_path / "home")}) == tmp_path / "home" / ".local" / "state" / "svcctl" / "p"
+
+
+def test_settings_read_the_environment(monkeypatch):
+    monkeypatch.setenv("SVCCTL_PROJECT", "svcctl-x")
+    monkeypatch.setenv("SVCCTL_ZK_PORTS", "1,2,3")
+    monkeypatch.setenv("SVCCTL_BASE_IMAGE", "debian:test")
+    monkeypatch.delenv("SVCCTL_ZK", raising=False)
+    settings = Settings()
+    assert (settings.project, settings.zk_ports, settings.base_image) == ("svcctl-x", (1, 2, 3), "debian:test")
+    assert settings.zk == "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"
+    assert Settings(project="other").project == "other"
 
 
 @pytest.mark.parametrize("text, expected", [("127.0.0.1", "127.0.0.1"), (" 10.0.0.5 ", "10.0.0.5"), ("::1", "::1")])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from svcctl.discovery import get_instance, parse_instance
 from svcctl.errors import BadInputError
 from svcctl.samples import SERVICES, validate_services
 from svcctl.scenarios import (
     STEPS,
-    CallResult,
     StepResult,
     diff_registrations,
     docker_expectation,
@@ -218,10 +218,40 @@ def test_format_diff_shows_both_sides():
     ]
 
 
-def test_step_result_ok_needs_convergence_and_right_answers():
-    result = StepResult(step=STEPS[0], target=1, converge_seconds=0.2, seen={"service_1": ["127.0.0.1:1"]})
+@pytest.fixture
+def answering_server():
+    """A loopback HTTP server answering `This is Service 2.` to every GET."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"This is Service 2."
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_step_result_ok_needs_convergence_and_right_answers(answering_server):
+    port = answering_server
+    result = StepResult(step=STEPS[0], target=1, converge_seconds=0.2, seen={"service_1": [f"127.0.0.1:{port}"]})
     assert result.ok
-    result.calls = [CallResult("service_1", "127.0.0.1:1", "http://127.0.0.1:1/", "This is Service 1.", 200, "This is Service 2.")]
+    call = get_instance(parse_instance("service_1", f"127.0.0.1:{port}", None), "/", expected="This is Service 1.")
+    assert (call.status, call.body, call.ok) == (200, "This is Service 2.", False)
+    assert get_instance(call.instance, "/").ok  # without an expected answer any 2xx will do
+    result.calls = [call]
     assert not result.ok
     error = failures([result])
     assert error is not None and error.exit_code == 8 and "did not answer" in error.cause
@@ -232,10 +262,17 @@ def test_step_result_ok_needs_convergence_and_right_answers():
     assert failures([StepResult(step=STEPS[1], target=1, converge_seconds=0.0)]) is None
 
 
-def test_call_result_ok_ignores_trailing_newline_only():
-    assert CallResult("s", "e", "u", "This is Service 2.", 200, "This is Service 2.\n").ok
-    assert not CallResult("s", "e", "u", "This is Service 2.", 500, "This is Service 2.").ok
-    assert not CallResult("s", "e", "u", "This is Service 2.", None, None, "ConnectionRefusedError").ok
+def test_a_probe_of_a_closed_port_is_not_ok_and_says_why(answering_server):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    call = get_instance(parse_instance("service_2", f"127.0.0.1:{port}", None), "/", timeout=1.0, expected="This is Service 2.")
+    assert (call.ok, call.status) == (False, None)
+    assert "ConnectionRefused" in (call.error or "")
+    ok = get_instance(parse_instance("service_2", f"127.0.0.1:{answering_server}", None), "/", expected="This is Service 2.")
+    assert ok.ok and ok.url == f"http://127.0.0.1:{answering_server}/"
 
 
 # --- ps cross-check and input validation ---------------------------------------------------------
@@ -284,3 +321,24 @@ def test_negative_scale_refused_listing_services():
     with pytest.raises(BadInputError):
         validate_scale("service_9", 1)
     assert validate_scale("service_2", 0).name == "service_2"
+
+
+def test_a_listed_container_reads_as_its_inspection_does():
+    """The polls list containers (state, health, ports, labels) and take the env from a cached
+    inspection: the view must be the one `docker inspect` alone gives."""
+    from svcctl.services import listed_view
+
+    inspect = {
+        "Id": "c" * 64, "Name": "/svcctl-service_2-1",
+        "Config": {"Env": ["SERVICE_80_NAME=service_2", "PATH=/bin"], "Labels": {"com.docker.compose.project": "svcctl", "com.docker.compose.service": "service_2", "com.docker.compose.container-number": "1"}},
+        "State": {"Status": "running", "Health": {"Status": "healthy"}},
+        "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32768"}], "443/tcp": None}},
+    }
+    summary = {
+        "Id": "c" * 64, "Names": ["/svcctl-service_2-1"], "State": "running", "Status": "Up 3 minutes (healthy)",
+        "Labels": inspect["Config"]["Labels"],
+        "Ports": [{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"}, {"PrivatePort": 443, "Type": "tcp"}],
+    }
+    assert listed_view(summary, inspect["Config"]) == container_view(inspect)
+    starting = listed_view({**summary, "Status": "Up 1 second (health: starting)"}, inspect["Config"])
+    assert starting.health == "starting"

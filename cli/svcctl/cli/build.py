@@ -16,7 +16,7 @@ def build(
 ) -> None:
     """Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."""
     settings = ctx.obj
-    results = build_images(settings.project_path(), names or [], no_progress if json_out else progress)
+    results = build_images(settings, names or [], no_progress if json_out else progress)
     if json_out:
         print_json([r.to_dict() for r in results])
         return

@@ -40,15 +40,12 @@ def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
 
 
 def _print_registrators(rows: list) -> None:
-    from ..registrator.status import since_text
+    from .registrator import print_registrators
 
     if not rows:
         return
     typer.echo("")
-    print_table(
-        [(r.container, r.state, r.role, since_text(r.since), r.registrations, r.session) for r in rows],
-        ["registrator", "state", "role", "since", "registrations", "session"],
-    )
+    print_registrators(rows)
 
 
 def _security(ctx: typer.Context) -> dict:

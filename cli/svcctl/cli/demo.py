@@ -7,8 +7,8 @@ import typer
 from .. import scenarios
 from ..demo import run_demo
 from ..progress import no_progress
-from .output import human_size, print_json, print_table, progress
-from .scenario import print_step
+from .output import human_size, print_json, progress
+from .scenario import print_step, print_summary
 
 
 def demo(
@@ -32,20 +32,7 @@ def demo(
     else:
         typer.echo("\nimages: " + ", ".join(f"{b.tag} {human_size(b.size_bytes)}{' (cached)' if b.cached else ''}" for b in report.builds))
         typer.echo("")
-        print_table(
-            [
-                (
-                    row["step"],
-                    row["action"],
-                    row["expected"],
-                    row["seen_in_zookeeper"],
-                    f"{row['converge_seconds']:.2f}s" if row["converge_seconds"] is not None else "no",
-                    "OK" if row["ok"] else "FAILED",
-                )
-                for row in report.summary_rows()
-            ],
-            ["step", "action", "expected", "seen in ZooKeeper", "converged", "result"],
-        )
+        print_summary(report.steps)
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
         verdict = ("all four scenarios held" + (" on the TLS+ACL cluster" if secure else "")) if report.ok else f"FAILED in {report.phase}"
         typer.echo(f"\n{verdict} ({phases})")

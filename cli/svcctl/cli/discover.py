@@ -1,4 +1,4 @@
-"""`svcctl discover|call|gateway`: the consumer side (issue 5)."""
+"""`svcctl discover|call`: the consumer side (issue 5); the gateway is in gateway.py."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..discovery import Strategy
 from .output import print_json, print_table, progress
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _age(registered_at: float | None) -> str:
 
 
 def report_change(change: "CacheChange") -> None:
-    """A progress line per instance added or removed after the initial load (call, gateway)."""
+    """A progress line per instance added or removed after the initial load (call)."""
     if change.event is not None and change.event.initial:
         return
     for inst in change.added:
@@ -76,7 +77,7 @@ def call(
     path: str = typer.Argument("/", help="HTTP path to GET."),
     count: int = typer.Option(10, "--count", "-n", min=0, help="Number of calls (0 = until Ctrl-C)."),
     interval: float = typer.Option(0.5, "--interval", min=0, help="Seconds between calls."),
-    strategy: str = typer.Option("round_robin", "--strategy", help="round_robin or random."),
+    strategy: Strategy = typer.Option(Strategy.round_robin.value, "--strategy", help="How to pick the instance of each call."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
 ) -> None:
     """HTTP GETs through the live cache, round-robin; prints which instance answered.
@@ -137,37 +138,6 @@ def call(
         raise CheckFailedError(f"{len(failed)} of {calls} calls to {name} failed ({why})", "check the path, `svcctl discover` and the service's containers")
 
 
-def gateway(
-    ctx: typer.Context,
-    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-) -> None:
-    """An HTTP gateway: header service_name (+ api_name) → a live instance, round-robin.
-    GET /services lists what it knows."""
-    from ..discovery import ServiceCache
-    from ..gateway import make_gateway
-
-    client = _client(ctx)
-    cache = ServiceCache(client)
-
-
-    cache.add_listener(report_change)
-    try:
-        cache.start()
-        server = make_gateway(cache, host, port, on_request=lambda line: typer.echo(line, err=True))
-        known = ", ".join(f"{n} ({len(i)})" for n, i in cache.services().items()) or "none yet"
-        progress(f"gateway listening on http://{host}:{server.server_address[1]}; services: {known}")
-        try:
-            server.serve_forever(poll_interval=0.2)
-        finally:
-            server.server_close()
-    finally:
-        cache.stop()
-        client.stop()
-        client.close()
-
-
 def register(app: typer.Typer) -> None:
     app.command("discover")(discover)
     app.command("call")(call)
-    app.command("gateway")(gateway)

@@ -1,19 +1,147 @@
-"""Entry point: global options, the command groups, and the one error boundary."""
+"""Entry point: global options, the command groups, and the one error boundary.
+
+Command modules are imported only when one of their commands runs (or its help is asked), so a
+one-shot `svcctl zk ls` pays for typer and kazoo, not for docker, Compose or the scenarios.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any, Callable
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
-from ..config import Settings, default_zk_connect, parse_zk_hosts
+from ..config import Settings, parse_zk_hosts
 from ..errors import BadInputError, SvcctlError
-from . import build, cluster, demo, discover, doctor, registrator, scenario, services, zk
-from .output import quiet_kazoo_logging
+
+try:
+    from typer import _click as click  # typer >= 0.20 vendors click
+except ImportError:  # older typer depends on click itself
+    import click  # type: ignore[no-redef]
+
+
+class Lazy:
+    """A command of the root group: its module under svcctl.cli (whose `register(root)` adds
+    it) and the line `svcctl --help` shows for it without importing that module."""
+
+    __slots__ = ("module", "help")
+
+    def __init__(self, module: str, help: str) -> None:
+        self.module, self.help = module, help
+
+
+# Every command but `version`, in the order of `svcctl --help`. A new group is one line here
+# and a module with `register(root)`; tests/unit/test_cli_lazy.py checks each line's help
+# against the command's own.
+COMMANDS: dict[str, Lazy] = {
+    "doctor": Lazy("doctor", "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."),
+    "build": Lazy("build", "Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."),
+    "cluster": Lazy("cluster", "The 3-node ZooKeeper ensemble and its registrators."),
+    "up": Lazy("services", "Start one instance of each service (instances already running are left alone)."),
+    "scale": Lazy("services", "Run exactly N instances of a service, each on its own random loopback port."),
+    "stop": Lazy("services", "Stop and remove every instance of the services (their registrations go)."),
+    "ps": Lazy("services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."),
+    "scenario": Lazy("scenario", "The classic walkthrough's four scenarios, verified against ZooKeeper and Docker."),
+    "demo": Lazy("demo", "Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."),
+    "zk": Lazy("zk", "Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune)."),
+    "discover": Lazy("discover", "Services and their instances: address, container, age."),
+    "call": Lazy("discover", "HTTP GETs through the live cache, round-robin; prints which instance answered."),
+    "gateway": Lazy("gateway", "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper."),
+    "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
+}
+
+
+# How typer is asked to build commands (the root's own settings).
+_BUILD = {"pretty_exceptions_short": True, "rich_markup_mode": None}
+
+
+def command_makers(module_name: str) -> dict[str, Callable[[], Any]]:
+    """Name -> a function building that click command, for every command a command module
+    registers. Building is typer's costly part (it reads each function's signature and type
+    hints), so only the command that runs is built, and a group builds only its subcommand
+    that runs."""
+    import importlib
+    from functools import partial
+
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    module.register(holder)
+    makers: dict[str, Callable[[], Any]] = {}
+    for info in holder.registered_commands:
+        name = info.name or typer.main.get_command_name(info.callback.__name__)
+        makers[name] = partial(typer.main.get_command_from_info, info, **_BUILD)
+    for info in holder.registered_groups:
+        makers[info.name] = partial(lazy_group, info)
+    return makers
+
+
+def load_commands(module_name: str) -> dict[str, Any]:
+    """Every click command a command module registers, built."""
+    return {name: make() for name, make in command_makers(module_name).items()}
+
+
+def lazy_group(info: Any) -> "LazyGroup":
+    """A typer sub-app (`root.add_typer(app, name=…)`) as a group that builds its subcommands
+    on first use: typer builds the group itself from a copy without commands."""
+    import copy
+    from functools import partial
+
+    sub = info.typer_instance
+    shell = copy.copy(sub)
+    shell.registered_commands, shell.registered_groups = [], []
+    shell_info = copy.copy(info)
+    shell_info.typer_instance = shell
+    group = typer.main.get_group_from_info(shell_info, suggest_commands=True, **_BUILD)
+    group.__class__ = LazyGroup
+    group.makers = {
+        command.name or typer.main.get_command_name(command.callback.__name__): partial(typer.main.get_command_from_info, command, **_BUILD)
+        for command in sub.registered_commands
+    }
+    group.makers.update({nested.name: partial(lazy_group, nested) for nested in sub.registered_groups})
+    return group
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands are built on first use from `makers` (name -> builder); the root's
+    makers come from COMMANDS, whose modules are imported on first use too."""
+
+    makers: dict[str, Callable[[], Any]] = {}
+    help_lines: dict[str, str] = {}  # the root: lines for `--help` without importing anything
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(dict.fromkeys([*self.help_lines, *self.makers, *self.commands]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            if cmd_name not in self.makers and cmd_name in COMMANDS:
+                self.makers = {**command_makers(COMMANDS[cmd_name].module), **self.makers}
+            if cmd_name in self.makers:
+                self.commands[cmd_name] = self.makers[cmd_name]()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.help_lines and name not in self.commands:
+                rows.append((name, self.help_lines[name]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class RootGroup(LazyGroup):
+    help_lines = {name: lazy.help for name, lazy in COMMANDS.items()}
+
 
 app = typer.Typer(
     name="svcctl",
+    cls=RootGroup,
     help="Automatic service registration: Docker containers → registrator → 3-node ZooKeeper ensemble.",
     no_args_is_help=True,
     add_completion=False,
@@ -25,14 +153,20 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183]"),
-    project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Checkout holding compose/, images/ and services/ [default: found from the current directory]"),
+    zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]"),
+    project: str = typer.Option(None, "--project", envvar="SVCCTL_PROJECT", help="Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]"),
+    project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]"),
     zk_ca: str = typer.Option(None, "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]"),
     zk_cert: str = typer.Option(None, "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM) for a secured ensemble: the identity its ACLs know."),
     zk_key: str = typer.Option(None, "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of --zk-cert."),
 ) -> None:
+    from .output import quiet_kazoo_logging
+
     quiet_kazoo_logging()
-    settings = Settings(zk=zk or default_zk_connect(), project_dir=project_dir, zk_ca=zk_ca, zk_cert=zk_cert, zk_key=zk_key)
+    overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("zk_ca", zk_ca), ("zk_cert", zk_cert), ("zk_key", zk_key)) if value}
+    settings = Settings(**overrides)
+    if not settings.project.replace("-", "").replace("_", "").isalnum() or settings.project != settings.project.lower():
+        raise BadInputError(f"bad project name {settings.project!r}", "use lowercase letters, digits, - and _, e.g. --project svcctl-dev")
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
 
@@ -48,31 +182,21 @@ def version(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
     typer.echo(__version__)
 
 
-# Each command module adds its commands; the order is the order of `svcctl --help`.
-for module in (doctor, build, cluster, services, scenario, demo, zk, discover, registrator):
-    module.register(app)
-
-
 def main() -> None:
     """Run the CLI; every failure ends here as one line on stderr and an exit code from the table
     in errors.py. Click runs in non-standalone mode so usage errors get the same one line."""
-    import os
-
+    from ..config import debug_enabled
     from ..errors import from_foreign
     from .output import error_line
 
-    try:
-        from typer._click import exceptions as click_errors  # typer >= 0.20 vendors click
-    except ImportError:  # older typer depends on click itself
-        from click import exceptions as click_errors  # type: ignore[no-redef]
-
+    click_errors = click.exceptions
     try:
         code = app(standalone_mode=False, prog_name="svcctl")
     except SvcctlError as exc:
         _fail(exc)
     except click_errors.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "svcctl"
-        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as Click would
+        if isinstance(exc, getattr(click_errors, "NoArgsIsHelpError", ())):  # a bare group: its help, as Click would
             sys.stderr.write(exc.format_message().rstrip() + "\n")
         else:
             message = exc.format_message().rstrip().rstrip(".")
@@ -85,7 +209,7 @@ def main() -> None:
         error_line(exc.format_message())
         sys.exit(exc.exit_code)
     except Exception as exc:
-        if os.environ.get("SVCCTL_DEBUG"):
+        if debug_enabled():
             raise
         _fail(from_foreign(exc))
     sys.exit(code if isinstance(code, int) else 0)

@@ -90,19 +90,21 @@ def status(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """The registrators per engine: active or standby, since when, registrations owned."""
-    from ..registrator.status import read_registrators
+    from ..registrator.status import RegistratorRow, read_registrators
 
     found = read_registrators(ctx.obj, base)
     if json_out:
         print_json([r.to_dict() for r in found])
         return
-    print_registrators(found)
+    print_registrators([RegistratorRow.from_status(r) for r in found])
 
 
-def print_registrators(found: list) -> None:
+def print_registrators(rows: list) -> None:
+    """The one registrators table (`registrator status`, `cluster status`): RegistratorRow each;
+    the container column says `-` where the engine was not asked."""
     print_table(
-        [(r.id, r.role, r.since_text(), r.registrations, r.session, r.engine_id[:17]) for r in found],
-        ["registrator", "role", "since", "registrations", "session", "engine"],
+        [(r.container, r.state, r.role, r.since_text(), r.registrations, r.session, (r.engine or "")[:17] or None) for r in rows],
+        ["registrator", "container", "role", "since", "registrations", "session", "engine"],
     )
 
 

@@ -21,22 +21,23 @@ def print_step(result: core.StepResult) -> None:
     typer.echo(f"expected: {step.expectation}")
     typer.echo(result.tree)
     for call in result.calls:
-        answer = call.body.strip() if call.body is not None else call.error
+        answer = call.body if call.status is not None else call.error
         typer.echo(f"  GET {call.url} -> {call.status or '-'} {answer!r}{'' if call.ok else f'  (expected {call.expected!r})'}")
 
 
 def print_summary(results: list[core.StepResult]) -> None:
+    """The one summary table (`scenario run`, `demo`)."""
     print_table(
         [
             (
-                r.step.number,
-                r.step.title,
-                r.step.expectation,
-                r.seen_summary(),
-                f"{r.converge_seconds:.2f}s" if r.converge_seconds is not None else "no",
-                "OK" if r.ok else "FAILED",
+                row["step"],
+                row["action"],
+                row["expected"],
+                row["seen_in_zookeeper"],
+                f"{row['converge_seconds']:.2f}s" if row["converge_seconds"] is not None else "no",
+                "OK" if row["ok"] else "FAILED",
             )
-            for r in results
+            for row in core.summary_rows(results)
         ],
         ["step", "action", "expected", "seen in ZooKeeper", "converged", "result"],
     )

@@ -23,20 +23,11 @@ def up(
 def scale(
     ctx: typer.Context,
     name: str = typer.Argument(..., help=SERVICES_HELP, show_default=False),
-    count: str = typer.Argument(..., metavar="N", help="Instances to run (0 stops them all).", show_default=False),
+    count: int = typer.Argument(..., metavar="N", help="Instances to run (0 stops them all).", show_default=False),
 ) -> None:
     """Run exactly N instances of a service, each on its own random loopback port."""
-    # N is parsed here, not by Click: "-1" must reach the validation that explains the rule.
-    try:
-        number = int(count)
-    except ValueError:
-        number = None
-    if number is None:
-        from ..errors import BadInputError
-
-        raise BadInputError(f"cannot scale {name} to {count!r}: N must be a whole number", f"e.g. `svcctl scale {name} 2`")
-    core.scale(ctx.obj, name, number, on_progress=progress)
-    typer.echo(f"{name}: {number} running")
+    core.scale(ctx.obj, name, count, on_progress=progress)
+    typer.echo(f"{name}: {count} running")
 
 
 def stop(

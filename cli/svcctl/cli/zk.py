@@ -5,8 +5,6 @@ One-shot commands: only kazoo is imported (docker only inside `zk prune`, which 
 
 from __future__ import annotations
 
-import datetime as _dt
-
 import typer
 
 from ..config import DEFAULT_BASE
@@ -24,17 +22,19 @@ def _session(ctx: typer.Context):
 
 
 def _ts(seconds: float) -> str:
-    return _dt.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
 
 
 @app.command("ls")
 def ls(
     ctx: typer.Context,
     path: str = typer.Argument("/", help="Znode path."),
-    recursive: bool = typer.Option(False, "-R", "--recursive", help="List every descendant (full paths)."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="List every descendant (full paths)."),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """List a node's children (or, with -R, every path below it)."""
+    """List a node's children (or, with -r, every path below it)."""
     from ..zk import ops
 
     with _session(ctx) as client:
@@ -59,22 +59,15 @@ def tree(
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
     from ..zk import ops
-    from ..zk.tree import payload_summary, render_tree
+    from ..zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
     with _session(ctx) as client:
         children, infos = ops.walk(client, path, with_data=True)
-    labels: dict[str, str] = {}
-    for p, info in infos.items():
-        summary = payload_summary(info.data)
-        if summary and (data or summary.startswith("[")):
-            labels[p] = summary
-        if info.stat.ephemeral:
-            labels[p] = (labels.get(p, "") + "  (ephemeral)").strip()
     if json_out:
         print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
     else:
-        typer.echo(render_tree(path, children, labels))
+        typer.echo(render_tree(path, children, node_labels(infos, data)))
 
 
 def _print_stat(stat) -> None:
@@ -100,13 +93,14 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     import json
 
     from ..zk import ops
+    from ..zk.tree import decode_json
 
     with _session(ctx) as client:
         info = ops.get_node(client, path)
     if json_out:
         print_json(info.to_dict())
         return
-    text, parsed = ops.decode_data(info.data)
+    text, parsed = decode_json(info.data)
     if parsed is not None:
         typer.echo(json.dumps(parsed, indent=2, sort_keys=False))
     elif text:
@@ -181,7 +175,7 @@ def watch(
 def rm(
     ctx: typer.Context,
     path: str = typer.Argument(..., help="Znode path."),
-    recursive: bool = typer.Option(False, "-r", "--recursive", help="Remove the node and everything below it."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Remove the node and everything below it."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a node (refuses / and /zookeeper); lists what it removes and asks first."""

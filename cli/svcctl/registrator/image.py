@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from ..config import registrator_image
+from ..config import INSTALLED_PROJECT, is_checkout, registrator_image
 from ..errors import SvcctlError
 from ..images import ImageSpec, register_image
 
@@ -39,22 +39,40 @@ def _requirements(wheel: Path) -> list[str]:
     return sorted(line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line)
 
 
-def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
+def copy_sources(context: Path, src: Path) -> None:
+    """svcctl's sources as a clean tree (no build/ leftovers of deleted modules, no
+    __pycache__): the checkout's when the build context lies in one, else the installed package
+    itself (a wheel install ships pyproject.toml and README.md in its project copy)."""
     project = context.resolve().parents[1]
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "_project")
+    if is_checkout(project):
+        origins = {part: project / part for part in SOURCE_PARTS}
+    else:
+        import svcctl
+
+        origins = {
+            "pyproject.toml": INSTALLED_PROJECT / "pyproject.toml",
+            "README.md": INSTALLED_PROJECT / "README.md",
+            "cli/svcctl": Path(svcctl.__file__).resolve().parent,
+        }
+    for part, origin in origins.items():
+        if origin.is_dir():
+            shutil.copytree(origin, src / part, ignore=ignore)
+        elif origin.is_file():
+            (src / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, src / part)
+        else:
+            raise SvcctlError(f"cannot build the registrator image: {origin} is missing", "reinstall svcctl, or build from a checkout")
+
+
+def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
     wheels = context / "wheels"
     own_dir, deps_dir = wheels / "svcctl", wheels / "deps"
     own_dir.mkdir(parents=True, exist_ok=True)
     deps_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="svcctl-wheel-") as tmp:
-        # A clean copy: no build/ leftovers of deleted modules, no __pycache__.
         src = Path(tmp) / "src"
-        for part in SOURCE_PARTS:
-            origin = project / part
-            if origin.is_dir():
-                shutil.copytree(origin, src / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
-            elif origin.is_file():
-                (src / part).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(origin, src / part)
+        copy_sources(context, src)
         out = Path(tmp) / "out"
         _pip(["wheel", "--no-deps", "-q", "-w", str(out), str(src)], "building the svcctl wheel", on_progress)
         built = next(out.glob("svcctl-*.whl"))

@@ -17,24 +17,25 @@ def read_nodes(client: "KazooClient", paths: Iterable[str]) -> dict[str, ActualN
 
 
 def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ActualNode], list[str]]:
-    """Every registration node under BASE, and the service nodes that have none."""
-    from kazoo.exceptions import NoNodeError
+    """Every registration node under BASE, and the service nodes that have none (through the one
+    tree reader, svcctl.zk.ops.registry_tree)."""
+    from ..zk.ops import join_path, registry_tree
 
-    try:
-        services = client.get_children(base)
-    except NoNodeError:
-        return {}, []
-    listings = [(s, client.get_children_async(f"{base}/{s}")) for s in services]
-    reads, empty = [], []
-    for service, listing in listings:
-        try:
-            kids = listing.get()
-        except NoNodeError:
-            continue
+    children, infos = registry_tree(client, base, with_data=True)
+    nodes: dict[str, ActualNode] = {}
+    empty: list[str] = []
+    for service in children.get(base, []):
+        service_path = join_path(base, service)
+        kids = children.get(service_path)
+        if kids is None:
+            continue  # deleted while we read
         if not kids:
-            empty.append(f"{base}/{service}")
-        reads += [(f"{base}/{service}/{kid}", client.get_async(f"{base}/{service}/{kid}")) for kid in kids]
-    return _collect(reads), empty
+            empty.append(service_path)
+        for path in (join_path(service_path, kid) for kid in kids):
+            info = infos.get(path)
+            if info is not None:
+                nodes[path] = ActualNode(path, decode_payload(info.data), info.stat.ephemeral_owner, info.stat.version)
+    return nodes, empty
 
 
 def _collect(pending) -> dict[str, ActualNode]:

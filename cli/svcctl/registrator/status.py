@@ -45,26 +45,13 @@ def since_text(value: float | None) -> str:
 
 def owners_under(client: "KazooClient", base: str) -> Counter:
     """Registration nodes under BASE counted per ephemeral owner (session id)."""
-    from kazoo.exceptions import NoNodeError
+    from ..zk.ops import registry_tree
 
-    counts: Counter = Counter()
-    try:
-        services = client.get_children(base)
-    except NoNodeError:
-        return counts
-    listings = [(s, client.get_children_async(f"{base}/{s}")) for s in services]
-    stats = []
-    for service, result in listings:
-        try:
-            kids = result.get()
-        except NoNodeError:
-            continue
-        stats += [client.exists_async(f"{base}/{service}/{kid}") for kid in kids]
-    for result in stats:
-        stat = result.get()
-        if stat is not None and stat.ephemeralOwner:
-            counts[stat.ephemeralOwner] += 1
-    return counts
+    _, infos = registry_tree(client, base, with_data=True)
+    depth = base.rstrip("/").count("/") + 2
+    return Counter(
+        info.stat.ephemeral_owner for path, info in infos.items() if path.count("/") == depth and info.stat.ephemeral_owner
+    )
 
 
 def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[RegistratorStatus]:
@@ -115,17 +102,26 @@ def read_registrators(settings: Settings, base: str = DEFAULT_BASE, connect_time
 
 @dataclass
 class RegistratorRow:
-    """One row of `svcctl cluster status`: a registrator container and what ZooKeeper says of it."""
+    """One row of the registrators table (`cluster status`, `registrator status`): a registrator
+    and what ZooKeeper says of it, with its container's state when the engine was asked."""
 
-    container: str
-    state: str  # the container's state, or "absent"
+    container: str  # the registrator's id: its container name for the project's own
+    state: str | None  # the container's state, "absent", or None when the engine was not asked
     role: str  # active | standby | unknown (ZooKeeper unreachable or not elected yet)
     since: float | None
     registrations: int | None
     session: str | None
+    engine: str | None = None  # the engine it registers for (its election)
+
+    @classmethod
+    def from_status(cls, status: RegistratorStatus, state: str | None = None) -> "RegistratorRow":
+        return cls(status.id, state, status.role, status.since, status.registrations, status.session, status.engine_id)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def since_text(self) -> str:
+        return since_text(self.since)
 
 
 def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[RegistratorRow]:
@@ -154,8 +150,7 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
     rows = []
     for name in names:
         r = by_id.pop(name, None)
-        rows.append(RegistratorRow(name, states.get(name, "absent"), r.role if r else "unknown", r.since if r else None,
-                                   r.registrations if r else None, r.session if r else None))
-    for r in by_id.values():
-        rows.append(RegistratorRow(r.id, "-", r.role, r.since, r.registrations, r.session))
+        state = states.get(name, "absent")
+        rows.append(RegistratorRow.from_status(r, state) if r else RegistratorRow(name, state, "unknown", None, None, None))
+    rows.extend(RegistratorRow.from_status(r) for r in by_id.values())
     return rows

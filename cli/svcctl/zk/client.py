@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..config import ZkHost, format_zk_hosts
-from ..errors import ZooKeeperUnavailableError
+from ..errors import SvcctlError, ZooKeeperUnavailableError
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -28,24 +28,76 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" 
     return KazooClient(hosts=format_zk_hosts(hosts), timeout=timeout, **kwargs)
 
 
-def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float, tls: "ZkTls | None" = None) -> None:
-    import kazoo.exceptions
-    import kazoo.handlers.threading
+# A session normally opens in milliseconds; once it has not within this, the members are asked
+# with `srvr` why, so that a dead or quorum-less ensemble is reported at once, not at the timeout.
+PROBE_AFTER = 0.5
 
-    try:
-        client.start(timeout=connect_timeout)
-    except (kazoo.handlers.threading.KazooTimeoutError, kazoo.exceptions.KazooException, OSError) as exc:
-        client.stop()
-        client.close()
+
+def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float, tls: "ZkTls | None" = None) -> None:
+    import time
+
+    started = time.monotonic()
+    event = client.start_async()
+    probed = False
+    while not event.wait(0.05):
+        elapsed = time.monotonic() - started
+        if not probed and elapsed >= min(PROBE_AFTER, connect_timeout):
+            probed = True
+            error = unavailable_error(hosts, member_modes(hosts, tls), tls)
+            if error is not None:
+                _give_up(client)
+                raise error
+        if elapsed >= connect_timeout:
+            break
+    if not client.connected:
+        _give_up(client)
+        raise unavailable_error(hosts, member_modes(hosts, tls), tls) or ZooKeeperUnavailableError(
+            f"no ZooKeeper session within {connect_timeout:.0f}s at {format_zk_hosts(hosts)}",
+            "retry; `svcctl cluster status` shows how each member is doing",
+        )
+
+
+def _give_up(client: "KazooClient") -> None:
+    client.stop()
+    client.close()
+
+
+def member_modes(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> dict[ZkHost, str]:
+    """Each member's mode by `srvr`, asked in parallel (over TLS with `tls`): leader, follower,
+    standalone, observer, not-serving (up, but no quorum), down (refused or silent), or unknown
+    (srvr not allowed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .fourletter import server_stats
+
+    context = tls.context() if tls is not None else None
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        stats = list(pool.map(lambda h: server_stats(h.host, h.port, timeout=1.0, with_mntr=False, tls=context), hosts))
+    return {host: stat.mode for host, stat in zip(hosts, stats)}
+
+
+def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: "ZkTls | None" = None) -> "SvcctlError | None":
+    """Why no session can open, from the members' modes; None while some member may serve. When
+    none answers, a TLS mismatch (wrong CA, refused certificate, plain client on a TLS-only port
+    or the reverse) is named before concluding that the members are down."""
+    up = [h for h in hosts if modes.get(h) != "down"]
+    if not up:
         from .tls import diagnose
 
         known = diagnose(hosts, tls)
         if known is not None:
-            raise known from exc
-        raise ZooKeeperUnavailableError(
-            f"no ZooKeeper member answers at {format_zk_hosts(hosts)} ({type(exc).__name__})",
+            return known
+        return ZooKeeperUnavailableError(
+            f"no ZooKeeper member answers at {format_zk_hosts(hosts)} (all {len(hosts)} down)",
             "start the ensemble with `svcctl cluster up`, or pass the right --zk / SVCCTL_ZK",
-        ) from exc
+        )
+    if all(modes.get(h) == "not-serving" for h in up):
+        states = "; ".join(f"{h} {'up, not serving' if modes.get(h) == 'not-serving' else 'down'}" for h in hosts)
+        return ZooKeeperUnavailableError(
+            f"ZooKeeper has lost its quorum: {len(up)} of {len(hosts)} members up, none serving ({states})",
+            "start the members that are down (`svcctl cluster up`); a majority must run for the ensemble to serve",
+        )
+    return None
 
 
 def started_client(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: "ZkTls | None" = None) -> "KazooClient":

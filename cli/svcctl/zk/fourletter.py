@@ -36,7 +36,7 @@ def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0, tls:
 @dataclass
 class ServerStats:
     """One member's state as `srvr` and `mntr` report it; `mode` is leader, follower,
-    standalone, observer, not-serving or down."""
+    standalone, observer, not-serving, down or unknown (srvr not allowed)."""
 
     mode: str = "down"
     version: str | None = None
@@ -107,15 +107,19 @@ def merge_mntr(stats: ServerStats, mntr: dict[str, str]) -> ServerStats:
     return stats
 
 
-def server_stats(host: str, port: int, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> ServerStats:
-    """srvr (+ mntr when serving) for one member; never raises: an unreachable member is `down`."""
+def server_stats(host: str, port: int, timeout: float = 2.0, with_mntr: bool = True, tls: ssl.SSLContext | None = None) -> ServerStats:
+    """srvr (+ mntr when serving) for one member; never raises: an unreachable member is `down`,
+    one that answers but does not allow srvr is `unknown`. `tls`: a secured member's client port."""
     try:
-        stats = parse_srvr(four_letter_word(host, port, "srvr", timeout, tls))
+        answer = four_letter_word(host, port, "srvr", timeout, tls)
+        if "not in the whitelist" in answer or "not executed" in answer:
+            return ServerStats(mode="unknown", error=answer.strip())
+        stats = parse_srvr(answer)
     except OSError as exc:
         return ServerStats(mode="down", error=str(exc) or type(exc).__name__)
     except ValueError as exc:
         return ServerStats(mode="down", error=f"unparsable srvr answer: {exc}")
-    if stats.mode not in ("down", "not-serving"):
+    if with_mntr and stats.mode not in ("down", "not-serving"):
         try:
             merge_mntr(stats, parse_mntr(four_letter_word(host, port, "mntr", timeout, tls)))
         except (OSError, ValueError):

@@ -5,13 +5,11 @@ Errors are domain errors: a missing path is NotFoundError, a protected path is B
 
 from __future__ import annotations
 
-import json
-import posixpath
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError, ConflictError, NotFoundError
-from .tree import join_path
+from .tree import decode_json, join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -74,17 +72,6 @@ def node_stat(stat: Any) -> NodeStat:
     )
 
 
-def decode_data(data: bytes | None) -> tuple[str, Any | None]:
-    """(text, parsed JSON or None). Binary data is shown with replacement characters."""
-    if not data:
-        return "", None
-    text = data.decode("utf-8", "replace")
-    try:
-        return text, json.loads(text)
-    except ValueError:
-        return text, None
-
-
 @dataclass
 class NodeInfo:
     path: str
@@ -92,7 +79,7 @@ class NodeInfo:
     stat: NodeStat
 
     def to_dict(self) -> dict[str, Any]:
-        text, parsed = decode_data(self.data)
+        text, parsed = decode_json(self.data)
         return {"path": self.path, "data": parsed if parsed is not None else text, "json": parsed is not None, "stat": self.stat.to_dict()}
 
 
@@ -125,8 +112,10 @@ def list_children(client: "KazooClient", path: str) -> list[str]:
         raise _not_found(path) from None
 
 
-def walk(client: "KazooClient", path: str, with_data: bool = False) -> tuple[dict[str, list[str]], dict[str, NodeInfo]]:
-    """The subtree under `path`: (path → sorted child names, path → NodeInfo when with_data).
+def walk(client: "KazooClient", path: str, with_data: bool = False, max_depth: int | None = None) -> tuple[dict[str, list[str]], dict[str, NodeInfo]]:
+    """The subtree under `path` (down to `max_depth` levels below it): (path → sorted child
+    names, path → NodeInfo when with_data). The one tree reader: zk ls/tree, discover, ps, the
+    scenarios, prune and the registrators' status all read through it.
 
     One level at a time with kazoo's async calls, so a wide tree costs one round trip per level
     instead of one per node. Nodes deleted while walking are simply left out.
@@ -138,7 +127,8 @@ def walk(client: "KazooClient", path: str, with_data: bool = False) -> tuple[dic
     infos: dict[str, NodeInfo] = {}
     level = [path]
     first = True
-    while level:
+    depth = 0
+    while level and (max_depth is None or depth <= max_depth):
         kid_calls = [(p, client.get_children_async(p)) for p in level]
         data_calls = [(p, client.get_async(p)) for p in level] if with_data else []
         next_level: list[str] = []
@@ -159,7 +149,29 @@ def walk(client: "KazooClient", path: str, with_data: bool = False) -> tuple[dic
             infos[p] = NodeInfo(p, data or b"", node_stat(stat))
         level = next_level
         first = False
+        depth += 1
     return children, infos
+
+
+def registry_tree(client: "KazooClient", base: str, with_data: bool = False) -> tuple[dict[str, list[str]], dict[str, NodeInfo]]:
+    """A registry's two levels, its services and their registrations, in one walk (an absent
+    base reads as empty). A service node absent from the children map does not exist."""
+    try:
+        return walk(client, base, with_data=with_data, max_depth=2)
+    except NotFoundError:
+        return {}, {}
+
+
+def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80) -> str:
+    """The subtree drawn as `zk tree` and the scenarios show it."""
+    from .tree import node_labels, render_tree
+
+    path = normalize_path(path)
+    try:
+        children, infos = walk(client, path, with_data=True)
+    except NotFoundError:
+        return f"{path}  (no node)"
+    return render_tree(path, children, node_labels(infos, data, max_len))
 
 
 def descendants(path: str, children: dict[str, list[str]]) -> list[str]:
@@ -207,7 +219,3 @@ def remove(client: "KazooClient", paths: list[str]) -> list[str]:
             raise ConflictError(f"{p} gained children while removing", "run the command again") from None
         deleted.append(p)
     return deleted
-
-
-def parent_of(path: str) -> str:
-    return posixpath.dirname(path) or "/"

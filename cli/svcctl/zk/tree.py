@@ -11,6 +11,18 @@ PIPE = "│   "
 SPACE = "    "
 
 
+def decode_json(data: bytes | str | None) -> tuple[str, Any | None]:
+    """Any znode's data as (text, parsed JSON or None): the one JSON decoder of node data (the
+    registration payload type builds on it). Binary data reads with replacement characters."""
+    if not data:
+        return "", None
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        return text, json.loads(text)
+    except ValueError:
+        return text, None
+
+
 def join_path(parent: str, child: str) -> str:
     return ("" if parent == "/" else parent.rstrip("/")) + "/" + child
 
@@ -48,31 +60,34 @@ def _line(path: str, name: str, labels: dict[str, str]) -> str:
     return f"{name}  {label}" if label else name
 
 
+def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80) -> dict[str, str]:
+    """Labels for render_tree from walked nodes (NodeInfo: data and stat): registrations always
+    show their summary, other data only with `data`; ephemeral nodes say so."""
+    labels: dict[str, str] = {}
+    for path, info in infos.items():
+        summary = payload_summary(info.data, max_len)
+        if summary and (data or summary.startswith("[")):
+            labels[path] = summary
+        if info.stat.ephemeral:
+            labels[path] = (labels.get(path, "") + "  (ephemeral)").strip()
+    return labels
+
+
 def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
     """A one-line summary of a znode's data: a registration shows `Name container port→port`,
     other JSON shows compact JSON, text shows itself; all cut to `max_len`."""
-    if data is None:
-        return ""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    from ..registration import RegistrationPayload
+
+    text, value = decode_json(data)
     if not text.strip():
         return ""
-    try:
-        value: Any = json.loads(text)
-    except ValueError:
+    if value is None:
         return _cut(" ".join(text.split()), max_len)
-    if isinstance(value, dict) and "Name" in value and "PublicPort" in value:
-        return _cut(registration_summary(value), max_len)
+    if isinstance(value, dict):
+        payload = RegistrationPayload.from_dict(value)
+        if payload.is_registration:
+            return _cut(payload.summary(), max_len)
     return _cut(json.dumps(value, separators=(",", ":"), sort_keys=True), max_len)
-
-
-def registration_summary(payload: dict) -> str:
-    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-    container = ours.get("container_name") or (payload.get("ContainerID") or "?")
-    proto = ours.get("protocol") or "tcp"
-    return (
-        f"[{payload.get('Name')} {container} "
-        f"{payload.get('PublicPort')}->{payload.get('PrivatePort')}/{proto}]"
-    )
 
 
 def _cut(text: str, max_len: int) -> str:

@@ -49,9 +49,9 @@ class ZkEvent:
     initial: bool = False  # part of the first read (the baseline), not a change
 
     def to_dict(self) -> dict[str, Any]:
-        from .ops import decode_data
+        from .tree import decode_json
 
-        text, parsed = decode_data(self.data)
+        text, parsed = decode_json(self.data)
         out: dict[str, Any] = {"ts": self.ts, "kind": self.kind, "path": self.path}
         if self.version is not None:
             out["version"] = self.version
@@ -121,9 +121,6 @@ class TreeWatcher:
         self._queue.put(_STOP)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-
-    def snapshot(self) -> dict[str, NodeState]:
-        return dict(self.nodes)
 
     # --- the worker --------------------------------------------------------------------------
 
