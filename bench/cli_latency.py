@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from svcctl.compose import container_prefix  # noqa: E402
 from svcctl.config import Settings  # noqa: E402
@@ -47,8 +48,8 @@ class Run:
     """One run of a command: wall time, and CPU time (user + sys of the process and its
     children) which a shared, loaded machine disturbs far less."""
 
-    def __init__(self, cmd: list[str]) -> None:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         start = time.perf_counter()
         stdout, stderr = proc.communicate(timeout=120)
         self.wall = time.perf_counter() - start
@@ -56,9 +57,9 @@ class Run:
         # communicate() reaped it: its rusage is in RUSAGE_CHILDREN, read as a difference.
 
 
-def timed(cmd: list[str]) -> tuple[float, float, Run]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, Run]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = Run(cmd)
+    run = Run(cmd, env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return run.wall, cpu, run
@@ -67,6 +68,7 @@ def timed(cmd: list[str]) -> tuple[float, float, Run]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--secure", action="store_true", help="also the one-shot on the secured twin (TLS+ACL), beside the open figure")
     args = parser.parse_args()
     if shutil.which("docker") is None:
         print("docker CLI missing", file=sys.stderr)
@@ -106,6 +108,36 @@ def main() -> int:
           f"{'met' if vs_bare <= MAX_VS_KAZOO else 'MISSED'} by wall)")
     # zkCli.sh's JVM runs in the container, not as our child: only wall time compares.
     print(f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})")
+    if args.secure:
+        return secure_latency(commands["svcctl zk ls"], args.runs)
+    return 0
+
+
+TARGET_SECURE_RATIO = 1.5
+
+
+def secure_latency(cmd: list[str], runs: int) -> int:
+    """The one-shot on the secured twin (TLS handshake, client certificate) interleaved with
+    the open one: target within TARGET_SECURE_RATIO of it."""
+    from bench.secure_stack import ensure_secure_cluster
+
+    env = ensure_secure_cluster()
+    _, _, warm = timed(cmd, env)
+    if warm.returncode != 0:
+        print(f"svcctl zk ls on the secured twin failed:\n{warm.stderr}", file=sys.stderr)
+        return 1
+    walls: dict[str, list[float]] = {"open": [], "TLS+ACL": []}
+    cpus: dict[str, list[float]] = {"open": [], "TLS+ACL": []}
+    for _ in range(runs):  # interleaved, so both see the same machine load
+        for name, run_env in (("open", None), ("TLS+ACL", env)):
+            wall, cpu, _ = timed(cmd, run_env)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    for name in walls:
+        print(f"svcctl zk ls, {name:<8} wall median {statistics.median(walls[name]) * 1000:7.1f} ms   CPU median {statistics.median(cpus[name]) * 1000:7.1f} ms")
+    ratio = statistics.median(walls["TLS+ACL"]) / statistics.median(walls["open"])
+    cpu_ratio = statistics.median(cpus["TLS+ACL"]) / statistics.median(cpus["open"])
+    print(f"TLS+ACL / open: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x (target <= {TARGET_SECURE_RATIO}x: {'met' if ratio <= TARGET_SECURE_RATIO else 'MISSED'} by wall)")
     return 0
 
 

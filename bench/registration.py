@@ -22,8 +22,11 @@ and the real registrators (not a test: it prints numbers and ratios to the targe
 Targets (2-core machine): p99 <= 100 ms for both delays, resync of 200 <= 2 s. Removal times
 measured from `kill` are not comparable with those of versions that measured from `die`.
 
+--secure: the sequential latency run again on the secured twin (bench/secure_stack.py: TLS,
+ACLs, registrators behind the Docker API proxy), its p99 printed beside the open cluster's.
+
 Usage: SVCCTL_PROJECT=... SVCCTL_ZK=... python bench/registration.py [--containers 50] [--resync-containers 200]
-       [--skip-sequential] [--skip-resync] [--burst N [--upstream-image IMAGE] [--stale-after S]]
+       [--skip-sequential] [--skip-resync] [--burst N [--upstream-image IMAGE] [--stale-after S]] [--secure]
 """
 
 from __future__ import annotations
@@ -407,6 +410,23 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
         remove_all(engine, owner)
 
 
+def secure_run(engine, n: int, owner: str, open_up: list[float], open_down: list[float]) -> None:
+    from bench.secure_stack import ensure_secure_cluster, secure_kazoo
+
+    secure_zk = secure_kazoo(ensure_secure_cluster())
+    try:
+        print("--- the secured twin (TLS on every connection, ACLs, Docker API through the proxy)")
+        warm_up(engine, secure_zk, owner)
+        up, down = latency_run(engine, secure_zk, n, owner)
+        for label, opened, secured in (("start -> created", open_up, up), ("kill  -> removed", open_down, down)):
+            p_open, p_secure = percentile(opened, 99), percentile(secured, 99)
+            print(f"p99 {label}: open {p_open:.1f} ms, TLS+ACL {p_secure:.1f} ms (x{p_secure / p_open:.2f}; "
+                  f"{'OK' if p_secure <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)")
+    finally:
+        secure_zk.stop()
+        secure_zk.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--containers", type=int, default=50, help="sequential part: containers started one after the other")
@@ -416,6 +436,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=0, metavar="N", help="burst part: N containers started, then killed, by 8 threads at once")
     parser.add_argument("--upstream-image", metavar="IMAGE", help="a local gliderlabs/registrator image run during the burst as the same-run reference")
     parser.add_argument("--stale-after", type=float, default=10.0, metavar="S", help="burst: a znode still there S seconds after the kills is stale")
+    parser.add_argument("--secure", action="store_true", help="sequential part: also on the secured twin (TLS+ACL), beside the open figures")
     args = parser.parse_args()
     if args.upstream_image and not args.burst:
         parser.error("--upstream-image needs --burst N")
@@ -432,7 +453,9 @@ def main() -> None:
     try:
         warm_up(engine, zk, owner)
         if not args.skip_sequential:
-            latency_run(engine, zk, args.containers, owner)
+            open_up, open_down = latency_run(engine, zk, args.containers, owner)
+            if args.secure:
+                secure_run(engine, args.containers, owner, open_up, open_down)
         if not args.skip_resync:
             resync_run(engine, zk, args.resync_containers, owner)
         if args.burst:

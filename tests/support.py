@@ -20,7 +20,7 @@ TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
 TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PASSED_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_GATEWAY_IMAGE", "SVCCTL_DIND_IMAGE")
+PASSED_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_GATEWAY_IMAGE", "SVCCTL_DIND_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
 # The test gateway's port and stats port, derived from the test project so that two checkouts
 # testing on one machine do not collide (20000-29998, below Linux's ephemeral range).
 GATEWAY_PORT = 20000 + zlib.crc32(TEST_PROJECT.encode()) % 5000 * 2
@@ -53,7 +53,7 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, 
 
 def svcctl_env(**extra: str) -> dict[str, str]:
     # The image tags pass through: a second checkout testing on the same engine builds and runs
-    # its own registrator, gateway and simulated-host images.
+    # its own images (registrator, gateway, simulated hosts, zookeeper, docker-proxy).
     env = {k: v for k, v in os.environ.items() if not k.startswith("SVCCTL_") or k in PASSED_THROUGH}
     env.update(
         SVCCTL_PROJECT=TEST_PROJECT,

@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .config import Settings, ZkHost
 from .engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
@@ -19,6 +19,9 @@ from .errors import DockerUnavailableError, SvcctlError
 from .images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
 from .polling import poll_until
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from .zk.tls import ZkTls
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
@@ -94,19 +97,38 @@ def check_base_image() -> Check:
     return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
 
 
-def check_zookeeper(hosts: list[ZkHost]) -> Check:
+def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
     from .zk.fourletter import four_letter_word
 
     answering = []
+    context = tls.context() if tls is not None else None
     for host in hosts:
         try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0, tls=context).strip() == "imok":
                 answering.append(str(host))
         except OSError:
             pass
+    over = " over TLS" if tls is not None else ""
     if not answering:
-        return Check("zookeeper", False, f"no member answers ruok at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
-    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok", "svcctl cluster up", required=False)
+        return Check("zookeeper", False, f"no member answers ruok{over} at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
+    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok{over}", "svcctl cluster up", required=False)
+
+
+def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
+    """WARN when the running ensemble is open: a member answering plain text on its client port
+    lets anyone on the machine forge or delete registrations. None when no member runs."""
+    from .zk.fourletter import four_letter_word
+
+    for host in hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+                return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
+                             "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
+        except OSError:
+            continue
+    if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
+        return Check("security", True, "TLS-only client ports (no member answers plain text)", "", required=False)
+    return None
 
 
 # Debian packages the gateway's foreground mode, its tests and bench/gateway.py run on the host:
@@ -139,8 +161,10 @@ def install_gateway_tools(on_progress: Progress) -> None:
     _apt_install(missing, on_progress)
 
 
-def run_checks(zk_hosts: list[ZkHost]) -> list[Check]:
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), check_zookeeper(zk_hosts)]
+def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
+    zookeeper = check_zookeeper(zk_hosts, tls)
+    security = check_security(zk_hosts, zookeeper)
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), zookeeper, *([security] if security else [])]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -299,7 +323,7 @@ CHECKERS: dict[str, Callable[[], Check]] = {
 }
 
 
-def fix(zk_hosts: list[ZkHost], on_progress: Progress) -> list[Check]:
+def fix(zk_hosts: list[ZkHost], on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
     """Run the checks in order, fixing each failed one that has a fixer before going on."""
     results: list[Check] = []
     for name, checker in CHECKERS.items():
@@ -309,5 +333,8 @@ def fix(zk_hosts: list[ZkHost], on_progress: Progress) -> list[Check]:
             check = checker()
             check.fixed = check.ok
         results.append(check)
-    results.append(check_zookeeper(zk_hosts))
+    results.append(check_zookeeper(zk_hosts, tls))
+    security = check_security(zk_hosts, results[-1])
+    if security is not None:
+        results.append(security)
     return results

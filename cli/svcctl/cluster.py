@@ -6,9 +6,9 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from .compose import ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
+from .compose import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
 from .config import Settings, ZkHost
-from .errors import ConflictError, SvcctlError, WaitTimeoutError
+from .errors import BadInputError, ConflictError, SvcctlError, WaitTimeoutError
 from .polling import poll_until
 from .progress import Progress, no_progress
 from .zk.fourletter import ServerStats, server_stats
@@ -77,13 +77,22 @@ def check_ports_free(settings: Settings) -> None:
             )
 
 
+def four_letter_tls(settings: Settings):
+    """The TLS context for four-letter words on a secured project's members (None: open)."""
+    from .security import ensemble_tls
+
+    tls = ensemble_tls(settings)
+    return tls.context() if tls is not None else None
+
+
 def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
     hosts = settings.ensemble_hosts
     last_report = ""
+    tls = four_letter_tls(settings)
 
     def look() -> list[ServerStats]:
         nonlocal last_report
-        stats = [server_stats(h.host, h.port, timeout=1.0) for h in hosts]
+        stats = [server_stats(h.host, h.port, timeout=1.0, tls=tls) for h in hosts]
         report = ", ".join(f"{h}={s.mode}" for h, s in zip(hosts, stats))
         if report != last_report:
             on_progress(f"waiting for quorum: {report}")
@@ -124,34 +133,83 @@ def container_log_tail(name: str, lines: int, engine: str | None = None) -> str:
         return f"({exc.cause})"
 
 
-def cluster_services(settings: Settings) -> list[str]:
-    """The ensemble plus every registrator service that compose/registrator.yml defines."""
+def cluster_services(settings: Settings, secure: bool = False) -> list[str]:
+    """The ensemble plus every registrator service that compose/registrator.yml defines (and,
+    secured, the registrators' Docker API proxy)."""
     project_dir = settings.project_path()
     services = list(ENSEMBLE_SERVICES)
     if (project_dir / "compose" / "registrator.yml").is_file():
         from .registrator_compose import REGISTRATOR_SERVICES
 
         services += list(REGISTRATOR_SERVICES)
+        if secure:
+            services.append(DOCKER_PROXY_SERVICE)
     return services
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None) -> list[NodeStatus]:
+def existing_mode(settings: Settings) -> str | None:
+    """The mode of the project's existing cluster data: what `cluster up` recorded, or open for
+    data made before modes were recorded; None when the project has no ensemble data at all."""
+    from .engine import docker_client
+    from .security import OPEN, project_mode
+
+    recorded = project_mode(settings)
+    volumes = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})
+    has_data = any(v.name.endswith(("zoo1-data", "zoo2-data", "zoo3-data")) for v in volumes)
+    if not has_data:  # nothing to mix up: e.g. a first `up --secure` that failed before any data
+        return None
+    return recorded or OPEN
+
+
+def mode_name(mode: str) -> str:
+    from .security import SECURE
+
+    return "TLS+ACL" if mode == SECURE else "open"
+
+
+def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None,
+       secure: bool = False, rotate: bool = False) -> list[NodeStatus]:
     """Start what is not running and wait for quorum. Running containers are left alone unless
     their image was rebuilt or their settings changed: then Compose recreates them, as
-    `docker compose up` does (data stays in the volumes). With `hosts` (Docker contexts), or
-    when a cluster over hosts is recorded, member i and its registrators run on host i."""
+    `docker compose up` does (data stays in the volumes). `secure`: TLS and ACLs with the
+    project's PKI (made once; `rotate` remakes it and restarts the cluster on the new one).
+    A cluster never changes mode in place: that needs `cluster down --volumes` first. With
+    `hosts` (Docker contexts), or when a cluster over hosts is recorded, member i and its
+    registrators run on host i."""
     from python_on_whales.exceptions import DockerException
 
     if hosts or settings.layout is not None:
+        if secure:
+            raise BadInputError("--secure does not combine with a cluster over Docker hosts yet", "run the cluster over hosts open, or a secured cluster on one engine")
         from . import cluster_hosts
 
         cluster_hosts.up(settings, hosts or settings.layout.contexts(), on_progress)  # type: ignore[union-attr]
         return wait_for_quorum(settings, timeout, on_progress)
+
+    from .security import OPEN, SECURE, record_mode
+
+    if rotate and not secure:
+        raise BadInputError("--rotate remakes the PKI of a secured cluster", "use `svcctl cluster up --secure --rotate`")
+    wanted = SECURE if secure else OPEN
     require_compose()
+    current = existing_mode(settings)
+    if current is not None and current != wanted:
+        raise ConflictError(
+            f"project {settings.project}'s cluster is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
+            f"remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster up{' --secure' if secure else ''}`",
+        )
     check_ports_free(settings)
+    if secure:
+        from .pki import ensure_pki
+
+        # A remade PKI changes the containers' svcctl.pki label: Compose recreates them on it.
+        pki, made = ensure_pki(settings.project_path(), rotate=rotate)
+        if made:
+            on_progress(f"PKI {'remade' if rotate else 'made'} under {pki.root} (give {pki.ca} to your own consumers)")
+    record_mode(settings.project_path(), settings.project, wanted)
     compose = compose_client(settings)
-    services = cluster_services(settings)
-    on_progress(f"starting {', '.join(services)}")
+    services = cluster_services(settings, secure)
+    on_progress(f"starting {', '.join(services)}" + (" (TLS+ACL)" if secure else ""))
     try:
         before = _container_ids(compose, services)
         compose.compose.up(services=services, detach=True, quiet=True)
@@ -160,8 +218,37 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
         raise compose_error(exc, "cluster up") from exc
     recreated = sorted(name for name, container_id in before.items() if after.get(name, container_id) != container_id)
     if recreated:
-        on_progress(f"recreated {', '.join(recreated)} (image rebuilt or settings changed)")
-    return wait_for_quorum(settings, timeout, on_progress)
+        on_progress(f"recreated {', '.join(recreated)} (image rebuilt, settings changed or PKI remade)")
+    nodes = wait_for_quorum(settings, timeout, on_progress)
+    if secure:
+        secure_registry(settings, on_progress)
+    return nodes
+
+
+def secure_registry(settings: Settings, on_progress: Progress = no_progress) -> None:
+    """/services and /svcctl exist with their ACL before any client can make them: all rights
+    for the registrator identity, read for anyone (children carry the registrators' default ACL).
+    Done as the admin identity (the ensemble's x509 super user)."""
+    from kazoo.exceptions import NodeExistsError
+    from kazoo.security import make_acl
+
+    from .config import DEFAULT_BASE
+    from .pki import Pki, pki_dir, read_cert
+    from .security import ensemble_tls
+    from .zk.client import zk_session
+
+    pki = Pki(pki_dir(settings.project_path()))
+    acl = [make_acl("x509", read_cert(pki.registrator.cert).subject, all=True), make_acl("world", "anyone", read=True)]
+    with zk_session(settings.ensemble_hosts, tls=ensemble_tls(settings)) as zk:
+        for path in (DEFAULT_BASE, "/svcctl"):
+            try:
+                zk.create(path, b"", acl=acl)
+                on_progress(f"created {path} (writable by the registrators, readable by anyone)")
+            except NodeExistsError:
+                current, _ = zk.get_acls(path)
+                if sorted(map(str, current)) != sorted(map(str, acl)):
+                    zk.set_acls(path, acl)
+                    on_progress(f"ACL of {path} set (writable by the registrators, readable by anyone)")
 
 
 def _container_ids(compose, services: list[str]) -> dict[str, str]:
@@ -171,7 +258,8 @@ def _container_ids(compose, services: list[str]) -> dict[str, str]:
 def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[NodeStatus]:
     hosts = settings.ensemble_hosts
     if stats is None:
-        stats = [server_stats(h.host, h.port) for h in hosts]
+        tls = four_letter_tls(settings)
+        stats = [server_stats(h.host, h.port, tls=tls) for h in hosts]
     containers = member_containers(settings)
     if settings.layout is not None:
         from .cluster_hosts import host_states
@@ -199,6 +287,8 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
 
         cluster_hosts.down(settings, volumes, on_progress)
         return
+    from .security import forget_mode
+
     require_compose()
     compose = compose_client(settings)
     on_progress("removing the project's containers" + (" and volumes" if volumes else ""))
@@ -206,3 +296,5 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
         compose.compose.down(volumes=volumes, quiet=True, timeout=10)
     except DockerException as exc:
         raise compose_error(exc, "cluster down") from exc
+    if volumes:  # no data left: the next `cluster up` may choose either mode
+        forget_mode(settings.project_path(), settings.project)

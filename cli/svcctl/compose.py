@@ -7,18 +7,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import DEFAULT_PROJECT, Settings
+from .config import DEFAULT_PROJECT, Settings, docker_proxy_image
 from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
 COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
+SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
+DOCKER_PROXY_SERVICE = "docker-proxy"
 
 
-def compose_files(project_dir: Path) -> list[Path]:
-    return [project_dir / "compose" / name for name in COMPOSE_FILES if (project_dir / "compose" / name).is_file()]
+def compose_files(project_dir: Path, secure: bool = False) -> list[Path]:
+    names = (*COMPOSE_FILES, SECURE_COMPOSE_FILE) if secure else COMPOSE_FILES
+    return [project_dir / "compose" / name for name in names if (project_dir / "compose" / name).is_file()]
 
 
 def container_prefix(project: str) -> str:
@@ -31,7 +34,9 @@ def compose_environment(settings: Settings) -> dict[str, str]:
     """The ${VARS} the compose files interpolate."""
     from .config import gateway_image
     from .engine import resolve_engine
+    from .pki import Pki, pki_dir
 
+    pki = Pki(pki_dir(settings.project_path()))
     ports = settings.zk_ports
     return {
         # The sample services publish on the engine's address: loopback here, a host's own with --context.
@@ -39,6 +44,9 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_ZK_IMAGE": settings.zk_image,
         "SVCCTL_REGISTRATOR_IMAGE": settings.registrator_image,
         "SVCCTL_GATEWAY_IMAGE": gateway_image(),
+        "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
+        "SVCCTL_PKI_DIR": str(pki.root),
+        "SVCCTL_PKI_ID": pki.fingerprint(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
@@ -63,12 +71,16 @@ def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> P
 
 
 def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None, host: str | None = None) -> "DockerClient":
-    """The project's Compose (`files`: only these of compose/, e.g. a simulated host's
-    hosts.yml; `host`: that engine instead of this process's)."""
+    """The project's Compose, with compose/secure.yml layered on when its cluster is secured
+    (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `host`: that engine
+    instead of this process's)."""
     from python_on_whales import DockerClient
 
+    from .security import SECURE, project_mode
+
     project_dir = settings.project_path()
-    paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir)
+    secure = project_mode(settings) == SECURE
+    paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir, secure)
     return DockerClient(
         host=host,
         compose_files=[str(p) for p in paths],

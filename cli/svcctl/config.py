@@ -12,6 +12,7 @@ from .errors import BadInputError, NotFoundError
 
 if TYPE_CHECKING:
     from .layout import ClusterLayout
+    from .zk.tls import ZkTls
 
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
@@ -19,6 +20,7 @@ DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
 DEFAULT_GATEWAY_IMAGE = "svcctl/gateway:0.1"
 DEFAULT_DIND_IMAGE = "svcctl/dind:0.1"
+DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
 DEFAULT_BASE = "/services"
 DEFAULT_DOCKERD_LOG = "/var/log/svcctl-dockerd.log"
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
@@ -174,6 +176,11 @@ class Settings:
     docker_config: str | None = field(default_factory=lambda: _env(None).get("DOCKER_CONFIG") or None)
     layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
     hosts_tmp: str = field(default_factory=lambda: _env(None).get("SVCCTL_HOSTS_TMP") or "/var/tmp")  # image tarballs for `hosts up`
+    # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
+    # cluster needs none of them (its PKI is found under .svcctl/pki/).
+    zk_ca: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CA") or None)
+    zk_cert: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CERT") or None)
+    zk_key: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_KEY") or None)
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -211,6 +218,14 @@ class Settings:
         return {key: value for key, value in values.items() if value}
 
 
+    @property
+    def zk_tls(self) -> "ZkTls | None":
+        """The TLS of this client's sessions (None: plain); see svcctl.security.client_tls.
+        Not cached: `cluster up --secure` changes the answer during a run (demo)."""
+        from .security import client_tls
+
+        return client_tls(self)
+
 def debug_enabled() -> bool:
     """SVCCTL_DEBUG: the error boundary shows an unexpected error's traceback."""
     return bool(_env(None).get("SVCCTL_DEBUG"))
@@ -240,3 +255,14 @@ def gateway_image() -> str:
 def dind_image() -> str:
     """The simulated hosts' image (`svcctl hosts up`): what `svcctl build dind` tags."""
     return _env(None).get("SVCCTL_DIND_IMAGE") or DEFAULT_DIND_IMAGE
+
+
+def zk_image() -> str:
+    """The members' image: what `svcctl build zookeeper` tags and compose runs."""
+    return _env(None).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
+
+
+def docker_proxy_image() -> str:
+    """The registrators' read-only Docker API proxy (secure mode): what `svcctl build
+    docker-proxy` tags and compose/secure.yml runs."""
+    return _env(None).get("SVCCTL_DOCKER_PROXY_IMAGE") or DEFAULT_DOCKER_PROXY_IMAGE

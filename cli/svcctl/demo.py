@@ -27,6 +27,7 @@ class DemoReport:
     steps: list[scenarios.StepResult] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # per phase, and total
     torn_down: bool = False
+    security: str = ""  # the cluster's mode: open or tls+acl
     phase: str = ""  # the phase running, or the one that failed
     error: SvcctlError | None = None  # what stopped the run before the scenarios finished
 
@@ -48,6 +49,7 @@ class DemoReport:
             "cluster": [n.to_dict() for n in self.nodes],
             "steps": [s.to_dict() for s in self.steps],
             "torn_down": self.torn_down,
+            "security": self.security,
             "error": None
             if self.error is None
             else {"phase": self.phase, "cause": self.error.cause, "fix": self.error.fix, "exit_code": self.error.exit_code, "details": self.error.details},
@@ -70,15 +72,17 @@ def run_demo(
     timeout: float = scenarios.DEFAULT_TIMEOUT,
     on_progress: Progress = no_progress,
     on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
+    secure: bool = False,
 ) -> DemoReport:
     """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops
     the run and is recorded in `report.error`; a failed scenario ends it with `report.ok` false.
-    With keep=False the project is taken down at the end, also after a failure."""
+    With keep=False the project is taken down at the end, also after a failure. `secure`: on
+    the TLS+ACL cluster (cluster up --secure)."""
     report = DemoReport()
     begun = time.monotonic()
     try:
         started = _phase(report, "doctor", on_progress, "doctor --fix")
-        report.checks = doctor_fix(settings.zk_hosts, on_progress)
+        report.checks = doctor_fix(settings.zk_hosts, on_progress, tls=settings.zk_tls)
         _timed(report, "doctor", started)
         failed = [c for c in report.checks if c.required and not c.ok]
         if failed:
@@ -92,8 +96,9 @@ def run_demo(
         report.builds = build_images(settings, [], on_progress)
         _timed(report, "build", started)
 
-        started = _phase(report, "cluster", on_progress, "cluster up")
-        report.nodes = cluster.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress)
+        started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
+        report.nodes = cluster.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
+        report.security = "tls+acl" if secure else "open"
         _timed(report, "cluster", started)
 
         started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .config import Settings, dind_image, is_checkout
+from .config import Settings, dind_image, is_checkout, zk_image
 from .errors import BadInputError, NotFoundError, SvcctlError
 from .progress import Progress, no_progress
 
@@ -32,7 +32,7 @@ class ImageSpec:
 
 
 IMAGES: dict[str, ImageSpec] = {
-    "zookeeper": ImageSpec("zookeeper", "svcctl/zookeeper:3.8", "images/zookeeper"),
+    "zookeeper": ImageSpec("zookeeper", zk_image(), "images/zookeeper"),
     # The simulated Docker hosts' engine (`svcctl hosts up`); never loaded into a host itself.
     "dind": ImageSpec("dind", dind_image(), "images/dind"),
 }
@@ -52,7 +52,7 @@ def _load_optional_specs() -> None:
     # Modules that own an image register it on import (registrator, sample services).
     import importlib
 
-    for module in ("svcctl.registrator.image", "svcctl.gateway.image", "svcctl.samples"):
+    for module in ("svcctl.registrator.image", "svcctl.gateway.image", "svcctl.dockerproxy", "svcctl.samples"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

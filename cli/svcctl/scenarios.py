@@ -347,7 +347,7 @@ def run(
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")
     client = docker_client()
     results: list[StepResult] = []
-    with zk_session(settings.zk_hosts) as zk:
+    with zk_session(settings.zk_hosts, tls=settings.zk_tls) as zk:
         if from_scratch:
             reset(settings, zk, client, timeout, on_progress, base)
         for step in steps:

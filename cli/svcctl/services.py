@@ -331,9 +331,11 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
     once (registered: unknown) instead of waiting out the client's connection retries."""
     from .zk.fourletter import four_letter_word
 
+    tls = settings.zk_tls
+    context = tls.context() if tls is not None else None
     for host in settings.zk_hosts:
         try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=timeout).strip() == "imok":
+            if four_letter_word(host.host, host.port, "ruok", timeout=timeout, tls=context).strip() == "imok":
                 return True
         except OSError:
             continue
@@ -395,7 +397,7 @@ def cross_check_all(settings: Settings, views: list[ContainerView], base: str = 
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
-        with zk_session(settings.zk_hosts, connect_timeout=3.0) as zk:
+        with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=settings.zk_tls) as zk:
             _, infos = registry_tree(zk, base, with_data=True)
         # A node whose data is not a JSON object reads as {}: present, but not this container's.
         registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}

@@ -3,6 +3,18 @@
 # foreground as PID 1 so `docker stop` reaches the JVM.
 set -euo pipefail
 
+# Secure mode (ZOO_TLS_SOURCE: the member's PKI directory, mounted read-only with the host's
+# 0600 modes): started as root only to copy it where the zookeeper user alone can read it, then
+# the script runs again as that user.
+if [[ -n "${ZOO_TLS_SOURCE:-}" && "$(id -u)" == 0 ]]; then
+  install -d -m 0700 -o zookeeper -g zookeeper "$ZOO_CONF_DIR/pki"
+  for file in ca.pem keystore.pem; do
+    install -m 0600 -o zookeeper -g zookeeper "$ZOO_TLS_SOURCE/$file" "$ZOO_CONF_DIR/pki/$file"
+  done
+  chown zookeeper:zookeeper "$ZOO_CONF_DIR" "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR"
+  exec setpriv --reuid=zookeeper --regid=zookeeper --init-groups "$0" "$@"
+fi
+
 if [[ ! -f "$ZOO_CONF_DIR/zoo.cfg" || -n "${ZOO_SERVERS:-}" ]]; then
   {
     echo "dataDir=$ZOO_DATA_DIR"
@@ -19,7 +31,31 @@ if [[ ! -f "$ZOO_CONF_DIR/zoo.cfg" || -n "${ZOO_SERVERS:-}" ]]; then
     # quorumListenOnAllIPs lets a member bind its election port even when its own name
     # resolves to another address first (several networks).
     echo "quorumListenOnAllIPs=true"
-    if [[ -z "${ZOO_SERVERS:-}" ]]; then
+    if [[ -n "${ZOO_TLS_SOURCE:-}" ]]; then
+      # TLS-only client port 2181 (Netty); the plain port listens on the container's loopback
+      # only, for the healthcheck's four-letter words. Quorum traffic is TLS too; its peers are
+      # checked against the ensemble's own CA, not by host name (Docker's reverse names differ).
+      pki="$ZOO_CONF_DIR/pki"
+      echo "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory"
+      echo "secureClientPort=2181"
+      echo "clientPort=${ZOO_LOOPBACK_PORT:-2180}"
+      echo "clientPortAddress=127.0.0.1"
+      echo "ssl.keyStore.location=$pki/keystore.pem"
+      echo "ssl.keyStore.type=PEM"
+      echo "ssl.trustStore.location=$pki/ca.pem"
+      echo "ssl.trustStore.type=PEM"
+      echo "ssl.clientAuth=want"
+      echo "ssl.hostnameVerification=false"
+      echo "sslQuorum=true"
+      echo "ssl.quorum.keyStore.location=$pki/keystore.pem"
+      echo "ssl.quorum.keyStore.type=PEM"
+      echo "ssl.quorum.trustStore.location=$pki/ca.pem"
+      echo "ssl.quorum.trustStore.type=PEM"
+      echo "ssl.quorum.hostnameVerification=false"
+      for server in $ZOO_SERVERS; do
+        echo "${server%%;*}"
+      done
+    elif [[ -z "${ZOO_SERVERS:-}" ]]; then
       echo "clientPort=2181"
     else
       for server in $ZOO_SERVERS; do
@@ -40,10 +76,16 @@ if [[ ! -f "$ZOO_DATA_DIR/myid" ]]; then
 fi
 
 if [[ "${1:-}" == "zkServer.sh" && "${2:-}" == "start-foreground" ]]; then
-  exec java -Dzookeeper.log.dir="$ZOO_LOG_DIR" \
+  # Debian's zookeeper.jar manifest misses three jars the Netty connection factory needs.
+  netty=/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/netty-transport-native-unix-common.jar
+  security=()
+  if [[ -n "${ZOO_TLS_SOURCE:-}" ]]; then
+    security=(-Dzookeeper.X509AuthenticationProvider.superUser="${ZOO_SUPER_USER:-CN=svcctl-admin}")
+  fi
+  exec java -Dzookeeper.log.dir="$ZOO_LOG_DIR" "${security[@]}" \
     -Dlog4j.configuration="file:$ZOO_CONF_DIR/log4j.properties" \
     -XX:+ExitOnOutOfMemoryError ${JVMFLAGS:-} \
-    -cp "$ZOO_CONF_DIR:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+    -cp "$ZOO_CONF_DIR:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar:$netty" \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$ZOO_CONF_DIR/zoo.cfg"
 fi
 exec "$@"

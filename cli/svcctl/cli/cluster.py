@@ -54,11 +54,26 @@ def _print_registrators(rows: list) -> None:
     print_registrators(rows)
 
 
+def _security(ctx: typer.Context) -> dict:
+    from ..security import OPEN, SECURE, project_mode
+
+    mode = project_mode(ctx.obj) or OPEN
+    info = {"mode": mode}
+    if mode == SECURE:
+        from ..pki import pki_dir
+
+        info["ca"] = str(pki_dir(ctx.obj.project_path()) / "ca.pem")
+    return info
+
+
 def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool) -> None:
     rows = _registrators(ctx, nodes)
+    security = _security(ctx)
     if json_out:
-        print_json({"members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
+        print_json({"security": security, "members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
     else:
+        typer.echo(f"security: {core.mode_name(security['mode'])}" + (f" (CA for consumers: {security['ca']})" if "ca" in security else
+                                                                     " (no TLS, no ACLs: `svcctl cluster up --secure` on a new cluster)"))
         _print_nodes(nodes)
         _print_registrators(rows)
 
@@ -68,13 +83,15 @@ def up(
     ctx: typer.Context,
     timeout: float = typer.Option(120, help="Seconds to wait for quorum."),
     hosts: str = typer.Option(None, "--hosts", metavar="CTX1,CTX2,CTX3", help="Docker contexts: member i and the registrators of host i run on host i (recorded for later commands)."),
+    secure: bool = typer.Option(False, "--secure", help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under .svcctl/pki/, made once)."),
+    rotate: bool = typer.Option(False, "--rotate", help="With --secure: remake the PKI and restart the cluster on it."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
     from ..cluster_hosts import parse_contexts
 
     contexts = parse_contexts(hosts) if hosts is not None else None
-    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts)
+    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts, secure=secure, rotate=rotate)
     _print_all(ctx, nodes, json_out)
 
 

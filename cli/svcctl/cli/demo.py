@@ -15,6 +15,7 @@ def demo(
     ctx: typer.Context,
     keep: bool = typer.Option(True, "--keep/--down", help="Leave the cluster and services running to explore (default), or take the project down at the end."),
     timeout: float = typer.Option(scenarios.DEFAULT_TIMEOUT, "--timeout", help="Seconds each scenario step may take to converge."),
+    secure: bool = typer.Option(False, "--secure", help="On the secured cluster: TLS, ACLs, registrators without the engine socket (`cluster up --secure`)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable report on stdout (the CI smoke test's format)."),
 ) -> None:
     """Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."""
@@ -24,6 +25,7 @@ def demo(
         timeout=timeout,
         on_progress=no_progress if json_out else progress,
         on_step=(lambda _: None) if json_out else print_step,
+        secure=secure,
     )
     if json_out:
         print_json(report.to_dict())
@@ -32,7 +34,7 @@ def demo(
         typer.echo("")
         print_summary(report.steps)
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
-        verdict = "all four scenarios held" if report.ok else f"FAILED in {report.phase}"
+        verdict = ("all four scenarios held" + (" on the TLS+ACL cluster" if secure else "")) if report.ok else f"FAILED in {report.phase}"
         typer.echo(f"\n{verdict} ({phases})")
         if report.ok and keep:
             typer.echo("the services keep running: try `svcctl ps`, `svcctl zk tree /services`; `svcctl cluster down` ends it")

@@ -38,11 +38,10 @@ def report_change(change: "CacheChange") -> None:
 
 
 def _client(ctx: typer.Context):
-    from ..zk.client import make_client, start_client
+    from ..zk.client import started_client
 
     hosts = ctx.obj.zk_hosts
-    client = make_client(hosts)
-    start_client(client, hosts, connect_timeout=5.0)
+    client = started_client(hosts, connect_timeout=5.0, tls=ctx.obj.zk_tls)
     return client
 
 
@@ -55,7 +54,7 @@ def discover(
     from ..discovery import snapshot_services
     from ..zk.client import zk_session
 
-    with zk_session(ctx.obj.zk_hosts) as client:
+    with zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_tls) as client:
         services = snapshot_services(client, name=name)
     if json_out:
         print_json({svc: [i.to_dict() for i in insts] for svc, insts in services.items()})

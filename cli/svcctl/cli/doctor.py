@@ -16,9 +16,10 @@ def doctor(
     fix: bool = typer.Option(False, "--fix", help="Install and start what is missing (root on Debian/Ubuntu)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Check the engine, Compose v2, the API version, the base image and ZooKeeper (in that order)."""
+    """Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."""
     settings = ctx.obj
-    checks = fix_all(settings.zk_hosts, no_progress if json_out else progress) if fix else run_checks(settings.zk_hosts)
+    tls = settings.zk_tls
+    checks = fix_all(settings.zk_hosts, no_progress if json_out else progress, tls) if fix else run_checks(settings.zk_hosts, tls)
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:

@@ -36,7 +36,7 @@ class Lazy:
 # and a module with `register(root)`; tests/unit/test_cli_lazy.py checks each line's help
 # against the command's own.
 COMMANDS: dict[str, Lazy] = {
-    "doctor": Lazy("doctor", "Check the engine, Compose v2, the API version, the base image and ZooKeeper (in that order)."),
+    "doctor": Lazy("doctor", "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."),
     "build": Lazy("build", "Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."),
     "hosts": Lazy("hosts", "Simulated Docker hosts: engines in containers, one bridge network, a Docker context each."),
     "cluster": Lazy("cluster", "The 3-node ZooKeeper ensemble and its registrators."),
@@ -158,6 +158,9 @@ def root(
     project: str = typer.Option(None, "--project", envvar="SVCCTL_PROJECT", help="Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]"),
     project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]"),
     context: str = typer.Option(None, "--context", help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]"),
+    zk_ca: str = typer.Option(None, "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]"),
+    zk_cert: str = typer.Option(None, "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM) for a secured ensemble: the identity its ACLs know."),
+    zk_key: str = typer.Option(None, "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of --zk-cert."),
 ) -> None:
     import os
 
@@ -166,7 +169,7 @@ def root(
     from .output import quiet_kazoo_logging
 
     quiet_kazoo_logging()
-    overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("context", context)) if value}
+    overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("context", context), ("zk_ca", zk_ca), ("zk_cert", zk_cert), ("zk_key", zk_key)) if value}
     settings = Settings(**overrides)
     if not settings.project.replace("-", "").replace("_", "").isalnum() or settings.project != settings.project.lower():
         raise BadInputError(f"bad project name {settings.project!r}", "use lowercase letters, digits, - and _, e.g. --project svcctl-dev")

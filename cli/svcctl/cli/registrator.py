@@ -19,6 +19,7 @@ class Deregister(str, Enum):
 
 @app.command(context_settings={"ignore_unknown_options": False, "help_option_names": ["-h", "--help"]})
 def run(
+    ctx: typer.Context,
     uri: str = typer.Argument(..., metavar="zookeeper://HOST:PORT[,HOST:PORT...]/BASE", help="Registry URI; BASE defaults to /services."),
     ip: str = typer.Option(None, "-ip", "--ip", help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0)."),
     internal: bool = typer.Option(False, "-internal", "--internal", help="Register the container IP and exposed port instead of the published one."),
@@ -36,6 +37,9 @@ def run(
     session_timeout: float = typer.Option(10.0, "-session-timeout", "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
     registrator_id: str = typer.Option(None, "-id", "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
     host_ip: str = typer.Option(None, "-host-ip", "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
+    zk_ca: str = typer.Option(None, "-zk-ca", "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured]."),
+    zk_cert: str = typer.Option(None, "-zk-cert", "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone)."),
+    zk_key: str = typer.Option(None, "-zk-key", "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of -zk-cert."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
@@ -48,7 +52,19 @@ def run(
     from ..registrator.logfmt import log, setup_logging
     from ..registrator.session import RetryPolicy
 
+    from dataclasses import replace
+
+    from ..security import client_tls
+
     registry = parse_registry_uri(uri)
+    # Our own options first, then the global ones, then the project's registrator identity.
+    settings = replace(ctx.obj, zk_ca=zk_ca or ctx.obj.zk_ca, zk_cert=zk_cert or ctx.obj.zk_cert, zk_key=zk_key or ctx.obj.zk_key)
+    tls = client_tls(settings, identity="registrator", hosts=registry.hosts)
+    if tls is not None:
+        tls.validate()
+        expired = tls.expired()  # a daemon may parse its certificate up front
+        if expired is not None:
+            raise expired
     if session_timeout <= 0:
         raise BadInputError("-session-timeout must be > 0", "e.g. -session-timeout 10")
     ip = parse_ip(ip, "-ip") if ip else None
@@ -63,7 +79,7 @@ def run(
         log("cleanup", note="always on: every resync removes this engine's registrations of containers that no longer run")
     options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address(), tags=tuple(split_tags(tags)), ip_label=ip_label or None)
     config = Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout,
-                    retry=RetryPolicy(retry_attempts, retry_interval / 1000), keep_failed=deregister == Deregister.on_success)
+                    retry=RetryPolicy(retry_attempts, retry_interval / 1000), keep_failed=deregister == Deregister.on_success, tls=tls)
     run_registrator(config)
 
 

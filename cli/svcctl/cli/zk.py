@@ -18,7 +18,7 @@ JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 def _session(ctx: typer.Context):
     from ..zk.client import zk_session
 
-    return zk_session(ctx.obj.zk_hosts)
+    return zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_tls)
 
 
 def _ts(seconds: float) -> str:
@@ -139,13 +139,12 @@ def watch(
     import time
 
     from ..zk import ops
-    from ..zk.client import make_client, start_client
+    from ..zk.client import started_client
     from ..zk.watch import TreeWatcher, describe
 
     path = ops.normalize_path(path)
     hosts = ctx.obj.zk_hosts
-    client = make_client(hosts)
-    start_client(client, hosts, connect_timeout=5.0)
+    client = started_client(hosts, connect_timeout=5.0, tls=ctx.obj.zk_tls)
     events: queue.Queue = queue.Queue()
     watcher = TreeWatcher(client, path, events.put, depth=None if recursive else 0)
     seen = 0

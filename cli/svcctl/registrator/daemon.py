@@ -35,6 +35,8 @@ from .writer import FencedWriter
 if TYPE_CHECKING:
     import docker
 
+    from ..zk.tls import ZkTls
+
 MAX_BATCH = 256  # queued items handled together: a burst's events become one sync
 
 
@@ -49,6 +51,7 @@ class Config:
     drain_hold: float = DRAIN_HOLD_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keep_failed: bool = False  # -deregister on-success: keep containers that exited non-zero
+    tls: "ZkTls | None" = None  # a secured ensemble: TLS, and the identity our nodes' ACLs name
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class Registrator:
         # deadlock); SimpleQueue.put is reentrant and documented as safe from signal handlers.
         self.queue: "queue.SimpleQueue[object]" = queue.SimpleQueue()
         self.inspector = ContainerInspector(engine)
-        self.session = SessionKeeper(config.uri.hosts, config.session_timeout, self.queue.put)
+        self.session = SessionKeeper(config.uri.hosts, config.session_timeout, self.queue.put, tls=config.tls)
         self.reconciler = Reconciler(
             base=config.uri.base, options=config.options, engine_id=engine_id, registrator_id=config.registrator_id,
             inspector=self.inspector, drains=DrainTracker(config.drain_hold), writer=FencedWriter(lambda: self.session.client),
@@ -122,7 +125,8 @@ class Registrator:
         c = self.config
         log("starting", registrator=c.registrator_id, engine=self.engine_id, zk=c.uri.connect_string(), base=c.uri.base, resync_s=c.resync,
             session_timeout_s=c.session_timeout, ip=c.options.ip, internal=c.options.internal, explicit=c.options.explicit,
-            deregister="on-success" if c.keep_failed else "always", retry_attempts=c.retry.attempts)
+            deregister="on-success" if c.keep_failed else "always", retry_attempts=c.retry.attempts,
+            tls=c.tls is not None, identity=c.tls.identity() if c.tls is not None else None, docker_host=os.environ.get("DOCKER_HOST"))
         try:
             if not self.session.connect(c.retry, self.stopping):
                 return
@@ -165,7 +169,7 @@ class Registrator:
                 for cid in self.reconciler.drains.expire():
                     self.dirty = True  # still running after the signal? the resync registers it again
                     log("drain hold expired", container_id=cid[:12], hold_s=self.config.drain_hold)
-                if self.session.check_stuck():
+                if self.session.check_dead() or self.session.check_stuck():
                     self._on_session(SessionChanged("LOST", replaced=True))
                 resync_due = self.config.resync > 0 and time.monotonic() >= self.next_resync
                 if self.leadership.can_write() and (self.dirty or resync_due):

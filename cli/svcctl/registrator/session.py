@@ -17,7 +17,13 @@ from .logfmt import log
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
+    from ..zk.tls import ZkTls
+
 SERVING_MODES = ("leader", "follower", "standalone", "observer")
+# kazoo's state after which a client never connects again (it ends its connection loop): an
+# authentication the ensemble refused, reported late (start() may have returned long before).
+DEAD_CLIENT_STATES = ("AUTH_FAILED",)
+FAULT_BACKOFF_MAX = 30.0  # seconds between new clients while the ensemble keeps refusing us
 
 
 @dataclass(frozen=True)
@@ -39,14 +45,19 @@ class RetryPolicy:
 
 class SessionKeeper:
     def __init__(self, hosts: list[ZkHost], session_timeout: float, post: Callable[[object], None],
-                 client_factory: Callable[..., "KazooClient"] | None = None) -> None:
+                 client_factory: Callable[..., "KazooClient"] | None = None, tls: "ZkTls | None" = None,
+                 fault_backoff: float = 2.0) -> None:
         self.hosts = hosts
         self.session_timeout = session_timeout
         self.post = post
         self.client_factory = client_factory
+        self.tls = tls  # TLS and the x509 identity of a secured ensemble (None: plain)
         self.client: "KazooClient | None" = None
         self.suspended_since: float | None = None
         self._next_stuck_check = 0.0
+        self.fault_backoff = fault_backoff
+        self._faults = 0  # consecutive dead clients: the backoff doubles with each
+        self._next_client_at = 0.0
 
     @property
     def session_id(self) -> int:
@@ -74,27 +85,79 @@ class SessionKeeper:
             if connected.is_set() and self.connected:
                 log("zookeeper connected", session=hex(self.session_id), waited_s=round(time.monotonic() - started, 1))
                 return True
+            if self.check_dead():
+                connected = self._started
+                continue
             attempt += 1
             waited = round(time.monotonic() - started, 1)
             if 0 <= retry.attempts <= attempt:
+                fault = self._diagnose()
                 self.close()
                 raise ZooKeeperUnavailableError(
-                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)",
-                    "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
+                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)"
+                    + (f": {fault.cause}" if fault else ""),
+                    fault.fix if fault else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
                 )
             if attempt <= 3 or attempt % 10 == 0:
+                fault = self._diagnose()
                 log("zookeeper unavailable", logging.WARNING, hosts=format_zk_hosts(self.hosts), waited_s=waited, attempt=attempt,
-                    attempts=retry.attempts if retry.attempts >= 0 else "unlimited", fix="start the ensemble (svcctl cluster up)")
+                    attempts=retry.attempts if retry.attempts >= 0 else "unlimited", fault=fault.cause if fault else None,
+                    fix=fault.fix if fault else "start the ensemble (svcctl cluster up)")
         return False
 
     def _new_client(self) -> threading.Event:
         from ..zk.client import make_client
 
-        factory = self.client_factory or make_client
-        self.client = factory(self.hosts, timeout=self.session_timeout)
+        if self.client_factory is not None:
+            self.client = self.client_factory(self.hosts, timeout=self.session_timeout)
+        else:
+            # Every node we create carries our identity's ACL: all for us, read for anyone.
+            acl = self.tls.registry_acl() if self.tls is not None else None
+            self.client = make_client(self.hosts, timeout=self.session_timeout, tls=self.tls, default_acl=acl)
         self.client.add_listener(self._on_state)
         # kazoo retries every member forever (make_client's connection_retry); we only report.
-        return self.client.start_async()
+        self._started = self.client.start_async()
+        return self._started
+
+    def _diagnose(self):
+        """Why a TLS session does not start (wrong CA, refused certificate…), for the log."""
+        if self.tls is None:
+            return None
+        from ..zk.tls import diagnose
+
+        try:
+            return diagnose(self.hosts, self.tls, timeout=1.0)
+        except Exception:  # a diagnosis must never break the daemon
+            return None
+
+    def check_dead(self) -> bool:
+        """A client kazoo gave up on (an authentication the ensemble refused, possibly after
+        start() returned) never reconnects: a fault, logged and retried with a new client after
+        a backoff that doubles up to FAULT_BACKOFF_MAX, never in a tight loop. Returns True
+        when a new client was started (the caller treats it as a lost session)."""
+        client = self.client
+        state = str(getattr(client, "client_state", "")) if client is not None else ""
+        if state not in DEAD_CLIENT_STATES:
+            if state == "CONNECTED":
+                self._faults = 0
+            return False
+        now = time.monotonic()
+        if not self._next_client_at:
+            delay = min(FAULT_BACKOFF_MAX, self.fault_backoff * 2 ** self._faults)
+            self._faults += 1
+            self._next_client_at = now + delay
+            fault = self._diagnose()
+            log("zookeeper session refused", logging.ERROR, state=state, faults=self._faults, retry_in_s=round(delay, 1),
+                fault=fault.cause if fault else "the ensemble refused this client's authentication",
+                fix=fault.fix if fault else "check the registrator's certificate (--zk-cert/--zk-key) against the ensemble's CA and ACLs")
+            return False
+        if now < self._next_client_at:
+            return False
+        self._next_client_at = 0.0
+        client.remove_listener(self._on_state)
+        self._new_client()
+        threading.Thread(target=lambda: (client.stop(), client.close()), name="old-zk-client", daemon=True).start()
+        return True
 
     def _on_state(self, state: str) -> None:
         # Called on kazoo's thread: never block here.
@@ -117,11 +180,14 @@ class SessionKeeper:
         client = self.client
         if self.suspended_since is None or client is None or client.connected:
             return False
+        if str(getattr(client, "client_state", "")) in DEAD_CLIENT_STATES:
+            return False  # check_dead's case
         waited = time.monotonic() - self.suspended_since
         if waited < 2 or time.monotonic() < self._next_stuck_check:
             return False
         self._next_stuck_check = time.monotonic() + 2
-        stats = [server_stats(h.host, h.port, timeout=1.0) for h in self.hosts]
+        tls = self.tls.context() if self.tls is not None else None
+        stats = [server_stats(h.host, h.port, timeout=1.0, tls=tls) for h in self.hosts]
         serving = [s for s in stats if s.mode in SERVING_MODES]
         if not serving:
             return False  # the ensemble is down: keep the session and wait for it

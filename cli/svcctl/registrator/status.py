@@ -96,7 +96,7 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
 def read_registrators(settings: Settings, base: str = DEFAULT_BASE, connect_timeout: float = 5.0) -> list[RegistratorStatus]:
     from ..zk.client import zk_session
 
-    with zk_session(settings.zk_hosts, connect_timeout=connect_timeout) as client:
+    with zk_session(settings.zk_hosts, connect_timeout=connect_timeout, tls=settings.zk_tls) as client:
         return registrators(client, base)
 
 

@@ -6,13 +6,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..config import ZkHost, format_zk_hosts
-from ..errors import ZooKeeperUnavailableError
+from ..errors import SvcctlError, ZooKeeperUnavailableError
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
+    from .tls import ZkTls
 
-def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs: Any) -> "KazooClient":
+
+def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" = None, **kwargs: Any) -> "KazooClient":
+    """A kazoo client on every member; with `tls`, over TLS with its CA and identity."""
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
 
@@ -20,6 +23,8 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs: Any) -> "K
     # pass a bounded start timeout instead.
     kwargs.setdefault("connection_retry", KazooRetry(max_tries=-1, delay=0.2, backoff=2, max_delay=2))
     kwargs.setdefault("command_retry", KazooRetry(max_tries=3, delay=0.1, backoff=2, max_delay=1))
+    if tls is not None:
+        kwargs.update(tls.kazoo_kwargs())
     return KazooClient(hosts=format_zk_hosts(hosts), timeout=timeout, **kwargs)
 
 
@@ -28,7 +33,7 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, **kwargs: Any) -> "K
 PROBE_AFTER = 0.5
 
 
-def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float) -> None:
+def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float, tls: "ZkTls | None" = None) -> None:
     import time
 
     started = time.monotonic()
@@ -38,7 +43,7 @@ def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: fl
         elapsed = time.monotonic() - started
         if not probed and elapsed >= min(PROBE_AFTER, connect_timeout):
             probed = True
-            error = unavailable_error(hosts, member_modes(hosts))
+            error = unavailable_error(hosts, member_modes(hosts, tls), tls)
             if error is not None:
                 _give_up(client)
                 raise error
@@ -46,7 +51,7 @@ def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: fl
             break
     if not client.connected:
         _give_up(client)
-        raise unavailable_error(hosts, member_modes(hosts)) or ZooKeeperUnavailableError(
+        raise unavailable_error(hosts, member_modes(hosts, tls), tls) or ZooKeeperUnavailableError(
             f"no ZooKeeper session within {connect_timeout:.0f}s at {format_zk_hosts(hosts)}",
             "retry; `svcctl cluster status` shows how each member is doing",
         )
@@ -57,22 +62,31 @@ def _give_up(client: "KazooClient") -> None:
     client.close()
 
 
-def member_modes(hosts: list[ZkHost]) -> dict[ZkHost, str]:
-    """Each member's mode by `srvr`, asked in parallel: leader, follower, standalone, observer,
-    not-serving (up, but no quorum), down (refused or silent), or unknown (srvr not allowed)."""
+def member_modes(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> dict[ZkHost, str]:
+    """Each member's mode by `srvr`, asked in parallel (over TLS with `tls`): leader, follower,
+    standalone, observer, not-serving (up, but no quorum), down (refused or silent), or unknown
+    (srvr not allowed)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .fourletter import server_stats
 
+    context = tls.context() if tls is not None else None
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        stats = list(pool.map(lambda h: server_stats(h.host, h.port, timeout=1.0, with_mntr=False), hosts))
+        stats = list(pool.map(lambda h: server_stats(h.host, h.port, timeout=1.0, with_mntr=False, tls=context), hosts))
     return {host: stat.mode for host, stat in zip(hosts, stats)}
 
 
-def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str]) -> ZooKeeperUnavailableError | None:
-    """Why no session can open, from the members' modes; None while some member may serve."""
+def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: "ZkTls | None" = None) -> "SvcctlError | None":
+    """Why no session can open, from the members' modes; None while some member may serve. When
+    none answers, a TLS mismatch (wrong CA, refused certificate, plain client on a TLS-only port
+    or the reverse) is named before concluding that the members are down."""
     up = [h for h in hosts if modes.get(h) != "down"]
     if not up:
+        from .tls import diagnose
+
+        known = diagnose(hosts, tls)
+        if known is not None:
+            return known
         return ZooKeeperUnavailableError(
             f"no ZooKeeper member answers at {format_zk_hosts(hosts)} (all {len(hosts)} down)",
             "start the ensemble with `svcctl cluster up`, or pass the right --zk / SVCCTL_ZK",
@@ -86,11 +100,19 @@ def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str]) -> ZooKeepe
     return None
 
 
+def started_client(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: "ZkTls | None" = None) -> "KazooClient":
+    """A started client (the caller stops it); bad TLS files fail before any connection."""
+    if tls is not None:
+        tls.validate()
+    client = make_client(hosts, timeout=session_timeout, tls=tls)
+    start_client(client, hosts, connect_timeout, tls)
+    return client
+
+
 @contextmanager
-def zk_session(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0) -> Iterator["KazooClient"]:
+def zk_session(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: "ZkTls | None" = None) -> Iterator["KazooClient"]:
     """A started client for a one-shot command; always stopped and closed on exit."""
-    client = make_client(hosts, timeout=session_timeout)
-    start_client(client, hosts, connect_timeout)
+    client = started_client(hosts, connect_timeout, session_timeout, tls)
     try:
         yield client
     finally:

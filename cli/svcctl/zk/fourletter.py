@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import asdict, dataclass
 
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 
-def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0) -> str:
-    """Send `word` (e.g. srvr, mntr, ruok) and return the whole answer. Raises OSError."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> str:
+    """Send `word` (e.g. srvr, mntr, ruok) and return the whole answer; over TLS with `tls` (a
+    secured member's client port). Raises OSError (ssl.SSLError is one)."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if tls is not None:
+        try:
+            sock = tls.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+    with sock:
         sock.sendall(word.encode("ascii"))
         chunks: list[bytes] = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # ZooKeeper closes without close_notify
+                break
             if not chunk:
                 break
             chunks.append(chunk)
@@ -95,11 +107,11 @@ def merge_mntr(stats: ServerStats, mntr: dict[str, str]) -> ServerStats:
     return stats
 
 
-def server_stats(host: str, port: int, timeout: float = 2.0, with_mntr: bool = True) -> ServerStats:
+def server_stats(host: str, port: int, timeout: float = 2.0, with_mntr: bool = True, tls: ssl.SSLContext | None = None) -> ServerStats:
     """srvr (+ mntr when serving) for one member; never raises: an unreachable member is `down`,
-    one that answers but does not allow srvr is `unknown`."""
+    one that answers but does not allow srvr is `unknown`. `tls`: a secured member's client port."""
     try:
-        answer = four_letter_word(host, port, "srvr", timeout)
+        answer = four_letter_word(host, port, "srvr", timeout, tls)
         if "not in the whitelist" in answer or "not executed" in answer:
             return ServerStats(mode="unknown", error=answer.strip())
         stats = parse_srvr(answer)
@@ -109,7 +121,7 @@ def server_stats(host: str, port: int, timeout: float = 2.0, with_mntr: bool = T
         return ServerStats(mode="down", error=f"unparsable srvr answer: {exc}")
     if with_mntr and stats.mode not in ("down", "not-serving"):
         try:
-            merge_mntr(stats, parse_mntr(four_letter_word(host, port, "mntr", timeout)))
+            merge_mntr(stats, parse_mntr(four_letter_word(host, port, "mntr", timeout, tls)))
         except (OSError, ValueError):
             pass  # srvr already told the essentials
     return stats

@@ -1,0 +1,229 @@
+"""Secure mode, pure parts: the PKI's files and modes, the Docker API proxy's allow-list (the
+generated HAProxy rules evaluated as HAProxy does), client TLS resolution and validation, and the
+registrator's handling of a session the ensemble refuses late."""
+
+from __future__ import annotations
+
+import datetime
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from svcctl.config import Settings
+from svcctl.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
+from svcctl.errors import BadInputError
+from svcctl.pki import ADMIN_CN, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, read_cert
+from svcctl.registrator.session import RetryPolicy, SessionKeeper
+from svcctl.security import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
+from svcctl.zk.tls import ZkTls, diagnose
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    (root / "compose").mkdir()
+    (root / "compose" / "zookeeper.yml").write_text("services: {}\n")
+    ensure_pki(root)
+    return root
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# --- the PKI ---------------------------------------------------------------------------------------
+
+
+def test_every_key_is_0600_its_directories_0700_and_the_ca_is_public(project):
+    pki = Pki(project / ".svcctl" / "pki")
+    assert pki.complete()
+    secrets = pki.secret_files()
+    assert len(secrets) == 1 + len(MEMBERS) + 2
+    for path in secrets:
+        assert mode(path) == 0o600, path
+        assert b"PRIVATE KEY" in path.read_bytes()
+    for directory in [pki.root, *(p for p in pki.root.iterdir() if p.is_dir())]:
+        assert mode(directory) == 0o700, directory
+    assert mode(pki.ca) == 0o644 and b"PRIVATE" not in pki.ca.read_bytes()
+    # No file outside the secret list holds a key.
+    for path in pki.root.rglob("*"):
+        if path.is_file() and path not in secrets:
+            assert b"PRIVATE" not in path.read_bytes(), path
+
+
+def test_certificates_name_the_members_and_the_two_identities(project):
+    from cryptography import x509
+
+    pki = Pki(project / ".svcctl" / "pki")
+    for member in MEMBERS:
+        cert = x509.load_pem_x509_certificate((pki.member_dir(member) / "keystore.pem").read_bytes())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+        assert names == {"zoo1", "zoo2", "zoo3", "localhost", "127.0.0.1"}
+        ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+        cert.verify_directly_issued_by(ca)
+    assert read_cert(pki.registrator.cert).subject == f"CN={REGISTRATOR_CN}"
+    assert read_cert(pki.admin.cert).subject == f"CN={ADMIN_CN}"
+
+
+def test_made_once_and_remade_only_on_rotate(project):
+    pki = Pki(project / ".svcctl" / "pki")
+    before = {p: p.read_bytes() for p in pki.root.rglob("*") if p.is_file()}
+    again, made = ensure_pki(project)
+    assert not made and {p: p.read_bytes() for p in again.root.rglob("*") if p.is_file()} == before
+    rotated, made = ensure_pki(project, rotate=True)
+    assert made and rotated.ca.read_bytes() != before[pki.ca]
+    assert all(mode(p) == 0o600 for p in rotated.secret_files())
+    assert not (pki.root.with_name("pki.old")).exists() and not (pki.root.with_name("pki.new")).exists()
+
+
+# --- the Docker API proxy's allow-list -------------------------------------------------------------
+
+ALLOWED = [
+    ("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/v1.41/_ping"), ("GET", "/version"), ("GET", "/v1.43/info"),
+    ("GET", "/containers/json"), ("GET", "/v1.41/containers/json?all=1&filters=%7B%7D"),
+    ("GET", "/containers/0123abcd/json"), ("GET", "/v1.41/containers/svcctl-t10-service_2-1/json"),
+    ("HEAD", "/v1.41/containers/abc.def/json"),
+]
+DENIED = [
+    ("POST", "/containers/create"), ("POST", "/v1.41/containers/create"), ("POST", "/containers/abc/start"),
+    ("DELETE", "/containers/abc"), ("POST", "/containers/abc/exec"), ("GET", "/containers/abc/logs"),
+    ("GET", "/containers/abc/archive"), ("GET", "/images/json"), ("GET", "/volumes"), ("GET", "/secrets"),
+    ("POST", "/_ping"), ("PUT", "/info"), ("GET", "/containers/../images/json"), ("GET", "/containers/..%2fimages/json"),
+    ("GET", "/containers/%2e%2e/json"), ("GET", "/containers/../json"), ("GET", "//containers/json"),
+    ("GET", "/v1.41/../images/json"), ("GET", "/vX/_ping"), ("GET", "/containers/json/extra"), ("GET", "/events/../images"),
+    ("GET", "/containers/a/b/json"), ("GET", "/_pingx"), ("GET", "/x/_ping"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ALLOWED)
+def test_the_proxy_allows_what_a_registrator_reads(method, path):
+    assert allowed(method, path) == (True, "engine")
+
+
+@pytest.mark.parametrize(("method", "path"), DENIED)
+def test_the_proxy_denies_everything_else(method, path):
+    assert allowed(method, path) == (False, "deny")
+
+
+def test_events_have_their_own_long_timeout_backend():
+    assert allowed("GET", "/v1.41/events?filters=x") == (True, "events")
+    assert allowed("GET", "/events") == (True, "events")
+    assert allowed("POST", "/events") == (False, "deny")
+    config = render_config()
+    events = config.split("backend events", 1)[1]
+    assert f"timeout server {EVENTS_TIMEOUT}" in events
+    assert "deny_status 403" in config and "unix@" in config  # no TCP listener at all
+
+
+# --- client TLS ------------------------------------------------------------------------------------
+
+
+def test_client_tls_explicit_project_and_foreign(project, monkeypatch):
+    for var in ("SVCCTL_ZK_CA", "SVCCTL_ZK_CERT", "SVCCTL_ZK_KEY", "SVCCTL_ZK_PORTS"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings(zk="127.0.0.1:2181,127.0.0.1:2182", project_dir=str(project), project="p1")
+    forget_mode(project, "p1")
+    assert client_tls(settings) is None  # no secured cluster recorded: plain
+    record_mode(project, "p1", SECURE)
+    assert recorded_mode(project, "p1") == SECURE
+    tls = client_tls(settings)
+    assert tls is not None and tls.cert.name == "cert.pem" and tls.cert.parent.name == "admin"
+    assert client_tls(settings, identity="registrator").cert.parent.name == "registrator"
+    foreign = Settings(zk="zk.example.org:2181", project_dir=str(project), project="p1")
+    assert client_tls(foreign) is None  # the project's PKI is not sent to another ensemble
+    explicit = Settings(zk="zk.example.org:2181", project_dir=str(project), project="p1", zk_ca="/x/ca.pem")
+    assert client_tls(explicit).ca == Path("/x/ca.pem") and client_tls(explicit).cert is None
+    with pytest.raises(BadInputError, match="need --zk-ca"):
+        client_tls(Settings(zk="h:1", project_dir=str(project), project="p1", zk_cert="/x/c.pem", zk_key="/x/k.pem"))
+    record_mode(project, "p1", OPEN)
+    assert client_tls(settings) is None
+    forget_mode(project, "p1")
+
+
+def test_validate_names_a_missing_file_a_lone_certificate_a_wrong_key_and_diagnose_an_expired_one(project, tmp_path):
+    pki = Pki(project / ".svcctl" / "pki")
+    ZkTls(pki.ca, pki.admin.cert, pki.admin.key).validate()
+    with pytest.raises(BadInputError, match="no such file"):
+        ZkTls(tmp_path / "missing.pem").validate()
+    with pytest.raises(BadInputError, match="without --zk-key"):
+        ZkTls(pki.ca, pki.admin.cert, None).validate()
+    with pytest.raises(BadInputError, match="--zk-cert .*no such file"):
+        ZkTls(pki.ca, tmp_path / "nocert.pem", pki.admin.key).validate()
+    with pytest.raises(BadInputError, match="cannot be used"):
+        ZkTls(pki.ca, pki.admin.cert, pki.registrator.key).validate()  # not this certificate's key
+    expired = tmp_path / "expired.pem"
+    expired.write_bytes(_expired_cert(pki))
+    assert ZkTls(pki.ca, pki.admin.cert, pki.admin.key).expired() is None
+    # Named when a session could not start (the ensemble refuses it), before any handshake.
+    assert "expired on" in diagnose([], ZkTls(pki.ca, expired, pki.admin.key)).cause
+
+
+def _expired_cert(pki: Pki) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = serialization.load_pem_private_key(pki.admin.key.read_bytes(), None)
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name.from_rfc4514_string("CN=old")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(days=30))
+            .not_valid_after(now - datetime.timedelta(days=1)).sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+# --- the registrator's session refused late ---------------------------------------------------------
+
+
+class RefusedLater:
+    """A kazoo client whose authentication the ensemble refuses after start_async returned."""
+
+    made = 0
+
+    def __init__(self) -> None:
+        RefusedLater.made += 1
+        self.client_state = "CONNECTING"
+        self.started = threading.Event()
+        self.client_id = None
+        self.connected = False
+        self.state = "LOST"
+        self.last_zxid = 0
+
+    def add_listener(self, listener):
+        pass
+
+    def remove_listener(self, listener):
+        pass
+
+    def start_async(self):
+        self.client_state = "AUTH_FAILED"  # kazoo then ends its connection loop for good
+        return self.started
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_spin(caplog):
+    RefusedLater.made = 0
+    keeper = SessionKeeper([], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2)
+    stopping = threading.Event()
+    threading.Timer(1.3, stopping.set).start()
+    started = time.monotonic()
+    assert keeper.connect(RetryPolicy(attempts=-1, interval=0.05), stopping) is False
+    assert time.monotonic() - started < 3
+    # Backoffs 0.2, 0.4, 0.8 s: within 1.3 s the first client and at most three replacements.
+    assert 2 <= RefusedLater.made <= 4
+    # In the daemon loop too: a dead client is replaced only after its backoff.
+    keeper._next_client_at = 0.0
+    keeper._faults = 0
+    made = RefusedLater.made
+    assert keeper.check_dead() is False and RefusedLater.made == made  # logged, backoff begins
+    assert keeper.check_dead() is False and RefusedLater.made == made  # still waiting: no spin
+    time.sleep(0.25)
+    assert keeper.check_dead() is True and RefusedLater.made == made + 1
