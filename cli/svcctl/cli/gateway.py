@@ -43,7 +43,7 @@ def gateway(
         progress(f"gateway listening on http://{controller.host}:{controller.port}; stats on http://127.0.0.1:{controller.stats_port}/; services: {known}")
 
     try:
-        run_gateway(ctx.obj.zk_hosts, host, port, stats_port, on_event=progress, on_ready=ready, stop=stop)
+        run_gateway(ctx.obj.zk_hosts, host, port, stats_port, on_event=progress, on_ready=ready, stop=stop, tls=ctx.obj.zk_tls)
     except KeyboardInterrupt:
         pass
     progress("gateway stopped")

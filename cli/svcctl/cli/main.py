@@ -214,7 +214,7 @@ def main() -> None:
             message = exc.format_message().rstrip().rstrip(".")
             error_line(f"{message[:1].lower()}{message[1:]}; fix: see `{command} --help`")
         sys.exit(BadInputError.exit_code)
-    except (click_errors.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):  # typer's own Abort: click's where typer uses click, its vendored one else
         error_line("interrupted")
         sys.exit(130)
     except click_errors.ClickException as exc:

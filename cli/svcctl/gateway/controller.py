@@ -51,6 +51,7 @@ from .haproxy import (
 )
 
 if TYPE_CHECKING:
+    from ..zk.tls import ZkTls
     from ..discovery import ServiceCache
 
 READY, DRAINING = "ready", "draining"
@@ -357,6 +358,7 @@ def run_gateway(
     on_event: Callable[[str], None],
     on_ready: Callable[[GatewayController], None],
     stop: threading.Event,
+    tls: "ZkTls | None" = None,
 ) -> None:
     """The foreground gateway (also the container's process): the cache, the controller and
     HAProxy until `stop` is set (or Ctrl-C); everything is stopped on the way out."""
@@ -370,7 +372,7 @@ def run_gateway(
     stats_port = stats_port or free_port()
     check_listen(host, port, "--port")
     check_listen("127.0.0.1", stats_port, "--stats-port")
-    client = make_client(zk_hosts)
+    client = make_client(zk_hosts, tls=tls)  # a secured ensemble: TLS with its CA (reads need no identity)
     start_client(client, zk_hosts, connect_timeout=5.0)
     cache = ServiceCache(client)
     try:
