@@ -64,10 +64,13 @@ def test_quorum_across_hosts(hosts_cluster):
     assert [m["member"] for m in members] == [f"{hosts_cluster.addresses[n]}:2181" for n in hosts_cluster.names]
     assert sorted(m["mode"] for m in members) == ["follower", "follower", "leader"]
     assert all(m["state"] == "running" for m in members)
-    # Two registrators per host, one of them the active writer of that host's engine.
-    for name in hosts_cluster.names:
-        rows = [r for r in status["registrators"] if r["container"].startswith(f"{name}-")]
-        assert sorted(r["role"] for r in rows) == ["active", "standby"], status["registrators"]
+    # Two registrators per host, one of them the active writer of that host's engine. Quorum is
+    # what `cluster up` waits for; a registrator contends once its own session is up: wait for that.
+    def roles() -> dict[str, list[str]]:
+        rows = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env).stdout)["registrators"]
+        return {name: sorted(r["role"] for r in rows if r["container"].startswith(f"{name}-")) for name in hosts_cluster.names}
+
+    wait_for(lambda: all(found == ["active", "standby"] for found in roles().values()), "one active and one standby registrator on every host", timeout=60)
     # Later commands find the members without --zk: the layout is recorded.
     layout = json.loads((ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").read_text())
     assert [h["context"] for h in layout["hosts"]] == hosts_cluster.names
