@@ -53,10 +53,10 @@ def project_mode(settings: "Settings") -> str | None:
 
 def explicit_tls(ca: str | None, cert: str | None, key: str | None) -> "ZkTls | None":
     """--zk-ca/--zk-cert/--zk-key (or their SVCCTL_ZK_* variables) as given; None when none is."""
+    if not (ca or cert or key):
+        return None  # before importing the TLS module: one-shot commands on an open cluster skip it
     from .zk.tls import ZkTls
 
-    if not (ca or cert or key):
-        return None
     if not ca:
         raise BadInputError("--zk-cert/--zk-key need --zk-ca (the CA that signed the members' certificates)",
                             "add --zk-ca CA.pem or SVCCTL_ZK_CA")
