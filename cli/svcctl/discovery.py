@@ -25,6 +25,7 @@ from .zk.watch import (
     DATA_CHANGED,
     NODE_CREATED,
     NODE_DELETED,
+    NODE_REPLACED,
     SESSION_LOST,
     SESSION_RECONNECTED,
     TreeWatcher,
@@ -136,7 +137,9 @@ class ServiceTable:
         parts = self._split(event.path)
         if len(parts) == 1:
             name = parts[0]
-            if event.kind in (CHILD_ADDED, NODE_CREATED, DATA_CHANGED):
+            if event.kind in (CHILD_ADDED, NODE_CREATED, DATA_CHANGED, NODE_REPLACED):
+                # A replaced service node keeps its instances here: the watcher reports each
+                # instance's own replacement or removal next, so none goes missing meanwhile.
                 if name not in self.services:
                     self.services[name] = {}
                     return CacheChange(name, service_added=True, event=event)
@@ -148,7 +151,9 @@ class ServiceTable:
         if len(parts) != 2:
             return None
         name, node = parts
-        if event.kind in (CHILD_ADDED, DATA_CHANGED):
+        if event.kind in (CHILD_ADDED, DATA_CHANGED, NODE_REPLACED):
+            # A replaced registration (another registrator session took it over) is an update:
+            # the instance never stopped, so it never leaves the table.
             instance = parse_instance(name, node, event.data)
             new_service = name not in self.services
             service = self.services.setdefault(name, {})

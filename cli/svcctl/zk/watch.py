@@ -1,9 +1,15 @@
-"""A live change stream over a znode subtree, re-armed on every firing.
+"""A live change stream over a znode subtree, re-armed on every firing, reconciled by identity.
 
 ZooKeeper watches are one-shot and say only *that* something changed, so every firing re-reads
 the node (data + children, re-arming both watches in the same calls) and diffs against a local
-copy. That one rule gives correct re-arming, catches changes made between a firing and the
-re-read, and lets the same diff report what happened while the session was lost.
+copy. The diff compares identity, not names: a node is the same node only while its czxid is the
+same. A node deleted and re-created under the same name between a firing and the re-read (a
+registrator handing over replaces every registration so) is reported as `node_replaced` with its
+new data, and its subtree is re-read whole; a child that went and came back before its parent was
+re-read is found by its own watch (its data watch fires on the deletion) or, if we had forgotten
+it, because the parent lists a name we no longer track. A bounded periodic full re-read, and one
+after every reconnection, diffs the whole tree as a safety net: whatever a firing missed is
+reported within `resync_interval`.
 
 The watched root may disappear: then an `exists` watch waits for it to come back (kazoo's
 ChildrenWatch recipe stops for good in that case, the classic demo's gateway bug).
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 # Event kinds.
 NODE_CREATED = "node_created"  # the watched root appeared (or re-appeared)
 NODE_DELETED = "node_deleted"
+NODE_REPLACED = "node_replaced"  # deleted and re-created under the same name (a new czxid); data is the new node's
 CHILD_ADDED = "child_added"  # path is the child's full path
 CHILD_REMOVED = "child_removed"
 DATA_CHANGED = "data_changed"
@@ -36,6 +43,9 @@ SESSION_RESUMED = "session_resumed"  # same session, another (or the same) membe
 SESSION_LOST = "session_lost"  # the session expired: every ephemeral node it owned is gone
 SESSION_RECONNECTED = "session_reconnected"  # a new session; the tree was re-read and diffed
 WATCH_ERROR = "watch_error"  # an unexpected failure while re-reading; the stream goes on
+
+# The safety net's period: a full re-read and diff of the watched tree.
+RESYNC_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -71,7 +81,7 @@ class NodeState:
     children: set[str]
 
 
-_RESYNC = object()  # queue marker: re-read everything known (after a session change)
+_RESYNC = object()  # queue marker: re-read the whole tree and diff (reconnected, or the safety net)
 _STOP = object()
 
 
@@ -79,21 +89,26 @@ class TreeWatcher:
     """Watch `root` and, down to `depth` levels below it, every descendant's data and children.
 
     depth 0 watches the root's data and child list; 1 also each child's data and children;
-    None is unlimited. `on_event` runs on the worker thread, in order.
+    None is unlimited. `on_event` runs on the worker thread, in order. Every `resync_interval`
+    seconds (0: never) the whole tree is re-read and diffed.
     """
 
-    def __init__(self, client: "KazooClient", root: str, on_event: Callable[[ZkEvent], None], depth: int | None = 0, emit_initial: bool = False) -> None:
+    def __init__(self, client: "KazooClient", root: str, on_event: Callable[[ZkEvent], None], depth: int | None = 0, emit_initial: bool = False,
+                 resync_interval: float = RESYNC_INTERVAL_S) -> None:
         self.client = client
         self.root = root
         self.depth = depth
         self.on_event = on_event
         self.emit_initial = emit_initial
+        self.resync_interval = resync_interval
         self.nodes: dict[str, NodeState] = {}
+        self.resyncs = 0  # full re-reads done (the baseline is not one)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._last_state: str | None = None
         self._initial = True
+        self._next_resync = float("inf")
 
     # --- kazoo callbacks: enqueue only ---------------------------------------------------
 
@@ -122,33 +137,42 @@ class TreeWatcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    def resync(self) -> None:
+        """Ask for a full re-read and diff now (it runs on the worker thread)."""
+        self._queue.put(_RESYNC)
+
     # --- the worker --------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            wait = None if self._next_resync == float("inf") else max(0.0, self._next_resync - time.monotonic())
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                item = _RESYNC
             if item is _STOP:
                 return
             try:
                 if isinstance(item, tuple):
                     self._state_change(item[1])
                 elif item is _RESYNC:
-                    for path in sorted(self.nodes, key=len) or [self.root]:
-                        if path == self.root or path in self.nodes:
-                            self._sync(path)
-                    if self.root not in self.nodes:
-                        self._sync(self.root)
+                    self._full_resync()
                 else:
                     self._sync(item)
             except Exception as exc:
                 # A connection drop mid-read: the state listener resyncs once connected again.
-                # Anything else must not kill the stream silently: report it and go on.
+                # Anything else must not kill the stream silently: report it and go on (the
+                # next full re-read repairs what this read missed).
                 if not self._is_connection_error(exc):
                     self._emit(ZkEvent(WATCH_ERROR, self.root, data=f"{type(exc).__name__}: {exc}".encode()))
+                if self.resync_interval > 0:
+                    self._next_resync = min(self._next_resync, time.monotonic() + min(1.0, self.resync_interval))
             finally:
                 if item == self.root and not self._ready.is_set():
                     self._initial = False
                     self._ready.set()
+                    if self.resync_interval > 0:
+                        self._next_resync = time.monotonic() + self.resync_interval
 
     @staticmethod
     def _is_connection_error(exc: Exception) -> bool:
@@ -189,87 +213,144 @@ class TreeWatcher:
         prefix = self.root.rstrip("/") + "/"
         return path.startswith(prefix) and (self.depth is None or self._level(path) <= self.depth)
 
-    def _forget(self, path: str) -> None:
+    def _subtree(self, path: str, nodes: dict[str, NodeState] | None = None) -> list[str]:
+        """`path` and its known descendants, parents first."""
+        nodes = self.nodes if nodes is None else nodes
         prefix = path.rstrip("/") + "/"
-        for p in [p for p in self.nodes if p == path or p.startswith(prefix)]:
-            del self.nodes[p]
+        return sorted((p for p in nodes if p == path or p.startswith(prefix)), key=lambda p: (p.count("/"), p))
 
-    def _sync(self, path: str) -> None:
+    # --- reading -------------------------------------------------------------------------------
+
+    def _read(self, path: str) -> NodeState | None:
+        """One node with both watches re-armed; None when it does not exist."""
         from kazoo.exceptions import NoNodeError
 
-        if not self._within(path):
-            return
-        is_root = path == self.root
-        if not is_root and path not in self.nodes:
-            # A late firing for a node already forgotten: its parent's child watch re-adds it.
-            parent = path.rsplit("/", 1)[0] or "/"
-            if parent not in self.nodes or path.rsplit("/", 1)[1] not in self.nodes[parent].children:
-                return
         try:
             data, stat = self.client.get(path, watch=self._on_watch)
             kids = set(self.client.get_children(path, watch=self._on_watch))
         except NoNodeError:
-            self._gone(path)
+            return None
+        return NodeState(data or b"", stat.version, stat.czxid, stat.ephemeralOwner, kids)
+
+    def _read_tree(self, path: str) -> dict[str, NodeState]:
+        """`path` and every descendant within depth, read now (nodes that vanish while we read
+        are left out: their parent's watch reports them)."""
+        out: dict[str, NodeState] = {}
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            state = self._read(current)
+            if state is None:
+                continue
+            out[current] = state
+            pending.extend(child for name in sorted(state.children, reverse=True) if self._within(child := join_path(current, name)))
+        return out
+
+    # --- diffing -------------------------------------------------------------------------------
+
+    def _apply(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+        """Make the local copy of `path`'s subtree `new` (it was `old`) and report the difference:
+        removals deepest first, then replacements, additions and data changes parents first."""
+        for p in old:
+            self.nodes.pop(p, None)
+        self.nodes.update(new)
+        for p in sorted(set(old) - set(new), key=lambda p: (-p.count("/"), p)):
+            self._report_removed(p, old, new)
+        for p in sorted(new, key=lambda p: (p.count("/"), p)):
+            state, before = new[p], old.get(p)
+            if before is None:
+                if p == self.root:
+                    self._emit(ZkEvent(NODE_CREATED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+                else:
+                    self._emit(ZkEvent(CHILD_ADDED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+            elif before.czxid != state.czxid:
+                self._emit(ZkEvent(NODE_REPLACED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+            elif before.version != state.version:
+                self._emit(ZkEvent(DATA_CHANGED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+            if not self._within_children(p):
+                # Beyond depth only the names are followed.
+                before_kids = before.children if before is not None else set()
+                for name in sorted(before_kids - state.children):
+                    self._emit(ZkEvent(CHILD_REMOVED, join_path(p, name)))
+                for name in sorted(state.children - before_kids):
+                    self._emit(ZkEvent(CHILD_ADDED, join_path(p, name)))
+
+    def _within_children(self, path: str) -> bool:
+        return self.depth is None or self._level(path) < self.depth
+
+    def _report_removed(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+        parent = path.rsplit("/", 1)[0] or "/"
+        if path == self.root or parent not in old or parent not in new:
+            # Gone with (or found gone by) its own read, or its parent went too.
+            self._emit(ZkEvent(NODE_DELETED, path))
+        else:
+            self._emit(ZkEvent(CHILD_REMOVED, path))
+
+    def _sync(self, path: str) -> None:
+        """A firing for `path`: re-read it; a new identity re-reads its subtree; a changed child
+        list reads the new children and forgets the gone ones."""
+        if not self._within(path):
+            return
+        is_root = path == self.root
+        parent = path.rsplit("/", 1)[0] or "/"
+        if not is_root and parent not in self.nodes:
+            return  # its parent is not known (yet): the parent's own read will find it
+        state = self._read(path)
+        if state is None:
+            old = {p: self.nodes[p] for p in self._subtree(path)}
+            if not is_root and parent in self.nodes:
+                self.nodes[parent].children.discard(path.rsplit("/", 1)[1])
+            self._apply(path, old, {})
             if is_root and self.client.exists(path, watch=self._on_watch) is not None:
                 self._sync(path)  # re-created between the two calls
             return
         prev = self.nodes.get(path)
-        state = NodeState(data or b"", stat.version, stat.czxid, stat.ephemeralOwner, kids)
-        if prev is not None and prev.czxid != stat.czxid:
-            # Deleted and re-created between two reads: report both, then diff from empty.
-            self._gone(path)
-            prev = None
-        self.nodes[path] = state
-        if prev is None:
-            if is_root:
-                self._emit(ZkEvent(NODE_CREATED, path, data=state.data, version=stat.version, ephemeral_owner=stat.ephemeralOwner))
-            old_kids: set[str] = set()
-        else:
-            if prev.version != stat.version:
-                self._emit(ZkEvent(DATA_CHANGED, path, data=state.data, version=stat.version, ephemeral_owner=stat.ephemeralOwner))
-            old_kids = prev.children
-        for name in sorted(old_kids - kids):
+        if prev is None or prev.czxid != state.czxid:
+            # New here, or a new node under the old name: everything below is new too.
+            old = {p: self.nodes[p] for p in self._subtree(path)}
+            new = {path: state}
+            for name in sorted(state.children):
+                child = join_path(path, name)
+                if self._within(child):
+                    new.update(self._read_tree(child))
+            if not is_root:
+                self.nodes[parent].children.add(path.rsplit("/", 1)[1])
+            self._apply(path, old, new)
+            return
+        # The same node: its data, and its child list by identity of what we track.
+        old = {path: prev}
+        new = {path: state}
+        for name in prev.children - state.children:
+            for p in self._subtree(join_path(path, name)):
+                old[p] = self.nodes[p]
+        for name in sorted(state.children):
             child = join_path(path, name)
-            self._forget(child)
-            self._emit(ZkEvent(CHILD_REMOVED, child))
-        for name in sorted(kids - old_kids):
-            child = join_path(path, name)
-            if self._within(child):
-                # Read the new child first so the event carries its payload, then its subtree.
-                self._add_child(child)
-            else:
-                self._emit(ZkEvent(CHILD_ADDED, child))
+            if self._within(child) and child not in self.nodes:
+                # Listed but not tracked: new, or gone and back before we looked.
+                new.update(self._read_tree(child))
+        if not self._within_children(path):
+            self._apply(path, old, new)
+            return
+        # Children that were listed but vanished while we read: drop them from the list too.
+        state.children = {n for n in state.children if join_path(path, n) in new or join_path(path, n) in self.nodes}
+        self._apply(path, old, new)
 
-    def _add_child(self, child: str) -> None:
+    def _full_resync(self) -> None:
+        """The whole tree re-read and diffed against the local copy."""
         from kazoo.exceptions import NoNodeError
 
-        try:
-            data, stat = self.client.get(child, watch=self._on_watch)
-            kids = set(self.client.get_children(child, watch=self._on_watch))
-        except NoNodeError:
-            return  # came and went before we looked; the parent's watch reports the removal
-        self.nodes[child] = NodeState(data or b"", stat.version, stat.czxid, stat.ephemeralOwner, set())
-        self._emit(ZkEvent(CHILD_ADDED, child, data=data or b"", version=stat.version, ephemeral_owner=stat.ephemeralOwner))
-        # Diff its children from empty, so they are reported (and watched) too.
-        self.nodes[child].children = set()
-        for name in sorted(kids):
-            grandchild = join_path(child, name)
-            self.nodes[child].children.add(name)
-            if self._within(grandchild):
-                self._add_child(grandchild)
-            else:
-                self._emit(ZkEvent(CHILD_ADDED, grandchild))
-
-    def _gone(self, path: str) -> None:
-        if path in self.nodes:
-            # ZooKeeper deletes leaves only, so every known descendant went first: report them
-            # deepest first (their own firings may come later and then find nothing to report).
-            prefix = path.rstrip("/") + "/"
-            below = sorted((p for p in self.nodes if p.startswith(prefix)), key=lambda p: (-p.count("/"), p))
-            self._forget(path)
-            for p in below:
-                self._emit(ZkEvent(NODE_DELETED, p))
-            self._emit(ZkEvent(NODE_DELETED, path))
+        self.resyncs += 1
+        if self.resync_interval > 0:
+            self._next_resync = time.monotonic() + self.resync_interval
+        new = self._read_tree(self.root)
+        old = dict(self.nodes)
+        self._apply(self.root, old, new)
+        if self.root not in new:
+            try:
+                if self.client.exists(self.root, watch=self._on_watch) is not None:
+                    self._sync(self.root)
+            except NoNodeError:
+                pass
 
 
 def describe(event: ZkEvent) -> str:
@@ -277,7 +358,7 @@ def describe(event: ZkEvent) -> str:
     from .tree import payload_summary
 
     extra = ""
-    if event.kind in (DATA_CHANGED, CHILD_ADDED, NODE_CREATED) and event.data:
+    if event.kind in (DATA_CHANGED, CHILD_ADDED, NODE_CREATED, NODE_REPLACED) and event.data:
         extra = "  " + payload_summary(event.data)
     if event.version is not None and event.kind == DATA_CHANGED:
         extra = f"  v{event.version}" + extra

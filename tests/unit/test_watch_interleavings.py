@@ -1,0 +1,285 @@
+"""TreeWatcher and ServiceCache when a firing and a change cross: a node deleted and re-created
+(same name) at every depth while its firing is in flight, a registrator's one-multi-op takeover,
+a session moved to another member, an expired session, a lost notification, and random
+interleavings of all of these. Each ends with the local copy equal to what the fake ZooKeeper
+holds (compared by czxid), and the cache never missing an instance that never stopped."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from svcctl.discovery import ServiceCache
+from svcctl.polling import poll_until
+from svcctl.zk import watch as w
+
+from tests.unit.fake_zk import FakeZk
+
+
+def registration(port: int, name: str = "svc", owner: str = "r1") -> bytes:
+    return json.dumps({"Name": name, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": f"c{port}",
+                       "svcctl": {"container_name": f"{name}-{port}", "registrator": owner}}).encode()
+
+
+def inst(port: int, name: str = "svc") -> str:
+    return f"/services/{name}/127.0.0.1:{port}"
+
+
+def truth(zk: FakeZk, root: str = "/services", depth: int | None = None) -> dict[str, int]:
+    """path → czxid of what the fake holds under root (within depth)."""
+    prefix = root + "/"
+    out = {}
+    for path, node in zk.ensemble.nodes.items():
+        if path == root or path.startswith(prefix):
+            level = 0 if path == root else path[len(prefix):].count("/") + 1
+            if depth is None or level <= depth:
+                out[path] = node.stat.czxid
+    return out
+
+
+def copy_of(watcher: w.TreeWatcher) -> dict[str, int]:
+    return {p: s.czxid for p, s in watcher.nodes.items()}
+
+
+def converge(condition, what: str) -> None:
+    assert poll_until(condition, bool, time.monotonic() + 10, 0.01), what
+
+
+def cache_view(cache: ServiceCache) -> dict[str, set[int]]:
+    return {name: {i.port for i in found} for name, found in cache.services().items()}
+
+
+def zk_view(zk: FakeZk) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for path in zk.ensemble.nodes:
+        parts = path.split("/")
+        if len(parts) == 3 and parts[1] == "services":
+            out.setdefault(parts[2], set())
+        if len(parts) == 4 and parts[1] == "services":
+            out.setdefault(parts[2], set()).add(int(parts[3].rsplit(":", 1)[1]))
+    return out
+
+
+class Recorder:
+    """Every event the cache applied after start, and the smallest set of ports it held for
+    `service` after any of them."""
+
+    def __init__(self, cache: ServiceCache, service: str = "svc") -> None:
+        self.cache, self.service = cache, service
+        self.lowest: set[int] | None = None
+        self.kinds: list[str] = []
+        self._apply = cache.watcher.on_event
+        cache.watcher.on_event = self._on_event
+
+    def _on_event(self, event: w.ZkEvent) -> None:
+        self._apply(event)
+        self.kinds.append(event.kind)
+        ports = {i.port for i in self.cache.table.instances(self.service)}
+        if self.lowest is None or len(ports) < len(self.lowest):
+            self.lowest = ports
+
+
+@pytest.fixture
+def zk():
+    zk = FakeZk()
+    zk.create("/services", makepath=True)
+    for port in (1001, 1002):
+        zk.create(inst(port), registration(port), ephemeral=True, makepath=True)
+    return zk
+
+
+@pytest.fixture
+def cache(zk):
+    cache = ServiceCache(zk)
+    cache.start(timeout=5)
+    yield cache
+    cache.stop()
+
+
+def test_takeover_in_one_multi_op_is_a_replacement_and_no_instance_goes_missing(zk, cache):
+    recorder = Recorder(cache)
+    before = {i.address: i for i in cache.instances("svc")}
+    for port in (1001, 1002):
+        zk.replace(inst(port), registration(port, owner="r2"))
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow the new czxids")
+    assert cache_view(cache) == {"svc": {1001, 1002}}
+    assert recorder.lowest == {1001, 1002}  # never fewer, at any step
+    assert set(recorder.kinds) == {w.NODE_REPLACED}
+    assert {i.address for i in cache.instances("svc")} == set(before)
+
+
+def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
+    recorder = Recorder(cache)
+    with zk.held():
+        zk.delete(inst(1001))
+        zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True)
+    zk.release()
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+    assert cache_view(cache) == {"svc": {1001, 1002}}
+    assert recorder.kinds == [w.NODE_REPLACED]
+
+
+def test_re_created_after_its_deletion_was_read_but_before_the_parent_was(zk, cache):
+    # The instance's own firing finds it gone; it comes back before the parent's child list is
+    # re-read, under the same name: the parent lists a name we no longer track.
+    zk.before_read("/services/svc", lambda: zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True))
+    zk.delete(inst(1001))
+    converge(lambda: cache_view(cache) == {"svc": {1001, 1002}}, "1001 to be back")
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+
+
+def test_replaced_between_a_data_firing_and_its_re_read(zk, cache):
+    def swap() -> None:
+        zk.delete(inst(1002))
+        zk.create(inst(1002), registration(1002, owner="r3"), ephemeral=True)
+
+    zk.before_read(inst(1002), swap)
+    zk.set(inst(1002), registration(1002, owner="r2"))
+    converge(lambda: json.loads(cache.watcher.nodes[inst(1002)].data)["svcctl"]["registrator"] == "r3", "the re-created node's data")
+    assert copy_of(cache.watcher) == truth(zk, depth=2)
+    assert cache_view(cache) == {"svc": {1001, 1002}}
+
+
+def test_service_node_deleted_and_re_created_with_other_instances_while_held(zk, cache):
+    with zk.held():
+        zk.delete("/services/svc", recursive=True)
+        zk.create(inst(1003), registration(1003), ephemeral=True, makepath=True)
+        zk.create(inst(1001), registration(1001), ephemeral=True)
+    zk.release()
+    converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the new service node's instances")
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+
+
+def test_root_deleted_and_re_created_while_held(zk, cache):
+    with zk.held():
+        zk.delete("/services", recursive=True)
+        zk.create(inst(1002, "other"), registration(1002, "other"), makepath=True)
+    zk.release()
+    converge(lambda: cache_view(cache) == {"other": {1002}}, "the new registry")
+    zk.create(inst(1004, "other"), registration(1004, "other"))  # watches re-armed on the new root
+    converge(lambda: cache_view(cache) == {"other": {1002, 1004}}, "a later instance")
+
+
+def test_two_instances_registered_back_to_back_on_a_new_service(zk, cache):
+    zk.before_read("/services/new", lambda: zk.create(inst(2002, "new"), registration(2002, "new"), ephemeral=True))
+    zk.create(inst(2001, "new"), registration(2001, "new"), ephemeral=True, makepath=True)
+    converge(lambda: cache_view(cache).get("new") == {2001, 2002}, "both instances")
+
+
+def test_session_moved_to_another_member_with_changes_meanwhile(zk, cache):
+    recorder = Recorder(cache)
+
+    def meanwhile() -> None:
+        zk.replace(inst(1001), registration(1001, owner="r2"))
+        zk.create(inst(1003), registration(1003), ephemeral=True)
+        zk.delete(inst(1002))
+
+    zk.move_session(meanwhile)
+    converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the changes made while moving")
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+    assert 1001 in recorder.lowest
+
+
+def test_session_expired_and_a_new_one_with_replacements_meanwhile(zk, cache):
+    def meanwhile() -> None:
+        zk.replace(inst(1001), registration(1001, owner="r2"))
+        zk.delete(inst(1002))
+        zk.create(inst(1002), registration(1002, owner="r2"), ephemeral=True)
+
+    zk.lose_session(meanwhile)
+    converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+    assert cache_view(cache) == {"svc": {1001, 1002}}
+    zk.create(inst(1005), registration(1005), ephemeral=True)  # watches armed on the new session
+    converge(lambda: cache_view(cache) == {"svc": {1001, 1002, 1005}}, "a later instance")
+
+
+def test_a_lost_notification_is_repaired_by_the_periodic_re_read(zk):
+    with ServiceCache(zk) as cache:
+        cache.watcher.resync_interval = 0.2
+        cache.watcher.resync()
+        with zk.held():
+            zk.delete(inst(1002))
+            zk.create(inst(1003), registration(1003), ephemeral=True)
+        assert zk.drop() > 0  # those firings never arrive
+        converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the safety net to find both changes")
+        assert cache.watcher.resyncs >= 1
+
+
+def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
+    import queue
+
+    events: queue.Queue = queue.Queue()
+    watcher = w.TreeWatcher(zk, "/services", events.put, depth=None)
+    watcher.start(timeout=5)
+    try:
+        zk.replace(inst(1001), registration(1001, owner="r2"))
+        event = events.get(timeout=5)
+        assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1001))
+        assert json.loads(event.data)["svcctl"]["registrator"] == "r2"
+        with zk.held():
+            zk.delete(inst(1002))
+            zk.create(inst(1002), registration(1002, owner="r2"), ephemeral=True)
+        zk.release()
+        event = events.get(timeout=5)
+        assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1002))
+        converge(lambda: copy_of(watcher) == truth(zk), "the copy to follow")
+        assert events.empty()
+    finally:
+        watcher.stop()
+
+
+def _random_step(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
+    present = [p for p in zk.ensemble.nodes if p.count("/") == 3 and p.startswith("/services/")]
+    roll = rng.random()
+    service = rng.choice(["svc", "b"])
+    port = rng.randint(1, 6) + 1000
+    path = inst(port, service)
+    if roll < 0.3 and present:
+        victim = rng.choice(present)
+        zk.replace(victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)))
+    elif roll < 0.5 and present:
+        victim = rng.choice(present)
+        zk.delete(victim)
+        if rng.random() < 0.6:
+            zk.create(victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)), ephemeral=True)
+        parent = victim.rsplit("/", 1)[0]
+        if not zk.ensemble.children(parent) and rng.random() < 0.5:
+            zk.delete(parent)  # the registrator removes a service node with its last instance
+    elif roll < 0.8:
+        if path not in zk.ensemble.nodes:
+            zk.create(path, registration(port, service), ephemeral=True, makepath=True)
+    elif present:
+        victim = rng.choice(present)
+        zk.set(victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
+    rng = random.Random(seed)
+    zk = FakeZk()
+    zk.create("/services", makepath=True)
+    zk.create(inst(1001), registration(1001), ephemeral=True, makepath=True)
+    owners = ["r1", "r2", "r3"]
+    with ServiceCache(zk) as cache:
+        for _ in range(30):
+            mode = rng.random()
+            if mode < 0.4:
+                with zk.held():
+                    for _ in range(rng.randint(1, 4)):
+                        _random_step(zk, rng, owners)
+                zk.release()
+            elif mode < 0.55:
+                target = rng.choice(["/services", "/services/svc", "/services/b"] + [p for p in zk.ensemble.nodes if p.count("/") == 3])
+                zk.before_read(target, lambda: _random_step(zk, rng, owners))
+                _random_step(zk, rng, owners)
+            elif mode < 0.62:
+                zk.move_session(lambda: _random_step(zk, rng, owners))
+            elif mode < 0.67:
+                zk.lose_session(lambda: _random_step(zk, rng, owners))
+            else:
+                _random_step(zk, rng, owners)
+        zk._before_read.clear()
+        converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), f"seed {seed}: the copy to equal the tree")
+        assert cache_view(cache) == zk_view(zk)
