@@ -33,6 +33,19 @@ def quorum_reached(modes: list[str]) -> bool:
     return modes.count("leader") == 1 and all(m in ("leader", "follower", "observer") for m in modes)
 
 
+HEALTHY, DEGRADED, NO_QUORUM = "healthy", "degraded", "no quorum"
+
+
+def ensemble_health(modes: list[str]) -> str:
+    """healthy: every member serves under one leader; degraded: one leader and a majority of
+    the members serving, some not (the ensemble still accepts reads and writes, one more loss
+    may end that); no quorum otherwise."""
+    serving = sum(1 for m in modes if m in ("leader", "follower", "observer"))
+    if modes.count("leader") != 1 or serving <= len(modes) // 2:
+        return NO_QUORUM
+    return HEALTHY if serving == len(modes) else DEGRADED
+
+
 def member_containers(settings: Settings) -> dict[ZkHost, str]:
     """The container behind each member: zoo1..zoo3 in order for this project."""
     if settings.layout is not None:

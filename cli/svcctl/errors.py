@@ -62,6 +62,13 @@ class CheckFailedError(SvcctlError):
     exit_code = 8
 
 
+class DegradedError(SvcctlError):
+    """It serves, with less redundancy than it is built for: an ensemble member down while the
+    others hold quorum. Distinct from a failed check so a script can tell a warning from an outage."""
+
+    exit_code = 9
+
+
 EXIT_CODES: dict[type[SvcctlError], int] = {
     cls: cls.exit_code
     for cls in (
@@ -73,6 +80,7 @@ EXIT_CODES: dict[type[SvcctlError], int] = {
         ConflictError,
         NotFoundError,
         CheckFailedError,
+        DegradedError,
     )
 }
 

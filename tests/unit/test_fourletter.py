@@ -41,3 +41,23 @@ def test_quorum_rule():
     assert not quorum_reached(["leader", "leader", "follower"])
     assert not quorum_reached(["leader", "follower", "down"])
     assert not quorum_reached(["leader", "follower", "not-serving"])
+
+
+def test_ensemble_health_tells_degraded_from_lost_quorum():
+    from svcctl.cluster import DEGRADED, HEALTHY, NO_QUORUM, ensemble_health
+
+    assert ensemble_health(["follower", "leader", "follower"]) == HEALTHY
+    assert ensemble_health(["follower", "leader", "down"]) == DEGRADED  # zoo3 stopped, zoo1/zoo2 serve
+    assert ensemble_health(["leader", "not-serving", "follower"]) == DEGRADED
+    assert ensemble_health(["leader", "down", "down"]) == NO_QUORUM
+    assert ensemble_health(["not-serving", "not-serving", "down"]) == NO_QUORUM
+    assert ensemble_health(["leader", "leader", "follower"]) == NO_QUORUM
+    assert ensemble_health(["leader", "follower", "follower", "down", "down"]) == DEGRADED
+
+
+def test_degraded_has_its_own_exit_code():
+    from svcctl.errors import EXIT_CODES, CheckFailedError, DegradedError
+
+    assert DegradedError.exit_code == 9 and EXIT_CODES[DegradedError] == 9
+    assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+    assert not issubclass(DegradedError, CheckFailedError)

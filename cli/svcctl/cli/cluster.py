@@ -66,14 +66,16 @@ def _security(ctx: typer.Context) -> dict:
     return info
 
 
-def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool) -> None:
+def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool, health: str | None = None) -> None:
     rows = _registrators(ctx, nodes)
     security = _security(ctx)
+    health = health or core.ensemble_health([n.stats.mode for n in nodes])
     if json_out:
-        print_json({"security": security, "members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
+        print_json({"health": health, "security": security, "members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
     else:
         typer.echo(f"security: {core.mode_name(security['mode'])}" + (f" (CA for consumers: {security['ca']})" if "ca" in security else
                                                                      " (no TLS, no ACLs: `svcctl cluster up --secure` on a new cluster)"))
+        typer.echo(f"ensemble: {health}")
         _print_nodes(nodes)
         _print_registrators(rows)
 
@@ -98,10 +100,19 @@ def up(
 @app.command()
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
+    from ..errors import DegradedError
+
     nodes = core.status(ctx.obj)
-    _print_all(ctx, nodes, json_out)
-    if not core.quorum_reached([n.stats.mode for n in nodes]):
-        raise CheckFailedError("the ensemble has no quorum", "`svcctl cluster up` starts missing members")
+    health = core.ensemble_health([n.stats.mode for n in nodes])
+    _print_all(ctx, nodes, json_out, health)
+    down = ", ".join(f"{n.container} ({n.state}, {n.stats.mode})" for n in nodes if n.stats.mode not in core.SERVING_MODES) or "none"
+    serving = sum(1 for n in nodes if n.stats.mode in core.SERVING_MODES)
+    if health == core.NO_QUORUM:
+        raise CheckFailedError(f"the ensemble has no quorum ({serving} of {len(nodes)} members serving; not serving: {down})",
+                               "`svcctl cluster up` starts missing members")
+    if health == core.DEGRADED:
+        raise DegradedError(f"the ensemble is degraded: quorum held by {serving} of {len(nodes)} members; not serving: {down}",
+                            "`svcctl cluster up` starts the missing member; one more loss ends the quorum")
 
 
 @app.command()
