@@ -12,7 +12,7 @@ import http.client
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -55,6 +55,7 @@ class Instance:
     container_name: str | None = None
     registered_at: float | None = None
     private_port: int | None = None
+    owner_session: int | None = None  # the ZooKeeper session owning the ephemeral registration
 
     @property
     def address(self) -> str:
@@ -155,6 +156,8 @@ class ServiceTable:
             # A replaced registration (another registrator session took it over) is an update:
             # the instance never stopped, so it never leaves the table.
             instance = parse_instance(name, node, event.data)
+            if instance is not None and event.ephemeral_owner:
+                instance = replace(instance, owner_session=event.ephemeral_owner)
             new_service = name not in self.services
             service = self.services.setdefault(name, {})
             if instance is None:
@@ -199,6 +202,10 @@ class Picker:
         return candidates[n % len(candidates)]
 
 
+# How long a registration that went with its owner's session stays in the cache.
+ORPHAN_GRACE_S = 5.0
+
+
 class ServiceCache:
     """A live local copy of `/services/<name>` (or every service under `base` when name is None).
 
@@ -206,8 +213,15 @@ class ServiceCache:
     re-reads and diffs). Listeners get a CacheChange per change, on the watcher's thread.
     """
 
-    def __init__(self, client: "KazooClient", name: str | None = None, base: str = DEFAULT_BASE, strategy: str = "round_robin") -> None:
+    def __init__(self, client: "KazooClient", name: str | None = None, base: str = DEFAULT_BASE, strategy: str = "round_robin",
+                 orphan_grace: float = ORPHAN_GRACE_S) -> None:
         self.client = client
+        self.orphan_grace = orphan_grace
+        # Registrations that went with their owner's session (a registrator that crashed or
+        # stopped with no standby to hand over to): kept this long, so a successor re-creating
+        # them leaves no gap; a live owner deleting one (the kill-signal drain) is obeyed at once.
+        self._orphans: dict[tuple[str, str], tuple[Instance, float]] = {}
+        self._writers: tuple[float, set[int] | None] = (0.0, None)
         self.name = name
         self.base = base.rstrip("/") or "/"
         self.table = ServiceTable(self.base)
@@ -238,9 +252,74 @@ class ServiceCache:
         with self._lock:
             change = self.table.apply(event)
             self._seen.update(self.table.services)
+            if change is not None:
+                for instance in change.added + change.updated:
+                    self._orphans.pop((change.service, instance.node), None)
+        if change is not None and change.removed and not event.initial and self.orphan_grace > 0 and event.path != self.base:
+            change = self._keep_orphans(change)
         if change is not None:
-            for callback in list(self._listeners):
-                callback(change)
+            self._notify(change)
+
+    def _notify(self, change: CacheChange) -> None:
+        for callback in list(self._listeners):
+            callback(change)
+
+    def _live_writers(self) -> set[int] | None:
+        """The sessions of every registrator in an election (active or standby); None when no
+        registrator ever ran here (then nothing is kept). Read at most every 0.2 s."""
+        from .errors import NotFoundError
+        from .registrator import ELECTION_ROOT
+        from .zk.ops import walk
+
+        read_at, sessions = self._writers
+        if time.monotonic() - read_at < 0.2:
+            return sessions
+        try:
+            _children, infos = walk(self.client, ELECTION_ROOT, with_data=True, max_depth=2)
+            sessions = {info.stat.ephemeral_owner for info in infos.values() if info.stat.ephemeral_owner}
+        except NotFoundError:
+            sessions = None
+        self._writers = (time.monotonic(), sessions)
+        return sessions
+
+    def _keep_orphans(self, change: CacheChange) -> CacheChange | None:
+        owners = {i.owner_session for i in change.removed if i.owner_session}
+        if not owners:
+            return change
+        writers = self._live_writers()
+        if writers is None:
+            return change
+        kept = [i for i in change.removed if i.owner_session and i.owner_session not in writers]
+        if not kept:
+            return change
+        deadline = time.monotonic() + self.orphan_grace
+        with self._lock:
+            for instance in kept:
+                self._orphans[(change.service, instance.node)] = (instance, deadline)
+        timer = threading.Timer(self.orphan_grace, self._expire_orphans)
+        timer.daemon = True
+        timer.start()
+        change.removed = [i for i in change.removed if i not in kept]
+        if change.removed or change.added or change.updated or change.service_added:
+            return change
+        return None
+
+    def _expire_orphans(self) -> None:
+        now = time.monotonic()
+        gone: dict[str, list[Instance]] = {}
+        with self._lock:
+            for key, (instance, deadline) in list(self._orphans.items()):
+                if deadline <= now:
+                    del self._orphans[key]
+                    if key[1] not in self.table.services.get(key[0], {}):
+                        gone.setdefault(key[0], []).append(instance)
+        for service, instances in gone.items():
+            self._notify(CacheChange(service, removed=instances))
+
+    def orphans(self) -> list[Instance]:
+        """Instances kept after their owner's session went, not yet re-registered."""
+        with self._lock:
+            return [instance for instance, _deadline in self._orphans.values()]
 
     def known(self, name: str) -> bool:
         with self._lock:
@@ -254,11 +333,18 @@ class ServiceCache:
 
     def services(self) -> dict[str, list[Instance]]:
         with self._lock:
-            return {name: self.table.instances(name) for name in sorted(self.table.services)}
+            names = set(self.table.services) | {service for service, _node in self._orphans}
+            return {name: self._instances(name) for name in sorted(names)}
 
     def instances(self, name: str) -> list[Instance]:
         with self._lock:
-            return self.table.instances(name)
+            return self._instances(name)
+
+    def _instances(self, name: str) -> list[Instance]:
+        found = self.table.instances(name)
+        registered = {i.node for i in found}
+        found += [i for (service, node), (i, _d) in self._orphans.items() if service == name and node not in registered]
+        return sorted(found, key=lambda i: (i.ip, i.port))
 
     def pick(self, name: str, exclude: set[str] | None = None) -> Instance | None:
         return self.picker.pick(name, self.instances(name), exclude)

@@ -131,6 +131,15 @@ class FakeZk(FakeClient):
     def transaction(self):
         return _FiringTransaction(self)
 
+    def create_as(self, session: int, path: str, value: bytes = b"") -> None:
+        """An ephemeral node of another client's session (a registrator's)."""
+        self.ensemble.sessions.add(session)
+        self._write(lambda: self.ensemble.create(self.ensemble.nodes, path, value, session))
+
+    def expire_session(self, session: int) -> None:
+        """Another client's session ends: its ephemeral nodes go in one step, as ZooKeeper does."""
+        self._write(lambda: self.ensemble.expire(session))
+
     def replace(self, path: str, value: bytes, ephemeral: bool = True) -> None:
         """Delete and re-create `path` in one multi-op, as a registrator taking a node over does."""
         tx = self.transaction()

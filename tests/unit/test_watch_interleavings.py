@@ -283,3 +283,64 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
         zk._before_read.clear()
         converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), f"seed {seed}: the copy to equal the tree")
         assert cache_view(cache) == zk_view(zk)
+
+
+# --- registrations that go with their owner's session --------------------------------------------
+
+ELECTION = "/svcctl/registrators/ENGINE"
+
+
+def registrator_zk(owner: int = 7) -> FakeZk:
+    """Two registrations owned by registrator session `owner`, which holds the election lock."""
+    zk = FakeZk()
+    zk.create("/services/svc", makepath=True)
+    zk.create(ELECTION, makepath=True)
+    zk.create_as(owner, f"{ELECTION}/x__lock__0000000001")
+    for port in (1001, 1002):
+        zk.create_as(owner, inst(port), registration(port))
+    return zk
+
+
+def test_registrations_gone_with_their_owners_session_stay_until_a_successor_writes_them():
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        removed = []
+        cache.add_listener(lambda change: removed.extend(change.removed))
+        assert {i.owner_session for i in cache.instances("svc")} == {7}
+        zk.expire_session(7)  # the active registrator crashed: its lock and registrations go
+        converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
+        converge(lambda: "/services/svc" not in cache.watcher.nodes or not cache.table.instances("svc"), "the table to drop them")
+        assert {i.port for i in cache.instances("svc")} == {1001, 1002}  # still offered
+        assert {i.port for i in cache.orphans()} == {1001, 1002}
+        assert removed == []  # the gateway was not told to drain them
+        zk.create_as(8, f"{ELECTION}/y__lock__0000000002")
+        for port in (1001, 1002):  # the successor registers them again
+            zk.create_as(8, inst(port), registration(port, owner="r2"))
+        converge(lambda: not cache.orphans(), "the successor's registrations to replace them")
+        assert {(i.port, i.owner_session) for i in cache.instances("svc")} == {(1001, 8), (1002, 8)}
+        assert removed == []
+
+
+def test_a_live_owner_deleting_a_registration_is_obeyed_at_once():
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        zk.delete(inst(1001))  # the kill-signal drain: the registrator is alive
+        converge(lambda: {i.port for i in cache.instances("svc")} == {1002}, "1001 to leave at once")
+        assert cache.orphans() == []
+
+
+def test_an_orphan_nobody_registers_again_leaves_after_the_grace():
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=0.3) as cache:
+        removed = []
+        cache.add_listener(lambda change: removed.extend(i.port for i in change.removed))
+        zk.expire_session(7)
+        converge(lambda: cache.orphans(), "them to be kept")
+        converge(lambda: cache.instances("svc") == [], "them to leave after the grace")
+        assert sorted(removed) == [1001, 1002] and cache.orphans() == []
+
+
+def test_without_any_registrator_election_nothing_is_kept(zk, cache):
+    zk.delete(inst(1001))
+    converge(lambda: {i.port for i in cache.instances("svc")} == {1002}, "1001 to leave")
+    assert cache.orphans() == []
