@@ -38,8 +38,10 @@ def assert_real_state(zk, engine, service: str, instances: int) -> None:
 
 
 def test_scenario_list():
-    steps = run_json("scenario", "list")
+    listing = run_json("scenario", "list")
+    steps = listing["steps"]
     assert [s["number"] for s in steps] == [1, 2, 3, 4]
+    assert [f["name"] for f in listing["faults"]] == ["registrator-handover", "registrator-crash", "leader-loss", "member-loss", "instance-kill", "host-crash"]
     assert [s["title"] for s in steps] == ["start service_1", "start service_2", "scale service_2 to 2", "stop service_1"]
 
 

@@ -1,4 +1,4 @@
-"""`svcctl scenario list|run`: the four classic scenarios (issue 4)."""
+"""`svcctl scenario list|run`: the four classic scenarios and the fault scenarios."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from .. import scenarios as core
 from ..progress import no_progress
 from .output import print_json, print_table, progress
 
-app = typer.Typer(help="The classic walkthrough's four scenarios, verified against ZooKeeper and Docker.", no_args_is_help=True)
+app = typer.Typer(help="The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
+                  no_args_is_help=True)
 
 
 def print_step(result: core.StepResult) -> None:
@@ -45,22 +46,65 @@ def print_summary(results: list[core.StepResult]) -> None:
 
 @app.command("list")
 def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """The four steps and what each must produce in ZooKeeper."""
+    """The four steps and what each must produce in ZooKeeper; the fault scenarios and what consumers must feel."""
+    from .. import faults
+
     if json_out:
-        print_json([s.to_dict() for s in core.STEPS])
+        print_json({"steps": [s.to_dict() for s in core.STEPS], "faults": [f.to_dict() for f in faults.FAULTS]})
         return
     print_table([(s.number, s.title, s.expectation) for s in core.STEPS], ["step", "action", "expected in ZooKeeper"])
+    typer.echo("")
+    print_table([(f.name, f.title + (" (a cluster over hosts; not yet)" if f.hosts_only else ""), f.expectation) for f in faults.FAULTS],
+                ["fault scenario", "fault (under load through the gateway and a ServiceCache)", "expected"])
+
+
+def print_fault(result) -> None:
+    """A fault scenario's report: what consumers felt, recovery, the trees."""
+    verdict = "OK" if result.ok else "FAILED"
+    typer.echo(f"\n== {result.fault.name}: {result.fault.title} — {verdict} ({result.seconds:.1f}s)")
+    typer.echo(f"expected: {result.fault.expectation}")
+    if result.victim:
+        typer.echo(f"fault on: {result.victim}")
+    typer.echo("tree before:")
+    typer.echo(result.tree_before)
+    g, c = result.gateway, result.cache_calls
+    typer.echo(f"through the gateway: {g.sent} sent, {g.failed} failed")
+    typer.echo(f"through a ServiceCache: {c.sent} sent, {c.failed} failed")
+    for at, error in (g.failures + c.failures)[:5]:
+        typer.echo(f"  failed at +{at:.3f}s: {error}")
+    typer.echo(f"longest an instance that never stopped was missing from the cache: {result.max_missing_s * 1000:.0f} ms")
+    if result.unroutable_s is not None:
+        typer.echo(f"kill → out of the cache: {result.unroutable_s * 1000:.0f} ms")
+    if result.degraded_seen is not None:
+        typer.echo(f"cluster status said degraded while the member was down: {'yes' if result.degraded_seen else 'no'}")
+    typer.echo("ZooKeeper == Docker " + (f"{result.converge_s:.2f}s after the fault" if result.converge_s is not None else "never"))
+    typer.echo("HAProxy afterwards: " + (", ".join(f"{a} {s}" for a, s in result.haproxy_up.items()) or "-"))
+    typer.echo("tree after:")
+    typer.echo(result.tree_after)
+    for problem in result.problems:
+        typer.echo(f"  problem: {problem}")
+
+
+def print_fault_summary(results) -> None:
+    print_table(
+        [(r.fault.name, r.gateway.sent, r.gateway.failed, r.cache_calls.failed, f"{r.max_missing_s * 1000:.0f} ms",
+          f"{r.converge_s:.2f}s" if r.converge_s is not None else "no", "OK" if r.ok else "FAILED") for r in results],
+        ["fault", "sent", "failed (gateway)", "failed (cache)", "max missing", "ZK == Docker", "result"],
+    )
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
-    which: str = typer.Argument(..., metavar="1|2|3|4|all", help="One step, or all four in order from a clean state."),
-    timeout: float = typer.Option(core.DEFAULT_TIMEOUT, "--timeout", help="Seconds each step may take to converge."),
+    which: str = typer.Argument(..., metavar="1|2|3|4|all|FAULT|faults",
+                                help="One step, or all four in order from a clean state; a fault scenario (see `list`), several joined by commas, or `faults`: every one."),
+    timeout: float = typer.Option(core.DEFAULT_TIMEOUT, "--timeout", help="Seconds each step (each fault's recovery) may take to converge."),
     context: str = typer.Option(None, "--context", help="Docker context of the engine to run them on (as the global --context)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Run scenario steps; after each, ZooKeeper must match Docker exactly and every endpoint answer."""
+    """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer) or fault scenarios (exit 8 when an expectation fails)."""
+    from .. import faults
+
     if context:
         import os
 
@@ -68,6 +112,19 @@ def run(
 
         ctx.obj.context = context
         select_engine(context, ctx.obj.docker_env(), os.environ)
+    if faults.is_fault(which) or "," in which and all(faults.is_fault(w) for w in which.split(",")):
+        chosen = faults.parse_faults(which, over_hosts=ctx.obj.layout is not None)
+        results = faults.run_faults(ctx.obj, chosen, timeout=max(timeout, faults.DEFAULT_FAULT_TIMEOUT),
+                                    on_progress=no_progress if json_out else progress, on_result=(lambda _: None) if json_out else print_fault)
+        if json_out:
+            print_json({"ok": all(r.ok for r in results), "faults": [r.to_dict() for r in results]})
+        else:
+            typer.echo("")
+            print_fault_summary(results)
+        error = faults.fault_failures(results)
+        if error is not None:
+            raise error
+        return
     steps = core.parse_selection(which)
     results = core.run(
         ctx.obj,
