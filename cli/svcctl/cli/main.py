@@ -44,7 +44,7 @@ COMMANDS: dict[str, Lazy] = {
     "scale": Lazy("services", "Run exactly N instances of a service, each on its own random loopback port."),
     "stop": Lazy("services", "Stop and remove every instance of the services (their registrations go)."),
     "ps": Lazy("services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."),
-    "scenario": Lazy("scenario", "The classic walkthrough's four scenarios, verified against ZooKeeper and Docker."),
+    "scenario": Lazy("scenario", "The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker."),
     "demo": Lazy("demo", "Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."),
     "zk": Lazy("zk", "Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune)."),
     "discover": Lazy("discover", "Services and their instances: address, container, age."),
