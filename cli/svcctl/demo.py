@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from . import cluster, scenarios
 from .bootstrap import Check
@@ -25,6 +25,8 @@ class DemoReport:
     builds: list[BuildResult] = field(default_factory=list)
     nodes: list[cluster.NodeStatus] = field(default_factory=list)
     steps: list[scenarios.StepResult] = field(default_factory=list)
+    faults: list[Any] = field(default_factory=list)  # faults.FaultResult, with --faults
+    want_faults: bool = False
     seconds: dict[str, float] = field(default_factory=dict)  # per phase, and total
     torn_down: bool = False
     security: str = ""  # the cluster's mode: open or tls+acl
@@ -33,7 +35,8 @@ class DemoReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and len(self.steps) == len(scenarios.STEPS) and all(s.ok for s in self.steps)
+        return (self.error is None and len(self.steps) == len(scenarios.STEPS) and all(s.ok for s in self.steps)
+                and (not self.want_faults or (bool(self.faults) and all(f.ok for f in self.faults))))
 
     def summary_rows(self) -> list[dict]:
         """The summary table: step, expected, seen in ZooKeeper, time to converge."""
@@ -48,6 +51,7 @@ class DemoReport:
             "images": [b.to_dict() for b in self.builds],
             "cluster": [n.to_dict() for n in self.nodes],
             "steps": [s.to_dict() for s in self.steps],
+            "faults": [f.to_dict() for f in self.faults],
             "torn_down": self.torn_down,
             "security": self.security,
             "error": None
@@ -73,12 +77,15 @@ def run_demo(
     on_progress: Progress = no_progress,
     on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
     secure: bool = False,
+    with_faults: bool = False,
+    on_fault: Callable[[Any], None] = lambda _: None,
 ) -> DemoReport:
     """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops
     the run and is recorded in `report.error`; a failed scenario ends it with `report.ok` false.
     With keep=False the project is taken down at the end, also after a failure. `secure`: on
-    the TLS+ACL cluster (cluster up --secure)."""
-    report = DemoReport()
+    the TLS+ACL cluster (cluster up --secure). `with_faults`: the fault scenarios after the four
+    (when they held)."""
+    report = DemoReport(want_faults=with_faults)
     begun = time.monotonic()
     try:
         started = _phase(report, "doctor", on_progress, "doctor --fix")
@@ -104,6 +111,14 @@ def run_demo(
         started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")
         report.steps = scenarios.run(settings, list(scenarios.STEPS), timeout=timeout, from_scratch=True, on_progress=on_progress, on_step=on_step)
         _timed(report, "scenarios", started)
+
+        if with_faults and all(s.ok for s in report.steps):
+            from . import faults
+
+            started = _phase(report, "faults", on_progress, "the fault scenarios, under consumer load")
+            chosen = faults.parse_faults("faults", over_hosts=settings.layout is not None)
+            report.faults = faults.run_faults(settings, chosen, on_progress=on_progress, on_result=on_fault)
+            _timed(report, "faults", started)
     except SvcctlError as exc:
         # Kept in the report, not raised: the caller still gets every phase done so far
         # (the CI smoke report is written even when the run stops early).
