@@ -221,7 +221,8 @@ class ServiceCache:
         # stopped with no standby to hand over to): kept this long, so a successor re-creating
         # them leaves no gap; a live owner deleting one (the kill-signal drain) is obeyed at once.
         self._orphans: dict[tuple[str, str], tuple[Instance, float]] = {}
-        self._writers: tuple[float, set[int] | None] = (0.0, None)
+        self._writers: set[int] = set()  # sessions seen holding a registrator's election node
+        self._live: tuple[float, set[int]] = (float("-inf"), set())  # when read, the sessions in an election then
         self.name = name
         self.base = base.rstrip("/") or "/"
         self.table = ServiceTable(self.base)
@@ -255,8 +256,12 @@ class ServiceCache:
             if change is not None:
                 for instance in change.added + change.updated:
                     self._orphans.pop((change.service, instance.node), None)
-        if change is not None and change.removed and not event.initial and self.orphan_grace > 0 and event.path != self.base:
-            change = self._keep_orphans(change)
+        if change is not None and self.orphan_grace > 0:
+            owners = {i.owner_session for i in change.added + change.updated if i.owner_session}
+            if owners - self._writers:
+                self._live_writers(max_age=0.5)  # a new owner: is it a registrator's session?
+            if change.removed and not event.initial and event.path != self.base:
+                change = self._keep_orphans(change)
         if change is not None:
             self._notify(change)
 
@@ -264,32 +269,36 @@ class ServiceCache:
         for callback in list(self._listeners):
             callback(change)
 
-    def _live_writers(self) -> set[int] | None:
-        """The sessions of every registrator in an election (active or standby); None when no
-        registrator ever ran here (then nothing is kept). Read at most every 0.2 s."""
+    def _live_writers(self, max_age: float | None = None) -> set[int]:
+        """The sessions of every registrator in an election (active or standby) now, read again
+        when the last read is older than `max_age` (None: older than the firing being handled,
+        whose change the read must see); each is remembered as a writer."""
         from .errors import NotFoundError
         from .registrator import ELECTION_ROOT
         from .zk.ops import walk
 
-        read_at, sessions = self._writers
-        if time.monotonic() - read_at < 0.2:
+        read_at, sessions = self._live
+        fresh = read_at >= self.watcher.item_started if max_age is None else time.monotonic() - read_at <= max_age
+        if fresh:
             return sessions
         try:
             _children, infos = walk(self.client, ELECTION_ROOT, with_data=True, max_depth=2)
             sessions = {info.stat.ephemeral_owner for info in infos.values() if info.stat.ephemeral_owner}
         except NotFoundError:
-            sessions = None
-        self._writers = (time.monotonic(), sessions)
+            sessions = set()
+        self._live = (time.monotonic(), sessions)
+        self._writers |= sessions
         return sessions
 
     def _keep_orphans(self, change: CacheChange) -> CacheChange | None:
-        owners = {i.owner_session for i in change.removed if i.owner_session}
-        if not owners:
+        """Keep the removed instances whose owner was a registrator whose session is gone (not
+        one that is alive and deleted them, nor a client that is no registrator)."""
+        candidates = [i for i in change.removed if i.owner_session in self._writers]
+        if not candidates:
             return change
-        writers = self._live_writers()
-        if writers is None:
-            return change
-        kept = [i for i in change.removed if i.owner_session and i.owner_session not in writers]
+        # Read after this firing: the owner's election node goes with its session, in the same step.
+        live = self._live_writers()
+        kept = [i for i in candidates if i.owner_session not in live]
         if not kept:
             return change
         deadline = time.monotonic() + self.orphan_grace

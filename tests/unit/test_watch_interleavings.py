@@ -344,3 +344,12 @@ def test_without_any_registrator_election_nothing_is_kept(zk, cache):
     zk.delete(inst(1001))
     converge(lambda: {i.port for i in cache.instances("svc")} == {1002}, "1001 to leave")
     assert cache.orphans() == []
+
+
+def test_a_registration_of_a_client_that_is_no_registrator_leaves_at_once():
+    zk = registrator_zk()
+    zk.create_as(42, inst(1003), registration(1003))  # a test or a hand-made registration
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        zk.expire_session(42)
+        converge(lambda: {i.port for i in cache.instances("svc")} == {1001, 1002}, "1003 to leave at once")
+        assert cache.orphans() == []

@@ -103,6 +103,7 @@ class TreeWatcher:
         self.resync_interval = resync_interval
         self.nodes: dict[str, NodeState] = {}
         self.resyncs = 0  # full re-reads done (the baseline is not one)
+        self.item_started = 0.0  # time.monotonic() when the firing being handled was taken: reads after it see its change
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -152,6 +153,7 @@ class TreeWatcher:
                 item = _RESYNC
             if item is _STOP:
                 return
+            self.item_started = time.monotonic()
             try:
                 if isinstance(item, tuple):
                     self._state_change(item[1])
