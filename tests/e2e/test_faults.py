@@ -1,0 +1,156 @@
+"""Faults under consumer load, against the real ensemble, registrators, instances and HAProxy.
+
+Each fault scenario (`svcctl scenario run NAME`) runs three times in a row and must hold every
+time: 0 failed requests through its gateway and its ServiceCache, no instance that never stopped
+missing from the cache, ZooKeeper == Docker again, HAProxy listing every live instance UP. Then
+the issue's own check: wrk through the project's gateway container and a long `svcctl call`
+across a graceful registrator stop, a SIGKILL of the active registrator's process, a leader
+restart and scaling 1→3→1: no failed request at all.
+
+Other stacks' registrators register every container of the engine, so the gateway may route to
+other projects' service_2 too: the HAProxy check follows this project's containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from bench.wrk import run_wrk
+from tests.e2e.helpers_services import docker_endpoints
+from tests.support import GATEWAY_PORT, GATEWAY_STATS_PORT, SVCCTL, TEST_PROJECT, run_json, run_svcctl, svcctl_env, wait_for
+
+FAULTS = ["registrator-handover", "registrator-crash", "leader-loss", "member-loss", "instance-kill"]
+
+
+@pytest.fixture(scope="module")
+def service_2(cluster):
+    run_svcctl("scale", "service_2", "2", timeout=300)
+    try:
+        yield
+    finally:
+        run_svcctl("stop", "service_2", check=False, timeout=300)
+
+
+@pytest.mark.parametrize("name", FAULTS)
+def test_fault_scenario_holds_three_times_in_a_row(name, service_2):
+    report = run_json("scenario", "run", ",".join([name] * 3), timeout=900)
+    assert report["ok"] is True
+    assert len(report["faults"]) == 3
+    for run in report["faults"]:
+        assert run["scenario"] == name and run["ok"] is True, run["problems"]
+        assert run["gateway"]["sent"] > 0 and run["gateway"]["failed"] == 0, run["gateway"]
+        assert run["cache_calls"]["sent"] > 0 and run["cache_calls"]["failed"] == 0, run["cache_calls"]
+        assert run["converge_s"] is not None
+        assert set(run["haproxy"].values()) == {"UP"}, run["haproxy"]
+        if name == "instance-kill":
+            assert run["unroutable_s"] is not None  # the killed one left the cache
+        else:
+            assert run["max_missing_s"] == 0, run["missing_s"]
+        if name == "member-loss":
+            assert run["degraded_seen"] is True
+        assert "/services" in run["tree_before"] and "/services" in run["tree_after"]
+
+
+def test_host_crash_needs_a_cluster_over_hosts(cluster):
+    proc = run_svcctl("scenario", "run", "host-crash", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["svcctl: error: host-crash needs a cluster over hosts; fix: `svcctl hosts up 3` and `svcctl cluster up --hosts …` first"]
+
+
+def members() -> list[dict]:
+    proc = run_svcctl("cluster", "status", "--json", check=False)
+    return json.loads(proc.stdout)["members"]
+
+
+def test_status_says_degraded_with_a_member_down_and_exits_9(cluster, engine):
+    follower = next(m["container"] for m in members() if m["mode"] == "follower")
+    engine.containers.get(follower).stop(timeout=10)
+    try:
+        proc = wait_for(lambda: (p := run_svcctl("cluster", "status", check=False)).returncode == 9 and p, "status to say degraded", 60)
+        assert "ensemble: degraded" in proc.stdout
+        assert proc.stderr.startswith("svcctl: error: the ensemble is degraded: quorum held by 2 of 3 members; not serving: " + follower)
+        assert json.loads(run_svcctl("cluster", "status", "--json", check=False).stdout)["health"] == "degraded"
+    finally:
+        engine.containers.get(follower).start()
+    wait_for(lambda: run_svcctl("cluster", "status", check=False).returncode == 0, "the member back and the ensemble healthy", 120)
+
+
+# --- the issue's check: wrk and a long call across every fault -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway(cluster):
+    run_svcctl("gateway", "up", "--port", str(GATEWAY_PORT), "--stats-port", str(GATEWAY_STATS_PORT), timeout=300)
+    try:
+        yield f"http://127.0.0.1:{GATEWAY_PORT}/"
+    finally:
+        run_svcctl("gateway", "down", check=False)
+
+
+def registrators() -> list[dict]:
+    return run_json("registrator", "status")
+
+
+def active_registrator() -> str:
+    return next(r["id"] for r in registrators() if r["role"] == "active" and r["id"].startswith(f"{TEST_PROJECT}-"))
+
+
+def quorum() -> bool:
+    modes = sorted(m["mode"] for m in members())
+    return modes == ["follower", "follower", "leader"]
+
+
+def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway, engine):
+    run_svcctl("scale", "service_2", "1", timeout=300)
+    wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 1, "one instance of this project")
+    headers = {"service_name": "service_2"}
+    outcome: dict = {}
+    load = threading.Thread(target=lambda: outcome.update(wrk=run_wrk(gateway, 55, headers, threads=2, connections=8, timeout=5.0)))
+    call = subprocess.Popen([SVCCTL, "call", "service_2", "-n", "140", "--interval", "0.3", "--json"], env=svcctl_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    load.start()
+    stopped = []
+    try:
+        time.sleep(3)
+        graceful = active_registrator()
+        engine.containers.get(graceful).stop(timeout=30)  # the handover
+        stopped.append(graceful)
+        time.sleep(3)
+        crashed = active_registrator()
+        container = engine.containers.get(crashed)
+        restarts = container.attrs["RestartCount"]
+        os.kill(int(container.attrs["State"]["Pid"]), signal.SIGKILL)  # the process dies; the restart policy applies
+        wait_for(lambda: (container.reload(), container.attrs["RestartCount"] > restarts and container.status == "running")[1],
+                 f"{crashed} restarted", 60)
+        time.sleep(3)
+        leader = next(m["container"] for m in members() if m["mode"] == "leader")
+        engine.containers.get(leader).restart(timeout=10)
+        wait_for(quorum, "quorum after the leader's restart", 120)
+        time.sleep(2)
+        run_svcctl("scale", "service_2", "3", timeout=300)
+        time.sleep(4)
+        run_svcctl("scale", "service_2", "1", timeout=300)
+    finally:
+        for name in stopped:
+            engine.containers.get(name).start()
+        load.join(timeout=120)
+        out, err = call.communicate(timeout=120)
+    wrk = outcome["wrk"]
+    assert wrk.requests > 0
+    assert (wrk.non_2xx, wrk.socket_errors) == (0, 0), wrk.output
+    assert call.returncode == 0, err[-2000:]
+    live = set(docker_endpoints(engine, "service_2", project_only=True))
+    assert len(live) == 1
+
+    def haproxy_lists_every_live_instance_up() -> bool:
+        rows = run_json("gateway", "status")["services"]
+        servers = {s["server"]: s["state"] for row in rows if row["service"] == "service_2" for s in row["servers"]}
+        return all(servers.get(address) == "UP" for address in live)
+
+    wait_for(haproxy_lists_every_live_instance_up, "HAProxy to list every live instance UP", 30)
