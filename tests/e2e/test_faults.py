@@ -154,3 +154,85 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
         return all(servers.get(address) == "UP" for address in live)
 
     wait_for(haproxy_lists_every_live_instance_up, "HAProxy to list every live instance UP", 30)
+
+
+# --- the watcher against the real ensemble -----------------------------------------------------------
+
+
+def test_replacements_never_take_an_instance_out_of_the_cache_or_the_watch_stream(zk):
+    from svcctl.discovery import ServiceCache
+    from tests.e2e.helpers_zk import payload, unique
+
+    svc = unique("replace")
+    paths = [f"/services/{svc}/127.0.0.1:{port}" for port in (41001, 41002)]
+    for path in paths:
+        zk.create(path, payload(svc, int(path.rsplit(":", 1)[1]), "c" * 12), ephemeral=True, makepath=True)
+    watch = subprocess.Popen([SVCCTL, "zk", "watch", f"/services/{svc}", "-r", "--json", "--timeout", "60"], env=svcctl_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    removed: list[str] = []
+    cache = ServiceCache(zk, svc)
+    cache.add_listener(lambda change: removed.extend(i.address for i in change.removed))
+    cache.start()
+    try:
+        assert len(cache.instances(svc)) == 2
+        time.sleep(1.0)  # the watch stream's baseline read
+        for _ in range(20):  # a registrator's takeover: delete + create in one multi-op, back to back
+            for path in paths:
+                tx = zk.transaction()
+                tx.delete(path)
+                tx.create(path, payload(svc, int(path.rsplit(":", 1)[1]), "d" * 12), ephemeral=True)
+                assert not any(isinstance(r, Exception) for r in tx.commit())
+        zk.delete(paths[0])  # and a plain delete + create, the firing racing the re-creation
+        zk.create(paths[0], payload(svc, 41001, "e" * 12), ephemeral=True)
+        czxids = {p: zk.exists(p).czxid for p in paths}
+        wait_for(lambda: {p: s.czxid for p, s in cache.watcher.nodes.items() if p in czxids} == czxids, "the cache to follow every re-creation", 30)
+        assert {i.address for i in cache.instances(svc)} == {"127.0.0.1:41001", "127.0.0.1:41002"}
+        assert "127.0.0.1:41002" not in removed  # only ever replaced
+        time.sleep(1.0)  # the stream's last events
+    finally:
+        watch.terminate()
+        out, _err = watch.communicate(timeout=30)
+        cache.stop()
+        for path in paths:
+            try:
+                zk.delete(path)
+            except Exception:  # noqa: BLE001 - gone already
+                pass
+    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [e["kind"] for e in events if e["path"] == paths[1]].count("node_replaced") >= 1, events
+    for path in paths:
+        # Whatever the interleaving, the stream ends with each instance there: never a deletion
+        # that was not followed by its re-creation.
+        mine = [e["kind"] for e in events if e["path"] == path]
+        assert mine and mine[-1] in ("child_added", "node_replaced", "data_changed"), (path, mine)
+
+
+def test_a_registrator_gone_for_good_leaves_no_gap_in_the_cache(service_2, zk, engine):
+    # `docker kill` of the container: no restart, so the next in line takes over only when the
+    # dead session expires, and its registrations go with it a moment before the successor
+    # writes them again; the cache keeps them through that moment.
+    from svcctl.discovery import ServiceCache
+
+    mine = set(docker_endpoints(engine, "service_2", project_only=True))
+    assert len(mine) == 2
+    removed: list[str] = []
+    cache = ServiceCache(zk, "service_2")
+    cache.add_listener(lambda change: removed.extend(i.address for i in change.removed))
+    cache.start()
+    victim = active_registrator()
+    owners_before = {zk.exists(f"/services/service_2/{a}").ephemeralOwner for a in mine}
+    try:
+        engine.containers.get(victim).kill()
+
+        def rewritten() -> bool:
+            stats = [zk.exists(f"/services/service_2/{a}") for a in mine]
+            return all(s is not None for s in stats) and not ({s.ephemeralOwner for s in stats} & owners_before)
+
+        wait_for(rewritten, "another registrator to register them again", 90)
+        wait_for(lambda: not cache.orphans(), "the cache to hold the new registrations", 30)
+        assert mine <= {i.address for i in cache.instances("service_2")}
+        assert not (set(removed) & mine), removed
+    finally:
+        cache.stop()
+        engine.containers.get(victim).start()
+    wait_for(lambda: sum(1 for r in registrators() if r["id"].startswith(f"{TEST_PROJECT}-")) == 3, "the registrator back", 60)
