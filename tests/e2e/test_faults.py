@@ -213,8 +213,10 @@ def test_a_registrator_gone_for_good_leaves_no_gap_in_the_cache(service_2, zk, e
     # writes them again; the cache keeps them through that moment.
     from svcctl.discovery import ServiceCache
 
+    run_svcctl("scale", "service_2", "2", timeout=300)
+    wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 2, "two instances of this project")
     mine = set(docker_endpoints(engine, "service_2", project_only=True))
-    assert len(mine) == 2
+    wait_for(lambda: all(zk.exists(f"/services/service_2/{a}") for a in mine), "both registered")
     removed: list[str] = []
     cache = ServiceCache(zk, "service_2")
     cache.add_listener(lambda change: removed.extend(i.address for i in change.removed))

@@ -281,12 +281,14 @@ class TreeWatcher:
         return self.depth is None or self._level(path) < self.depth
 
     def _report_removed(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+        # Called once the local copy is updated: a node whose parent is still there is a child
+        # removed (whichever firing found it gone first); the root, or a node whose parent
+        # went too, is deleted.
         parent = path.rsplit("/", 1)[0] or "/"
-        if path == self.root or parent not in old or parent not in new:
-            # Gone with (or found gone by) its own read, or its parent went too.
-            self._emit(ZkEvent(NODE_DELETED, path))
-        else:
+        if path != self.root and parent in self.nodes:
             self._emit(ZkEvent(CHILD_REMOVED, path))
+        else:
+            self._emit(ZkEvent(NODE_DELETED, path))
 
     def _sync(self, path: str) -> None:
         """A firing for `path`: re-read it; a new identity re-reads its subtree; a changed child
