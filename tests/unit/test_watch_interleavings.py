@@ -353,3 +353,24 @@ def test_a_registration_of_a_client_that_is_no_registrator_leaves_at_once():
         zk.expire_session(42)
         converge(lambda: {i.port for i in cache.instances("svc")} == {1001, 1002}, "1003 to leave at once")
         assert cache.orphans() == []
+
+
+def test_a_removed_child_is_reported_once_as_child_removed_whichever_firing_comes_first(zk):
+    import queue
+
+    events: queue.Queue = queue.Queue()
+    watcher = w.TreeWatcher(zk, "/services", events.put, depth=None)
+    watcher.start(timeout=5)
+    try:
+        zk.delete(inst(1002))  # its own data watch fires before its parent's child watch
+        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.CHILD_REMOVED, inst(1002))
+        zk.delete(inst(1001))
+        zk.delete("/services/svc")  # the service node after its last instance
+        got = [(e.kind, e.path) for e in (events.get(timeout=5), events.get(timeout=5))]
+        assert got == [(w.CHILD_REMOVED, inst(1001)), (w.CHILD_REMOVED, "/services/svc")]
+        zk.delete("/services")
+        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.NODE_DELETED, "/services")
+        time.sleep(0.2)
+        assert events.empty()
+    finally:
+        watcher.stop()
