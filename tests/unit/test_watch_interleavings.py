@@ -374,3 +374,22 @@ def test_a_removed_child_is_reported_once_as_child_removed_whichever_firing_come
         assert events.empty()
     finally:
         watcher.stop()
+
+
+def test_a_consumer_that_raises_does_not_end_the_stream(zk):
+    seen: list[tuple[str, str]] = []
+
+    def fragile(event: w.ZkEvent) -> None:
+        seen.append((event.kind, event.path))
+        if event.kind != w.CHILD_ADDED or event.path != inst(1004):
+            raise RuntimeError("consumer bug")
+
+    watcher = w.TreeWatcher(zk, "/services", fragile, depth=None)
+    watcher.start(timeout=5)
+    try:
+        zk.create(inst(1003), registration(1003), ephemeral=True)
+        converge(lambda: (w.CHILD_ADDED, inst(1003)) in seen, "the first event")
+        zk.create(inst(1004), registration(1004), ephemeral=True)
+        converge(lambda: (w.CHILD_ADDED, inst(1004)) in seen, "the stream to go on")
+    finally:
+        watcher.stop()

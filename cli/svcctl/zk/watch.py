@@ -166,7 +166,10 @@ class TreeWatcher:
                 # Anything else must not kill the stream silently: report it and go on (the
                 # next full re-read repairs what this read missed).
                 if not self._is_connection_error(exc):
-                    self._emit(ZkEvent(WATCH_ERROR, self.root, data=f"{type(exc).__name__}: {exc}".encode()))
+                    try:
+                        self._emit(ZkEvent(WATCH_ERROR, self.root, data=f"{type(exc).__name__}: {exc}".encode()))
+                    except Exception:  # noqa: BLE001 - a consumer that fails on the report too: the stream still goes on
+                        pass
                 if self.resync_interval > 0:
                     self._next_resync = min(self._next_resync, time.monotonic() + min(1.0, self.resync_interval))
             finally:
