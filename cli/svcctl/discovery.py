@@ -223,6 +223,7 @@ class ServiceCache:
         self._orphans: dict[tuple[str, str], tuple[Instance, float]] = {}
         self._writers: set[int] = set()  # sessions seen holding a registrator's election node
         self._live: tuple[float, set[int]] = (float("-inf"), set())  # when read, the sessions in an election then
+        self._orphan_timers: set[threading.Timer] = set()
         self.name = name
         self.base = base.rstrip("/") or "/"
         self.table = ServiceTable(self.base)
@@ -241,6 +242,10 @@ class ServiceCache:
         return self
 
     def stop(self) -> None:
+        with self._lock:
+            timers, self._orphan_timers = self._orphan_timers, set()
+        for timer in timers:
+            timer.cancel()
         self.watcher.stop()
 
     def __enter__(self) -> "ServiceCache":
@@ -269,11 +274,14 @@ class ServiceCache:
         for callback in list(self._listeners):
             callback(change)
 
-    def _live_writers(self, max_age: float | None = None) -> set[int]:
+    def _live_writers(self, max_age: float | None = None) -> set[int] | None:
         """The sessions of every registrator in an election (active or standby) now, read again
         when the last read is older than `max_age` (None: older than the firing being handled,
-        whose change the read must see); each is remembered as a writer."""
-        from .errors import NotFoundError
+        whose change the read must see); each is remembered as a writer. None when the read
+        fails (a failover in progress): the caller decides without it."""
+        from kazoo.exceptions import KazooException
+
+        from .errors import NotFoundError, SvcctlError
         from .registrator import ELECTION_ROOT
         from .zk.ops import walk
 
@@ -286,6 +294,8 @@ class ServiceCache:
             sessions = {info.stat.ephemeral_owner for info in infos.values() if info.stat.ephemeral_owner}
         except NotFoundError:
             sessions = set()
+        except (KazooException, SvcctlError):
+            return None
         self._live = (time.monotonic(), sessions)
         self._writers |= sessions
         return sessions
@@ -298,20 +308,29 @@ class ServiceCache:
             return change
         # Read after this firing: the owner's election node goes with its session, in the same step.
         live = self._live_writers()
-        kept = [i for i in candidates if i.owner_session not in live]
+        # Unknown (the election could not be read): keep them; the grace bounds the error.
+        kept = candidates if live is None else [i for i in candidates if i.owner_session not in live]
         if not kept:
             return change
         deadline = time.monotonic() + self.orphan_grace
         with self._lock:
             for instance in kept:
                 self._orphans[(change.service, instance.node)] = (instance, deadline)
-        timer = threading.Timer(self.orphan_grace, self._expire_orphans)
+        timer = threading.Timer(self.orphan_grace, lambda: self._orphan_timer_fired(timer))
         timer.daemon = True
+        with self._lock:
+            self._orphan_timers.add(timer)
         timer.start()
         change.removed = [i for i in change.removed if i not in kept]
         if change.removed or change.added or change.updated or change.service_added:
             return change
         return None
+
+    def _orphan_timer_fired(self, timer: threading.Timer) -> None:
+        with self._lock:
+            self._orphan_timers.discard(timer)
+        # Expiry changes reach listeners on the watcher's thread, like every other change.
+        self.watcher.call_soon(self._expire_orphans)
 
     def _expire_orphans(self) -> None:
         now = time.monotonic()

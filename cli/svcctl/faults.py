@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -118,23 +119,35 @@ class GapMeter:
         self.watched = set(watched)
         self.missing_since: dict[str, float] = {}
         self.longest: dict[str, float] = {a: 0.0 for a in watched}
+        # The sampler thread samples while the fault (another thread) may unwatch its victim.
+        self._lock = threading.Lock()
+
+    def unwatch(self, address: str) -> None:
+        """Stop measuring `address` (an instance the fault removes on purpose)."""
+        with self._lock:
+            self.watched.discard(address)
+            self.longest.pop(address, None)
+            self.missing_since.pop(address, None)
 
     def sample(self, present: set[str], now: float) -> None:
-        for address in self.watched:
-            if address in present:
-                started = self.missing_since.pop(address, None)
-                if started is not None:
-                    self.longest[address] = max(self.longest[address], now - started)
-            else:
-                self.missing_since.setdefault(address, now)
+        with self._lock:
+            for address in self.watched:
+                if address in present:
+                    started = self.missing_since.pop(address, None)
+                    if started is not None:
+                        self.longest[address] = max(self.longest[address], now - started)
+                else:
+                    self.missing_since.setdefault(address, now)
 
     def close(self, now: float) -> None:
-        for address, started in list(self.missing_since.items()):
-            self.longest[address] = max(self.longest[address], now - started)
+        with self._lock:
+            for address, started in list(self.missing_since.items()):
+                self.longest[address] = max(self.longest[address], now - started)
 
     @property
     def max_gap(self) -> float:
-        return max(self.longest.values(), default=0.0)
+        with self._lock:
+            return max(self.longest.values(), default=0.0)
 
 
 @dataclass
@@ -261,7 +274,10 @@ class Consumers:
         self._client = started_client(self.settings.zk_hosts, tls=self.settings.zk_tls)
         self.cache = ServiceCache(self._client, SERVICE).start()
         # The gateway must route to every watched instance before the fault.
-        poll_until(self._gateway_routes_all, bool, time.monotonic() + timeout, 0.2)
+        if not poll_until(self._gateway_routes_all, bool, time.monotonic() + timeout, 0.2):
+            # Failures under the fault would otherwise be blamed on it.
+            raise CheckFailedError(f"before the fault: the scenario's gateway does not route to every {SERVICE} instance within {timeout:.0f}s",
+                                   "`svcctl zk ls -r /services` and `docker ps` show what is registered and running")
         self._started = time.monotonic()
         for i in range(self.threads):
             self._spawn(self._gateway_load, f"fault-load-{i}")
@@ -374,6 +390,15 @@ def _kill_process(docker_client: "docker.DockerClient", name: str) -> None:
     pid = int(container.attrs["State"]["Pid"])
     if pid <= 0:
         raise CheckFailedError(f"{name} is not running", "`svcctl cluster up`")
+    # The engine's pid means something here only when the engine runs on this machine: with a
+    # remote engine (a context, DOCKER_HOST, a VM) it could name an unrelated local process.
+    try:
+        ours = container.id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        ours = False
+    if not ours:
+        raise CheckFailedError(f"{name}'s process (pid {pid}) is not on this machine: the engine runs elsewhere",
+                               "run registrator-crash on the engine's own host, as root")
     try:
         os.kill(pid, signal.SIGKILL)
     except PermissionError:
@@ -389,6 +414,7 @@ class Injector:
         self.result, self.consumers, self.on_progress = result, consumers, on_progress
         self.stopped: list[str] = []
         self.killed_at: float | None = None
+        self.restored = False
 
     def inject(self) -> None:
         getattr(self, "_" + self.fault.name.replace("-", "_"))()
@@ -448,8 +474,8 @@ class Injector:
         service = sample_service_of(victim)
         self.result.victim = victim.name
         self.consumers.victim_address = registration_key(victim, service) if service else None
-        self.consumers.gaps.watched.discard(self.consumers.victim_address or "")
-        self.consumers.gaps.longest.pop(self.consumers.victim_address or "", None)
+        if self.consumers.victim_address:
+            self.consumers.gaps.unwatch(self.consumers.victim_address)
         self.on_progress(f"{self.fault.name}: docker kill {victim.name}")
         self.killed_at = time.monotonic()
         self.docker.containers.get(victim.name).kill()
@@ -464,6 +490,10 @@ class Injector:
         _wait(lambda: quorum_reached([m.stats.mode for m in _members(self.settings)]), "the ensemble's quorum (one leader, two followers)", 120)
 
     def restore(self) -> None:
+        """Undo the fault, once (the run's `finally` calls it again when the run failed before)."""
+        if self.restored:
+            return
+        self.restored = True
         for name in self.stopped:
             self.on_progress(f"{self.fault.name}: docker start {name}")
             self.docker.containers.get(name).start()
@@ -572,7 +602,14 @@ def run_faults(settings: Settings, faults: list[Fault], timeout: float = DEFAULT
     """Each fault in order (all of them run: one failing does not hide the others)."""
     results = []
     for fault in faults:
-        result = run_fault(settings, fault, timeout, on_progress)
+        try:
+            result = run_fault(settings, fault, timeout, on_progress)
+        except BadInputError:
+            raise
+        except SvcctlError as exc:
+            # A fault that could not run is a failed expectation; the others still run.
+            result = FaultResult(fault=fault)
+            result.problems = [exc.one_line()]
         results.append(result)
         on_result(result)
     return results

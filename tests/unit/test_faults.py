@@ -30,6 +30,15 @@ def test_gap_meter_keeps_the_longest_absence_per_address():
     assert meter.max_gap == 1.0
 
 
+def test_gap_meter_forgets_an_address_the_fault_removes_on_purpose():
+    meter = faults.GapMeter({"a", "victim"})
+    meter.sample({"a"}, 0.0)  # the victim is already out
+    meter.unwatch("victim")
+    meter.sample({"a"}, 5.0)
+    meter.close(6.0)
+    assert meter.longest == {"a": 0.0} and meter.max_gap == 0.0
+
+
 def result(name: str = "registrator-handover", **kw) -> faults.FaultResult:
     r = faults.FaultResult(fault=faults.find_fault(name))
     r.gateway.sent, r.cache_calls.sent = 1000, 100

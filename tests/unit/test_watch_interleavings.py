@@ -393,3 +393,69 @@ def test_a_consumer_that_raises_does_not_end_the_stream(zk):
         converge(lambda: (w.CHILD_ADDED, inst(1004)) in seen, "the stream to go on")
     finally:
         watcher.stop()
+
+
+def test_an_election_that_cannot_be_read_keeps_the_orphans_for_the_grace():
+    from kazoo.exceptions import ConnectionLoss
+
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        assert {i.port for i in cache.instances("svc")} == {1001, 1002}
+        reads = zk.get_children_async
+
+        def election_unreadable(path, *args, **kwargs):
+            if path.startswith(ELECTION.rsplit("/", 1)[0]):
+                raise ConnectionLoss()  # a failover in progress
+            return reads(path, *args, **kwargs)
+
+        zk.get_children_async = election_unreadable
+        zk.expire_session(7)
+        converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
+        # The change was not lost with the failed read: the instances are kept, not dropped.
+        assert {i.port for i in cache.instances("svc")} == {1001, 1002}
+        assert {i.port for i in cache.orphans()} == {1001, 1002}
+
+
+def test_an_orphan_leaves_on_the_watchers_thread_and_not_after_stop():
+    import threading
+
+    zk = registrator_zk()
+    threads = []
+    with ServiceCache(zk, orphan_grace=0.2) as cache:
+        cache.add_listener(lambda change: threads.append(threading.current_thread().name) if change.removed else None)
+        zk.expire_session(7)
+        converge(lambda: cache.instances("svc") == [], "them to leave after the grace")
+    assert threads and all(name.startswith("zk-watch") for name in threads)
+
+    zk = registrator_zk()
+    late = []
+    cache = ServiceCache(zk, orphan_grace=0.3).start()
+    cache.add_listener(lambda change: late.extend(change.removed))
+    zk.expire_session(7)
+    converge(lambda: cache.orphans(), "them to be kept")
+    cache.stop()
+    time.sleep(0.5)
+    assert late == []  # a stopped cache tells no one
+
+
+def test_a_consumer_failing_on_one_event_still_gets_the_next_ones():
+    zk = FakeZk()
+    zk.create("/services/svc", makepath=True)
+    seen = []
+
+    def consumer(event: w.ZkEvent) -> None:
+        seen.append((event.kind, event.path))
+        if event.path == inst(1001):
+            raise RuntimeError("a consumer bug")
+
+    watcher = w.TreeWatcher(zk, "/services", consumer, depth=2)
+    watcher.start()
+    try:
+        transaction = zk.transaction()
+        transaction.create(inst(1001), registration(1001))
+        transaction.create(inst(1002), registration(1002))
+        transaction.commit()
+        converge(lambda: (w.CHILD_ADDED, inst(1002)) in seen, "the event after the failing one")
+        assert any(kind == w.WATCH_ERROR for kind, _path in seen)
+    finally:
+        watcher.stop()

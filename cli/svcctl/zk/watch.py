@@ -142,6 +142,11 @@ class TreeWatcher:
         """Ask for a full re-read and diff now (it runs on the worker thread)."""
         self._queue.put(_RESYNC)
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the worker thread, in order with the events (a consumer's timer
+        keeps the one-thread contract of its listeners so)."""
+        self._queue.put(callback)
+
     # --- the worker --------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -159,6 +164,8 @@ class TreeWatcher:
                     self._state_change(item[1])
                 elif item is _RESYNC:
                     self._full_resync()
+                elif callable(item):
+                    item()
                 else:
                     self._sync(item)
             except Exception as exc:
@@ -204,7 +211,14 @@ class TreeWatcher:
         event.initial = self._initial
         if event.initial and not self.emit_initial:
             return
-        self.on_event(event)
+        try:
+            self.on_event(event)
+        except Exception as exc:
+            # The local copy already holds this change: a consumer failing on one event must
+            # not lose the events after it in the same diff. It hears of its own failure once.
+            if event.kind == WATCH_ERROR:
+                return
+            self._emit(ZkEvent(WATCH_ERROR, event.path, data=f"consumer failed on {event.kind}: {type(exc).__name__}: {exc}".encode()))
 
     def _level(self, path: str) -> int:
         if path == self.root:
