@@ -96,12 +96,13 @@ def latency_run(n: int) -> int:
     import docker
 
     from svcctl.config import Settings
+    from svcctl.engine import docker_client
     from svcctl.gateway.controller import free_port, run_gateway
     from svcctl.polling import poll_until
     from tests.e2e.helpers_zk import base_image
 
     settings = Settings()
-    engine = docker.from_env(timeout=120)
+    engine = docker_client(timeout=120)  # the engine svcctl selects (--context, DOCKER_HOST, the current context)
     image = base_image(engine)
     ready = threading.Event()
     stop = threading.Event()

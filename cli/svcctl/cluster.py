@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .compose import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
 from .config import Settings, ZkHost
-from .errors import BadInputError, ConflictError, SvcctlError, WaitTimeoutError
+from .errors import BadInputError, CheckFailedError, ConflictError, SvcctlError, WaitTimeoutError
 from .polling import poll_until
 from .progress import Progress, no_progress
 from .zk.fourletter import ServerStats, server_stats
@@ -28,9 +28,13 @@ class NodeStatus:
         return {"member": self.member, "container": self.container, "state": self.state, "host": self.host, **self.stats.to_dict()}
 
 
+# What a member of a quorum answers (a lone "standalone" server is none).
+QUORUM_MODES = ("leader", "follower", "observer")
+
+
 def quorum_reached(modes: list[str]) -> bool:
     """Exactly one leader and every other member a follower (or observer)."""
-    return modes.count("leader") == 1 and all(m in ("leader", "follower", "observer") for m in modes)
+    return modes.count("leader") == 1 and all(m in QUORUM_MODES for m in modes)
 
 
 HEALTHY, DEGRADED, NO_QUORUM = "healthy", "degraded", "no quorum"
@@ -40,10 +44,27 @@ def ensemble_health(modes: list[str]) -> str:
     """healthy: every member serves under one leader; degraded: one leader and a majority of
     the members serving, some not (the ensemble still accepts reads and writes, one more loss
     may end that); no quorum otherwise."""
-    serving = sum(1 for m in modes if m in ("leader", "follower", "observer"))
+    serving = sum(1 for m in modes if m in QUORUM_MODES)
     if modes.count("leader") != 1 or serving <= len(modes) // 2:
         return NO_QUORUM
     return HEALTHY if serving == len(modes) else DEGRADED
+
+
+def require_healthy(nodes: list) -> None:
+    """Raise unless every member serves: no quorum (exit 8) or degraded (exit 9), naming the
+    members that do not serve."""
+    from .errors import DegradedError
+
+    health = ensemble_health([n.stats.mode for n in nodes])
+    if health == HEALTHY:
+        return
+    serving = sum(1 for n in nodes if n.stats.mode in QUORUM_MODES)
+    down = ", ".join(f"{n.container} ({n.state}, {n.stats.mode})" for n in nodes if n.stats.mode not in QUORUM_MODES) or "none"
+    if health == NO_QUORUM:
+        raise CheckFailedError(f"the ensemble has no quorum ({serving} of {len(nodes)} members serving; not serving: {down})",
+                               "`svcctl cluster up` starts missing members")
+    raise DegradedError(f"the ensemble is degraded: quorum held by {serving} of {len(nodes)} members; not serving: {down}",
+                        "`svcctl cluster up` starts the missing member; one more loss ends the quorum")
 
 
 def member_containers(settings: Settings) -> dict[ZkHost, str]:

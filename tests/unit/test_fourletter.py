@@ -1,3 +1,4 @@
+import pytest
 from svcctl.cluster import quorum_reached
 from svcctl.zk.fourletter import ServerStats, merge_mntr, parse_mntr, parse_srvr
 
@@ -61,3 +62,20 @@ def test_degraded_has_its_own_exit_code():
     assert DegradedError.exit_code == 9 and EXIT_CODES[DegradedError] == 9
     assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
     assert not issubclass(DegradedError, CheckFailedError)
+
+
+def test_require_healthy_names_the_members_not_serving_with_distinct_errors():
+    from types import SimpleNamespace
+
+    from svcctl.cluster import require_healthy
+    from svcctl.errors import CheckFailedError, DegradedError
+
+    def node(name: str, mode: str, state: str = "running"):
+        return SimpleNamespace(container=name, state=state, stats=SimpleNamespace(mode=mode))
+
+    require_healthy([node("zoo1", "follower"), node("zoo2", "leader"), node("zoo3", "follower")])
+    with pytest.raises(DegradedError, match=r"2 of 3 .*zoo3 \(exited, down\)"):
+        require_healthy([node("zoo1", "follower"), node("zoo2", "leader"), node("zoo3", "down", "exited")])
+    with pytest.raises(CheckFailedError, match="no quorum") as lost:
+        require_healthy([node("zoo1", "down", "exited"), node("zoo2", "leader"), node("zoo3", "down", "exited")])
+    assert not isinstance(lost.value, DegradedError)

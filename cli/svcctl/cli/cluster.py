@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from .. import cluster as core
-from ..errors import CheckFailedError
 from ..progress import no_progress
 from .output import print_json, print_table, progress
 
@@ -100,19 +99,9 @@ def up(
 @app.command()
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
-    from ..errors import DegradedError
-
     nodes = core.status(ctx.obj)
-    health = core.ensemble_health([n.stats.mode for n in nodes])
-    _print_all(ctx, nodes, json_out, health)
-    down = ", ".join(f"{n.container} ({n.state}, {n.stats.mode})" for n in nodes if n.stats.mode not in core.SERVING_MODES) or "none"
-    serving = sum(1 for n in nodes if n.stats.mode in core.SERVING_MODES)
-    if health == core.NO_QUORUM:
-        raise CheckFailedError(f"the ensemble has no quorum ({serving} of {len(nodes)} members serving; not serving: {down})",
-                               "`svcctl cluster up` starts missing members")
-    if health == core.DEGRADED:
-        raise DegradedError(f"the ensemble is degraded: quorum held by {serving} of {len(nodes)} members; not serving: {down}",
-                            "`svcctl cluster up` starts the missing member; one more loss ends the quorum")
+    _print_all(ctx, nodes, json_out, core.ensemble_health([n.stats.mode for n in nodes]))
+    core.require_healthy(nodes)
 
 
 @app.command()
