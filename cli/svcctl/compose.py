@@ -34,9 +34,11 @@ def compose_environment(settings: Settings) -> dict[str, str]:
     """The ${VARS} the compose files interpolate."""
     from .config import gateway_image
     from .engine import resolve_engine
-    from .pki import Pki, pki_dir
+    from .pki import container_owner
+    from .registrator.daemon import host_address
+    from .security import project_pki
 
-    pki = Pki(pki_dir(settings.project_path()))
+    pki = project_pki(settings)
     ports = settings.zk_ports
     return {
         # The sample services publish on the engine's address: loopback here, a host's own with --context.
@@ -47,6 +49,10 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
         "SVCCTL_PKI_DIR": str(pki.root),
         "SVCCTL_PKI_ID": pki.fingerprint(),
+        # Secured, the registrators run as the owner of the keys they read (never root) and, on
+        # the project's network, cannot find the host's address themselves.
+        "SVCCTL_CONTAINER_USER": ":".join(map(str, container_owner())),
+        "SVCCTL_HOST_IP": host_address(),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),

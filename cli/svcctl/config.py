@@ -177,7 +177,7 @@ class Settings:
     layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
     hosts_tmp: str = field(default_factory=lambda: _env(None).get("SVCCTL_HOSTS_TMP") or "/var/tmp")  # image tarballs for `hosts up`
     # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
-    # cluster needs none of them (its PKI is found under .svcctl/pki/).
+    # cluster needs none of them (its PKI is found under the state directory's pki/).
     zk_ca: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CA") or None)
     zk_cert: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CERT") or None)
     zk_key: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_KEY") or None)
@@ -225,6 +225,14 @@ class Settings:
         from .security import client_tls
 
         return client_tls(self)
+
+    @property
+    def zk_admin_tls(self) -> "ZkTls | None":
+        """Like zk_tls, for the commands that write (zk rm, zk prune): the project's admin
+        identity instead of its reader (explicit --zk-* options win as always)."""
+        from .security import ADMIN, client_tls
+
+        return client_tls(self, identity=ADMIN)
 
 def debug_enabled() -> bool:
     """SVCCTL_DEBUG: the error boundary shows an unexpected error's traceback."""

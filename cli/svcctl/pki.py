@@ -1,38 +1,60 @@
-"""The project's PKI for the secured ensemble, under <project-dir>/.svcctl/pki/ (made once,
-remade only on request), with Python's `cryptography`. Private keys never leave the directory and
-are 0600; nothing here logs or returns a secret.
+"""The project's PKI for the secured ensemble, under <state-dir>/pki/ (made once, remade only on
+request), with Python's `cryptography`. Private keys never leave the directory and are 0600;
+nothing here logs or returns a secret.
+
+Two CAs: the client CA signs what the client ports present and accept (members' client-port
+certificates, the admin, the registrators, readers); the quorum CA signs only the members'
+quorum certificates, so the quorum port accepts no client identity as a peer.
 
 Layout (what each consumer mounts or reads):
-  ca.pem, ca-key.pem              the project CA (ca.pem: what any consumer needs to trust)
-  zoo1/ zoo2/ zoo3/               one per member: ca.pem, keystore.pem (key + certificate, PEM,
-                                  read by ZooKeeper's PEM key store: no keystore password needed)
+  ca.pem, ca-key.pem              the client CA (ca.pem: what any consumer needs to trust)
+  quorum-ca.pem, quorum-ca-key.pem the quorum CA
+  zoo1/ zoo2/ zoo3/               one per member: ca.pem, keystore.pem (client port: key +
+                                  certificate naming that member only, PEM), quorum-ca.pem,
+                                  quorum.pem (its quorum key + certificate)
   registrator/                    ca.pem, cert.pem, key.pem: the registrators' identity (x509 ACL)
   admin/                          ca.pem, cert.pem, key.pem: the admin identity (x509 super user)
+  readers/NAME/                   ca.pem, cert.pem, key.pem: a reader (CN=svcctl-reader@NAME):
+                                  `cli` (svcctl's read commands), `gateway`, and any consumer's
+                                  from `svcctl pki issue NAME --role reader`
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInputError
+from .errors import BadInputError, ConflictError
 
 MEMBERS = ("zoo1", "zoo2", "zoo3")
 REGISTRATOR_CN = "svcctl-registrator"
 ADMIN_CN = "svcctl-admin"
+READER_CN_PREFIX = "svcctl-reader@"
 CA_CN = "svcctl ensemble CA"
-SERVER_SANS = ("localhost", "127.0.0.1")  # plus the member's own name; zoo1..zoo3 on every member
+QUORUM_CA_CN = "svcctl quorum CA"
+SERVER_SANS = ("localhost", "127.0.0.1")  # plus the member's own name (and no other member's)
+CLI_READER = "cli"  # the identity of svcctl's own read commands
+GATEWAY_READER = "gateway"
+BUILTIN_READERS = (CLI_READER, GATEWAY_READER)
+ROLES = ("reader",)
 CERT_DAYS = 825
 CA_DAYS = 3650
 KEY_MODE = 0o600
 DIR_MODE = 0o700
+# When svcctl runs as root, the keys a container reads are handed to this unprivileged uid/gid
+# (the registrators and members run as it); otherwise they stay the user's, and the containers
+# run as the user's uid.
+CONTAINER_UID = 10001
+_READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-def pki_dir(project_dir: Path) -> Path:
-    return project_dir / ".svcctl" / "pki"
+def pki_dir(state: Path) -> Path:
+    """The PKI of a project whose state directory is `state` (Settings.state_path)."""
+    return state / "pki"
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,10 @@ class ClientIdentity:
     ca: Path
     cert: Path
     key: Path
+
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        return self.ca, self.cert, self.key
 
 
 @dataclass(frozen=True)
@@ -56,11 +82,33 @@ class Pki:
     def ca_key(self) -> Path:
         return self.root / "ca-key.pem"
 
+    @property
+    def quorum_ca(self) -> Path:
+        return self.root / "quorum-ca.pem"
+
+    @property
+    def quorum_ca_key(self) -> Path:
+        return self.root / "quorum-ca-key.pem"
+
     def member_dir(self, member: str) -> Path:
         return self.root / member
 
+    def member_files(self, member: str) -> list[Path]:
+        return [self.member_dir(member) / f for f in ("ca.pem", "keystore.pem", "quorum-ca.pem", "quorum.pem")]
+
     def client(self, name: str) -> ClientIdentity:
+        """admin, registrator, or `reader:NAME`."""
+        if name.startswith("reader:"):
+            return self.reader(name.split(":", 1)[1])
         return ClientIdentity(self.root / name / "ca.pem", self.root / name / "cert.pem", self.root / name / "key.pem")
+
+    def reader(self, name: str) -> ClientIdentity:
+        base = self.root / "readers" / name
+        return ClientIdentity(base / "ca.pem", base / "cert.pem", base / "key.pem")
+
+    def readers(self) -> list[str]:
+        base = self.root / "readers"
+        return sorted(p.name for p in base.iterdir() if (p / "cert.pem").is_file()) if base.is_dir() else []
 
     @property
     def admin(self) -> ClientIdentity:
@@ -71,8 +119,8 @@ class Pki:
         return self.client("registrator")
 
     def complete(self) -> bool:
-        needed = [self.ca, self.ca_key, *(self.member_dir(m) / f for m in MEMBERS for f in ("ca.pem", "keystore.pem"))]
-        needed += [p for who in (self.admin, self.registrator) for p in (who.ca, who.cert, who.key)]
+        needed = [self.ca, self.ca_key, self.quorum_ca, self.quorum_ca_key, *(f for m in MEMBERS for f in self.member_files(m))]
+        needed += [p for who in (self.admin, self.registrator, *map(self.reader, BUILTIN_READERS)) for p in who.files]
         return all(p.is_file() for p in needed)
 
     def fingerprint(self) -> str:
@@ -86,20 +134,53 @@ class Pki:
 
     def secret_files(self) -> list[Path]:
         """Every file holding a private key: must be 0600."""
-        return [self.ca_key, *(self.member_dir(m) / "keystore.pem" for m in MEMBERS), self.admin.key, self.registrator.key]
+        members = [self.member_dir(m) / f for m in MEMBERS for f in ("keystore.pem", "quorum.pem")]
+        readers = [self.reader(name).key for name in self.readers()]
+        return [self.ca_key, self.quorum_ca_key, *members, self.admin.key, self.registrator.key, *readers]
+
+    def container_dirs(self) -> list[Path]:
+        """The directories containers mount (members, registrators, the gateway's reader)."""
+        return [*(self.member_dir(m) for m in MEMBERS), self.registrator.cert.parent, self.reader(GATEWAY_READER).cert.parent]
 
 
-def ensure_pki(project_dir: Path, rotate: bool = False) -> tuple[Pki, bool]:
-    """The project's PKI, made when missing (or incomplete) or when `rotate`; returns it and
-    whether it was (re)made. Idempotent: an existing complete PKI is left exactly as it is."""
-    pki = Pki(pki_dir(project_dir))
+def reader_cn(name: str) -> str:
+    return f"{READER_CN_PREFIX}{name}"
+
+
+def container_owner() -> tuple[int, int]:
+    """The uid/gid the containers that read keys run as (see CONTAINER_UID)."""
+    if os.geteuid() == 0:
+        return CONTAINER_UID, CONTAINER_UID
+    return os.getuid(), os.getgid()
+
+
+def hand_over(pki: Pki) -> None:
+    """Give the directories containers mount (read-only) to container_owner(): the members and
+    registrators read their keys in place as that uid, never a copy. Nothing to do when svcctl
+    does not run as root (the files are the user's already)."""
+    uid, gid = container_owner()
+    if os.geteuid() != 0:
+        return
+    for directory in pki.container_dirs():
+        for path in (directory, *directory.iterdir()):
+            if path.stat().st_uid != uid or path.stat().st_gid != gid:
+                os.chown(path, uid, gid)
+
+
+def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, bool]:
+    """The PKI in `root` (pki_dir of the state directory), made when missing (or incomplete) or
+    when `rotate`; returns it and whether it was (re)made. Idempotent: an existing complete PKI is
+    left exactly as it is. A remade one re-issues the readers the old one had (new keys)."""
+    pki = Pki(root)
     if pki.complete() and not rotate:
         return pki, False
-    staging = pki.root.with_name("pki.new")
+    readers = sorted({*pki.readers(), *BUILTIN_READERS})
+    staging = pki.root.with_name(pki.root.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    _make(Pki(staging))
+    pki.root.parent.mkdir(parents=True, exist_ok=True)
+    _make(Pki(staging), readers)
     if pki.root.exists():
-        old = pki.root.with_name("pki.old")
+        old = pki.root.with_name(pki.root.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         pki.root.rename(old)
         staging.rename(pki.root)
@@ -109,39 +190,84 @@ def ensure_pki(project_dir: Path, rotate: bool = False) -> tuple[Pki, bool]:
     return pki, True
 
 
-def _make(pki: Pki) -> None:
-    from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
+def issue(pki: Pki, name: str, role: str = "reader", force: bool = False) -> ClientIdentity:
+    """A client identity signed by the project's CA: for a reader, CN=svcctl-reader@NAME under
+    readers/NAME/ (read rights only: the registry grants writes to the registrators alone)."""
+    if role not in ROLES:
+        raise BadInputError(f"unknown role {role!r}", f"use --role {' or '.join(ROLES)}")
+    if not _READER_NAME.match(name):
+        raise BadInputError(f"bad identity name {name!r}", "use letters, digits, '.', '_' or '-' (at most 63), e.g. billing-api")
+    if not (pki.ca.is_file() and pki.ca_key.is_file()):
+        raise BadInputError(f"no PKI under {pki.root}", "make it with `svcctl cluster up --secure`")
+    who = pki.reader(name)
+    if who.cert.is_file() and not force:
+        raise ConflictError(f"reader {name} exists ({who.cert})", "use it, or pass --force to issue it a new key")
+    ca_cert, ca_key = _load_ca(pki)
+    _issue_client(who, reader_cn(name), ca_cert, ca_key, pki.ca.read_bytes())
+    return who
 
-    _mkdir(pki.root)
-    ca_key = _new_key()
-    ca_name = _name(CA_CN)
-    ca_cert = (
-        _builder(ca_name, ca_name, ca_key, CA_DAYS)
+
+def _load_ca(pki: Pki):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return (x509.load_pem_x509_certificate(pki.ca.read_bytes()),
+            serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None))
+
+
+def _make_ca(cn: str):
+    from cryptography import x509
+
+    key = _new_key()
+    name = _name(cn)
+    cert = (
+        _builder(name, name, key, CA_DAYS)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, _hash())
+        .sign(key, _hash())
     )
+    return cert, key
+
+
+def _make(pki: Pki, readers: list[str]) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    _mkdir(pki.root)
+    ca_cert, ca_key = _make_ca(CA_CN)
+    quorum_cert, quorum_key = _make_ca(QUORUM_CA_CN)
     _write_secret(pki.ca_key, _key_pem(ca_key))
-    ca_pem = _cert_pem(ca_cert)
+    _write_secret(pki.quorum_ca_key, _key_pem(quorum_key))
+    ca_pem, quorum_pem = _cert_pem(ca_cert), _cert_pem(quorum_cert)
     _write_public(pki.ca, ca_pem)
+    _write_public(pki.quorum_ca, quorum_pem)
     both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
     for member in MEMBERS:
+        directory = pki.member_dir(member)
+        _mkdir(directory)
         key = _new_key()
-        sans = (*MEMBERS, *SERVER_SANS)
-        cert = _issue(ca_cert, ca_key, member, key, both, sans)
-        _mkdir(pki.member_dir(member))
-        _write_public(pki.member_dir(member) / "ca.pem", ca_pem)
-        _write_secret(pki.member_dir(member) / "keystore.pem", _key_pem(key) + _cert_pem(cert))
-    for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN)):
+        cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], (member, *SERVER_SANS))
+        _write_public(directory / "ca.pem", ca_pem)
+        _write_secret(directory / "keystore.pem", _key_pem(key) + _cert_pem(cert))
         key = _new_key()
-        cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
-        _mkdir(who.cert.parent)
-        _write_public(who.ca, ca_pem)
-        _write_public(who.cert, _cert_pem(cert))
-        _write_secret(who.key, _key_pem(key))
+        cert = _issue(quorum_cert, quorum_key, member, key, both, (member,))
+        _write_public(directory / "quorum-ca.pem", quorum_pem)
+        _write_secret(directory / "quorum.pem", _key_pem(key) + _cert_pem(cert))
+    for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN), *((pki.reader(n), reader_cn(n)) for n in readers)):
+        _issue_client(who, cn, ca_cert, ca_key, ca_pem)
+
+
+def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key = _new_key()
+    cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
+    _mkdir(who.cert.parent.parent)
+    _mkdir(who.cert.parent)
+    _write_public(who.ca, ca_pem)
+    _write_public(who.cert, _cert_pem(cert))
+    _write_secret(who.key, _key_pem(key))
 
 
 def _issue(ca_cert, ca_key, cn: str, key, usages: list, sans: tuple[str, ...]):
