@@ -20,8 +20,8 @@ from tests.e2e.helpers_secure import PKI, PREFIX, READER, SECURE_PORTS, SECURE_P
 from tests.support import SVCCTL, run_svcctl
 
 ADMIN_NODES = ("/", "/zookeeper", "/zookeeper/quota")
-REGISTRY_ACL = ["x509:CN=svcctl-registrator:31", "world:anyone:1"]
-ADMIN_ACL = ["x509:CN=svcctl-admin:31", "world:anyone:1"]
+REGISTRY_ACL = sorted(["x509:CN=svcctl-registrator:31", "world:anyone:1"])
+ADMIN_ACL = sorted(["x509:CN=svcctl-admin:31", "world:anyone:1"])
 
 
 def acl_strings(acls) -> list[str]:
@@ -64,7 +64,7 @@ def test_an_outsider_with_the_ca_opens_no_session_on_any_member(secure_cluster):
 def test_the_admins_nodes_and_the_registry_refuse_every_write_of_a_certificate_holder(secure_cluster, reader_zk, engine):
     """Beyond the outsider: a reader (a trusted consumer's certificate) writes nothing anywhere,
     not the root, /zookeeper or its quota node, nor the registry's base or election nodes."""
-    from kazoo.exceptions import NoAuthError
+    from kazoo.exceptions import BadArgumentsError, NoAuthError
     from kazoo.security import make_acl
 
     admin = tls_client("admin")
@@ -90,7 +90,8 @@ def test_the_admins_nodes_and_the_registry_refuse_every_write_of_a_certificate_h
             attempts["delete it"] = lambda: reader_zk.delete(path)
         for what, attempt in attempts.items():
             tried += 1
-            with pytest.raises(NoAuthError):
+            # ZooKeeper refuses deleting its own quota node to anyone, before looking at ACLs.
+            with pytest.raises((NoAuthError, BadArgumentsError) if (path, what) == ("/zookeeper/quota", "delete it") else NoAuthError):
                 attempt()
                 pytest.fail(f"a reader could {what} on {path}")
     assert tried == 3 * 7 + 5
