@@ -259,3 +259,43 @@ def test_registrator_run_takes_the_tls_options_and_names_a_wrong_ca(secure_clust
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 4 and last.startswith("svcctl: error: ") and "is not signed by the CA" in last, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_gateway_routes_from_the_registry_with_a_reader_identity_of_its_own(secure_cluster, engine):
+    """The gateway container on the secured project: it mounts its own reader identity only
+    (readers/gateway), opens a session with it, and routes to what the registry holds."""
+    import http.client
+    import zlib
+
+    from tests.e2e.helpers_zk import register, remove_containers, start_responder
+
+    port = 40000 + zlib.crc32(SECURE_PROJECT.encode()) % 5000 * 2
+    registrator = tls_client("registrator")
+    service = unique("sgw")
+    responder, responder_port = start_responder(engine)
+    try:
+        run_svcctl("gateway", "up", "--port", str(port), "--stats-port", str(port + 1), env=secure_env(), timeout=300)
+        gateway = engine.containers.get(f"{PREFIX}gateway")
+        [mount] = [m for m in gateway.attrs["Mounts"] if m["Destination"] == "/pki"]
+        assert mount["Source"].endswith("/readers/gateway") and mount["RW"] is False
+        register(registrator, service, responder_port, responder.id)
+
+        def routed() -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", "/", headers={"service_name": service})
+                return conn.getresponse().status
+            except OSError:
+                return -1
+            finally:
+                conn.close()
+
+        wait_for(lambda: routed() == 200, "the secured gateway to route the new service", timeout=30)
+        logs = gateway.logs().decode(errors="replace")
+        assert "Traceback" not in logs
+    finally:
+        run_svcctl("gateway", "down", check=False, env=secure_env())
+        registrator.delete(f"/services/{service}", recursive=True)
+        registrator.stop()
+        registrator.close()
+        remove_containers([responder])
