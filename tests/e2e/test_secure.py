@@ -299,3 +299,56 @@ def test_the_gateway_routes_from_the_registry_with_a_reader_identity_of_its_own(
         registrator.stop()
         registrator.close()
         remove_containers([responder])
+
+
+def test_an_installed_copy_keeps_its_pki_and_mode_in_the_state_directory(images, tmp_path):
+    """svcctl installed from its wheel (as pipx would: a venv of its own, run outside any
+    checkout) brings a secured cluster up and writes nothing under site-packages: the PKI and
+    the mode file go to $XDG_STATE_HOME/svcctl/<project>/."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT, TEST_ZK_PORTS
+
+    import shutil
+
+    # svcctl's own wheel from a clean copy of the checkout (with compose/, images/, services/ in
+    # svcctl/_project), its dependencies from the wheels `svcctl build registrator` made.
+    src, out, venv = tmp_path / "src", tmp_path / "wheel", tmp_path / "venv"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "wheels", ".svcctl", "*.egg-info", "build")
+    for part in ("cli", "compose", "images", "services"):
+        shutil.copytree(ROOT / part, src / part, ignore=ignore)
+    for part in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in"):
+        shutil.copy2(ROOT / part, src / part)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)], check=True, timeout=600)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", str(ROOT / "images" / "registrator" / "wheels" / "deps"),
+                    *map(str, out.glob("svcctl-*.whl"))], check=True, timeout=600)
+    [site] = list((venv / "lib").glob("python3*/site-packages/svcctl"))
+
+    def snapshot() -> dict[str, tuple[int, float]]:
+        return {str(p.relative_to(site)): (p.stat().st_size, p.stat().st_mtime) for p in site.rglob("*") if "__pycache__" not in p.parts}
+
+    before = snapshot()
+    project = f"{SECURE_PROJECT}-installed"
+    ports = ",".join(str(int(p) + 4000) for p in TEST_ZK_PORTS.split(","))
+    env = svcctl_env(SVCCTL_PROJECT=project, SVCCTL_ZK_PORTS=ports, SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports.split(",")),
+                     XDG_STATE_HOME=str(tmp_path / "state"))
+    env.pop("SVCCTL_PROJECT_DIR")
+
+    def installed(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(venv / "bin" / "svcctl"), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0 or not check, f"svcctl {' '.join(args)}: {proc.stderr}"
+        return proc
+
+    try:
+        installed("cluster", "up", "--secure", "--timeout", "180")
+        assert "services" in json.loads(installed("zk", "ls", "/", "--json").stdout)  # as its reader, over TLS
+        state = tmp_path / "state" / "svcctl" / project
+        assert (state / "pki" / "ca.pem").is_file() and (state / "pki" / "readers" / "cli" / "key.pem").is_file()
+        assert (state / "clusters" / f"{project}.mode").read_text().strip() == "tls+acl"
+        assert snapshot() == before and not list(site.rglob(".svcctl"))
+    finally:
+        installed("cluster", "down", "--volumes", check=False)
+    assert os.path.isdir(venv)
