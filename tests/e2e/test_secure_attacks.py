@@ -313,10 +313,14 @@ def test_registrators_members_and_the_proxy_run_with_least_privilege(secure_clus
         assert pki["RW"] is False
         changed = [c["Path"] for c in container.diff() or []]
         assert not [p for p in changed if p.endswith((".pem", ".p12"))], changed  # no key copied into the writable layer
-        code, out = container.exec_run(["bash", "-c", "tr '\\0' ' ' < /proc/1/cmdline; grep ^Uid /proc/1/status"])
+        code, out = container.exec_run(["bash", "-c", "tr '\\0' ' ' < /proc/1/cmdline; grep -E '^(Uid|CapEff)' /proc/1/status"])
         assert code == 0 and b"QuorumPeerMain" in out and out.split(b"Uid:")[1].split()[0] != b"0", out  # ZooKeeper is not root
+        assert int(out.split(b"CapEff:")[1].split()[0], 16) == 0, out  # and holds no capability
+        assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"] and "no-new-privileges:true" in container.attrs["HostConfig"]["SecurityOpt"]
         assert container.attrs["State"]["Health"]["Status"] == "healthy"  # ruok on the loopback port still answers
     proxy = engine.containers.get(f"{PREFIX}docker-proxy")
+    assert proxy.attrs["HostConfig"]["CapDrop"] == ["ALL"] and proxy.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert proxy.attrs["HostConfig"]["NetworkMode"] == "none"
     code, out = proxy.exec_run(["cat", "/etc/haproxy/haproxy.cfg"])
     servers = [line.split() for line in out.decode().splitlines() if line.strip().startswith("server ")]
     assert code == 0 and len(servers) == 2 and all("maxconn" in s for s in servers)
