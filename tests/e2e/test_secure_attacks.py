@@ -16,7 +16,8 @@ import time
 import pytest
 
 from tests.e2e.helpers_registrator import unique
-from tests.e2e.helpers_secure import PKI, PREFIX, READER, SECURE_PORTS, SECURE_PROJECT, SECURE_ZK, secure_env, session_password, tls_client
+from tests.e2e.helpers_secure import (PKI, PREFIX, READER, SECURE_PORTS, SECURE_PROJECT, SECURE_ZK, secure_env, session_password, tls_client,
+                                      without_time_wait)
 from tests.support import SVCCTL, run_svcctl
 
 ADMIN_NODES = ("/", "/zookeeper", "/zookeeper/quota")
@@ -48,7 +49,7 @@ def test_an_outsider_with_the_ca_opens_no_session_on_any_member(secure_cluster):
 
     for port in SECURE_PORTS:
         # The handshake completes on our side; the member then refuses: certificate required.
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with without_time_wait(socket.create_connection(("127.0.0.1", port), timeout=5)) as raw:
             with outsider_context().wrap_socket(raw, server_hostname="127.0.0.1") as sock:
                 sock.settimeout(5)
                 with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
@@ -210,7 +211,7 @@ def _client_hello_only(port: int) -> socket.socket:
         tls.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock = without_time_wait(socket.create_connection(("127.0.0.1", port), timeout=5))
     sock.sendall(outgoing.read())
     return sock
 
@@ -231,9 +232,9 @@ def test_held_handshakes_do_not_lock_svcctl_out(secure_cluster, engine):
     try:
         for port in SECURE_PORTS:
             for _ in range(per_kind):
-                held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                held.append(without_time_wait(socket.create_connection(("127.0.0.1", port), timeout=5)))
                 held.append(_client_hello_only(port))
-                raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                raw = without_time_wait(socket.create_connection(("127.0.0.1", port), timeout=5))
                 try:
                     held.append(outsider_context().wrap_socket(raw, server_hostname="127.0.0.1"))
                 except (ssl.SSLError, OSError):
