@@ -59,8 +59,8 @@ def without_time_wait(sock):
 class RacingOutsider:
     """An outsider on this machine with only ca.pem, polling every member from before `cluster up
     --secure` until told to stop: each round it tries a TLS handshake without a certificate and,
-    should a session ever open, plants what the issue's attacker planted (a world-writable
-    /services, /services/service_2, the engine's election node and a lock in it)."""
+    should a session ever open, plants what would take the registry over (a world-writable
+    /services, /services/service_2, the engine's election node and a lock first in line in it)."""
 
     PLANTS = ("/services", "/services/service_2", "/svcctl/registrators/{engine}", "/svcctl/registrators/{engine}/attacker__lock__0000000000")
 

@@ -305,7 +305,6 @@ def test_an_installed_copy_keeps_its_pki_and_mode_in_the_state_directory(images,
     """svcctl installed from its wheel (as pipx would: a venv of its own, run outside any
     checkout) brings a secured cluster up and writes nothing under site-packages: the PKI and
     the mode file go to $XDG_STATE_HOME/svcctl/<project>/."""
-    import os
     import subprocess
     import sys
 
@@ -351,4 +350,3 @@ def test_an_installed_copy_keeps_its_pki_and_mode_in_the_state_directory(images,
         assert snapshot() == before and not list(site.rglob(".svcctl"))
     finally:
         installed("cluster", "down", "--volumes", check=False)
-    assert os.path.isdir(venv)

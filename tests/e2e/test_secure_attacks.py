@@ -83,7 +83,7 @@ def test_the_admins_nodes_and_the_registry_refuse_every_write_of_a_certificate_h
     for path in (*ADMIN_NODES, *registry_nodes):
         child = f"{path.rstrip('/')}/{unique('forged')}"
         attempts = {
-            "create a child": lambda: reader_zk.create(child, b"x" * 512 * 1024),  # the issue's big top-level nodes
+            "create a child": lambda: reader_zk.create(child, b"x" * 512 * 1024),  # a big node: an outsider's way to fill the members' memory
             "set its data": lambda: reader_zk.set(path, b"forged"),
             "set its ACL": lambda: reader_zk.set_acls(path, world_all),
         }
@@ -217,9 +217,9 @@ def _client_hello_only(port: int) -> socket.socket:
 
 
 def test_held_handshakes_do_not_lock_svcctl_out(secure_cluster, engine):
-    """The issue's 177 held anonymous TLS connections, and more: on every member, raw TCP
-    connections, stalled ClientHellos and completed handshakes without a certificate (over the
-    members' maxClientCnxns together) held open while `svcctl zk ls` runs."""
+    """An outsider holding anonymous connections to take every member's slots: on every member,
+    raw TCP connections, stalled ClientHellos and completed handshakes without a certificate
+    (over the members' maxClientCnxns together) held open while `svcctl zk ls` runs."""
     per_kind = 70
     held: list[socket.socket] = []
 
