@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInputError, ConflictError
+from .files import atomic_write
 
 MEMBERS = ("zoo1", "zoo2", "zoo3")
 REGISTRATOR_CN = "svcctl-registrator"
@@ -265,9 +266,11 @@ def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) 
     cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
     _mkdir(who.cert.parent.parent)
     _mkdir(who.cert.parent)
+    # Each file replaced whole, the key before its certificate: a reader of the old pair sees
+    # the new key with the old certificate for a moment at most, never a truncated file.
     _write_public(who.ca, ca_pem)
-    _write_public(who.cert, _cert_pem(cert))
     _write_secret(who.key, _key_pem(key))
+    _write_public(who.cert, _cert_pem(cert))
 
 
 def _issue(ca_cert, ca_key, cn: str, key, usages: list, sans: tuple[str, ...]):
@@ -346,16 +349,12 @@ def _mkdir(path: Path) -> None:
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    """Created 0600 from the start: never readable by others, not even for a moment."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_MODE)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, KEY_MODE)
+    """0600 from the start (never readable by others, not even for a moment), replaced whole."""
+    atomic_write(path, data, KEY_MODE)
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
-    os.chmod(path, 0o644)
+    atomic_write(path, data, 0o644)
 
 
 # --- reading certificates (clients) ----------------------------------------------------------------

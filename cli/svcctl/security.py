@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BadInputError, NotFoundError
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -45,7 +46,7 @@ def recorded_mode(state: Path, project: str) -> str | None:
 def record_mode(state: Path, project: str, mode: str) -> None:
     path = mode_file(state, project)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(mode + "\n")
+    atomic_write(path, mode + "\n", mode=0o644)
 
 
 def forget_mode(state: Path, project: str) -> None:
