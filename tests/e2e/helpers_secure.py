@@ -81,8 +81,9 @@ class RacingOutsider:
         self._thread.join(30)
 
     def _run(self) -> None:
-        import socket
         import ssl
+
+        from svcctl.zk.fourletter import four_letter_word
 
         while not self._stop.is_set():
             self.rounds += 1
@@ -93,16 +94,16 @@ class RacingOutsider:
             context.load_verify_locations(str(PKI / "ca.pem"))
             for port in self.ports:
                 try:
-                    with without_time_wait(socket.create_connection(("127.0.0.1", port), timeout=1)) as raw:
-                        raw.settimeout(1)
-                        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
-                            sock.sendall(b"ruok")
-                            if sock.recv(4):
-                                self._plant(port)  # the member answered without a certificate
+                    answer = four_letter_word("127.0.0.1", port, "ruok", timeout=1, tls=context)
                 except ssl.SSLError:
                     self.refused += 1  # reachable, and it refused us
+                    continue
                 except OSError:
-                    pass  # not listening yet
+                    continue  # not listening yet
+                if answer:
+                    self._plant(port)  # the member answered without a certificate
+                else:
+                    self.refused += 1  # the handshake passed, then the member closed on us unanswered
             self._stop.wait(0.1)
 
     def _plant(self, port: int) -> None:
