@@ -234,6 +234,20 @@ def _same_acl(current: list, wanted: list) -> bool:
     return sorted(map(str, current)) == sorted(map(str, wanted))
 
 
+def foreign_lock_reason(acl: list, data: bytes | None, registrator_acl, registrator_ids: set[str]) -> str | None:
+    """Why an election lock is not one of this project's registrators' (None when it is). Its
+    creator chose its ACL, so the ACL alone proves nothing: the lock must also carry the
+    identity a registrator of ours publishes in it (leadership.py: JSON with its `id`)."""
+    from .registration import decode_payload
+
+    if registrator_acl not in acl:
+        return "not a registrator identity"
+    claimed = (decode_payload(data) or {}).get("id")
+    if claimed not in registrator_ids:
+        return f"names {claimed!r}, not a registrator of this project" if isinstance(claimed, str) else "names no registrator of this project"
+    return None
+
+
 def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list[str]:
     """Make the tree the admin's and audit the registry, as the admin identity (the ensemble's
     x509 super user); returns what was repaired (each also reported on `on_progress`).
@@ -243,8 +257,8 @@ def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list
     - `/services`, `/svcctl`, the election root and this engine's election node: created with
       their final ACL (all rights for the registrator identity, read for anyone).
     - every node below `/services` and `/svcctl`: that same ACL, set where it differs; an
-      election lock that no registrator identity owns is removed (it would stand every
-      registrator by)."""
+      election lock that is not one of this project's registrators' (foreign_lock_reason) is
+      removed (it would stand every registrator by)."""
     from kazoo.exceptions import NoNodeError, NodeExistsError
     from kazoo.security import make_acl
 
@@ -252,6 +266,7 @@ def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list
     from .engine import docker_client, engine_id
     from .pki import read_cert
     from .registrator import ELECTION_ROOT, election_path
+    from .registrator_compose import REGISTRATOR_SERVICES
     from .security import ensemble_tls, project_pki
     from .zk import ops
     from .zk.client import zk_session
@@ -261,6 +276,7 @@ def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list
     read = make_acl("world", "anyone", read=True)
     admin_acl = [make_acl("x509", read_cert(pki.admin.cert).subject, all=True), read]
     registry_acl = [registrator, read]
+    registrator_ids = {f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES}  # compose/secure.yml
     election_parents = [DEFAULT_BASE, "/svcctl", ELECTION_ROOT, election_path(engine_id(docker_client()))]
     repaired: list[str] = []
 
@@ -289,9 +305,10 @@ def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list
                 try:
                     current, stat = zk.get_acls(path)
                     lock = path.startswith(ELECTION_ROOT + "/") and path.count("/") == ELECTION_ROOT.count("/") + 2
-                    if lock and registrator not in current:
+                    reason = foreign_lock_reason(current, zk.get(path)[0], registrator, registrator_ids) if lock else None
+                    if reason:
                         zk.delete(path)
-                        report(f"removed election lock {path} (owned by session {hex(stat.ephemeralOwner)}, not a registrator identity)")
+                        report(f"removed election lock {path} (owned by session {hex(stat.ephemeralOwner)}, {reason})")
                     elif not _same_acl(current, registry_acl):
                         zk.set_acls(path, registry_acl)
                         report(f"ACL of {path} set (was {', '.join(sorted(map(_acl_text, current)))})")

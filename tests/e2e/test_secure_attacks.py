@@ -184,14 +184,19 @@ def test_cluster_up_secure_repairs_the_registry_and_removes_a_foreign_election_l
     world_all = [make_acl("world", "anyone", all=True)]
     planted_service = f"/services/{unique('planted')}"
     planted_lock = f"{election_node(engine)}/attacker__lock__0000000000"  # first in line: "attacker active"
+    # Its creator chose the ACL: one naming the registrator identity does not make a lock ours.
+    impostor_lock = f"{election_node(engine)}/impostor__lock__0000000001"
+    registry_acl = [make_acl("x509", "CN=svcctl-registrator", all=True), make_acl("world", "anyone", read=True)]
     admin = tls_client("admin")
     try:
         admin.create(planted_service, b"", acl=world_all)
         admin.create(planted_lock, json.dumps({"id": "attacker"}).encode(), acl=world_all, ephemeral=True)
+        admin.create(impostor_lock, json.dumps({"id": "attacker", "role": "active"}).encode(), acl=registry_acl, ephemeral=True)
         proc = run_svcctl("cluster", "up", "--secure", "--timeout", "180", env=secure_env())
         said = proc.stdout + proc.stderr
         assert f"removed election lock {planted_lock}" in said and f"ACL of {planted_service} set" in said, said
-        assert admin.exists(planted_lock) is None
+        assert f"removed election lock {impostor_lock}" in said and "'attacker', not a registrator of this project" in said, said
+        assert admin.exists(planted_lock) is None and admin.exists(impostor_lock) is None
         assert acl_strings(admin.get_acls(planted_service)[0]) == REGISTRY_ACL
         again = run_svcctl("cluster", "up", "--secure", "--timeout", "180", env=secure_env())
         assert "repaired:" not in again.stdout + again.stderr  # nothing left to repair

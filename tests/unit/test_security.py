@@ -266,3 +266,28 @@ def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_
     assert keeper.check_dead() is False and RefusedLater.made == made  # still waiting: no spin
     time.sleep(0.25)
     assert keeper.check_dead() is True and RefusedLater.made == made + 1
+
+
+def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_registrators_ids():
+    import json
+
+    from kazoo.security import make_acl
+    from svcctl.cluster import foreign_lock_reason
+
+    registrator = make_acl("x509", "CN=svcctl-registrator", all=True)
+    read = make_acl("world", "anyone", read=True)
+    ours = {"t17-registrator1", "t17-registrator2", "t17-registrator3"}
+
+    def lock(identity) -> bytes:
+        return json.dumps(identity).encode()
+
+    standby = {"id": "t17-registrator2", "role": "standby", "hostname": "abc", "pid": 1}
+    assert foreign_lock_reason([registrator, read], lock(standby), registrator, ours) is None
+    # Planted with the registrator identity in its ACL (its creator chose it): the payload decides.
+    assert "'attacker'" in foreign_lock_reason([registrator, read], lock({"id": "attacker"}), registrator, ours)
+    assert foreign_lock_reason([registrator, read], lock({"id": "registrator1"}), registrator, ours)  # another project's
+    assert foreign_lock_reason([registrator, read], b"", registrator, ours) == "names no registrator of this project"
+    assert foreign_lock_reason([registrator], lock({"id": 7}), registrator, ours) == "names no registrator of this project"
+    # Our registrator's identity without its ACL: not ours either.
+    world = [make_acl("world", "anyone", all=True)]
+    assert foreign_lock_reason(world, lock(standby), registrator, ours) == "not a registrator identity"
