@@ -206,7 +206,7 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
         pki, made = ensure_pki(pki_dir(settings.state_path()), rotate=rotate)
         if made:
             on_progress(f"PKI {'remade' if rotate else 'made'} under {pki.root} (give {pki.ca} to your own consumers)")
-        hand_over(pki)
+        hand_over(pki, settings.container_uid)
     record_mode(settings.state_path(), settings.project, wanted)
     compose = compose_client(settings)
     services = cluster_services(settings, secure)

@@ -49,7 +49,7 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_PKI_DIR": str(pki.root),
         "SVCCTL_PKI_ID": pki.fingerprint(),
         # Secured, the registrators run as the owner of the keys they read (never root).
-        "SVCCTL_CONTAINER_USER": ":".join(map(str, container_owner())),
+        "SVCCTL_CONTAINER_USER": ":".join(map(str, container_owner(settings.container_uid))),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),

@@ -46,10 +46,6 @@ CERT_DAYS = 825
 CA_DAYS = 3650
 KEY_MODE = 0o600
 DIR_MODE = 0o700
-# When svcctl runs as root, the keys a container reads are handed to this unprivileged uid/gid
-# (the registrators and members run as it); otherwise they stay the user's, and the containers
-# run as the user's uid.
-CONTAINER_UID = 10001
 _READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -148,20 +144,32 @@ def reader_cn(name: str) -> str:
     return f"{READER_CN_PREFIX}{name}"
 
 
-def container_owner() -> tuple[int, int]:
-    """The uid/gid the containers that read keys run as (see CONTAINER_UID)."""
+def container_owner(container_uid: int) -> tuple[int, int]:
+    """The uid/gid the containers that read keys run as: when svcctl runs as root, the
+    unprivileged `container_uid` (Settings.container_uid, SVCCTL_CONTAINER_UID) the keys are
+    handed to; otherwise the user's own (the keys stay the user's)."""
     if os.geteuid() == 0:
-        return CONTAINER_UID, CONTAINER_UID
+        return container_uid, container_uid
     return os.getuid(), os.getgid()
 
 
-def hand_over(pki: Pki) -> None:
+def hand_over(pki: Pki, container_uid: int) -> None:
     """Give the directories containers mount (read-only) to container_owner(): the members and
     registrators read their keys in place as that uid, never a copy. Nothing to do when svcctl
-    does not run as root (the files are the user's already)."""
-    uid, gid = container_owner()
+    does not run as root (the files are the user's already). Refused when a host account has
+    that uid: it would be able to read the cluster's keys."""
+    import pwd
+
+    uid, gid = container_owner(container_uid)
     if os.geteuid() != 0:
         return
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        account = None
+    if account is not None:
+        raise ConflictError(f"uid {uid} is the host account {account!r}: handing it the cluster's keys would let that account read them",
+                            "set SVCCTL_CONTAINER_UID to a uid no host account has (`getent passwd UID` prints nothing)")
     for directory in pki.container_dirs():
         for path in (directory, *directory.iterdir()):
             if path.stat().st_uid != uid or path.stat().st_gid != gid:

@@ -291,3 +291,22 @@ def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_r
     # Our registrator's identity without its ACL: not ours either.
     world = [make_acl("world", "anyone", all=True)]
     assert foreign_lock_reason(world, lock(standby), registrator, ours) == "not a registrator identity"
+
+
+def test_keys_are_never_handed_to_a_uid_a_host_account_has(tmp_path, monkeypatch):
+    import os
+    import pwd
+
+    from svcctl.config import DEFAULT_CONTAINER_UID, container_uid_from_env
+    from svcctl.pki import hand_over
+
+    assert container_uid_from_env({}) == DEFAULT_CONTAINER_UID
+    assert container_uid_from_env({"SVCCTL_CONTAINER_UID": "20001"}) == 20001
+    for bad in ("0", "abc", "-5"):
+        with pytest.raises(BadInputError, match="SVCCTL_CONTAINER_UID"):
+            container_uid_from_env({"SVCCTL_CONTAINER_UID": bad})
+    account = pwd.getpwall()[0]
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # as root: the only case keys change owner
+    with pytest.raises(ConflictError, match=f"host account '{account.pw_name}'") as refused:
+        hand_over(Pki(tmp_path / "pki"), account.pw_uid)
+    assert "SVCCTL_CONTAINER_UID" in refused.value.fix
