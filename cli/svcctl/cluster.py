@@ -202,10 +202,10 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     if secure:
         from .pki import ensure_pki, hand_over, pki_dir
 
-        # A remade PKI changes the containers' svcctl.pki label: Compose recreates them on it.
-        pki, made = ensure_pki(pki_dir(settings.state_path()), rotate=rotate)
-        if made:
-            on_progress(f"PKI {'remade' if rotate else 'made'} under {pki.root} (give {pki.ca} to your own consumers)")
+        # A new CA (or quorum CA) changes the containers' svcctl.pki label: Compose recreates them on it.
+        pki, done = ensure_pki(pki_dir(settings.state_path()), rotate=rotate)
+        if done:
+            on_progress(f"PKI {done} under {pki.root} (give {pki.ca} to your own consumers)")
         hand_over(pki, settings.container_uid)
     record_mode(settings.state_path(), settings.project, wanted)
     compose = compose_client(settings)

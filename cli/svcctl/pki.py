@@ -121,13 +121,17 @@ class Pki:
         return all(p.is_file() for p in needed)
 
     def fingerprint(self) -> str:
-        """A short digest of the CA certificate ("none" without one): it changes with --rotate."""
+        """A short digest of the CA certificates ("none" without the client CA): it changes with
+        --rotate, and when an older PKI gets its quorum CA (the members must restart on it)."""
         import hashlib
 
         try:
-            return hashlib.sha256(self.ca.read_bytes()).hexdigest()[:16]
+            digest = hashlib.sha256(self.ca.read_bytes())
         except OSError:
             return "none"
+        if self.quorum_ca.is_file():
+            digest.update(self.quorum_ca.read_bytes())
+        return digest.hexdigest()[:16]
 
     def secret_files(self) -> list[Path]:
         """Every file holding a private key: must be 0600."""
@@ -176,19 +180,25 @@ def hand_over(pki: Pki, container_uid: int) -> None:
                 os.chown(path, uid, gid)
 
 
-def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, bool]:
-    """The PKI in `root` (pki_dir of the state directory), made when missing (or incomplete) or
-    when `rotate`; returns it and whether it was (re)made. Idempotent: an existing complete PKI is
-    left exactly as it is. A remade one re-issues the readers the old one had (new keys)."""
+def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, str | None]:
+    """The PKI in `root` (pki_dir of the state directory); returns it and what was done (None:
+    nothing). Idempotent: an existing complete PKI is left exactly as it is. An incomplete one
+    whose CA is still there and valid (an older PKI: no quorum CA, no readers) gets only its
+    missing parts, issued by that CA, so consumers keep their ca.pem and identities; it is made
+    anew (a new CA) only when the CA itself is missing or unusable, or on `rotate`. A remade one
+    re-issues the readers the old one had (new keys)."""
     pki = Pki(root)
     if pki.complete() and not rotate:
-        return pki, False
+        return pki, None
+    if not rotate and _usable_ca(pki):
+        return pki, f"issued {_issue_missing(pki)}"
+    existed = pki.root.exists()
     readers = sorted({*pki.readers(), *BUILTIN_READERS})
     staging = pki.root.with_name(pki.root.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     pki.root.parent.mkdir(parents=True, exist_ok=True)
     _make(Pki(staging), readers)
-    if pki.root.exists():
+    if existed:
         old = pki.root.with_name(pki.root.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         pki.root.rename(old)
@@ -196,7 +206,64 @@ def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, bool]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(pki.root)
-    return pki, True
+    if rotate:
+        return pki, "remade"
+    return pki, "remade (its CA was missing or no longer valid: give the new ca.pem to your consumers)" if existed else "made"
+
+
+def _usable_ca(pki: Pki) -> bool:
+    """The client CA is there, its key matches it, and it is valid for a while yet."""
+    try:
+        cert, key = _load_ca(pki)
+    except (OSError, ValueError, TypeError):
+        return False
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return key.public_key().public_numbers() == cert.public_key().public_numbers() and cert.not_valid_after_utc > now + datetime.timedelta(days=30)
+
+
+def _issue_missing(pki: Pki) -> str:
+    """Issue what an incomplete PKI lacks with its existing CA (a quorum CA of its own when it has
+    none); returns what was issued, e.g. "the quorum CA and readers cli, gateway"."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    ca_cert, ca_key = _load_ca(pki)
+    ca_pem = pki.ca.read_bytes()
+    done: list[str] = []
+    if pki.quorum_ca.is_file() and pki.quorum_ca_key.is_file():
+        quorum_cert = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
+        quorum_key = serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None)
+        new_quorum = False
+    else:
+        quorum_cert, quorum_key = _make_quorum_ca(pki)
+        new_quorum = True
+        done.append("the quorum CA")
+    members = []
+    for member in MEMBERS:
+        directory = pki.member_dir(member)
+        issued = False
+        if not ((directory / "ca.pem").is_file() and (directory / "keystore.pem").is_file()):
+            _make_member_client(pki, member, ca_cert, ca_key, ca_pem)
+            issued = True
+        if new_quorum or not ((directory / "quorum-ca.pem").is_file() and (directory / "quorum.pem").is_file()):
+            _make_member_quorum(pki, member, quorum_cert, quorum_key)
+            issued = True
+        if issued:
+            members.append(member)
+    if members:
+        done.append(f"member certificates {', '.join(members)}")
+    identities = [(name, who, cn) for name, who, cn in (("admin", pki.admin, ADMIN_CN), ("registrator", pki.registrator, REGISTRATOR_CN))
+                  if not all(p.is_file() for p in who.files)]
+    for _, who, cn in identities:
+        _issue_client(who, cn, ca_cert, ca_key, ca_pem)
+    if identities:
+        done.append(f"the {' and '.join(name for name, _, _ in identities)} identit{'ies' if len(identities) > 1 else 'y'}")
+    readers = [name for name in BUILTIN_READERS if not all(p.is_file() for p in pki.reader(name).files)]
+    for name in readers:
+        _issue_client(pki.reader(name), reader_cn(name), ca_cert, ca_key, ca_pem)
+    if readers:
+        done.append(f"readers {', '.join(readers)}")
+    return " and ".join(done) if len(done) <= 2 else f"{', '.join(done[:-1])} and {done[-1]}"
 
 
 def issue(pki: Pki, name: str, role: str = "reader", force: bool = False) -> ClientIdentity:
@@ -241,30 +308,49 @@ def _make_ca(cn: str):
 
 
 def _make(pki: Pki, readers: list[str]) -> None:
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
     _mkdir(pki.root)
     ca_cert, ca_key = _make_ca(CA_CN)
-    quorum_cert, quorum_key = _make_ca(QUORUM_CA_CN)
     _write_secret(pki.ca_key, _key_pem(ca_key))
-    _write_secret(pki.quorum_ca_key, _key_pem(quorum_key))
-    ca_pem, quorum_pem = _cert_pem(ca_cert), _cert_pem(quorum_cert)
+    ca_pem = _cert_pem(ca_cert)
     _write_public(pki.ca, ca_pem)
-    _write_public(pki.quorum_ca, quorum_pem)
-    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
+    quorum_cert, quorum_key = _make_quorum_ca(pki)
     for member in MEMBERS:
-        directory = pki.member_dir(member)
-        _mkdir(directory)
-        key = _new_key()
-        cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], (member, *SERVER_SANS))
-        _write_public(directory / "ca.pem", ca_pem)
-        _write_secret(directory / "keystore.pem", _key_pem(key) + _cert_pem(cert))
-        key = _new_key()
-        cert = _issue(quorum_cert, quorum_key, member, key, both, (member,))
-        _write_public(directory / "quorum-ca.pem", quorum_pem)
-        _write_secret(directory / "quorum.pem", _key_pem(key) + _cert_pem(cert))
+        _make_member_client(pki, member, ca_cert, ca_key, ca_pem)
+        _make_member_quorum(pki, member, quorum_cert, quorum_key)
     for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN), *((pki.reader(n), reader_cn(n)) for n in readers)):
         _issue_client(who, cn, ca_cert, ca_key, ca_pem)
+
+
+def _make_quorum_ca(pki: Pki):
+    quorum_cert, quorum_key = _make_ca(QUORUM_CA_CN)
+    _write_secret(pki.quorum_ca_key, _key_pem(quorum_key))
+    _write_public(pki.quorum_ca, _cert_pem(quorum_cert))
+    return quorum_cert, quorum_key
+
+
+def _make_member_client(pki: Pki, member: str, ca_cert, ca_key, ca_pem: bytes) -> None:
+    """The member's client-port certificate (naming that member only) and the CA it trusts."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    directory = pki.member_dir(member)
+    _mkdir(directory)
+    key = _new_key()
+    cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], (member, *SERVER_SANS))
+    _write_public(directory / "ca.pem", ca_pem)
+    _write_secret(directory / "keystore.pem", _key_pem(key) + _cert_pem(cert))
+
+
+def _make_member_quorum(pki: Pki, member: str, quorum_cert, quorum_key) -> None:
+    """The member's quorum certificate and the quorum CA as its trust store."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    directory = pki.member_dir(member)
+    _mkdir(directory)
+    key = _new_key()
+    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
+    cert = _issue(quorum_cert, quorum_key, member, key, both, (member,))
+    _write_public(directory / "quorum-ca.pem", _cert_pem(quorum_cert))
+    _write_secret(directory / "quorum.pem", _key_pem(key) + _cert_pem(cert))
 
 
 def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) -> None:

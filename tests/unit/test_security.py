@@ -310,3 +310,35 @@ def test_keys_are_never_handed_to_a_uid_a_host_account_has(tmp_path, monkeypatch
     with pytest.raises(ConflictError, match=f"host account '{account.pw_name}'") as refused:
         hand_over(Pki(tmp_path / "pki"), account.pw_uid)
     assert "SVCCTL_CONTAINER_UID" in refused.value.fix
+
+
+def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
+    import shutil
+
+    from cryptography import x509
+
+    pki, done = ensure_pki(tmp_path / "pki")
+    assert done == "made"
+    ca = pki.ca.read_bytes()
+    # As an older version left it: no quorum CA, no member quorum files, no readers.
+    for path in (pki.quorum_ca, pki.quorum_ca_key, *(pki.member_dir(m) / f for m in MEMBERS for f in ("quorum-ca.pem", "quorum.pem"))):
+        path.unlink()
+    shutil.rmtree(pki.root / "readers")
+    kept = {p: p.read_bytes() for p in (pki.admin.key, pki.registrator.cert, pki.member_dir("zoo1") / "keystore.pem")}
+    fingerprint = pki.fingerprint()
+    again, done = ensure_pki(pki.root)
+    assert done == "issued the quorum CA, member certificates zoo1, zoo2, zoo3 and readers cli, gateway"
+    assert again.complete() and again.ca.read_bytes() == ca and all(p.read_bytes() == data for p, data in kept.items())
+    assert again.fingerprint() != fingerprint  # the members restart on their quorum certificates
+    quorum_ca = x509.load_pem_x509_certificate(again.quorum_ca.read_bytes())
+    for member in MEMBERS:
+        pem = (again.member_dir(member) / "quorum.pem").read_bytes()
+        x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN CERTIFICATE-----"):]).verify_directly_issued_by(quorum_ca)
+    x509.load_pem_x509_certificate(again.reader("cli").cert.read_bytes()).verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+    assert all(mode(p) == 0o600 for p in again.secret_files())
+    assert ensure_pki(pki.root) == (again, None)
+    # Only a missing CA makes a new one.
+    pki.ca_key.unlink()
+    (pki.root / "readers" / "cli" / "cert.pem").unlink()
+    remade, done = ensure_pki(pki.root)
+    assert done.startswith("remade") and remade.complete() and remade.ca.read_bytes() != ca
