@@ -234,55 +234,126 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
         )
     check_ports_free(settings)
     if secure:
-        from .pki import ensure_pki
+        from .pki import ensure_pki, hand_over, pki_dir
 
-        # A remade PKI changes the containers' svcctl.pki label: Compose recreates them on it.
-        pki, made = ensure_pki(settings.project_path(), rotate=rotate)
-        if made:
-            on_progress(f"PKI {'remade' if rotate else 'made'} under {pki.root} (give {pki.ca} to your own consumers)")
-    record_mode(settings.project_path(), settings.project, wanted)
+        # A new CA (or quorum CA) changes the containers' svcctl.pki label: Compose recreates them on it.
+        pki, done = ensure_pki(pki_dir(settings.state_path()), rotate=rotate)
+        if done:
+            on_progress(f"PKI {done} under {pki.root} (give {pki.ca} to your own consumers)")
+        hand_over(pki, settings.container_uid)
+    record_mode(settings.state_path(), settings.project, wanted)
     compose = compose_client(settings)
     services = cluster_services(settings, secure)
-    on_progress(f"starting {', '.join(services)}" + (" (TLS+ACL)" if secure else ""))
+    # Secured, the members start alone: the registrators (and anything else with an identity of
+    # ours) come up only once the tree is the admin's, with its final ACLs.
+    stages = [list(ENSEMBLE_SERVICES), [s for s in services if s not in ENSEMBLE_SERVICES]] if secure else [services]
     try:
         before = _container_ids(compose, services)
-        compose.compose.up(services=services, detach=True, quiet=True)
+        for stage in filter(None, stages):
+            on_progress(f"starting {', '.join(stage)}" + (" (TLS+ACL)" if secure else ""))
+            compose.compose.up(services=stage, detach=True, quiet=True)
+            if secure and stage == stages[0]:
+                wait_for_quorum(settings, timeout, on_progress)
+                secure_tree(settings, on_progress)
         after = _container_ids(compose, services)
     except DockerException as exc:
         raise compose_error(exc, "cluster up") from exc
     recreated = sorted(name for name, container_id in before.items() if after.get(name, container_id) != container_id)
     if recreated:
         on_progress(f"recreated {', '.join(recreated)} (image rebuilt, settings changed or PKI remade)")
-    nodes = wait_for_quorum(settings, timeout, on_progress)
-    if secure:
-        secure_registry(settings, on_progress)
-    return nodes
+    return wait_for_quorum(settings, timeout, on_progress)
 
 
-def secure_registry(settings: Settings, on_progress: Progress = no_progress) -> None:
-    """/services and /svcctl exist with their ACL before any client can make them: all rights
-    for the registrator identity, read for anyone (children carry the registrators' default ACL).
-    Done as the admin identity (the ensemble's x509 super user)."""
-    from kazoo.exceptions import NodeExistsError
+def _same_acl(current: list, wanted: list) -> bool:
+    return sorted(map(str, current)) == sorted(map(str, wanted))
+
+
+def foreign_lock_reason(acl: list, data: bytes | None, registrator_acl, registrator_ids: set[str]) -> str | None:
+    """Why an election lock is not one of this project's registrators' (None when it is). Its
+    creator chose its ACL, so the ACL alone proves nothing: the lock must also carry the
+    identity a registrator of ours publishes in it (leadership.py: JSON with its `id`)."""
+    from .registration import decode_payload
+
+    if registrator_acl not in acl:
+        return "not a registrator identity"
+    claimed = (decode_payload(data) or {}).get("id")
+    if claimed not in registrator_ids:
+        return f"names {claimed!r}, not a registrator of this project" if isinstance(claimed, str) else "names no registrator of this project"
+    return None
+
+
+def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list[str]:
+    """Make the tree the admin's and audit the registry, as the admin identity (the ensemble's
+    x509 super user); returns what was repaired (each also reported on `on_progress`).
+
+    - `/`, `/zookeeper` and `/zookeeper/quota`: writable by the admin only, readable by anyone
+      (every session is authenticated: anyone means any certificate holder).
+    - `/services`, `/svcctl`, the election root and this engine's election node: created with
+      their final ACL (all rights for the registrator identity, read for anyone).
+    - every node below `/services` and `/svcctl`: that same ACL, set where it differs; an
+      election lock that is not one of this project's registrators' (foreign_lock_reason) is
+      removed (it would stand every registrator by)."""
+    from kazoo.exceptions import NoNodeError, NodeExistsError
     from kazoo.security import make_acl
 
     from .config import DEFAULT_BASE
-    from .pki import Pki, pki_dir, read_cert
-    from .security import ensemble_tls
+    from .engine import docker_client, engine_id
+    from .pki import read_cert
+    from .registrator import ELECTION_ROOT, election_path
+    from .registrator_compose import REGISTRATOR_SERVICES
+    from .security import ensemble_tls, project_pki
+    from .zk import ops
     from .zk.client import zk_session
 
-    pki = Pki(pki_dir(settings.project_path()))
-    acl = [make_acl("x509", read_cert(pki.registrator.cert).subject, all=True), make_acl("world", "anyone", read=True)]
+    pki = project_pki(settings)
+    registrator = make_acl("x509", read_cert(pki.registrator.cert).subject, all=True)
+    read = make_acl("world", "anyone", read=True)
+    admin_acl = [make_acl("x509", read_cert(pki.admin.cert).subject, all=True), read]
+    registry_acl = [registrator, read]
+    registrator_ids = {f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES}  # compose/secure.yml
+    election_parents = [DEFAULT_BASE, "/svcctl", ELECTION_ROOT, election_path(engine_id(docker_client()))]
+    repaired: list[str] = []
+
+    def report(what: str) -> None:
+        repaired.append(what)
+        on_progress(f"repaired: {what}")
+
     with zk_session(settings.ensemble_hosts, tls=ensemble_tls(settings)) as zk:
-        for path in (DEFAULT_BASE, "/svcctl"):
+        for path in ("/", "/zookeeper", "/zookeeper/quota"):
+            current, _ = zk.get_acls(path)
+            if not _same_acl(current, admin_acl):
+                zk.set_acls(path, admin_acl)
+                on_progress(f"ACL of {path} set (writable by the admin only, readable by anyone)")
+        for path in election_parents:
             try:
-                zk.create(path, b"", acl=acl)
+                zk.create(path, b"", acl=registry_acl)
                 on_progress(f"created {path} (writable by the registrators, readable by anyone)")
             except NodeExistsError:
-                current, _ = zk.get_acls(path)
-                if sorted(map(str, current)) != sorted(map(str, acl)):
-                    zk.set_acls(path, acl)
-                    on_progress(f"ACL of {path} set (writable by the registrators, readable by anyone)")
+                pass
+        for name in zk.get_children("/"):
+            if f"/{name}" not in (DEFAULT_BASE, "/svcctl", "/zookeeper"):
+                on_progress(f"note: top-level node /{name} is not svcctl's (left alone; `svcctl zk rm /{name}` removes it)")
+        for root in (DEFAULT_BASE, "/svcctl"):
+            children, _ = ops.walk(zk, root)
+            for path in [root, *ops.descendants(root, children)]:
+                try:
+                    current, stat = zk.get_acls(path)
+                    lock = path.startswith(ELECTION_ROOT + "/") and path.count("/") == ELECTION_ROOT.count("/") + 2
+                    reason = foreign_lock_reason(current, zk.get(path)[0], registrator, registrator_ids) if lock else None
+                    if reason:
+                        zk.delete(path)
+                        report(f"removed election lock {path} (owned by session {hex(stat.ephemeralOwner)}, {reason})")
+                    elif not _same_acl(current, registry_acl):
+                        zk.set_acls(path, registry_acl)
+                        report(f"ACL of {path} set (was {', '.join(sorted(map(_acl_text, current)))})")
+                except NoNodeError:
+                    continue  # gone while we looked (a registration of a stopped container)
+    return repaired
+
+
+def _acl_text(acl) -> str:
+    perms = "".join(flag for flag, bit in (("c", 4), ("d", 8), ("r", 1), ("w", 2), ("a", 16)) if acl.perms & bit)
+    return f"{acl.id.scheme}:{acl.id.id}:{perms}"
 
 
 def _container_ids(compose, services: list[str]) -> dict[str, str]:
@@ -331,4 +402,4 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
     except DockerException as exc:
         raise compose_error(exc, "cluster down") from exc
     if volumes:  # no data left: the next `cluster up` may choose either mode
-        forget_mode(settings.project_path(), settings.project)
+        forget_mode(settings.state_path(), settings.project)

@@ -3,12 +3,12 @@ the registrators and the sample services, each command acting on the services it
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import DEFAULT_PROJECT, Settings, docker_proxy_image
 from .errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -34,11 +34,12 @@ def compose_environment(settings: Settings) -> dict[str, str]:
     """The ${VARS} the compose files interpolate."""
     from .config import gateway_image
     from .engine import resolve_engine
-    from .pki import Pki, pki_dir
+    from .pki import container_owner
+    from .security import SECURE, project_mode, project_pki
 
-    pki = Pki(pki_dir(settings.project_path()))
+    pki = project_pki(settings)
     ports = settings.zk_ports
-    return {
+    environment = {
         # The sample services publish on the engine's address: loopback here, a host's own with --context.
         "SVCCTL_PUBLISH_IP": resolve_engine(settings.context, settings.docker_env()).address,
         "SVCCTL_ZK_IMAGE": settings.zk_image,
@@ -47,6 +48,8 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
         "SVCCTL_PKI_DIR": str(pki.root),
         "SVCCTL_PKI_ID": pki.fingerprint(),
+        # Secured, the registrators run as the owner of the keys they read (never root).
+        "SVCCTL_CONTAINER_USER": ":".join(map(str, container_owner(settings.container_uid))),
         "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
@@ -54,6 +57,13 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         # The registrators get every member of this ensemble (failover), whatever --zk names.
         "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
     }
+    if project_mode(settings) == SECURE:
+        # On the project's network the registrators cannot find the host's address themselves
+        # (a name lookup: open mode does not pay for it).
+        from .network import host_address
+
+        environment["SVCCTL_HOST_IP"] = host_address()
+    return environment
 
 
 def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> Path:
@@ -64,9 +74,7 @@ def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> P
     path = state / f"compose-{settings.project}.env"
     text = "".join(f"{key}={value}\n" for key, value in {**compose_environment(settings), **(extra or {})}.items())
     if not path.is_file() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(text)
-        tmp.replace(path)
+        atomic_write(path, text, mode=0o644)
     return path
 
 

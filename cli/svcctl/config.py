@@ -23,6 +23,7 @@ DEFAULT_DIND_IMAGE = "svcctl/dind:0.1"
 DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
 DEFAULT_BASE = "/services"
 DEFAULT_DOCKERD_LOG = "/var/log/svcctl-dockerd.log"
+DEFAULT_CONTAINER_UID = 10001  # who the secured containers run as (and own their keys) when svcctl runs as root
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
 _HOST_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)$")
@@ -90,6 +91,15 @@ def zk_ports_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int, i
     if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) < 65536 for p in parts):
         raise BadInputError(f"bad SVCCTL_ZK_PORTS {text!r}", "give three ports, e.g. 2181,2182,2183")
     return (int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+def container_uid_from_env(env: Mapping[str, str] | None = None) -> int:
+    text = _env(env).get("SVCCTL_CONTAINER_UID", "").strip()
+    if not text:
+        return DEFAULT_CONTAINER_UID
+    if not text.isdigit() or not 0 < int(text) < 2**31:
+        raise BadInputError(f"bad SVCCTL_CONTAINER_UID {text!r}", "give a numeric uid other than 0 that no host account has, e.g. 10001")
+    return int(text)
 
 
 def default_zk_connect(env: Mapping[str, str] | None = None) -> str:
@@ -177,10 +187,12 @@ class Settings:
     layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
     hosts_tmp: str = field(default_factory=lambda: _env(None).get("SVCCTL_HOSTS_TMP") or "/var/tmp")  # image tarballs for `hosts up`
     # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
-    # cluster needs none of them (its PKI is found under .svcctl/pki/).
+    # cluster needs none of them (its PKI is found under the state directory's pki/).
     zk_ca: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CA") or None)
     zk_cert: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CERT") or None)
     zk_key: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_KEY") or None)
+    # Run as root, svcctl hands the keys the secured containers read to this uid (and gid).
+    container_uid: int = field(default_factory=container_uid_from_env)
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -225,6 +237,14 @@ class Settings:
         from .security import client_tls
 
         return client_tls(self)
+
+    @property
+    def zk_admin_tls(self) -> "ZkTls | None":
+        """Like zk_tls, for the commands that write (zk rm, zk prune): the project's admin
+        identity instead of its reader (explicit --zk-* options win as always)."""
+        from .security import ADMIN, client_tls
+
+        return client_tls(self, identity=ADMIN)
 
 def debug_enabled() -> bool:
     """SVCCTL_DEBUG: the error boundary shows an unexpected error's traceback."""

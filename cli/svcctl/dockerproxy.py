@@ -30,6 +30,10 @@ ALLOWED_PATH_REGEX = "^" + _VERSION + "(" + "|".join(ALLOWED_PATHS) + ")$"
 EVENTS_PATH_REGEX = "^" + _VERSION + "/events$"
 EVENTS_TIMEOUT = "24h"  # the event stream is long and mostly silent: never cut it
 API_TIMEOUT = "60s"
+# Per backend: three registrators need one event stream and a few API calls each; beyond these
+# a request waits in HAProxy's queue instead of opening another connection to the engine.
+ENGINE_MAXCONN = 16
+EVENTS_MAXCONN = 8
 
 
 def render_config() -> str:
@@ -55,11 +59,13 @@ frontend docker
     default_backend engine
 
 backend engine
-    server engine {ENGINE_SOCKET}
+    timeout queue 10s
+    server engine {ENGINE_SOCKET} maxconn {ENGINE_MAXCONN}
 
 backend events
     timeout server {EVENTS_TIMEOUT}
-    server engine {ENGINE_SOCKET}
+    timeout queue 10s
+    server engine {ENGINE_SOCKET} maxconn {EVENTS_MAXCONN}
 """
 
 

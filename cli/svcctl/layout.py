@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import ZkHost, format_zk_hosts
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -76,9 +77,7 @@ def load_layout(state: Path, project: str) -> ClusterLayout | None:
 def save_layout(state: Path, layout: ClusterLayout) -> Path:
     path = layout_path(state, layout.project)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(layout.to_dict(), indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(layout.to_dict(), indent=2) + "\n", mode=0o644)
     return path
 
 

@@ -1,38 +1,57 @@
-"""The project's PKI for the secured ensemble, under <project-dir>/.svcctl/pki/ (made once,
-remade only on request), with Python's `cryptography`. Private keys never leave the directory and
-are 0600; nothing here logs or returns a secret.
+"""The project's PKI for the secured ensemble, under <state-dir>/pki/ (made once, remade only on
+request), with Python's `cryptography`. Private keys never leave the directory and are 0600;
+nothing here logs or returns a secret.
+
+Two CAs: the client CA signs what the client ports present and accept (members' client-port
+certificates, the admin, the registrators, readers); the quorum CA signs only the members'
+quorum certificates, so the quorum port accepts no client identity as a peer.
 
 Layout (what each consumer mounts or reads):
-  ca.pem, ca-key.pem              the project CA (ca.pem: what any consumer needs to trust)
-  zoo1/ zoo2/ zoo3/               one per member: ca.pem, keystore.pem (key + certificate, PEM,
-                                  read by ZooKeeper's PEM key store: no keystore password needed)
+  ca.pem, ca-key.pem              the client CA (ca.pem: what any consumer needs to trust)
+  quorum-ca.pem, quorum-ca-key.pem the quorum CA
+  zoo1/ zoo2/ zoo3/               one per member: ca.pem, keystore.pem (client port: key +
+                                  certificate naming that member only, PEM), quorum-ca.pem,
+                                  quorum.pem (its quorum key + certificate)
   registrator/                    ca.pem, cert.pem, key.pem: the registrators' identity (x509 ACL)
   admin/                          ca.pem, cert.pem, key.pem: the admin identity (x509 super user)
+  readers/NAME/                   ca.pem, cert.pem, key.pem: a reader (CN=svcctl-reader@NAME):
+                                  `cli` (svcctl's read commands), `gateway`, and any consumer's
+                                  from `svcctl pki issue NAME --role reader`
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInputError
+from .errors import BadInputError, ConflictError
+from .files import atomic_write
 
 MEMBERS = ("zoo1", "zoo2", "zoo3")
 REGISTRATOR_CN = "svcctl-registrator"
 ADMIN_CN = "svcctl-admin"
+READER_CN_PREFIX = "svcctl-reader@"
 CA_CN = "svcctl ensemble CA"
-SERVER_SANS = ("localhost", "127.0.0.1")  # plus the member's own name; zoo1..zoo3 on every member
+QUORUM_CA_CN = "svcctl quorum CA"
+SERVER_SANS = ("localhost", "127.0.0.1")  # plus the member's own name (and no other member's)
+CLI_READER = "cli"  # the identity of svcctl's own read commands
+GATEWAY_READER = "gateway"
+BUILTIN_READERS = (CLI_READER, GATEWAY_READER)
+ROLES = ("reader",)
 CERT_DAYS = 825
 CA_DAYS = 3650
 KEY_MODE = 0o600
 DIR_MODE = 0o700
+_READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-def pki_dir(project_dir: Path) -> Path:
-    return project_dir / ".svcctl" / "pki"
+def pki_dir(state: Path) -> Path:
+    """The PKI of a project whose state directory is `state` (Settings.state_path)."""
+    return state / "pki"
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,10 @@ class ClientIdentity:
     ca: Path
     cert: Path
     key: Path
+
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        return self.ca, self.cert, self.key
 
 
 @dataclass(frozen=True)
@@ -56,11 +79,33 @@ class Pki:
     def ca_key(self) -> Path:
         return self.root / "ca-key.pem"
 
+    @property
+    def quorum_ca(self) -> Path:
+        return self.root / "quorum-ca.pem"
+
+    @property
+    def quorum_ca_key(self) -> Path:
+        return self.root / "quorum-ca-key.pem"
+
     def member_dir(self, member: str) -> Path:
         return self.root / member
 
+    def member_files(self, member: str) -> list[Path]:
+        return [self.member_dir(member) / f for f in ("ca.pem", "keystore.pem", "quorum-ca.pem", "quorum.pem")]
+
     def client(self, name: str) -> ClientIdentity:
+        """admin, registrator, or `reader:NAME`."""
+        if name.startswith("reader:"):
+            return self.reader(name.split(":", 1)[1])
         return ClientIdentity(self.root / name / "ca.pem", self.root / name / "cert.pem", self.root / name / "key.pem")
+
+    def reader(self, name: str) -> ClientIdentity:
+        base = self.root / "readers" / name
+        return ClientIdentity(base / "ca.pem", base / "cert.pem", base / "key.pem")
+
+    def readers(self) -> list[str]:
+        base = self.root / "readers"
+        return sorted(p.name for p in base.iterdir() if (p / "cert.pem").is_file()) if base.is_dir() else []
 
     @property
     def admin(self) -> ClientIdentity:
@@ -71,77 +116,255 @@ class Pki:
         return self.client("registrator")
 
     def complete(self) -> bool:
-        needed = [self.ca, self.ca_key, *(self.member_dir(m) / f for m in MEMBERS for f in ("ca.pem", "keystore.pem"))]
-        needed += [p for who in (self.admin, self.registrator) for p in (who.ca, who.cert, who.key)]
+        needed = [self.ca, self.ca_key, self.quorum_ca, self.quorum_ca_key, *(f for m in MEMBERS for f in self.member_files(m))]
+        needed += [p for who in (self.admin, self.registrator, *map(self.reader, BUILTIN_READERS)) for p in who.files]
         return all(p.is_file() for p in needed)
 
     def fingerprint(self) -> str:
-        """A short digest of the CA certificate ("none" without one): it changes with --rotate."""
+        """A short digest of the CA certificates ("none" without the client CA): it changes with
+        --rotate, and when an older PKI gets its quorum CA (the members must restart on it)."""
         import hashlib
 
         try:
-            return hashlib.sha256(self.ca.read_bytes()).hexdigest()[:16]
+            digest = hashlib.sha256(self.ca.read_bytes())
         except OSError:
             return "none"
+        if self.quorum_ca.is_file():
+            digest.update(self.quorum_ca.read_bytes())
+        return digest.hexdigest()[:16]
 
     def secret_files(self) -> list[Path]:
         """Every file holding a private key: must be 0600."""
-        return [self.ca_key, *(self.member_dir(m) / "keystore.pem" for m in MEMBERS), self.admin.key, self.registrator.key]
+        members = [self.member_dir(m) / f for m in MEMBERS for f in ("keystore.pem", "quorum.pem")]
+        readers = [self.reader(name).key for name in self.readers()]
+        return [self.ca_key, self.quorum_ca_key, *members, self.admin.key, self.registrator.key, *readers]
+
+    def container_dirs(self) -> list[Path]:
+        """The directories containers mount (members, registrators, the gateway's reader)."""
+        return [*(self.member_dir(m) for m in MEMBERS), self.registrator.cert.parent, self.reader(GATEWAY_READER).cert.parent]
 
 
-def ensure_pki(project_dir: Path, rotate: bool = False) -> tuple[Pki, bool]:
-    """The project's PKI, made when missing (or incomplete) or when `rotate`; returns it and
-    whether it was (re)made. Idempotent: an existing complete PKI is left exactly as it is."""
-    pki = Pki(pki_dir(project_dir))
+def reader_cn(name: str) -> str:
+    return f"{READER_CN_PREFIX}{name}"
+
+
+def container_owner(container_uid: int) -> tuple[int, int]:
+    """The uid/gid the containers that read keys run as: when svcctl runs as root, the
+    unprivileged `container_uid` (Settings.container_uid, SVCCTL_CONTAINER_UID) the keys are
+    handed to; otherwise the user's own (the keys stay the user's)."""
+    if os.geteuid() == 0:
+        return container_uid, container_uid
+    return os.getuid(), os.getgid()
+
+
+def hand_over(pki: Pki, container_uid: int) -> None:
+    """Give the directories containers mount (read-only) to container_owner(): the members and
+    registrators read their keys in place as that uid, never a copy. Nothing to do when svcctl
+    does not run as root (the files are the user's already). Refused when a host account has
+    that uid: it would be able to read the cluster's keys."""
+    import pwd
+
+    uid, gid = container_owner(container_uid)
+    if os.geteuid() != 0:
+        return
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        account = None
+    if account is not None:
+        raise ConflictError(f"uid {uid} is the host account {account!r}: handing it the cluster's keys would let that account read them",
+                            "set SVCCTL_CONTAINER_UID to a uid no host account has (`getent passwd UID` prints nothing)")
+    for directory in pki.container_dirs():
+        for path in (directory, *directory.iterdir()):
+            if path.stat().st_uid != uid or path.stat().st_gid != gid:
+                os.chown(path, uid, gid)
+
+
+def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, str | None]:
+    """The PKI in `root` (pki_dir of the state directory); returns it and what was done (None:
+    nothing). Idempotent: an existing complete PKI is left exactly as it is. An incomplete one
+    whose CA is still there and valid (an older PKI: no quorum CA, no readers) gets only its
+    missing parts, issued by that CA, so consumers keep their ca.pem and identities; it is made
+    anew (a new CA) only when the CA itself is missing or unusable, or on `rotate`. A remade one
+    re-issues the readers the old one had (new keys)."""
+    pki = Pki(root)
     if pki.complete() and not rotate:
-        return pki, False
-    staging = pki.root.with_name("pki.new")
+        return pki, None
+    if not rotate and _usable_ca(pki):
+        return pki, f"issued {_issue_missing(pki)}"
+    existed = pki.root.exists()
+    readers = sorted({*pki.readers(), *BUILTIN_READERS})
+    staging = pki.root.with_name(pki.root.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    _make(Pki(staging))
-    if pki.root.exists():
-        old = pki.root.with_name("pki.old")
+    pki.root.parent.mkdir(parents=True, exist_ok=True)
+    _make(Pki(staging), readers)
+    if existed:
+        old = pki.root.with_name(pki.root.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         pki.root.rename(old)
         staging.rename(pki.root)
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(pki.root)
-    return pki, True
+    if rotate:
+        return pki, "remade"
+    return pki, "remade (its CA was missing or no longer valid: give the new ca.pem to your consumers)" if existed else "made"
 
 
-def _make(pki: Pki) -> None:
+def _usable_ca(pki: Pki) -> bool:
+    """The client CA is there, its key matches it, and it is valid for a while yet."""
+    try:
+        cert, key = _load_ca(pki)
+    except (OSError, ValueError, TypeError):
+        return False
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return key.public_key().public_numbers() == cert.public_key().public_numbers() and cert.not_valid_after_utc > now + datetime.timedelta(days=30)
+
+
+def _issue_missing(pki: Pki) -> str:
+    """Issue what an incomplete PKI lacks with its existing CA (a quorum CA of its own when it has
+    none); returns what was issued, e.g. "the quorum CA and readers cli, gateway"."""
     from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from cryptography.hazmat.primitives import serialization
 
-    _mkdir(pki.root)
-    ca_key = _new_key()
-    ca_name = _name(CA_CN)
-    ca_cert = (
-        _builder(ca_name, ca_name, ca_key, CA_DAYS)
+    ca_cert, ca_key = _load_ca(pki)
+    ca_pem = pki.ca.read_bytes()
+    done: list[str] = []
+    if pki.quorum_ca.is_file() and pki.quorum_ca_key.is_file():
+        quorum_cert = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
+        quorum_key = serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None)
+        new_quorum = False
+    else:
+        quorum_cert, quorum_key = _make_quorum_ca(pki)
+        new_quorum = True
+        done.append("the quorum CA")
+    members = []
+    for member in MEMBERS:
+        directory = pki.member_dir(member)
+        issued = False
+        if not ((directory / "ca.pem").is_file() and (directory / "keystore.pem").is_file()):
+            _make_member_client(pki, member, ca_cert, ca_key, ca_pem)
+            issued = True
+        if new_quorum or not ((directory / "quorum-ca.pem").is_file() and (directory / "quorum.pem").is_file()):
+            _make_member_quorum(pki, member, quorum_cert, quorum_key)
+            issued = True
+        if issued:
+            members.append(member)
+    if members:
+        done.append(f"member certificates {', '.join(members)}")
+    identities = [(name, who, cn) for name, who, cn in (("admin", pki.admin, ADMIN_CN), ("registrator", pki.registrator, REGISTRATOR_CN))
+                  if not all(p.is_file() for p in who.files)]
+    for _, who, cn in identities:
+        _issue_client(who, cn, ca_cert, ca_key, ca_pem)
+    if identities:
+        done.append(f"the {' and '.join(name for name, _, _ in identities)} identit{'ies' if len(identities) > 1 else 'y'}")
+    readers = [name for name in BUILTIN_READERS if not all(p.is_file() for p in pki.reader(name).files)]
+    for name in readers:
+        _issue_client(pki.reader(name), reader_cn(name), ca_cert, ca_key, ca_pem)
+    if readers:
+        done.append(f"readers {', '.join(readers)}")
+    return " and ".join(done) if len(done) <= 2 else f"{', '.join(done[:-1])} and {done[-1]}"
+
+
+def issue(pki: Pki, name: str, role: str = "reader", force: bool = False) -> ClientIdentity:
+    """A client identity signed by the project's CA: for a reader, CN=svcctl-reader@NAME under
+    readers/NAME/ (read rights only: the registry grants writes to the registrators alone)."""
+    if role not in ROLES:
+        raise BadInputError(f"unknown role {role!r}", f"use --role {' or '.join(ROLES)}")
+    if not _READER_NAME.match(name):
+        raise BadInputError(f"bad identity name {name!r}", "use letters, digits, '.', '_' or '-' (at most 63), e.g. billing-api")
+    if not (pki.ca.is_file() and pki.ca_key.is_file()):
+        raise BadInputError(f"no PKI under {pki.root}", "make it with `svcctl cluster up --secure`")
+    who = pki.reader(name)
+    if who.cert.is_file() and not force:
+        raise ConflictError(f"reader {name} exists ({who.cert})", "use it, or pass --force to issue it a new key")
+    ca_cert, ca_key = _load_ca(pki)
+    _issue_client(who, reader_cn(name), ca_cert, ca_key, pki.ca.read_bytes())
+    return who
+
+
+def _load_ca(pki: Pki):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return (x509.load_pem_x509_certificate(pki.ca.read_bytes()),
+            serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None))
+
+
+def _make_ca(cn: str):
+    from cryptography import x509
+
+    key = _new_key()
+    name = _name(cn)
+    cert = (
+        _builder(name, name, key, CA_DAYS)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, _hash())
+        .sign(key, _hash())
     )
+    return cert, key
+
+
+def _make(pki: Pki, readers: list[str]) -> None:
+    _mkdir(pki.root)
+    ca_cert, ca_key = _make_ca(CA_CN)
     _write_secret(pki.ca_key, _key_pem(ca_key))
     ca_pem = _cert_pem(ca_cert)
     _write_public(pki.ca, ca_pem)
-    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
+    quorum_cert, quorum_key = _make_quorum_ca(pki)
     for member in MEMBERS:
-        key = _new_key()
-        sans = (*MEMBERS, *SERVER_SANS)
-        cert = _issue(ca_cert, ca_key, member, key, both, sans)
-        _mkdir(pki.member_dir(member))
-        _write_public(pki.member_dir(member) / "ca.pem", ca_pem)
-        _write_secret(pki.member_dir(member) / "keystore.pem", _key_pem(key) + _cert_pem(cert))
-    for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN)):
-        key = _new_key()
-        cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
-        _mkdir(who.cert.parent)
-        _write_public(who.ca, ca_pem)
-        _write_public(who.cert, _cert_pem(cert))
-        _write_secret(who.key, _key_pem(key))
+        _make_member_client(pki, member, ca_cert, ca_key, ca_pem)
+        _make_member_quorum(pki, member, quorum_cert, quorum_key)
+    for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN), *((pki.reader(n), reader_cn(n)) for n in readers)):
+        _issue_client(who, cn, ca_cert, ca_key, ca_pem)
+
+
+def _make_quorum_ca(pki: Pki):
+    quorum_cert, quorum_key = _make_ca(QUORUM_CA_CN)
+    _write_secret(pki.quorum_ca_key, _key_pem(quorum_key))
+    _write_public(pki.quorum_ca, _cert_pem(quorum_cert))
+    return quorum_cert, quorum_key
+
+
+def _make_member_client(pki: Pki, member: str, ca_cert, ca_key, ca_pem: bytes) -> None:
+    """The member's client-port certificate (naming that member only) and the CA it trusts."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    directory = pki.member_dir(member)
+    _mkdir(directory)
+    key = _new_key()
+    cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], (member, *SERVER_SANS))
+    _write_public(directory / "ca.pem", ca_pem)
+    _write_secret(directory / "keystore.pem", _key_pem(key) + _cert_pem(cert))
+
+
+def _make_member_quorum(pki: Pki, member: str, quorum_cert, quorum_key) -> None:
+    """The member's quorum certificate and the quorum CA as its trust store."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    directory = pki.member_dir(member)
+    _mkdir(directory)
+    key = _new_key()
+    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
+    cert = _issue(quorum_cert, quorum_key, member, key, both, (member,))
+    _write_public(directory / "quorum-ca.pem", _cert_pem(quorum_cert))
+    _write_secret(directory / "quorum.pem", _key_pem(key) + _cert_pem(cert))
+
+
+def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key = _new_key()
+    cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
+    _mkdir(who.cert.parent.parent)
+    _mkdir(who.cert.parent)
+    # Each file replaced whole, the key before its certificate: a reader of the old pair sees
+    # the new key with the old certificate for a moment at most, never a truncated file.
+    _write_public(who.ca, ca_pem)
+    _write_secret(who.key, _key_pem(key))
+    _write_public(who.cert, _cert_pem(cert))
 
 
 def _issue(ca_cert, ca_key, cn: str, key, usages: list, sans: tuple[str, ...]):
@@ -220,16 +443,12 @@ def _mkdir(path: Path) -> None:
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    """Created 0600 from the start: never readable by others, not even for a moment."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_MODE)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, KEY_MODE)
+    """0600 from the start (never readable by others, not even for a moment), replaced whole."""
+    atomic_write(path, data, KEY_MODE)
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
-    os.chmod(path, 0o644)
+    atomic_write(path, data, 0o644)
 
 
 # --- reading certificates (clients) ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Which security mode a project's cluster runs in (open, or TLS+ACL), and the TLS a client of
 it uses: explicit --zk-ca/--zk-cert/--zk-key (SVCCTL_ZK_CA/CERT/KEY) first, else the project's
-PKI (admin identity) when the project's cluster is secured and the client talks to its members.
+PKI (a reader identity for reads, the admin where svcctl writes) when the project's cluster is
+secured and the client talks to its members.
 No docker imports: the zk commands resolve this on every run."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BadInputError, NotFoundError
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -19,36 +21,51 @@ SECURE = "tls+acl"
 MODES = (OPEN, SECURE)
 
 
-def mode_file(project_dir: Path, project: str) -> Path:
-    return project_dir / ".svcctl" / "clusters" / f"{project}.mode"
+# Which of the project's identities a client presents: svcctl's read commands a reader, what
+# writes (zk rm/prune, cluster up) the admin, the registrators their own.
+READER = "reader:cli"
+ADMIN = "admin"
+REGISTRATOR = "registrator"
 
 
-def recorded_mode(project_dir: Path, project: str) -> str | None:
+def mode_file(state: Path, project: str) -> Path:
+    """Under the project's state directory (Settings.state_path): never inside site-packages."""
+    return state / "clusters" / f"{project}.mode"
+
+
+def recorded_mode(state: Path, project: str) -> str | None:
     """What `cluster up` last started this project's cluster as; None when never (or removed
     with its volumes)."""
     try:
-        text = mode_file(project_dir, project).read_text().strip()
+        text = mode_file(state, project).read_text().strip()
     except OSError:
         return None
     return text if text in MODES else None
 
 
-def record_mode(project_dir: Path, project: str, mode: str) -> None:
-    path = mode_file(project_dir, project)
+def record_mode(state: Path, project: str, mode: str) -> None:
+    path = mode_file(state, project)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(mode + "\n")
+    atomic_write(path, mode + "\n", mode=0o644)
 
 
-def forget_mode(project_dir: Path, project: str) -> None:
-    mode_file(project_dir, project).unlink(missing_ok=True)
+def forget_mode(state: Path, project: str) -> None:
+    mode_file(state, project).unlink(missing_ok=True)
 
 
 def project_mode(settings: "Settings") -> str | None:
     try:
-        project_dir = settings.project_path()
+        state = settings.state_path(create=False)
     except NotFoundError:
         return None
-    return recorded_mode(project_dir, settings.project)
+    return recorded_mode(state, settings.project)
+
+
+def project_pki(settings: "Settings"):
+    """The project's PKI (made or not) under its state directory."""
+    from .pki import Pki, pki_dir
+
+    return Pki(pki_dir(settings.state_path(create=False)))
 
 
 def explicit_tls(ca: str | None, cert: str | None, key: str | None) -> "ZkTls | None":
@@ -63,28 +80,27 @@ def explicit_tls(ca: str | None, cert: str | None, key: str | None) -> "ZkTls | 
     return ZkTls(Path(ca).expanduser(), Path(cert).expanduser() if cert else None, Path(key).expanduser() if key else None)
 
 
-def client_tls(settings: "Settings", identity: str = "admin", hosts: list | None = None) -> "ZkTls | None":
+def client_tls(settings: "Settings", identity: str = READER, hosts: list | None = None) -> "ZkTls | None":
     """The TLS for this client's sessions (see the module docstring), or None for plain.
-    `identity`: which of the project's client certificates (admin, registrator) to present."""
+    `identity`: which of the project's client certificates (READER, ADMIN, REGISTRATOR) to present."""
     explicit = explicit_tls(settings.zk_ca, settings.zk_cert, settings.zk_key)
     if explicit is not None:
         return explicit
     hosts = settings.zk_hosts if hosts is None else hosts
     if project_mode(settings) != SECURE or not set(hosts) <= set(settings.ensemble_hosts):
         return None
-    from .pki import Pki, pki_dir
     from .zk.tls import ZkTls
 
-    who = Pki(pki_dir(settings.project_path())).client(identity)
+    who = project_pki(settings).client(identity)
     return ZkTls(who.ca, who.cert, who.key)
 
 
 def ensemble_tls(settings: "Settings") -> "ZkTls | None":
-    """TLS for four-letter words and sessions on the project's own members (cluster commands)."""
+    """TLS for four-letter words and sessions on the project's own members (cluster commands):
+    the admin identity."""
     if project_mode(settings) != SECURE:
         return None
-    from .pki import Pki, pki_dir
     from .zk.tls import ZkTls
 
-    admin = Pki(pki_dir(settings.project_path())).admin
+    admin = project_pki(settings).admin
     return ZkTls(admin.ca, admin.cert, admin.key)

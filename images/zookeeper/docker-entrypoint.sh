@@ -3,16 +3,19 @@
 # foreground as PID 1 so `docker stop` reaches the JVM.
 set -euo pipefail
 
-# Secure mode (ZOO_TLS_SOURCE: the member's PKI directory, mounted read-only with the host's
-# 0600 modes): started as root only to copy it where the zookeeper user alone can read it, then
-# the script runs again as that user.
+# Secure mode (ZOO_TLS_SOURCE: the member's PKI directory, mounted read-only): started as root
+# only to hand the writable directories to the owner of the keys (svcctl makes that an
+# unprivileged uid), then the script runs again as that uid and ZooKeeper reads the keys in
+# place: no copy of a key in the container's writable layer.
 if [[ -n "${ZOO_TLS_SOURCE:-}" && "$(id -u)" == 0 ]]; then
-  install -d -m 0700 -o zookeeper -g zookeeper "$ZOO_CONF_DIR/pki"
-  for file in ca.pem keystore.pem; do
-    install -m 0600 -o zookeeper -g zookeeper "$ZOO_TLS_SOURCE/$file" "$ZOO_CONF_DIR/pki/$file"
-  done
-  chown zookeeper:zookeeper "$ZOO_CONF_DIR" "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR"
-  exec setpriv --reuid=zookeeper --regid=zookeeper --init-groups "$0" "$@"
+  owner=$(stat -c %u "$ZOO_TLS_SOURCE/keystore.pem")
+  group=$(stat -c %g "$ZOO_TLS_SOURCE/keystore.pem")
+  if [[ "$owner" == 0 ]]; then
+    echo "svcctl: error: $ZOO_TLS_SOURCE/keystore.pem belongs to root; fix: run \`svcctl cluster up --secure\` (it hands the member keys to an unprivileged uid)" >&2
+    exit 1
+  fi
+  chown -R "$owner:$group" "$ZOO_CONF_DIR" "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR" "$ZOO_LOG_DIR"
+  exec setpriv --reuid="$owner" --regid="$group" --clear-groups "$0" "$@"
 fi
 
 if [[ ! -f "$ZOO_CONF_DIR/zoo.cfg" || -n "${ZOO_SERVERS:-}" ]]; then
@@ -32,10 +35,16 @@ if [[ ! -f "$ZOO_CONF_DIR/zoo.cfg" || -n "${ZOO_SERVERS:-}" ]]; then
     # resolves to another address first (several networks).
     echo "quorumListenOnAllIPs=true"
     if [[ -n "${ZOO_TLS_SOURCE:-}" ]]; then
-      # TLS-only client port 2181 (Netty); the plain port listens on the container's loopback
-      # only, for the healthcheck's four-letter words. Quorum traffic is TLS too; its peers are
-      # checked against the ensemble's own CA, not by host name (Docker's reverse names differ).
-      pki="$ZOO_CONF_DIR/pki"
+      # TLS-only client port 2181 (Netty) that opens no session without a certificate of the
+      # client CA (clientAuth=need, enforce.auth): there is no anonymous session at all. The
+      # plain port listens on the container's loopback only, for the healthcheck's four-letter
+      # words (no session can open there either: it carries no x509 identity). Quorum traffic
+      # is TLS with the quorum CA alone, so no client identity is accepted as a peer; peers are
+      # not checked by host name (Docker's reverse names differ from the members').
+      pki="$ZOO_TLS_SOURCE"
+      protocols="TLSv1.3,TLSv1.2"
+      # AEAD suites only (no CBC): TLS 1.3's, then TLS 1.2's ECDHE-RSA GCM/ChaCha20.
+      suites="TLS_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
       echo "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory"
       echo "secureClientPort=2181"
       echo "clientPort=${ZOO_LOOPBACK_PORT:-2180}"
@@ -44,14 +53,22 @@ if [[ ! -f "$ZOO_CONF_DIR/zoo.cfg" || -n "${ZOO_SERVERS:-}" ]]; then
       echo "ssl.keyStore.type=PEM"
       echo "ssl.trustStore.location=$pki/ca.pem"
       echo "ssl.trustStore.type=PEM"
-      echo "ssl.clientAuth=want"
+      echo "ssl.clientAuth=need"
       echo "ssl.hostnameVerification=false"
+      echo "ssl.protocol=TLSv1.3"
+      echo "ssl.enabledProtocols=$protocols"
+      echo "ssl.ciphersuites=$suites"
+      echo "enforce.auth.enabled=true"
+      echo "enforce.auth.schemes=x509"
       echo "sslQuorum=true"
-      echo "ssl.quorum.keyStore.location=$pki/keystore.pem"
+      echo "ssl.quorum.keyStore.location=$pki/quorum.pem"
       echo "ssl.quorum.keyStore.type=PEM"
-      echo "ssl.quorum.trustStore.location=$pki/ca.pem"
+      echo "ssl.quorum.trustStore.location=$pki/quorum-ca.pem"
       echo "ssl.quorum.trustStore.type=PEM"
       echo "ssl.quorum.hostnameVerification=false"
+      echo "ssl.quorum.protocol=TLSv1.3"
+      echo "ssl.quorum.enabledProtocols=$protocols"
+      echo "ssl.quorum.ciphersuites=$suites"
       for server in $ZOO_SERVERS; do
         echo "${server%%;*}"
       done

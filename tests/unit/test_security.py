@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from svcctl.config import Settings
 from svcctl.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
-from svcctl.errors import BadInputError
-from svcctl.pki import ADMIN_CN, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, read_cert
+from svcctl.errors import BadInputError, ConflictError
+from svcctl.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue, read_cert
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.security import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
 from svcctl.zk.tls import ZkTls, diagnose
@@ -25,7 +26,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     (root / "compose").mkdir()
     (root / "compose" / "zookeeper.yml").write_text("services: {}\n")
-    ensure_pki(root)
+    ensure_pki(root / ".svcctl" / "pki")
     return root
 
 
@@ -40,11 +41,11 @@ def test_every_key_is_0600_its_directories_0700_and_the_ca_is_public(project):
     pki = Pki(project / ".svcctl" / "pki")
     assert pki.complete()
     secrets = pki.secret_files()
-    assert len(secrets) == 1 + len(MEMBERS) + 2
+    assert len(secrets) == 2 + 2 * len(MEMBERS) + 2 + len(BUILTIN_READERS)
     for path in secrets:
         assert mode(path) == 0o600, path
         assert b"PRIVATE KEY" in path.read_bytes()
-    for directory in [pki.root, *(p for p in pki.root.iterdir() if p.is_dir())]:
+    for directory in [pki.root, *(p for p in pki.root.rglob("*") if p.is_dir())]:
         assert mode(directory) == 0o700, directory
     assert mode(pki.ca) == 0o644 and b"PRIVATE" not in pki.ca.read_bytes()
     # No file outside the secret list holds a key.
@@ -53,27 +54,60 @@ def test_every_key_is_0600_its_directories_0700_and_the_ca_is_public(project):
             assert b"PRIVATE" not in path.read_bytes(), path
 
 
-def test_certificates_name_the_members_and_the_two_identities(project):
+def test_each_member_is_named_alone_and_its_quorum_certificate_comes_from_the_quorum_ca(project):
     from cryptography import x509
 
     pki = Pki(project / ".svcctl" / "pki")
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    quorum_ca = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
+    assert ca.subject != quorum_ca.subject
     for member in MEMBERS:
-        cert = x509.load_pem_x509_certificate((pki.member_dir(member) / "keystore.pem").read_bytes())
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
-        assert names == {"zoo1", "zoo2", "zoo3", "localhost", "127.0.0.1"}
-        ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-        cert.verify_directly_issued_by(ca)
-    assert read_cert(pki.registrator.cert).subject == f"CN={REGISTRATOR_CN}"
-    assert read_cert(pki.admin.cert).subject == f"CN={ADMIN_CN}"
+        for store, issuer, other, wanted in (("keystore.pem", ca, quorum_ca, {member, "localhost", "127.0.0.1"}),
+                                             ("quorum.pem", quorum_ca, ca, {member})):
+            cert = x509.load_pem_x509_certificate((pki.member_dir(member) / store).read_bytes())
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+            assert names == wanted, (member, store)
+            cert.verify_directly_issued_by(issuer)
+            with pytest.raises((ValueError, InvalidSignature)):
+                cert.verify_directly_issued_by(other)  # a client identity is never a quorum peer
+        assert (pki.member_dir(member) / "quorum-ca.pem").read_bytes() == pki.quorum_ca.read_bytes()
+    for name in (REGISTRATOR_CN, ADMIN_CN):
+        assert read_cert(pki.client(name.split("-", 1)[1]).cert).subject == f"CN={name}"
+    assert read_cert(pki.reader("gateway").cert).subject == "CN=svcctl-reader@gateway"
+    assert read_cert(pki.client("reader:cli").cert).subject == "CN=svcctl-reader@cli"
+
+
+def test_issue_writes_a_reader_and_refuses_bad_names_roles_and_overwrites(tmp_path):
+    from cryptography import x509
+
+    pki, _ = ensure_pki(tmp_path / "pki")
+    who = issue(pki, "billing-api")
+    assert read_cert(who.cert).subject == "CN=svcctl-reader@billing-api" and mode(who.key) == 0o600
+    x509.load_pem_x509_certificate(who.cert.read_bytes()).verify_directly_issued_by(x509.load_pem_x509_certificate(pki.ca.read_bytes()))
+    assert "billing-api" in pki.readers() and who.key in pki.secret_files()
+    with pytest.raises(ConflictError, match="exists"):
+        issue(pki, "billing-api")
+    before = who.key.read_bytes()
+    assert issue(pki, "billing-api", force=True).key.read_bytes() != before
+    for bad in ("../x", "a/b", "", "-x"):
+        with pytest.raises(BadInputError, match="bad identity name"):
+            issue(pki, bad)
+    with pytest.raises(BadInputError, match="unknown role"):
+        issue(pki, "x", role="writer")
+    with pytest.raises(BadInputError, match="no PKI"):
+        issue(Pki(tmp_path / "none"), "x")
+    # A rotation re-issues every reader (new CA, new keys): consumers keep their file paths.
+    rotated, _ = ensure_pki(pki.root, rotate=True)
+    assert "billing-api" in rotated.readers() and rotated.reader("billing-api").key.read_bytes() != before
 
 
 def test_made_once_and_remade_only_on_rotate(project):
     pki = Pki(project / ".svcctl" / "pki")
     before = {p: p.read_bytes() for p in pki.root.rglob("*") if p.is_file()}
-    again, made = ensure_pki(project)
+    again, made = ensure_pki(pki.root)
     assert not made and {p: p.read_bytes() for p in again.root.rglob("*") if p.is_file()} == before
-    rotated, made = ensure_pki(project, rotate=True)
+    rotated, made = ensure_pki(pki.root, rotate=True)
     assert made and rotated.ca.read_bytes() != before[pki.ca]
     assert all(mode(p) == 0o600 for p in rotated.secret_files())
     assert not (pki.root.with_name("pki.old")).exists() and not (pki.root.with_name("pki.new")).exists()
@@ -121,16 +155,21 @@ def test_events_have_their_own_long_timeout_backend():
 # --- client TLS ------------------------------------------------------------------------------------
 
 
-def test_client_tls_explicit_project_and_foreign(project, monkeypatch):
+def test_client_tls_explicit_project_and_foreign(project, monkeypatch, tmp_path):
     for var in ("SVCCTL_ZK_CA", "SVCCTL_ZK_CERT", "SVCCTL_ZK_KEY", "SVCCTL_ZK_PORTS"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # `project` is an installed copy's layout
     settings = Settings(zk="127.0.0.1:2181,127.0.0.1:2182", project_dir=str(project), project="p1")
-    forget_mode(project, "p1")
+    state = settings.state_path()
+    assert state == tmp_path / "state" / "svcctl" / "p1"  # never inside the project (site-packages)
+    ensure_pki(state / "pki")
+    forget_mode(state, "p1")
     assert client_tls(settings) is None  # no secured cluster recorded: plain
-    record_mode(project, "p1", SECURE)
-    assert recorded_mode(project, "p1") == SECURE
-    tls = client_tls(settings)
-    assert tls is not None and tls.cert.name == "cert.pem" and tls.cert.parent.name == "admin"
+    record_mode(state, "p1", SECURE)
+    assert recorded_mode(state, "p1") == SECURE and not (project / ".svcctl" / "clusters").exists()
+    tls = client_tls(settings)  # read commands: the CLI's reader identity
+    assert tls is not None and tls.cert == state / "pki" / "readers" / "cli" / "cert.pem"
+    assert settings.zk_admin_tls.cert.parent.name == "admin"  # what writes
     assert client_tls(settings, identity="registrator").cert.parent.name == "registrator"
     foreign = Settings(zk="zk.example.org:2181", project_dir=str(project), project="p1")
     assert client_tls(foreign) is None  # the project's PKI is not sent to another ensemble
@@ -138,9 +177,9 @@ def test_client_tls_explicit_project_and_foreign(project, monkeypatch):
     assert client_tls(explicit).ca == Path("/x/ca.pem") and client_tls(explicit).cert is None
     with pytest.raises(BadInputError, match="need --zk-ca"):
         client_tls(Settings(zk="h:1", project_dir=str(project), project="p1", zk_cert="/x/c.pem", zk_key="/x/k.pem"))
-    record_mode(project, "p1", OPEN)
+    record_mode(state, "p1", OPEN)
     assert client_tls(settings) is None
-    forget_mode(project, "p1")
+    forget_mode(state, "p1")
 
 
 def test_validate_names_a_missing_file_a_lone_certificate_a_wrong_key_and_diagnose_an_expired_one(project, tmp_path):
@@ -227,3 +266,79 @@ def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_
     assert keeper.check_dead() is False and RefusedLater.made == made  # still waiting: no spin
     time.sleep(0.25)
     assert keeper.check_dead() is True and RefusedLater.made == made + 1
+
+
+def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_registrators_ids():
+    import json
+
+    from kazoo.security import make_acl
+    from svcctl.cluster import foreign_lock_reason
+
+    registrator = make_acl("x509", "CN=svcctl-registrator", all=True)
+    read = make_acl("world", "anyone", read=True)
+    ours = {"t17-registrator1", "t17-registrator2", "t17-registrator3"}
+
+    def lock(identity) -> bytes:
+        return json.dumps(identity).encode()
+
+    standby = {"id": "t17-registrator2", "role": "standby", "hostname": "abc", "pid": 1}
+    assert foreign_lock_reason([registrator, read], lock(standby), registrator, ours) is None
+    # Planted with the registrator identity in its ACL (its creator chose it): the payload decides.
+    assert "'attacker'" in foreign_lock_reason([registrator, read], lock({"id": "attacker"}), registrator, ours)
+    assert foreign_lock_reason([registrator, read], lock({"id": "registrator1"}), registrator, ours)  # another project's
+    assert foreign_lock_reason([registrator, read], b"", registrator, ours) == "names no registrator of this project"
+    assert foreign_lock_reason([registrator], lock({"id": 7}), registrator, ours) == "names no registrator of this project"
+    # Our registrator's identity without its ACL: not ours either.
+    world = [make_acl("world", "anyone", all=True)]
+    assert foreign_lock_reason(world, lock(standby), registrator, ours) == "not a registrator identity"
+
+
+def test_keys_are_never_handed_to_a_uid_a_host_account_has(tmp_path, monkeypatch):
+    import os
+    import pwd
+
+    from svcctl.config import DEFAULT_CONTAINER_UID, container_uid_from_env
+    from svcctl.pki import hand_over
+
+    assert container_uid_from_env({}) == DEFAULT_CONTAINER_UID
+    assert container_uid_from_env({"SVCCTL_CONTAINER_UID": "20001"}) == 20001
+    for bad in ("0", "abc", "-5"):
+        with pytest.raises(BadInputError, match="SVCCTL_CONTAINER_UID"):
+            container_uid_from_env({"SVCCTL_CONTAINER_UID": bad})
+    account = pwd.getpwall()[0]
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # as root: the only case keys change owner
+    with pytest.raises(ConflictError, match=f"host account '{account.pw_name}'") as refused:
+        hand_over(Pki(tmp_path / "pki"), account.pw_uid)
+    assert "SVCCTL_CONTAINER_UID" in refused.value.fix
+
+
+def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
+    import shutil
+
+    from cryptography import x509
+
+    pki, done = ensure_pki(tmp_path / "pki")
+    assert done == "made"
+    ca = pki.ca.read_bytes()
+    # As an older version left it: no quorum CA, no member quorum files, no readers.
+    for path in (pki.quorum_ca, pki.quorum_ca_key, *(pki.member_dir(m) / f for m in MEMBERS for f in ("quorum-ca.pem", "quorum.pem"))):
+        path.unlink()
+    shutil.rmtree(pki.root / "readers")
+    kept = {p: p.read_bytes() for p in (pki.admin.key, pki.registrator.cert, pki.member_dir("zoo1") / "keystore.pem")}
+    fingerprint = pki.fingerprint()
+    again, done = ensure_pki(pki.root)
+    assert done == "issued the quorum CA, member certificates zoo1, zoo2, zoo3 and readers cli, gateway"
+    assert again.complete() and again.ca.read_bytes() == ca and all(p.read_bytes() == data for p, data in kept.items())
+    assert again.fingerprint() != fingerprint  # the members restart on their quorum certificates
+    quorum_ca = x509.load_pem_x509_certificate(again.quorum_ca.read_bytes())
+    for member in MEMBERS:
+        pem = (again.member_dir(member) / "quorum.pem").read_bytes()
+        x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN CERTIFICATE-----"):]).verify_directly_issued_by(quorum_ca)
+    x509.load_pem_x509_certificate(again.reader("cli").cert.read_bytes()).verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+    assert all(mode(p) == 0o600 for p in again.secret_files())
+    assert ensure_pki(pki.root) == (again, None)
+    # Only a missing CA makes a new one.
+    pki.ca_key.unlink()
+    (pki.root / "readers" / "cli" / "cert.pem").unlink()
+    remade, done = ensure_pki(pki.root)
+    assert done.startswith("remade") and remade.complete() and remade.ca.read_bytes() != ca

@@ -59,9 +59,9 @@ def _security(ctx: typer.Context) -> dict:
     mode = project_mode(ctx.obj) or OPEN
     info = {"mode": mode}
     if mode == SECURE:
-        from ..pki import pki_dir
+        from ..security import project_pki
 
-        info["ca"] = str(pki_dir(ctx.obj.project_path()) / "ca.pem")
+        info["ca"] = str(project_pki(ctx.obj).ca)
     return info
 
 
@@ -84,7 +84,7 @@ def up(
     ctx: typer.Context,
     timeout: float = typer.Option(120, help="Seconds to wait for quorum."),
     hosts: str = typer.Option(None, "--hosts", metavar="CTX1,CTX2,CTX3", help="Docker contexts: member i and the registrators of host i run on host i (recorded for later commands)."),
-    secure: bool = typer.Option(False, "--secure", help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under .svcctl/pki/, made once)."),
+    secure: bool = typer.Option(False, "--secure", help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under the state directory's pki/, made once)."),
     rotate: bool = typer.Option(False, "--rotate", help="With --secure: remake the PKI and restart the cluster on it."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

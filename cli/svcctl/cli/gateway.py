@@ -33,7 +33,10 @@ def gateway(
     import threading
 
     from ..gateway.controller import run_gateway
+    from ..pki import GATEWAY_READER
+    from ..security import client_tls
 
+    tls = client_tls(ctx.obj, identity=f"reader:{GATEWAY_READER}")  # the gateway's own reader identity
     stop = threading.Event()
     # `docker stop` (SIGTERM) ends the gateway like Ctrl-C: HAProxy stops softly, exit 0.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -43,7 +46,7 @@ def gateway(
         progress(f"gateway listening on http://{controller.host}:{controller.port}; stats on http://127.0.0.1:{controller.stats_port}/; services: {known}")
 
     try:
-        run_gateway(ctx.obj.zk_hosts, host, port, stats_port, on_event=progress, on_ready=ready, stop=stop, tls=ctx.obj.zk_tls)
+        run_gateway(ctx.obj.zk_hosts, host, port, stats_port, on_event=progress, on_ready=ready, stop=stop, tls=tls)
     except KeyboardInterrupt:
         pass
     progress("gateway stopped")

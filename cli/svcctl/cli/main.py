@@ -51,6 +51,7 @@ COMMANDS: dict[str, Lazy] = {
     "call": Lazy("discover", "HTTP GETs through the live cache, round-robin; prints which instance answered."),
     "gateway": Lazy("gateway", "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper."),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
+    "pki": Lazy("pki", "The secured cluster's client identities: issue a consumer's reader certificate, list them."),
 }
 
 

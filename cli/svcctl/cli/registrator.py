@@ -48,7 +48,8 @@ def run(
     from ..config import parse_ip, parse_registry_uri
     from ..errors import BadInputError
     from ..registration import Options, split_tags
-    from ..registrator.daemon import Config, default_registrator_id, host_address, run_registrator
+    from ..network import host_address
+    from ..registrator.daemon import Config, default_registrator_id, run_registrator
     from ..registrator.logfmt import log, setup_logging
     from ..registrator.session import RetryPolicy
 

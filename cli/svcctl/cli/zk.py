@@ -15,10 +15,10 @@ app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, sta
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
 
-def _session(ctx: typer.Context):
+def _session(ctx: typer.Context, write: bool = False):
     from ..zk.client import zk_session
 
-    return zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_tls)
+    return zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_admin_tls if write else ctx.obj.zk_tls)
 
 
 def _ts(seconds: float) -> str:
@@ -182,7 +182,7 @@ def rm(
     from ..errors import BadInputError
     from ..zk import ops
 
-    with _session(ctx) as client:
+    with _session(ctx, write=True) as client:
         plan = ops.plan_remove(client, path, recursive)
         typer.echo(f"will remove {len(plan)} node(s):")
         for p in plan:
@@ -222,7 +222,7 @@ def prune(
     except DockerUnavailableError as exc:
         containers, engine = None, None
         typer.echo(f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)", err=True)
-    with _session(ctx) as client:
+    with _session(ctx, write=yes) as client:
         nodes = core.read_snapshot(client, path)
         refused = core.probe_refused(core.instance_endpoints(path, nodes)) if probe else None
         decisions = core.decide(path, nodes, containers, engine_id=engine, refused=refused)

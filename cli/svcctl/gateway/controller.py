@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..files import atomic_write
 from .haproxy import (
     SERVER_OPTIONS,
     HaproxyProcess,
@@ -259,9 +260,7 @@ class GatewayController:
         assert self.endpoint is not None
         settings = ProxySettings(self.host, self.port, self.stats_port, self.admin_socket, str(self.map_path), self.endpoint.port)
         for path, text in ((self.map_path, render_map(services)), (self.config_path, render_config(settings, services, SPARE_BACKENDS))):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            atomic_write(path, text, mode=0o644)
         self.backend_of = {name: backend_name(name) for name in services}
         self.spares = [spare_name(i) for i in range(SPARE_BACKENDS)]
         self.servers = {name: {a: READY for a in addresses} for name, addresses in services.items()}

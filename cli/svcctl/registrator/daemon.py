@@ -63,23 +63,6 @@ def default_registrator_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def host_address() -> str:
-    """The address advertised for ports bound to every interface (0.0.0.0)."""
-    try:
-        address = socket.gethostbyname(socket.gethostname())
-        if not address.startswith("127."):
-            return address
-    except OSError:
-        pass
-    # The address of the default route, found without sending anything.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("10.255.255.255", 1))
-            return sock.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"
-
-
 def connect_engine() -> "docker.DockerClient":
     """The engine client; a missing socket is a clear, fatal error (exit 3 at the CLI)."""
     from ..engine import docker_client, engine_address

@@ -157,16 +157,18 @@ def diagnose(hosts: list[ZkHost], tls: ZkTls | None, timeout: float = 3.0) -> Zo
                     return BadInputError(f"{host}'s certificate does not name {host.host} ({exc.verify_message})",
                                          "connect by a name or address in the members' certificates (127.0.0.1, localhost, zoo1..zoo3)")
                 return BadInputError(f"{host}'s certificate is not signed by the CA {tls.ca} ({exc.verify_message})",
-                                     "give the ensemble's own CA with --zk-ca (for this project: .svcctl/pki/ca.pem)")
+                                     "give the ensemble's own CA with --zk-ca (for this project: ca.pem of its PKI, `svcctl cluster status` names it)")
             except ssl.SSLError as exc:
                 reason = (exc.reason or str(exc)).lower()
                 if "wrong_version" in reason or "record_layer" in reason or "packet_length" in reason:
                     return ZooKeeperUnavailableError(f"{host} does not speak TLS (an open ensemble?)",
                                                      "drop --zk-ca/--zk-cert/--zk-key (SVCCTL_ZK_CA...) for an open ensemble")
                 if "certificate" in reason or "alert" in reason or "handshake" in reason:
-                    who = f"the client certificate {tls.cert}" if tls.cert else "this client (no certificate)"
-                    return BadInputError(f"{host} refused {who} ({exc.reason or exc})",
-                                         "use a certificate signed by the ensemble's CA (for this project: .svcctl/pki/admin/)")
+                    if not tls.cert:  # a secured ensemble opens no session without an identity
+                        return BadInputError(f"{host} refused this client: it opens no session without a client certificate ({exc.reason or exc})",
+                                             "give --zk-cert/--zk-key (SVCCTL_ZK_CERT/KEY): `svcctl pki issue NAME --role reader` writes a reader's")
+                    return BadInputError(f"{host} refused the client certificate {tls.cert} ({exc.reason or exc})",
+                                         "use a certificate signed by the ensemble's CA (`svcctl pki issue NAME --role reader` writes one)")
                 continue  # e.g. closed mid-handshake by a member that is not serving yet
             except OSError:
                 continue
