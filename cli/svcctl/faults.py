@@ -8,6 +8,10 @@ registrator or member started again), and reports: requests sent and failed per 
 longest time any instance that never stopped was missing from the cache, the time until ZooKeeper
 equalled Docker, whether HAProxy lists every live instance UP, and the tree before and after.
 
+On a cluster over hosts (`host-crash`) one instance runs on every host, "Docker" is every live
+host's engine and "ZooKeeper" the hosts' whole registry; the crashed host is started again as the
+undo, and waited for until its member serves and its registrators contend.
+
 The expectation logic is pure (`fault_problems`); the rest drives the real engine and ensemble
 through the classic scenarios' observation helpers.
 """
@@ -37,6 +41,7 @@ INSTANCES = 2
 DEFAULT_FAULT_TIMEOUT = 60.0
 SAMPLE_S = 0.01  # how often the cache consumer looks at its instances
 SETTLE_S = 2.0  # load kept running after recovery, so a late failure is counted too
+INSTANCES_PER_HOST = 1  # over hosts: one service_2 on every host, so some survive the crash and one goes with it
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("member-loss", "a ZooKeeper follower stopped (cluster status: degraded), then started again", NO_GAP),
     Fault("instance-kill", "one service_2 container killed (SIGKILL), then started again",
           "0 failed requests (the gateway retries another instance); the killed one leaves the cache at once; the other never missing"),
-    Fault("host-crash", "a host of a cluster over hosts killed with everything on it, then started again", NO_GAP, hosts_only=True),
+    Fault("host-crash", "a host killed with everything on it (its member, registrators, service_2), then started again",
+          "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations leave ZooKeeper "
+          "when its registrators' sessions expire; the other instances never missing", hosts_only=True),
 )
 FAULT_NAMES = tuple(f.name for f in FAULTS)
 
@@ -75,16 +82,18 @@ def is_fault(name: str) -> bool:
 
 
 def parse_faults(text: str, over_hosts: bool) -> list[Fault]:
-    """A fault's name, several joined by commas, or `faults`: every one this cluster can run."""
+    """A fault's name, several joined by commas, or `faults`: every one this cluster can run (a
+    cluster over hosts runs only the hosts' faults: the others act on this machine's engine)."""
     word = text.strip().lower()
     if word == "faults":
-        return [f for f in FAULTS if over_hosts or not f.hosts_only]
+        return [f for f in FAULTS if f.hosts_only == over_hosts]
     chosen = [find_fault(part) for part in word.split(",")]
     for fault in chosen:
         if fault.hosts_only and not over_hosts:
             raise BadInputError(f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first")
-        if fault.hosts_only:
-            raise BadInputError(f"{fault.name} is not implemented yet", "run the other fault scenarios")
+        if over_hosts and not fault.hosts_only:
+            raise BadInputError(f"{fault.name} runs on a cluster on one engine, not over hosts",
+                                "over hosts run host-crash; run the others against a local cluster (another SVCCTL_PROJECT)")
     return chosen
 
 
@@ -211,10 +220,11 @@ def fault_problems(result: FaultResult) -> list[str]:
     for address, state in sorted(result.haproxy_up.items()):
         if state != "UP":
             problems.append(f"HAProxy lists live instance {address} as {state}")
-    if result.fault.name == "instance-kill":
+    if result.fault.name in ("instance-kill", "host-crash"):
         if result.unroutable_s is None:
-            problems.append("the killed instance never left the cache")
-    elif result.max_missing_s > 0:
+            problems.append("the killed instance never left the cache" if result.fault.name == "instance-kill"
+                            else "the crashed host's instances never left the cache")
+    if result.fault.name != "instance-kill" and result.max_missing_s > 0:
         gone = ", ".join(f"{a} {s:.3f}s" for a, s in sorted(result.missing_s.items()) if s > 0)
         problems.append(f"instances that never stopped went missing from the cache: {gone}")
     if result.fault.name == "member-loss" and result.degraded_seen is False:
@@ -236,7 +246,7 @@ class Consumers:
         self.gateway = LoadStats()
         self.cache_calls = LoadStats()
         self.gaps = GapMeter(watched)
-        self.victim_address: str | None = None
+        self.victim_addresses: set[str] = set()  # the instances the fault removes on purpose
         self.victim_gone_at: float | None = None
         self.controller: "GatewayController | None" = None
         self.port = 0
@@ -327,7 +337,7 @@ class Consumers:
             now = time.monotonic()
             present = {i.address for i in self.cache.instances(SERVICE)}
             self.gaps.sample(present, now)
-            if self.victim_address and self.victim_gone_at is None and self.victim_address not in present:
+            if self.victim_addresses and self.victim_gone_at is None and not self.victim_addresses & present:
                 self.victim_gone_at = now
             time.sleep(SAMPLE_S)
 
@@ -408,13 +418,15 @@ def _kill_process(docker_client: "docker.DockerClient", name: str) -> None:
 class Injector:
     """One fault: `inject` breaks, `restore` undoes; both on the real engine."""
 
-    def __init__(self, fault: Fault, settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", result: FaultResult,
+    def __init__(self, fault: Fault, settings: Settings, zk: "KazooClient", engines: "Engines", result: FaultResult,
                  consumers: Consumers, on_progress: Progress) -> None:
-        self.fault, self.settings, self.zk, self.docker = fault, settings, zk, docker_client
+        self.fault, self.settings, self.zk, self.engines, self.docker = fault, settings, zk, engines, engines.local
         self.result, self.consumers, self.on_progress = result, consumers, on_progress
         self.stopped: list[str] = []
         self.killed_at: float | None = None
         self.restored = False
+        self.removed = 0  # instances the fault takes away until restore
+        self.crashed_host: str | None = None
 
     def inject(self) -> None:
         getattr(self, "_" + self.fault.name.replace("-", "_"))()
@@ -473,16 +485,49 @@ class Injector:
         victim = views[-1]
         service = sample_service_of(victim)
         self.result.victim = victim.name
-        self.consumers.victim_address = registration_key(victim, service) if service else None
-        if self.consumers.victim_address:
-            self.consumers.gaps.unwatch(self.consumers.victim_address)
+        address = registration_key(victim, service) if service else None
+        if address:
+            self.consumers.gaps.unwatch(address)
+            self.consumers.victim_addresses = {address}
+        self.removed = 1
         self.on_progress(f"{self.fault.name}: docker kill {victim.name}")
         self.killed_at = time.monotonic()
         self.docker.containers.get(victim.name).kill()
         self.stopped.append(victim.name)
 
     def _host_crash(self) -> None:
-        raise BadInputError("host-crash is not implemented yet", "run the other fault scenarios")
+        from . import hosts
+        from .services import project_instances, registration_key, sample_service_of
+
+        name = choose_crash_host([(m.host or "", m.stats.mode) for m in _members(self.settings)])
+        views = [v for v in project_instances(self.engines.views_of(name), self.settings.project, SERVICE) if v.state == "running"]
+        addresses = {key for v in views if (service := sample_service_of(v)) and (key := registration_key(v, service))}
+        if not addresses:
+            raise CheckFailedError(f"no {SERVICE} instance runs on {name}, the host to crash", f"`svcctl --context {name} scale {SERVICE} 1`")
+        self.result.victim = name
+        for address in addresses:
+            self.consumers.gaps.unwatch(address)
+        self.consumers.victim_addresses = addresses
+        self.removed = len(addresses)
+        self.on_progress(f"{self.fault.name}: killing host {name} (its engine and {', '.join(sorted(addresses))} with it)")
+        self.engines.down.add(name)
+        self.crashed_host = name
+        self.killed_at = time.monotonic()
+        hosts.stop(self.settings, name)
+
+    def _restart_host(self, name: str) -> None:
+        from . import hosts
+
+        self.on_progress(f"{self.fault.name}: starting host {name} again")
+        hosts.start(self.settings, name)
+        self.engines.down.discard(name)
+        self._wait_quorum()
+
+        def contending() -> bool:
+            theirs = [r for r in _project_registrators(self.settings, self.zk) if r.id.startswith(f"{name}-")]
+            return len(theirs) >= 2 and any(r.role == "active" for r in theirs)
+
+        _wait(contending, f"{name}'s registrators to contend again", 90)
 
     def _wait_quorum(self) -> None:
         from .cluster import quorum_reached
@@ -499,6 +544,8 @@ class Injector:
             self.docker.containers.get(name).start()
         if self.fault.name in ("member-loss", "leader-loss"):
             self._wait_quorum()
+        if self.crashed_host is not None:
+            self._restart_host(self.crashed_host)
         if self.fault.name in ("registrator-handover", "registrator-crash"):
             _wait(lambda: sum(1 for r in _project_registrators(self.settings, self.zk)) >= 2 and any(
                 r.role == "active" for r in _project_registrators(self.settings, self.zk)), "the registrators to contend again", 60)
@@ -508,27 +555,94 @@ class Injector:
 # --- the runner ------------------------------------------------------------------------------------
 
 
-def _ensure_instances(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", timeout: float, on_progress: Progress) -> list[str]:
-    """Exactly INSTANCES of service_2 running, registered; returns their addresses."""
+def choose_crash_host(members: list[tuple[str, str]]) -> str:
+    """The host to crash, from (host, its member's mode) in layout order: the last follower, so
+    the quorum (and the consumers' ZooKeeper) survive without a leader election; only when the
+    others still make a majority. Pure."""
+    from .cluster import SERVING_MODES
+
+    serving = [host for host, mode in members if mode in SERVING_MODES]
+    followers = [host for host, mode in members if mode == "follower"]
+    if not followers or len(serving) - 1 <= len(members) // 2:
+        modes = ", ".join(f"{host}={mode}" for host, mode in members)
+        raise CheckFailedError(f"no host can crash with the quorum kept ({modes})", "every member must serve first: `svcctl cluster status`")
+    return followers[-1]
+
+
+class Engines:
+    """The Docker engines a fault scenario observes: this process's, or every host's of a cluster
+    over hosts. A host the fault crashed is not asked (it runs nothing; asking its dead address
+    would only wait for a timeout)."""
+
+    def __init__(self, settings: Settings, local: "docker.DockerClient") -> None:
+        self.settings, self.local = settings, local
+        self.down: set[str] = set()
+        self._clients: dict[str, "docker.DockerClient"] = {}
+
+    def _client(self, context: str) -> "docker.DockerClient":
+        from .engine import client_for
+
+        if context not in self._clients:
+            member = next(m for m in self.settings.layout.hosts if m.context == context)  # type: ignore[union-attr]
+            self._clients[context] = client_for(member.engine, timeout=10)
+        return self._clients[context]
+
+    def views_of(self, context: str) -> list:
+        from .services import engine_containers
+
+        return [] if context in self.down else engine_containers(self._client(context))
+
+    def views(self) -> list:
+        from .services import engine_containers
+
+        if self.settings.layout is None:
+            return engine_containers(self.local)
+        return [v for m in self.settings.layout.hosts for v in self.views_of(m.context)]
+
+
+def _observe(settings: Settings, zk: "KazooClient", engines: Engines) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
+    """observe() on this engine; over hosts, every live host's containers against the whole
+    registry (the ensemble is the hosts' own: it holds their instances and nothing else)."""
+    from .scenarios import docker_expectation
+    from .services import project_instances, read_registrations
+
+    if settings.layout is None:
+        return observe(settings, zk, engines.local, SERVICE)
+    views = engines.views()
+    running = [v for v in project_instances(views, settings.project, SERVICE) if v.state == "running"]
+    return docker_expectation(views), read_registrations(zk), len(running)
+
+
+def _ensure_instances(settings: Settings, zk: "KazooClient", engines: Engines, timeout: float, on_progress: Progress) -> list[str]:
+    """Exactly INSTANCES of service_2 running (over hosts: INSTANCES_PER_HOST on every host),
+    registered; returns their addresses."""
+    import dataclasses
+
     from . import services
-    from .scenarios import wait_converged
+    from .scenarios import format_diff
 
-    services.scale(settings, SERVICE, INSTANCES, on_progress)
-    probe = Step(0, f"{SERVICE} x{INSTANCES}", "scale", SERVICE, INSTANCES, "")
-    result = wait_converged(settings, zk, docker_client, probe, INSTANCES, timeout)
-    if not result.converged:
-        from .scenarios import format_diff
-
+    if settings.layout is None:
+        services.scale(settings, SERVICE, INSTANCES, on_progress)
+        target = INSTANCES
+    else:
+        for member in settings.layout.hosts:
+            on_progress(f"{member.context}: {SERVICE} x{INSTANCES_PER_HOST}")
+            services.scale(dataclasses.replace(settings, context=member.context), SERVICE, INSTANCES_PER_HOST, on_progress, host=member.engine)
+        target = INSTANCES_PER_HOST * len(settings.layout.hosts)
+    if not poll_until(lambda: _converged(settings, zk, engines, target), bool, time.monotonic() + timeout, 0.2):
+        expected, seen, running = _observe(settings, zk, engines)
+        diff = diff_registrations(expected, seen)
+        probe = Step(0, f"{SERVICE} x{target}", "scale", SERVICE, target, "")
         raise CheckFailedError("before the fault: ZooKeeper does not match Docker", "is the registrator running? `svcctl cluster status`",
-                               details=format_diff(result.expected, result.seen, result.problems))
-    return _project_addresses(settings, docker_client)
+                               details=format_diff(expected, seen, step_problems(probe, target, running, diff)))
+    return _project_addresses(settings, engines)
 
 
-def _project_addresses(settings: Settings, docker_client: "docker.DockerClient") -> list[str]:
-    from .services import engine_containers, project_instances, registration_key, sample_service_of
+def _project_addresses(settings: Settings, engines: Engines) -> list[str]:
+    from .services import project_instances, registration_key, sample_service_of
 
     out = []
-    for view in project_instances(engine_containers(docker_client), settings.project, SERVICE):
+    for view in project_instances(engines.views(), settings.project, SERVICE):
         service = sample_service_of(view)
         key = registration_key(view, service) if service and view.state == "running" else None
         if key:
@@ -536,11 +650,11 @@ def _project_addresses(settings: Settings, docker_client: "docker.DockerClient")
     return sorted(out)
 
 
-def _converged(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", target: int) -> bool:
+def _converged(settings: Settings, zk: "KazooClient", engines: Engines, target: int) -> bool:
     probe = Step(0, "after the fault", "scale", SERVICE, target, "")
     try:
-        expected, seen, running = observe(settings, zk, docker_client, SERVICE)
-    except Exception:  # noqa: BLE001 - our own session moving to another member mid-read: look again
+        expected, seen, running = _observe(settings, zk, engines)
+    except Exception:  # noqa: BLE001 - our own session moving to another member, a host's engine slow: look again
         return False
     return not step_problems(probe, target, running, diff_registrations(expected, seen))
 
@@ -555,27 +669,27 @@ def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_T
         raise BadInputError(f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first")
     started = time.monotonic()
     result = FaultResult(fault=fault)
-    docker_client = make_docker()
+    engines = Engines(settings, make_docker())
     with zk_session(settings.zk_hosts, tls=settings.zk_tls) as zk:
-        on_progress(f"{fault.name}: {SERVICE} x{INSTANCES}, ZooKeeper == Docker")
-        result.instances_before = _ensure_instances(settings, zk, docker_client, timeout, on_progress)
+        on_progress(f"{fault.name}: {SERVICE} instances, ZooKeeper == Docker")
+        result.instances_before = _ensure_instances(settings, zk, engines, timeout, on_progress)
         result.tree_before = read_tree(zk)
         consumers = Consumers(settings, set(result.instances_before))
-        injector = Injector(fault, settings, zk, docker_client, result, consumers, on_progress)
+        injector = Injector(fault, settings, zk, engines, result, consumers, on_progress)
         try:
             on_progress(f"{fault.name}: gateway and consumers starting")
             consumers.start()
             time.sleep(1.0)  # a baseline under load
             fault_at = time.monotonic()
             injector.inject()
-            target = INSTANCES - 1 if fault.name == "instance-kill" else INSTANCES
-            if poll_until(lambda: _converged(settings, zk, docker_client, target), bool, fault_at + timeout, 0.1):
+            everyone = len(result.instances_before)
+            if poll_until(lambda: _converged(settings, zk, engines, everyone - injector.removed), bool, fault_at + timeout, 0.1):
                 result.converge_s = round(time.monotonic() - fault_at, 3)
             injector.restore()
-            if fault.name == "instance-kill":
+            if injector.removed:
                 # Started again: registered again, and routable before the load stops.
-                poll_until(lambda: _converged(settings, zk, docker_client, INSTANCES), bool, time.monotonic() + timeout, 0.1)
-            live = set(_project_addresses(settings, docker_client))
+                poll_until(lambda: _converged(settings, zk, engines, everyone), bool, time.monotonic() + timeout, 0.1)
+            live = set(_project_addresses(settings, engines))
             poll_until(lambda: live <= {a for a, s in consumers.haproxy_states().items() if s == "UP"}, bool, time.monotonic() + 30, 0.2)
             time.sleep(SETTLE_S)
             consumers.stop()

@@ -211,11 +211,11 @@ def payload_matches(payload: RegistrationPayload | dict | None, container_id: st
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-def _compose_up(settings: Settings, scales: dict[str, int], action: str) -> None:
+def _compose_up(settings: Settings, scales: dict[str, int], action: str, host: str | None = None) -> None:
     from python_on_whales.exceptions import DockerException
 
     require_compose()
-    compose = compose_client(settings)
+    compose = compose_client(settings, host=host)
     try:
         # recreate=False: running instances stay as they are; only the count changes.
         compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never")
@@ -250,14 +250,18 @@ def validate_scale(name: str, count: int) -> SampleService:
     return service
 
 
-def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress) -> None:
-    """Run exactly `count` instances of the service (0 stops and removes them all)."""
+def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress, host: str | None = None) -> None:
+    """Run exactly `count` instances of the service (0 stops and removes them all); `host`: on
+    that engine instead of this process's (give `settings` that host's --context too, so the
+    instances publish on its address)."""
     validate_scale(name, count)
     if count == 0:
+        if host is not None:
+            raise BadInputError("scaling to 0 on a given host is not supported here", "`svcctl --context HOST scale NAME 0`")
         stop(settings, [name], on_progress)
         return
     on_progress(f"scaling {name} to {count}")
-    _compose_up(settings, {name: count}, f"scale {name}")
+    _compose_up(settings, {name: count}, f"scale {name}", host=host)
 
 
 def stop(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> None:

@@ -151,6 +151,33 @@ def test_host_crash_and_return(hosts_cluster, hosts_zk):
     wait_for(rejoined, "host3's member back in the quorum", timeout=90, interval=1.0)
 
 
+def test_fault_scenario_host_crash_loses_no_request(hosts_cluster, hosts_zk):
+    """`scenario run host-crash`, three times in a row: a follower's host killed under the
+    consumers' load. Every request is answered (the other hosts' instances), the crashed host's
+    registrations go with its registrators' sessions, and after the host's return ZooKeeper
+    equals Docker on every host."""
+    for attempt in range(1, 4):
+        proc = run_svcctl("scenario", "run", "host-crash", "--json", env=hosts_cluster.env, check=False, timeout=600)
+        report = json.loads(proc.stdout)
+        run = report["faults"][0]
+        assert proc.returncode == 0 and report["ok"], (attempt, run["problems"])
+        assert run["scenario"] == "host-crash" and run["victim"] in hosts_cluster.names
+        assert run["gateway"]["sent"] > 100 and run["gateway"]["failed"] == 0, (attempt, run["gateway"])
+        assert run["cache_calls"]["sent"] > 0 and run["cache_calls"]["failed"] == 0, (attempt, run["cache_calls"])
+        crashed = hosts_cluster.addresses[run["victim"]]
+        theirs = of_host(set(run["instances_before"]), crashed)
+        assert theirs and set(run["instances_before"]) - theirs  # instances on the crashed host and on survivors
+        assert run["max_missing_s"] == 0 and all(a not in run["missing_s"] for a in theirs)
+        assert run["converge_s"] is not None and run["unroutable_s"] is not None
+        # Afterwards: every host's instance registered again and UP in the gateway.
+        on_hosts = set().union(*(published(hosts_cluster, n) for n in hosts_cluster.names))
+        assert set(run["haproxy"]) == on_hosts and set(run["haproxy"].values()) == {"UP"}
+        wait_for(lambda: children(hosts_zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=30)
+        print(f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
+              f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
+              f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all")
+
+
 def test_hosts_down_leaves_nothing_behind(hosts_cluster):
     import docker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from svcctl import faults
-from svcctl.errors import BadInputError
+from svcctl.errors import BadInputError, CheckFailedError
 
 
 def test_selection_by_name_list_and_all():
@@ -75,3 +75,27 @@ def test_failures_become_one_check_failed_error():
     assert error is not None and error.exit_code == 8
     assert error.cause == "fault scenario registrator-handover failed: ZooKeeper did not match Docker again"
     assert faults.fault_failures([result()]) is None
+
+
+def test_over_hosts_only_the_hosts_faults_run():
+    assert [f.name for f in faults.parse_faults("faults", over_hosts=True)] == ["host-crash"]
+    assert [f.name for f in faults.parse_faults("host-crash,host-crash", over_hosts=True)] == ["host-crash", "host-crash"]
+    with pytest.raises(BadInputError, match="not over hosts"):
+        faults.parse_faults("leader-loss", over_hosts=True)
+
+
+def test_the_host_to_crash_is_a_follower_whose_loss_keeps_the_quorum():
+    assert faults.choose_crash_host([("h1", "follower"), ("h2", "leader"), ("h3", "follower")]) == "h3"
+    assert faults.choose_crash_host([("h1", "follower"), ("h2", "follower"), ("h3", "leader")]) == "h2"
+    with pytest.raises(CheckFailedError, match="quorum kept"):  # one down already: a crash would lose the quorum
+        faults.choose_crash_host([("h1", "follower"), ("h2", "leader"), ("h3", "down")])
+    with pytest.raises(CheckFailedError, match="quorum kept"):
+        faults.choose_crash_host([("h1", "down"), ("h2", "down"), ("h3", "down")])
+
+
+def test_host_crash_verdict():
+    clean = result(name="host-crash", unroutable_s=10.5, missing_s={"10.0.0.2:1": 0.0})
+    assert faults.fault_problems(clean) == []
+    assert faults.fault_problems(result(name="host-crash")) == ["the crashed host's instances never left the cache"]
+    survivor_gone = result(name="host-crash", unroutable_s=10.5, missing_s={"10.0.0.2:1": 0.4}, max_missing_s=0.4)
+    assert faults.fault_problems(survivor_gone) == ["instances that never stopped went missing from the cache: 10.0.0.2:1 0.400s"]

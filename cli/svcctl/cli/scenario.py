@@ -54,7 +54,7 @@ def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-read
         return
     print_table([(s.number, s.title, s.expectation) for s in core.STEPS], ["step", "action", "expected in ZooKeeper"])
     typer.echo("")
-    print_table([(f.name, f.title + (" (a cluster over hosts; not yet)" if f.hosts_only else ""), f.expectation) for f in faults.FAULTS],
+    print_table([(f.name, f.title + (" (a cluster over hosts)" if f.hosts_only else ""), f.expectation) for f in faults.FAULTS],
                 ["fault scenario", "fault (under load through the gateway and a ServiceCache)", "expected"])
 
 
@@ -74,10 +74,12 @@ def print_fault(result) -> None:
         typer.echo(f"  failed at +{at:.3f}s: {error}")
     typer.echo(f"longest an instance that never stopped was missing from the cache: {result.max_missing_s * 1000:.0f} ms")
     if result.unroutable_s is not None:
-        typer.echo(f"kill → out of the cache: {result.unroutable_s * 1000:.0f} ms")
+        what = "crash → the host's instances out of the cache" if result.fault.hosts_only else "kill → out of the cache"
+        typer.echo(f"{what}: {result.unroutable_s * 1000:.0f} ms")
     if result.degraded_seen is not None:
         typer.echo(f"cluster status said degraded while the member was down: {'yes' if result.degraded_seen else 'no'}")
-    typer.echo("ZooKeeper == Docker " + (f"{result.converge_s:.2f}s after the fault" if result.converge_s is not None else "never"))
+    after = " (the crashed host's registrations gone: its registrators' sessions expired)" if result.fault.hosts_only else ""
+    typer.echo("ZooKeeper == Docker " + (f"{result.converge_s:.2f}s after the fault{after}" if result.converge_s is not None else "never"))
     typer.echo("HAProxy afterwards: " + (", ".join(f"{a} {s}" for a, s in result.haproxy_up.items()) or "-"))
     typer.echo("tree after:")
     typer.echo(result.tree_after)
