@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import DEFAULT_BASE, Settings
-from .errors import BadInputError, CheckFailedError, SvcctlError
+from .errors import BadInputError, CheckFailedError, SvcctlError, WaitTimeoutError
 from .polling import poll_until
 from .progress import Progress, no_progress
 from .scenarios import Step, read_tree, step_problems, diff_registrations, observe
@@ -718,12 +718,11 @@ def run_faults(settings: Settings, faults: list[Fault], timeout: float = DEFAULT
     for fault in faults:
         try:
             result = run_fault(settings, fault, timeout, on_progress)
-        except BadInputError:
-            raise
-        except SvcctlError as exc:
-            # A fault that could not run is a failed expectation; the others still run.
+        except (CheckFailedError, WaitTimeoutError) as exc:
+            # A fault whose recovery failed or timed out is a failed expectation; the others
+            # still run. Anything else (bad input, no ensemble) ends the run with its own error.
             result = FaultResult(fault=fault)
-            result.problems = [exc.one_line()]
+            result.problems = [exc.cause]
         results.append(result)
         on_result(result)
     return results

@@ -100,7 +100,8 @@ def run(
     ctx: typer.Context,
     which: str = typer.Argument(..., metavar="1|2|3|4|all|FAULT|faults",
                                 help="One step, or all four in order from a clean state; a fault scenario (see `list`), several joined by commas, or `faults`: every one."),
-    timeout: float = typer.Option(core.DEFAULT_TIMEOUT, "--timeout", help="Seconds each step (each fault's recovery) may take to converge."),
+    timeout: float = typer.Option(None, "--timeout", show_default=False,
+                                  help="Seconds each step (each fault's recovery) may take to converge [default: 30 a step, 60 a fault]."),
     context: str = typer.Option(None, "--context", help="Docker context of the engine to run them on (as the global --context)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -116,7 +117,7 @@ def run(
         select_engine(context, ctx.obj.docker_env(), os.environ)
     if faults.is_fault(which) or "," in which and all(faults.is_fault(w) for w in which.split(",")):
         chosen = faults.parse_faults(which, over_hosts=ctx.obj.layout is not None)
-        results = faults.run_faults(ctx.obj, chosen, timeout=max(timeout, faults.DEFAULT_FAULT_TIMEOUT),
+        results = faults.run_faults(ctx.obj, chosen, timeout=faults.DEFAULT_FAULT_TIMEOUT if timeout is None else timeout,
                                     on_progress=no_progress if json_out else progress, on_result=(lambda _: None) if json_out else print_fault)
         if json_out:
             print_json({"ok": all(r.ok for r in results), "faults": [r.to_dict() for r in results]})
@@ -131,7 +132,7 @@ def run(
     results = core.run(
         ctx.obj,
         steps,
-        timeout=timeout,
+        timeout=core.DEFAULT_TIMEOUT if timeout is None else timeout,
         from_scratch=which.strip().lower() == "all",
         on_progress=no_progress if json_out else progress,
         on_step=(lambda _: None) if json_out else print_step,
