@@ -14,10 +14,10 @@ import time
 import pytest
 
 from tests.e2e.helpers_services import http_answer
-from tests.support import HOSTS_PROJECT, ROOT, run_svcctl, wait_for
+from tests.support import HOSTS_PROJECT, LOADED_MACHINE_SLACK_S, ROOT, run_svcctl, wait_for
 
 SESSION_TIMEOUT = 10.0  # the registrators' -session-timeout (compose/hosts.yml)
-CRASH_BOUND = SESSION_TIMEOUT + 2.0
+CRASH_BOUND = SESSION_TIMEOUT + 2.0 + LOADED_MACHINE_SLACK_S
 
 
 @pytest.fixture(scope="module")
