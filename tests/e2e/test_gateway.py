@@ -70,10 +70,18 @@ def test_up_twice_is_harmless_and_routes_404_503(gateway, zk, engine):
     try:
         register(zk, svc, p1, c1.id)
         register(zk, svc, p2, c2.id)
+        both = {f"127.0.0.1:{p1}", f"127.0.0.1:{p2}"}
+
+        def answered_by() -> set[str]:
+            return {request("/", {"service_name": svc})[1].get("X-Svcctl-Instance") for _ in range(4)}
+
         wait_for(lambda: status_of(svc) == 200, "the gateway to route the new service", 10)
+        # Registered back to back, they reach HAProxy one after the other: both must be routed
+        # soon (a lost instance never is), then round robin answers from both.
+        wait_for(lambda: answered_by() == both, f"the gateway to route to both instances of {svc}", 10)
         answers = [request("/ignored", {"service_name": svc, "api_name": "/user?id=7"}) for _ in range(4)]
         assert [a[0] for a in answers] == [200] * 4
-        assert {a[1]["X-Svcctl-Instance"] for a in answers} == {f"127.0.0.1:{p1}", f"127.0.0.1:{p2}"}
+        assert {a[1]["X-Svcctl-Instance"] for a in answers} == both
         assert all(a[2].endswith(" /user?id=7\n") for a in answers)
         status, _, body = request("/x/y", {"service_name": svc})  # api_name defaults to the path
         assert status == 200 and body.endswith(" /x/y\n")
