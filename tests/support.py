@@ -87,7 +87,7 @@ def run_json(*args: str, **kwargs) -> object:
 # --- the simulated hosts (tests/e2e/test_hosts.py) ------------------------------------------------
 
 HOSTS_PROJECT = f"{TEST_PROJECT}-hosts"
-HOSTS_IMAGES = "zookeeper,registrator,php_service_2"  # what the hosts tests run: loaded once per run
+HOSTS_IMAGES = "zookeeper,registrator,java_service_1,php_service_2,docker-proxy"  # what the hosts tests run: loaded once per run
 
 
 def hosts_env(**extra: str) -> dict[str, str]:

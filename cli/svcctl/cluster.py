@@ -213,11 +213,12 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     from python_on_whales.exceptions import DockerException
 
     if hosts or settings.layout is not None:
-        if secure:
-            raise BadInputError("--secure does not combine with a cluster over Docker hosts yet", "run the cluster over hosts open, or a secured cluster on one engine")
+        if rotate:
+            raise BadInputError("--rotate remakes the PKI of a secured cluster on one engine",
+                                "over hosts, `svcctl pki rotate --host NAME` re-issues one host's registrator identity")
         from . import cluster_hosts
 
-        cluster_hosts.up(settings, hosts or settings.layout.contexts(), on_progress)  # type: ignore[union-attr]
+        cluster_hosts.up(settings, hosts or settings.layout.contexts(), secure, timeout, on_progress)  # type: ignore[union-attr]
         return wait_for_quorum(settings, timeout, on_progress)
 
     from .security import OPEN, SECURE, record_mode
@@ -254,7 +255,7 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
             compose.compose.up(services=stage, detach=True, quiet=True)
             if secure and stage == stages[0]:
                 wait_for_quorum(settings, timeout, on_progress)
-                secure_tree(settings, on_progress)
+                secure_tree(settings, local_writers(settings), on_progress)
         after = _container_ids(compose, services)
     except DockerException as exc:
         raise compose_error(exc, "cluster up") from exc
@@ -282,41 +283,71 @@ def foreign_lock_reason(acl: list, data: bytes | None, registrator_acl, registra
     return None
 
 
-def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list[str]:
+@dataclass(frozen=True)
+class RegistryWriter:
+    """The registrators of one engine, as the audit of a secured registry knows them: the x509
+    identity they write with, the engine they register for (its election), and the ids they
+    publish in their election locks (their container names)."""
+
+    identity: str
+    engine_id: str
+    registrator_ids: frozenset[str]
+
+
+def local_writers(settings: Settings) -> list[RegistryWriter]:
+    """A secured cluster on one engine: the project's registrators (compose/secure.yml) with
+    the one registrator identity."""
+    from .engine import docker_client, engine_id
+    from .pki import read_cert
+    from .registrator_compose import REGISTRATOR_SERVICES
+    from .security import project_pki
+
+    ids = frozenset(f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES)
+    return [RegistryWriter(read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client()), ids)]
+
+
+def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: Progress = no_progress) -> list[str]:
     """Make the tree the admin's and audit the registry, as the admin identity (the ensemble's
     x509 super user); returns what was repaired (each also reported on `on_progress`).
 
     - `/`, `/zookeeper` and `/zookeeper/quota`: writable by the admin only, readable by anyone
       (every session is authenticated: anyone means any certificate holder).
-    - `/services`, `/svcctl`, the election root and this engine's election node: created with
-      their final ACL (all rights for the registrator identity, read for anyone).
+    - `/services`, `/svcctl`, the election root and each writer engine's election node: created
+      with their final ACL (all rights for every writer identity, read for anyone).
     - every node below `/services` and `/svcctl`: that same ACL, set where it differs; an
-      election lock that is not one of this project's registrators' (foreign_lock_reason) is
+      election lock that is not one of its engine's registrators' (foreign_lock_reason) is
       removed (it would stand every registrator by)."""
     from kazoo.exceptions import NoNodeError, NodeExistsError
     from kazoo.security import make_acl
 
     from .config import DEFAULT_BASE
-    from .engine import docker_client, engine_id
     from .pki import read_cert
     from .registrator import ELECTION_ROOT, election_path
-    from .registrator_compose import REGISTRATOR_SERVICES
     from .security import ensemble_tls, project_pki
     from .zk import ops
     from .zk.client import zk_session
+    from .zk.tls import registry_acl as writers_acl
 
     pki = project_pki(settings)
-    registrator = make_acl("x509", read_cert(pki.registrator.cert).subject, all=True)
     read = make_acl("world", "anyone", read=True)
     admin_acl = [make_acl("x509", read_cert(pki.admin.cert).subject, all=True), read]
-    registry_acl = [registrator, read]
-    registrator_ids = {f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES}  # compose/secure.yml
-    election_parents = [DEFAULT_BASE, "/svcctl", ELECTION_ROOT, election_path(engine_id(docker_client()))]
+    registry_acl = writers_acl([w.identity for w in writers])
+    by_election = {election_path(w.engine_id): w for w in writers}
+    # A lock of an engine that is none of the writers' (a host no longer in the cluster): any of ours.
+    all_ids = frozenset().union(*(w.registrator_ids for w in writers))
+    election_parents = [DEFAULT_BASE, "/svcctl", ELECTION_ROOT, *by_election]
     repaired: list[str] = []
 
     def report(what: str) -> None:
         repaired.append(what)
         on_progress(f"repaired: {what}")
+
+    def lock_reason(path: str, acl: list, data: bytes | None) -> str | None:
+        writer = by_election.get(path.rsplit("/", 1)[0])
+        if writer is None:
+            reasons = [foreign_lock_reason(acl, data, make_acl("x509", w.identity, all=True), all_ids) for w in writers]
+            return None if None in reasons else reasons[0]
+        return foreign_lock_reason(acl, data, make_acl("x509", writer.identity, all=True), writer.registrator_ids)
 
     with zk_session(settings.ensemble_hosts, tls=ensemble_tls(settings)) as zk:
         for path in ("/", "/zookeeper", "/zookeeper/quota"):
@@ -339,7 +370,7 @@ def secure_tree(settings: Settings, on_progress: Progress = no_progress) -> list
                 try:
                     current, stat = zk.get_acls(path)
                     lock = path.startswith(ELECTION_ROOT + "/") and path.count("/") == ELECTION_ROOT.count("/") + 2
-                    reason = foreign_lock_reason(current, zk.get(path)[0], registrator, registrator_ids) if lock else None
+                    reason = lock_reason(path, current, zk.get(path)[0]) if lock else None
                     if reason:
                         zk.delete(path)
                         report(f"removed election lock {path} (owned by session {hex(stat.ephemeralOwner)}, {reason})")

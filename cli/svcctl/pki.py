@@ -17,6 +17,10 @@ Layout (what each consumer mounts or reads):
   readers/NAME/                   ca.pem, cert.pem, key.pem: a reader (CN=svcctl-reader@NAME):
                                   `cli` (svcctl's read commands), `gateway`, and any consumer's
                                   from `svcctl pki issue NAME --role reader`
+  hosts/HOST/                     a cluster over Docker hosts: what is shipped into host HOST's
+    member/                       engine: its member's files as in zooN/ (its client-port
+                                  certificate also names the host's address) and member.json,
+    registrator/                  the host's registrator identity (CN=svcctl-registrator@HOST)
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ MEMBERS = ("zoo1", "zoo2", "zoo3")
 REGISTRATOR_CN = "svcctl-registrator"
 ADMIN_CN = "svcctl-admin"
 READER_CN_PREFIX = "svcctl-reader@"
+HOST_REGISTRATOR_CN_PREFIX = "svcctl-registrator@"  # one identity per host of a cluster over hosts
 CA_CN = "svcctl ensemble CA"
 QUORUM_CA_CN = "svcctl quorum CA"
 SERVER_SANS = ("localhost", "127.0.0.1")  # plus the member's own name (and no other member's)
@@ -46,6 +51,7 @@ CERT_DAYS = 825
 CA_DAYS = 3650
 KEY_MODE = 0o600
 DIR_MODE = 0o700
+MEMBER_FILES = ("ca.pem", "keystore.pem", "quorum-ca.pem", "quorum.pem")
 _READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -91,7 +97,7 @@ class Pki:
         return self.root / member
 
     def member_files(self, member: str) -> list[Path]:
-        return [self.member_dir(member) / f for f in ("ca.pem", "keystore.pem", "quorum-ca.pem", "quorum.pem")]
+        return [self.member_dir(member) / f for f in MEMBER_FILES]
 
     def client(self, name: str) -> ClientIdentity:
         """admin, registrator, or `reader:NAME`."""
@@ -110,6 +116,20 @@ class Pki:
     @property
     def admin(self) -> ClientIdentity:
         return self.client("admin")
+
+    def host_dir(self, host: str) -> Path:
+        return self.root / "hosts" / host
+
+    def host_member_dir(self, host: str) -> Path:
+        return self.host_dir(host) / "member"
+
+    def host_registrator(self, host: str) -> ClientIdentity:
+        base = self.host_dir(host) / "registrator"
+        return ClientIdentity(base / "ca.pem", base / "cert.pem", base / "key.pem")
+
+    def hosts(self) -> list[str]:
+        base = self.root / "hosts"
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
     @property
     def registrator(self) -> ClientIdentity:
@@ -137,7 +157,9 @@ class Pki:
         """Every file holding a private key: must be 0600."""
         members = [self.member_dir(m) / f for m in MEMBERS for f in ("keystore.pem", "quorum.pem")]
         readers = [self.reader(name).key for name in self.readers()]
-        return [self.ca_key, self.quorum_ca_key, *members, self.admin.key, self.registrator.key, *readers]
+        hosts = [p for h in self.hosts() for p in (self.host_member_dir(h) / "keystore.pem", self.host_member_dir(h) / "quorum.pem",
+                                                    self.host_registrator(h).key)]
+        return [self.ca_key, self.quorum_ca_key, *members, self.admin.key, self.registrator.key, *readers, *hosts]
 
     def container_dirs(self) -> list[Path]:
         """The directories containers mount (members, registrators, the gateway's reader)."""
@@ -146,6 +168,79 @@ class Pki:
 
 def reader_cn(name: str) -> str:
     return f"{READER_CN_PREFIX}{name}"
+
+
+def host_registrator_cn(host: str) -> str:
+    return f"{HOST_REGISTRATOR_CN_PREFIX}{host}"
+
+
+@dataclass(frozen=True)
+class HostBundle:
+    """What one host of a cluster over hosts receives: the member it runs and its registrators'
+    identity, named by the host's Docker context and reached at its address."""
+
+    host: str
+    member: str  # zoo1..zoo3
+    address: str
+
+
+def ensure_host_bundles(pki: Pki, bundles: list[HostBundle]) -> list[str]:
+    """Each host's member certificates (naming the member and the host's address, the one
+    clients and peers reach it at) and registrator identity, issued by the project's CAs where
+    missing or made for another address; returns the hosts issued for. Existing bundles that
+    fit are left as they are (their keys stay where they were shipped)."""
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    ca_cert, ca_key = _load_ca(pki)
+    ca_pem = pki.ca.read_bytes()
+    quorum_cert = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
+    quorum_key = serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None)
+    issued = []
+    for bundle in bundles:
+        directory = pki.host_member_dir(bundle.host)
+        marker = directory / "member.json"
+        wanted = {"member": bundle.member, "address": bundle.address, "ca": pki.fingerprint()}
+        try:
+            fits = json.loads(marker.read_text()) == wanted and all((directory / f).is_file() for f in MEMBER_FILES)
+        except (OSError, ValueError):
+            fits = False
+        who = pki.host_registrator(bundle.host)
+        if fits and all(p.is_file() for p in who.files):
+            continue
+        _mkdir(pki.host_dir(bundle.host))
+        if not fits:
+            _issue_member(directory, bundle.member, (bundle.member, bundle.address, *SERVER_SANS), ca_cert, ca_key, ca_pem, quorum_cert, quorum_key)
+            _write_public(marker, (json.dumps(wanted) + "\n").encode())
+        if not fits or not all(p.is_file() for p in who.files):
+            _issue_client(who, host_registrator_cn(bundle.host), ca_cert, ca_key, ca_pem)
+        issued.append(bundle.host)
+    return issued
+
+
+def reissue_host_registrator(pki: Pki, host: str) -> ClientIdentity:
+    """A new key and certificate for one host's registrator identity (the same subject, so the
+    registry's ACLs stay as they are); the other hosts' identities are not touched."""
+    who = pki.host_registrator(host)
+    if not who.cert.is_file():
+        raise BadInputError(f"host {host} has no registrator identity in {pki.root}",
+                            f"name a host of the secured cluster ({', '.join(pki.hosts()) or 'none yet: `svcctl cluster up --hosts … --secure`'})")
+    ca_cert, ca_key = _load_ca(pki)
+    _issue_client(who, host_registrator_cn(host), ca_cert, ca_key, pki.ca.read_bytes())
+    return who
+
+
+def bundle_fingerprint(directory: Path) -> str:
+    """A digest of a shipped directory's files: it changes when any is re-issued, so Compose
+    recreates the containers that read the old ones."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def container_owner(container_uid: int) -> tuple[int, int]:
@@ -329,26 +424,37 @@ def _make_quorum_ca(pki: Pki):
 
 
 def _make_member_client(pki: Pki, member: str, ca_cert, ca_key, ca_pem: bytes) -> None:
-    """The member's client-port certificate (naming that member only) and the CA it trusts."""
+    _issue_member_client(pki.member_dir(member), member, (member, *SERVER_SANS), ca_cert, ca_key, ca_pem)
+
+
+def _make_member_quorum(pki: Pki, member: str, quorum_cert, quorum_key) -> None:
+    _issue_member_quorum(pki.member_dir(member), member, (member,), quorum_cert, quorum_key)
+
+
+def _issue_member(directory: Path, member: str, sans: tuple[str, ...], ca_cert, ca_key, ca_pem: bytes, quorum_cert, quorum_key) -> None:
+    _issue_member_client(directory, member, sans, ca_cert, ca_key, ca_pem)
+    _issue_member_quorum(directory, member, sans, quorum_cert, quorum_key)
+
+
+def _issue_member_client(directory: Path, member: str, sans: tuple[str, ...], ca_cert, ca_key, ca_pem: bytes) -> None:
+    """A member's client-port certificate (naming that member only: `sans`) and the CA it trusts."""
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    directory = pki.member_dir(member)
     _mkdir(directory)
     key = _new_key()
-    cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], (member, *SERVER_SANS))
+    cert = _issue(ca_cert, ca_key, member, key, [ExtendedKeyUsageOID.SERVER_AUTH], sans)
     _write_public(directory / "ca.pem", ca_pem)
     _write_secret(directory / "keystore.pem", _key_pem(key) + _cert_pem(cert))
 
 
-def _make_member_quorum(pki: Pki, member: str, quorum_cert, quorum_key) -> None:
-    """The member's quorum certificate and the quorum CA as its trust store."""
+def _issue_member_quorum(directory: Path, member: str, sans: tuple[str, ...], quorum_cert, quorum_key) -> None:
+    """A member's quorum certificate and the quorum CA as its trust store."""
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    directory = pki.member_dir(member)
     _mkdir(directory)
     key = _new_key()
     both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]  # members are quorum clients too
-    cert = _issue(quorum_cert, quorum_key, member, key, both, (member,))
+    cert = _issue(quorum_cert, quorum_key, member, key, both, sans)
     _write_public(directory / "quorum-ca.pem", _cert_pem(quorum_cert))
     _write_secret(directory / "quorum.pem", _key_pem(key) + _cert_pem(cert))
 

@@ -339,9 +339,16 @@ def run(
     base: str = DEFAULT_BASE,
 ) -> list[StepResult]:
     """Run the steps in order, stopping at the first that fails; `from_scratch` resets first.
-    Each result goes to `on_step` as soon as it is known (the CLI prints it)."""
-    from .engine import docker_client
+    Each result goes to `on_step` as soon as it is known (the CLI prints it). Over hosts the
+    steps run on one host's engine: one of the layout's (no registrator watches any other)."""
+    from .engine import docker_client, resolve_engine
     from .zk.client import zk_session
+
+    if settings.layout is not None:
+        engine = resolve_engine(settings.context, settings.docker_env()).host
+        if engine not in {m.engine for m in settings.layout.hosts}:
+            raise BadInputError(f"project {settings.project}'s cluster runs over hosts and no registrator of it watches {engine}",
+                                f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} scenario run all`")
 
     if timeout <= 0:
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")

@@ -1,6 +1,7 @@
-"""A cluster over three simulated Docker hosts (issue 11), end to end: quorum across hosts,
-per-host scaling registered with the host's address, HTTP through those addresses, a host's
-crash and return, `ps --all-hosts` against ZooKeeper, and `hosts down` leaving nothing behind.
+"""A cluster over three simulated Docker hosts, end to end: quorum across hosts, per-host
+scaling registered with the host's address, HTTP through those addresses, a host's crash and
+return, `ps --all-hosts` against ZooKeeper, the same cluster secured (TLS+ACL over hosts), and
+`hosts down` leaving nothing behind.
 The hosts and the ensemble start once per run (the `hosts_cluster` fixture); the tests run in
 file order and the last one takes everything down. Observers are independent: the docker SDK on
 each host's engine and kazoo on the members."""
@@ -157,25 +158,118 @@ def test_fault_scenario_host_crash_loses_no_request(hosts_cluster, hosts_zk):
     registrations go with its registrators' sessions, and after the host's return ZooKeeper
     equals Docker on every host."""
     for attempt in range(1, 4):
-        proc = run_svcctl("scenario", "run", "host-crash", "--json", env=hosts_cluster.env, check=False, timeout=600)
-        report = json.loads(proc.stdout)
-        run = report["faults"][0]
-        assert proc.returncode == 0 and report["ok"], (attempt, run["problems"])
-        assert run["scenario"] == "host-crash" and run["victim"] in hosts_cluster.names
-        assert run["gateway"]["sent"] > 100 and run["gateway"]["failed"] == 0, (attempt, run["gateway"])
-        assert run["cache_calls"]["sent"] > 0 and run["cache_calls"]["failed"] == 0, (attempt, run["cache_calls"])
-        crashed = hosts_cluster.addresses[run["victim"]]
-        theirs = of_host(set(run["instances_before"]), crashed)
-        assert theirs and set(run["instances_before"]) - theirs  # instances on the crashed host and on survivors
-        assert run["max_missing_s"] == 0 and all(a not in run["missing_s"] for a in theirs)
-        assert run["converge_s"] is not None and run["unroutable_s"] is not None
-        # Afterwards: every host's instance registered again and UP in the gateway.
+        host_crash_run(hosts_cluster, hosts_zk, attempt)
+
+
+def host_crash_run(hosts_cluster, zk, attempt: int) -> None:
+    proc = run_svcctl("scenario", "run", "host-crash", "--json", env=hosts_cluster.env, check=False, timeout=600)
+    report = json.loads(proc.stdout)
+    run = report["faults"][0]
+    assert proc.returncode == 0 and report["ok"], (attempt, run["problems"])
+    assert run["scenario"] == "host-crash" and run["victim"] in hosts_cluster.names
+    assert run["gateway"]["sent"] > 100 and run["gateway"]["failed"] == 0, (attempt, run["gateway"])
+    assert run["cache_calls"]["sent"] > 0 and run["cache_calls"]["failed"] == 0, (attempt, run["cache_calls"])
+    crashed = hosts_cluster.addresses[run["victim"]]
+    theirs = of_host(set(run["instances_before"]), crashed)
+    assert theirs and set(run["instances_before"]) - theirs  # instances on the crashed host and on survivors
+    assert run["max_missing_s"] == 0 and all(a not in run["missing_s"] for a in theirs)
+    assert run["converge_s"] is not None and run["unroutable_s"] is not None
+    # Afterwards: every host's instance registered again and UP in the gateway.
+    on_hosts = set().union(*(published(hosts_cluster, n) for n in hosts_cluster.names))
+    assert set(run["haproxy"]) == on_hosts and set(run["haproxy"].values()) == {"UP"}
+    wait_for(lambda: children(zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=30)
+    print(f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
+          f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
+          f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all")
+
+
+def registrator_ids(hosts_cluster, name: str) -> dict[str, str]:
+    return {c.name: c.id for c in engine(hosts_cluster, name).containers.list(filters={"name": f"{name}-registrator"})}
+
+
+def test_secured_over_hosts(hosts_cluster):
+    """`cluster up --hosts … --secure`: TLS and ACLs over three hosts, one registrator identity
+    per host (each host writes under service nodes another made), the walkthrough over TLS, an
+    outsider with ca.pem refused at every member, one host's identity rotated without touching
+    the others, and the host-crash fault over TLS. The open cluster goes first (a cluster never
+    changes mode in place)."""
+    from kazoo.exceptions import NoAuthError
+    from kazoo.handlers.threading import KazooTimeoutError
+    from kazoo.security import make_acl
+
+    from tests.e2e.helpers_secure import PKI, tls_client
+
+    env = hosts_cluster.env
+    contexts = ",".join(hosts_cluster.names)
+    refused = run_svcctl("cluster", "up", "--hosts", contexts, "--secure", env=env, check=False)
+    assert refused.returncode != 0 and "cannot become TLS+ACL in place" in refused.stderr and "Traceback" not in refused.stderr
+    run_svcctl("cluster", "down", "--volumes", env=env, timeout=300)
+    up = run_svcctl("cluster", "up", "--hosts", contexts, "--secure", "--timeout", "180", env=env, timeout=400)
+    assert "security: TLS+ACL" in up.stdout
+    for name in hosts_cluster.names:
+        run_svcctl("--context", name, "scale", "service_2", "1", env=env)
+    zk = tls_client("reader:cli", hosts=hosts_cluster.zk)
+    try:
         on_hosts = set().union(*(published(hosts_cluster, n) for n in hosts_cluster.names))
-        assert set(run["haproxy"]) == on_hosts and set(run["haproxy"].values()) == {"UP"}
-        wait_for(lambda: children(hosts_zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=30)
-        print(f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
-              f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
-              f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all")
+        assert all(of_host(on_hosts, a) for a in hosts_cluster.addresses.values())
+        # Every host's instance registered under the one service node, whoever created it.
+        wait_for(lambda: children(zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=60)
+        for key in children(zk):
+            assert wait_for(lambda: _answers(key), f"http://{key}/ to answer", timeout=30)
+        listed = run_svcctl("zk", "ls", "/services/service_2", env=env).stdout.split()
+        assert set(listed) == on_hosts
+        identities = {f"CN=svcctl-registrator@{n}" for n in hosts_cluster.names}
+        acl, _ = zk.get_acls("/services/service_2")
+        assert {a.id.id for a in acl if a.id.scheme == "x509" and a.perms == 31} == identities
+        assert [(a.id.scheme, a.perms) for a in acl if a.id.scheme == "world"] == [("world", 1)]
+        # cluster status tells the hosts' registrators apart by identity.
+        rows = json.loads(run_svcctl("cluster", "status", "--json", env=env).stdout)["registrators"]
+        for name in hosts_cluster.names:
+            assert {r["identity"] for r in rows if r["container"].startswith(f"{name}-") and r["role"] != "unknown"} == {f"CN=svcctl-registrator@{name}"}
+        # A reader holds a session but writes nothing.
+        for attempt in (lambda: zk.create("/services/service_2/6.6.6.6:66", b"x"), lambda: zk.delete(f"/services/service_2/{sorted(on_hosts)[0]}"),
+                        lambda: zk.set_acls("/services", [make_acl("world", "anyone", all=True)]), lambda: zk.create("/planted", b"x")):
+            with pytest.raises(NoAuthError):
+                attempt()
+    finally:
+        zk.stop()
+        zk.close()
+    # An outsider with only ca.pem opens no session at any member.
+    for name in hosts_cluster.names:
+        with pytest.raises(KazooTimeoutError):
+            tls_client(hosts=f"{hosts_cluster.addresses[name]}:2181", start_timeout=4)
+    # Each host's part of the PKI, never another host's keys, on its engine's volumes.
+    assert sorted(p.name for p in (PKI / "hosts").iterdir() if p.name in hosts_cluster.names) == sorted(hosts_cluster.names)
+
+    # One host's identity re-issued: its registrators recreated on the new key, the others untouched.
+    host2 = hosts_cluster.names[1]
+    before = {n: registrator_ids(hosts_cluster, n) for n in hosts_cluster.names}
+    old_cert = (PKI / "hosts" / host2 / "registrator" / "cert.pem").read_bytes()
+    rotated = json.loads(run_svcctl("pki", "rotate", "--host", host2, "--json", env=env, timeout=300).stdout)
+    assert rotated == {"host": host2, "subject": f"CN=svcctl-registrator@{host2}", "rotated": True}
+    assert (PKI / "hosts" / host2 / "registrator" / "cert.pem").read_bytes() != old_cert
+    after = {n: registrator_ids(hosts_cluster, n) for n in hosts_cluster.names}
+    assert set(after[host2]) == set(before[host2]) and not set(after[host2].values()) & set(before[host2].values())
+    assert all(after[n] == before[n] for n in hosts_cluster.names if n != host2)
+    bad = run_svcctl("pki", "rotate", "--host", "nohost", env=env, check=False)
+    assert bad.returncode == 2 and "is not a host of project" in bad.stderr
+
+    # The walkthrough over TLS on one host's engine (only there a registrator of the cluster
+    # watches); on this machine's engine it is refused with the fix.
+    walk = run_svcctl("--context", hosts_cluster.names[0], "scenario", "run", "all", "--json", env=env, timeout=300)
+    report = json.loads(walk.stdout)
+    assert report["ok"] and [s["converged"] for s in report["steps"]] == [True] * 4
+    elsewhere = run_svcctl("scenario", "run", "all", env=env, check=False)
+    assert elsewhere.returncode == 2 and f"--context {hosts_cluster.names[0]} scenario run all" in elsewhere.stderr
+
+    # The host-crash fault over TLS: no request lost, the registry converges.
+    zk = tls_client("reader:cli", hosts=hosts_cluster.zk)
+    try:
+        wait_for(lambda: of_host(children(zk), hosts_cluster.addresses[host2]), f"{host2}'s instance registered again after the rotation", timeout=60)
+        host_crash_run(hosts_cluster, zk, 1)
+    finally:
+        zk.stop()
+        zk.close()
 
 
 def test_hosts_down_leaves_nothing_behind(hosts_cluster):

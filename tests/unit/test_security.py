@@ -342,3 +342,57 @@ def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
     (pki.root / "readers" / "cli" / "cert.pem").unlink()
     remade, done = ensure_pki(pki.root)
     assert done.startswith("remade") and remade.complete() and remade.ca.read_bytes() != ca
+
+
+# --- a secured cluster over hosts ------------------------------------------------------------------
+
+
+def test_each_host_gets_a_member_certificate_naming_its_address_and_a_registrator_identity_of_its_own(tmp_path):
+    from cryptography import x509
+
+    from svcctl.pki import HostBundle, bundle_fingerprint, ensure_host_bundles, reissue_host_registrator
+
+    pki, _ = ensure_pki(tmp_path / "pki")
+    bundles = [HostBundle(f"h{i}", f"zoo{i}", f"10.9.0.{i}") for i in (1, 2, 3)]
+    assert ensure_host_bundles(pki, bundles) == ["h1", "h2", "h3"]
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    quorum_ca = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
+    for bundle in bundles:
+        directory = pki.host_member_dir(bundle.host)
+        for store, issuer in (("keystore.pem", ca), ("quorum.pem", quorum_ca)):
+            cert = x509.load_pem_x509_certificate((directory / store).read_bytes())
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+            assert names == {bundle.member, bundle.address, "localhost", "127.0.0.1"}, (bundle, store)
+            cert.verify_directly_issued_by(issuer)
+        assert read_cert(pki.host_registrator(bundle.host).cert).subject == f"CN=svcctl-registrator@{bundle.host}"
+    assert pki.hosts() == ["h1", "h2", "h3"]
+    for path in pki.secret_files():
+        assert mode(path) == 0o600 and b"PRIVATE KEY" in path.read_bytes(), path
+    assert {p for p in pki.secret_files() if "hosts" in p.parts} == {
+        p for h in ("h1", "h2", "h3") for p in (pki.host_member_dir(h) / "keystore.pem", pki.host_member_dir(h) / "quorum.pem", pki.host_registrator(h).key)}
+
+    # Idempotent; a host at another address gets new member certificates, the others nothing.
+    prints = {h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent)) for h in ("h1", "h2", "h3")}
+    assert ensure_host_bundles(pki, bundles) == []
+    moved = [bundles[0], HostBundle("h2", "zoo2", "10.9.0.22"), bundles[2]]
+    assert ensure_host_bundles(pki, moved) == ["h2"]
+    after = {h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent)) for h in ("h1", "h2", "h3")}
+    assert after["h1"] == prints["h1"] and after["h3"] == prints["h3"] and after["h2"][0] != prints["h2"][0]
+
+    # Rotating one host's identity: a new key, the same subject; the other hosts untouched.
+    old_key = pki.host_registrator("h3").key.read_bytes()
+    who = reissue_host_registrator(pki, "h3")
+    assert who.key.read_bytes() != old_key and read_cert(who.cert).subject == "CN=svcctl-registrator@h3"
+    assert bundle_fingerprint(pki.host_registrator("h1").cert.parent) == after["h1"][1]
+    with pytest.raises(BadInputError, match="host h9 has no registrator identity"):
+        reissue_host_registrator(pki, "h9")
+
+
+def test_the_registry_acl_names_every_writer_once_and_read_for_anyone(project):
+    pki = Pki(project / ".svcctl" / "pki")
+    tls = ZkTls(pki.registrator.ca, pki.registrator.cert, pki.registrator.key, writers=("CN=svcctl-registrator@b", "CN=svcctl-registrator", "CN=a"))
+    acl = tls.registry_acl()
+    assert [(a.id.scheme, a.id.id, a.perms) for a in acl] == [
+        ("x509", "CN=a", 31), ("x509", "CN=svcctl-registrator", 31), ("x509", "CN=svcctl-registrator@b", 31), ("world", "anyone", 1)]
+    assert ZkTls(pki.ca).registry_acl() is None  # no identity of our own: we create nothing

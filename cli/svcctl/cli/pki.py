@@ -1,4 +1,5 @@
-"""`svcctl pki issue|ls`: client identities of a secured cluster's PKI (readers for consumers)."""
+"""`svcctl pki issue|ls|rotate`: client identities of a secured cluster's PKI (readers for
+consumers, one registrator identity per host of a cluster over hosts)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
     pki = _pki(ctx)
     rows = []
     for name, role, who in [("admin", "admin", pki.admin), ("registrator", "registrator", pki.registrator),
+                            *((f"registrator@{h}", "registrator", pki.host_registrator(h)) for h in pki.hosts()),
                             *((n, "reader", pki.reader(n)) for n in pki.readers())]:
         if who.cert.is_file():
             cert = read_cert(who.cert)
@@ -59,6 +61,25 @@ def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
         print_table([(r["name"], r["role"], r["subject"], r["not_after"][:10]) for r in rows], ["name", "role", "subject", "expires"])
     else:
         typer.echo(f"no PKI under {pki.root} (`svcctl cluster up --secure` makes it)")
+
+
+@app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    host: str = typer.Option(..., "--host", metavar="NAME", help="The host (its Docker context) of the secured cluster over hosts whose registrator identity gets a new key."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Re-issue one host's registrator identity (a new key, the same subject: the registry's
+    ACLs stay), ship it to that host and recreate its registrators; the other hosts are not
+    touched. (A secured cluster on one engine: `svcctl cluster up --secure --rotate`.)"""
+    from ..cluster_hosts import rotate_host
+    from .output import progress
+
+    subject = rotate_host(ctx.obj, host, on_progress=(lambda _: None) if json_out else progress)
+    if json_out:
+        print_json({"host": host, "subject": subject, "rotated": True})
+    else:
+        typer.echo(f"rotated {subject}: {host}'s registrators run on the new key")
 
 
 def register(root: typer.Typer) -> None:

@@ -40,6 +40,8 @@ def run(
     zk_ca: str = typer.Option(None, "-zk-ca", "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured]."),
     zk_cert: str = typer.Option(None, "-zk-cert", "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone)."),
     zk_key: str = typer.Option(None, "-zk-key", "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of -zk-cert."),
+    zk_writers: list[str] = typer.Option([], "-zk-writer", "--zk-writer", envvar="SVCCTL_ZK_WRITERS",
+                                         help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
@@ -61,7 +63,10 @@ def run(
     # Our own options first, then the global ones, then the project's registrator identity.
     settings = replace(ctx.obj, zk_ca=zk_ca or ctx.obj.zk_ca, zk_cert=zk_cert or ctx.obj.zk_cert, zk_key=zk_key or ctx.obj.zk_key)
     tls = client_tls(settings, identity="registrator", hosts=registry.hosts)
+    if zk_writers and (tls is None or not tls.cert):
+        raise BadInputError("-zk-writer names identities for the ACLs of a secured registry", "give it with -zk-ca/-zk-cert/-zk-key")
     if tls is not None:
+        tls = replace(tls, writers=tuple(zk_writers))
         tls.validate()
         expired = tls.expired()  # a daemon may parse its certificate up front
         if expired is not None:

@@ -92,7 +92,8 @@ class Registrator:
             client=lambda: self.session.client, keep_failed=config.keep_failed,
         )
         self.leadership = Leadership(self.session, election_path(engine_id, config.uri.base), config.registrator_id, engine_id, config.uri.base,
-                                     self.queue.put, lambda: self.reconciler.registrations)
+                                     self.queue.put, lambda: self.reconciler.registrations,
+                                     x509_identity=config.tls.identity() if config.tls is not None else None)
         self.events = EngineEventSource(engine, self.inspector, self.queue.put, prefetch_when=self.leadership.can_write)
         self.dirty = True  # a full resync is due as soon as we may write
         self.next_resync = 0.0

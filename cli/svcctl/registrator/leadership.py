@@ -68,8 +68,9 @@ def predecessor_is_dead(theirs: dict, ours: dict, is_pid_alive: Callable[[int], 
 
 class Leadership:
     def __init__(self, session: "SessionKeeper", election_path: str, registrator_id: str, engine_id: str, base: str,
-                 post: Callable[[object], None], registrations: Callable[[], int]) -> None:
+                 post: Callable[[object], None], registrations: Callable[[], int], x509_identity: str | None = None) -> None:
         self.session = session
+        self.x509_identity = x509_identity  # what a secured registry knows us as (status shows it per host)
         self.election_path = election_path
         self.registrator_id = registrator_id
         self.engine_id = engine_id
@@ -102,6 +103,7 @@ class Leadership:
             "engine_id": self.engine_id,
             "base": self.base,
             "registrations": self.registrations() if role == "active" else 0,
+            **({"x509": self.x509_identity} if self.x509_identity else {}),
         }
 
     def publish_identity(self) -> None:

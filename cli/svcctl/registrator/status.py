@@ -28,6 +28,7 @@ class RegistratorStatus:
     hostname: str | None
     pid: int | None
     node: str
+    identity: str | None = None  # the x509 identity it says it writes with (a secured registry)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +89,7 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
                     hostname=info.get("hostname"),
                     pid=info.get("pid"),
                     node=f"{path}/{child}",
+                    identity=info.get("x509") if isinstance(info.get("x509"), str) else None,
                 )
             )
     return out
@@ -112,10 +114,11 @@ class RegistratorRow:
     registrations: int | None
     session: str | None
     engine: str | None = None  # the engine it registers for (its election)
+    identity: str | None = None  # its x509 identity on a secured registry
 
     @classmethod
     def from_status(cls, status: RegistratorStatus, state: str | None = None) -> "RegistratorRow":
-        return cls(status.id, state, status.role, status.since, status.registrations, status.session, status.engine_id)
+        return cls(status.id, state, status.role, status.since, status.registrations, status.session, status.engine_id, status.identity)
 
     def to_dict(self) -> dict:
         return asdict(self)

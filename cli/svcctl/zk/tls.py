@@ -28,6 +28,9 @@ class ZkTls:
     cert: Path | None = None
     key: Path | None = None
     check_hostname: bool = True
+    # Other x509 identities given all rights on what we create (the registrators of the other
+    # hosts of a cluster over hosts: any of them may add under a service node we made).
+    writers: tuple[str, ...] = ()
     _context: list = field(default_factory=list, compare=False, repr=False)  # built once, on first use
 
     def validate(self) -> None:
@@ -95,14 +98,21 @@ class ZkTls:
         }
 
     def registry_acl(self) -> list | None:
-        """What our creates carry: all rights for our identity, read for anyone. None without a
-        client certificate (an anonymous client cannot write under a secured registry anyway)."""
-        from kazoo.security import make_acl
-
+        """What our creates carry: all rights for our identity (and the other `writers`), read
+        for anyone. None without a client certificate (an anonymous client cannot write under a
+        secured registry anyway)."""
         identity = self.identity()
         if not identity:
             return None
-        return [make_acl("x509", identity, all=True), make_acl("world", "anyone", read=True)]
+        return registry_acl([identity, *self.writers])
+
+
+def registry_acl(writers: list[str]) -> list:
+    """The ACL of every node under a secured registry: all rights for each writer identity (x509
+    subjects, in a stable order), read for anyone (every session holds a certificate)."""
+    from kazoo.security import make_acl
+
+    return [*(make_acl("x509", w, all=True) for w in sorted(set(writers))), make_acl("world", "anyone", read=True)]
 
 
 def _reason(exc: BaseException) -> str:
