@@ -237,6 +237,8 @@ def bundle_fingerprint(directory: Path) -> str:
     recreates the containers that read the old ones."""
     import hashlib
 
+    if not directory.is_dir():
+        return "none"  # nothing issued (e.g. `cluster down` after the PKI was remade elsewhere)
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.iterdir() if p.is_file()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
