@@ -178,7 +178,7 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     layout recorded; the caller waits for quorum. Secured: the PKI (made once) completed with
     each host's part and shipped to it, the members started alone, the tree made the admin's
     with its final ACLs (cluster.secure_tree), and only then the registrators."""
-    from .cluster import RegistryWriter, secure_tree, wait_for_quorum
+    from .cluster import RegistryWriter, mode_name, secure_tree, wait_for_quorum
     from .security import OPEN, SECURE, record_mode, recorded_mode
 
     require_compose()
@@ -191,9 +191,8 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     wanted = SECURE if secure else OPEN
     current = recorded_mode(settings.state_path(), settings.project)  # data of a cluster taken down without --volumes
     if current is not None and current != wanted:
-        names = {SECURE: "TLS+ACL", OPEN: "open"}
         raise ConflictError(
-            f"project {settings.project}'s cluster over hosts is {names[current]}; it cannot become {names[wanted]} in place",
+            f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
             f"remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
         )
     if secure:

@@ -191,13 +191,9 @@ def ensure_host_bundles(pki: Pki, bundles: list[HostBundle]) -> list[str]:
     fit are left as they are (their keys stay where they were shipped)."""
     import json
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     ca_cert, ca_key = _load_ca(pki)
     ca_pem = pki.ca.read_bytes()
-    quorum_cert = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
-    quorum_key = serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None)
+    quorum_cert, quorum_key = _load_quorum_ca(pki)
     issued = []
     for bundle in bundles:
         directory = pki.host_member_dir(bundle.host)
@@ -321,15 +317,11 @@ def _usable_ca(pki: Pki) -> bool:
 def _issue_missing(pki: Pki) -> str:
     """Issue what an incomplete PKI lacks with its existing CA (a quorum CA of its own when it has
     none); returns what was issued, e.g. "the quorum CA and readers cli, gateway"."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     ca_cert, ca_key = _load_ca(pki)
     ca_pem = pki.ca.read_bytes()
     done: list[str] = []
     if pki.quorum_ca.is_file() and pki.quorum_ca_key.is_file():
-        quorum_cert = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
-        quorum_key = serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None)
+        quorum_cert, quorum_key = _load_quorum_ca(pki)
         new_quorum = False
     else:
         quorum_cert, quorum_key = _make_quorum_ca(pki)
@@ -386,6 +378,14 @@ def _load_ca(pki: Pki):
 
     return (x509.load_pem_x509_certificate(pki.ca.read_bytes()),
             serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None))
+
+
+def _load_quorum_ca(pki: Pki):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return (x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes()),
+            serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None))
 
 
 def _make_ca(cn: str):
