@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .compose import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
 from .config import Settings, ZkHost
@@ -12,6 +13,9 @@ from .errors import BadInputError, CheckFailedError, ConflictError, SvcctlError,
 from .polling import poll_until
 from .progress import Progress, no_progress
 from .zk.fourletter import ServerStats, server_stats
+
+if TYPE_CHECKING:
+    from .engine import EngineEndpoint
 
 SERVING_MODES = ("leader", "follower", "standalone", "observer")
 
@@ -139,7 +143,7 @@ def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progr
     report = last_report
     failing = [(h, s) for h, s in zip(hosts, stats) if s.mode not in SERVING_MODES]
     containers = member_containers(settings)
-    engines = {m.zk_host: m.engine for m in settings.layout.hosts} if settings.layout else {}
+    engines = {m.zk_host: m.endpoint for m in settings.layout.hosts} if settings.layout else {}
     details = []
     for host, stat in failing:
         details.append(f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:")
@@ -151,7 +155,7 @@ def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progr
     )
 
 
-def container_log_tail(name: str, lines: int, engine: str | None = None) -> str:
+def container_log_tail(name: str, lines: int, engine: "EngineEndpoint | None" = None) -> str:
     if not name:
         return "(no container)"
     import docker.errors

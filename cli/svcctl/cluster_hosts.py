@@ -47,7 +47,7 @@ def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -
         endpoint = context_endpoint(name, docker_env)
         if not endpoint.host.startswith("tcp://"):
             raise BadInputError(f"context {name} is not a TCP engine ({endpoint.host})", "each member needs a host reachable at its own address, e.g. `svcctl hosts up`")
-        hosts.append(HostMember(name, endpoint.host, endpoint.address, index))
+        hosts.append(HostMember(name, endpoint.host, endpoint.address, index, tls_dir=endpoint.tls_dir))
     addresses = [h.address for h in hosts]
     if len(set(addresses)) != len(addresses):
         raise BadInputError(f"two contexts of --hosts reach the same address ({', '.join(addresses)})", "give one context per host")
@@ -103,7 +103,7 @@ def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostM
             "SVCCTL_ZK_WRITERS": " ".join(writer_identities(layout)),
         })
         files.append(HOST_SECURE_COMPOSE_FILE)
-    return compose_client(settings, extra=extra, files=files, host=member.engine)
+    return compose_client(settings, extra=extra, files=files, engine=member.endpoint)
 
 
 def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("member", "registrator")) -> None:
@@ -123,7 +123,7 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
     pki = project_pki(settings)
     uid, gid = container_owner(settings.container_uid)
     sources = {"member": pki.host_member_dir(member.context), "registrator": pki.host_registrator(member.context).cert.parent}
-    client = client_for(member.engine, timeout=30)
+    client = client_for(member.endpoint, timeout=30)
     for part in parts:
         volume = f"{pki_volume(settings.project)}-{part}"
         try:
@@ -155,7 +155,7 @@ def remove_pki_volumes(settings: Settings, member: HostMember) -> None:
 
     from .engine import client_for
 
-    client = client_for(member.engine, timeout=30)
+    client = client_for(member.endpoint, timeout=30)
     for part in ("member", "registrator"):
         try:
             client.volumes.get(f"{pki_volume(settings.project)}-{part}").remove(force=True)
@@ -220,7 +220,7 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
             from .pki import read_cert
 
             identity = read_cert(pki.host_registrator(member.context).cert).subject
-            writers.append(RegistryWriter(identity, engine_id(client_for(member.engine)), frozenset(registrator_containers(member))))
+            writers.append(RegistryWriter(identity, engine_id(client_for(member.endpoint)), frozenset(registrator_containers(member))))
         secure_tree(settings, writers, on_progress)
     for member in layout.hosts:
         on_progress(f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
@@ -267,7 +267,7 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
     unreachable = []
     for member in layout.hosts:
         try:
-            client_for(member.engine, timeout=3)
+            client_for(member.endpoint, timeout=3)
         except DockerUnavailableError:
             on_progress(f"{member.context}: the engine does not answer; skipped")
             unreachable.append(member.context)
@@ -292,7 +292,7 @@ def _host_states(settings: Settings, member: HostMember) -> dict[str, str]:
 
     names = [member_container(settings, member), *registrator_containers(member)]
     try:
-        client = client_for(member.engine, timeout=3)
+        client = client_for(member.endpoint, timeout=3)
         found = {c.name: c.status for c in client.containers.list(all=True, filters={"name": names})}
     except (SvcctlError, OSError):
         return {name: "host down" for name in names}

@@ -12,6 +12,7 @@ from .files import atomic_write
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
+    from .engine import EngineEndpoint
 
 COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
 SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
@@ -78,9 +79,10 @@ def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> P
     return path
 
 
-def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None, host: str | None = None) -> "DockerClient":
+def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None,
+                   engine: "EngineEndpoint | None" = None) -> "DockerClient":
     """The project's Compose, with compose/secure.yml layered on when its cluster is secured
-    (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `host`: that engine
+    (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `engine`: that engine
     instead of this process's)."""
     from python_on_whales import DockerClient
 
@@ -90,7 +92,7 @@ def compose_client(settings: Settings, extra: dict[str, str] | None = None, file
     secure = project_mode(settings) == SECURE
     paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir, secure)
     return DockerClient(
-        host=host,
+        **(engine.whales_options() if engine else {}),
         compose_files=[str(p) for p in paths],
         compose_project_name=settings.project,
         compose_project_directory=str(project_dir / "compose"),

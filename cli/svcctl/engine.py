@@ -31,9 +31,14 @@ def docker_client(timeout: int = 30) -> "docker.DockerClient":
     """A connected docker SDK client; raises DockerUnavailableError when no engine answers."""
     import docker
     import docker.errors
+    import docker.utils
 
     try:
-        client = docker.from_env(timeout=timeout)
+        kwargs = docker.utils.kwargs_from_env()
+        tls = kwargs.get("tls")
+        if tls and tls.cert and tls.ca_cert:  # DOCKER_TLS_VERIFY: a context's or the user's own TLS engine
+            kwargs["tls"] = engine_tls(tls.ca_cert, *tls.cert)
+        client = docker.DockerClient(timeout=timeout, **kwargs)
         client.ping()
     except docker.errors.DockerException as exc:
         raise DockerUnavailableError(f"no Docker engine answers at {engine_address()}", ENGINE_FIX) from exc
@@ -66,6 +71,25 @@ class EngineEndpoint:
     host: str  # unix:///var/run/docker.sock, tcp://ADDR:2375, ...
     context: str | None = None  # the Docker context it came from; None: DOCKER_HOST or the default
     tls_dir: str | None = None  # the context's TLS material (ca.pem, cert.pem, key.pem), if any
+
+    def tls_files(self) -> tuple[str, str, str] | None:
+        """(ca.pem, cert.pem, key.pem) of a TLS-verified endpoint, None for a plain one."""
+        if not self.tls_dir:
+            return None
+        return tuple(str(Path(self.tls_dir) / name) for name in ("ca.pem", "cert.pem", "key.pem"))  # type: ignore[return-value]
+
+    def cli_options(self) -> list[str]:
+        """The docker CLI's global options that reach this engine (its TLS material included)."""
+        files = self.tls_files()
+        tls = ["--tlsverify", "--tlscacert", files[0], "--tlscert", files[1], "--tlskey", files[2]] if files else []
+        return ["--host", self.host, *tls]
+
+    def whales_options(self) -> dict:
+        """python-on-whales' DockerClient arguments that reach this engine."""
+        files = self.tls_files()
+        if not files:
+            return {"host": self.host}
+        return {"host": self.host, "tlsverify": True, "tlscacert": files[0], "tlscert": files[1], "tlskey": files[2]}
 
     @property
     def address(self) -> str:
@@ -140,15 +164,34 @@ def select_engine(context: str | None, env: MutableMapping[str, str], target: Mu
     return endpoint
 
 
-def client_for(host: str, timeout: int = 30) -> "docker.DockerClient":
-    """A client of one given engine (a simulated host), whatever this process's engine is;
-    raises DockerUnavailableError when it does not answer."""
+def engine_tls(ca: str, cert: str, key: str) -> "docker.tls.TLSConfig":
+    """The docker SDK's TLS settings for an engine that verifies clients, checked against the
+    engine's own CA. requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override a session's CA
+    (psf/requests#3829): with either set — Debian images, most corporate proxies — the engine's
+    certificate would be checked against the system bundle and refused. So the session ignores
+    the environment; an engine that verifies clients is reached directly, never through a proxy."""
+    import docker.tls
+
+    class EngineTLSConfig(docker.tls.TLSConfig):
+        def configure_client(self, client) -> None:  # type: ignore[no-untyped-def]
+            super().configure_client(client)
+            client.trust_env = False
+
+    return EngineTLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
+
+
+def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerClient":
+    """A client of one given engine (a simulated host), whatever this process's engine is, with
+    the endpoint's TLS material when it has some; raises DockerUnavailableError when it does not
+    answer (a certificate it refuses included)."""
     import docker
     import docker.errors
 
+    files = endpoint.tls_files()
+    tls = engine_tls(*files) if files else None
     try:
-        client = docker.DockerClient(base_url=host, timeout=timeout)
+        client = docker.DockerClient(base_url=endpoint.host, timeout=timeout, tls=tls or False)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
-        raise DockerUnavailableError(f"no Docker engine answers at {host}", "is the host up? `svcctl hosts ls`") from exc
+        raise DockerUnavailableError(f"no Docker engine answers at {endpoint.host}", "is the host up? `svcctl hosts ls`") from exc
     return client

@@ -584,7 +584,7 @@ class Engines:
 
         if context not in self._clients:
             member = next(m for m in self.settings.layout.hosts if m.context == context)  # type: ignore[union-attr]
-            self._clients[context] = client_for(member.engine, timeout=10)
+            self._clients[context] = client_for(member.endpoint, timeout=10)
         return self._clients[context]
 
     def views_of(self, context: str) -> list:
@@ -627,7 +627,7 @@ def _ensure_instances(settings: Settings, zk: "KazooClient", engines: Engines, t
     else:
         for member in settings.layout.hosts:
             on_progress(f"{member.context}: {SERVICE} x{INSTANCES_PER_HOST}")
-            services.scale(dataclasses.replace(settings, context=member.context), SERVICE, INSTANCES_PER_HOST, on_progress, host=member.engine)
+            services.scale(dataclasses.replace(settings, context=member.context), SERVICE, INSTANCES_PER_HOST, on_progress, engine=member.endpoint)
         target = INSTANCES_PER_HOST * len(settings.layout.hosts)
     if not poll_until(lambda: _converged(settings, zk, engines, target), bool, time.monotonic() + timeout, 0.2):
         expected, seen, running = _observe(settings, zk, engines)

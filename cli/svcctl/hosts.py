@@ -2,6 +2,11 @@
 engines, each in its own container of the `svcctl/dind` image, on one private bridge network,
 each with its own fixed address and a Docker context, the project's images loaded into each.
 
+Each engine listens on TCP with Docker's TLS and verifies its clients (`dockerd --tlsverify`): a
+plain TCP engine is root on that engine, and so on the keys shipped to it, for any local process.
+The engines' CA, their server certificates and svcctl's client certificate live in the state
+directory (pki.engine_pki_dir); the contexts hold the client certificate.
+
 Everything is named from the project (containers and contexts `<project>-host<i>`, network
 `<project>-hosts`, volumes `<project>-host<i>-docker`) and the network's subnet is derived from
 the project's name, so two projects on one engine never touch each other's hosts."""
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from .config import Settings, dind_image
-from .engine import client_for, run_docker_cli
+from .engine import EngineEndpoint, client_for, run_docker_cli
 from .errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError, WaitTimeoutError
 from .progress import Progress, no_progress
 
@@ -27,7 +32,9 @@ if TYPE_CHECKING:
 
 PROJECT_LABEL = "io.svcctl.hosts.project"
 INDEX_LABEL = "io.svcctl.hosts.index"
-ENGINE_PORT = 2375
+TLS_LABEL = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
+ENGINE_PORT = 2376  # Docker's port for TLS
+ENGINE_CERTS = "/certs"  # where the entrypoint finds the engine's ca.pem, cert.pem, key.pem
 MAX_HOSTS = 9
 # Subnets are /24s of 10.192.0.0/12, picked by the project's name (then the next free one).
 SUBNET_POOL = ipaddress.ip_network("10.192.0.0/12")
@@ -77,7 +84,7 @@ class HostInfo:
     index: int
     address: str
     state: str  # the container's state
-    engine: str  # tcp://ADDR:2375
+    engine: str  # tcp://ADDR:2376 (TLS, client certificate required)
     engine_version: str | None = None  # None: the engine does not answer
     containers: int | None = None  # running containers on that engine
     images: int | None = None
@@ -100,11 +107,22 @@ def _address_of(container, project: str) -> str:
     return (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress") or ""
 
 
-def _engine_facts(info: HostInfo) -> HostInfo:
+def engine_pki(settings: Settings):
+    from .pki import EnginePki, engine_pki_dir
+
+    return EnginePki(engine_pki_dir(settings.state_path(), settings.project))
+
+
+def host_endpoint(settings: Settings, name: str, address: str) -> EngineEndpoint:
+    """Host `name`'s engine as svcctl reaches it: TCP with svcctl's client certificate."""
+    return EngineEndpoint(engine_url(address), name, str(engine_pki(settings).client_dir))
+
+
+def _engine_facts(info: HostInfo, endpoint: EngineEndpoint) -> HostInfo:
     if info.state != "running" or not info.address:
         return info
     try:
-        inner = client_for(info.engine, timeout=3)
+        inner = client_for(endpoint, timeout=3)
         info.engine_version = str(inner.version().get("Version"))
         facts = inner.info()
         info.containers, info.images = facts.get("ContainersRunning"), facts.get("Images")
@@ -123,7 +141,7 @@ def ls(settings: Settings) -> list[HostInfo]:
         address = _address_of(container, settings.project)
         infos.append(HostInfo(container.name, int(container.labels.get(INDEX_LABEL, "0")), address, container.status, engine_url(address)))
     with ThreadPoolExecutor(max_workers=max(1, len(infos))) as pool:
-        return list(pool.map(_engine_facts, infos))
+        return list(pool.map(lambda info: _engine_facts(info, host_endpoint(settings, info.name, info.address)), infos))
 
 
 # --- up --------------------------------------------------------------------------------------------
@@ -166,7 +184,7 @@ def ensure_network(client: "docker.DockerClient", project: str, on_progress: Pro
     raise ConflictError("no free /24 left in 10.192.0.0/12 for the hosts' network", "remove unused Docker networks (`docker network ls`)")
 
 
-def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network) -> None:
+def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
     name = host_name(project, index)
     # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
     _docker(["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)], f"creating volume {volume_name(project, index)}")
@@ -175,7 +193,8 @@ def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network) -> None:
             "run", "-d", "--name", name, "--hostname", name, *HOST_RUN_OPTIONS,
             "--network", network_name(project), "--ip", host_address(subnet, index),
             "--volume", f"{volume_name(project, index)}:/var/lib/docker",
-            "--label", f"{PROJECT_LABEL}={project}", "--label", f"{INDEX_LABEL}={index}",
+            "--volume", f"{certs}:{ENGINE_CERTS}:ro",
+            "--label", f"{PROJECT_LABEL}={project}", "--label", f"{INDEX_LABEL}={index}", "--label", f"{TLS_LABEL}=verify",
             "--stop-timeout", "30",  # a graceful stop needs the inner containers' shutdown first
             dind_image(),
         ],
@@ -183,22 +202,26 @@ def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network) -> None:
     )
 
 
-def ensure_context(name: str, address: str) -> None:
-    """The host's Docker context, created or pointed at its engine again."""
-    endpoint = f"host={engine_url(address)}"
+def ensure_context(endpoint: EngineEndpoint) -> None:
+    """The host's Docker context, created or pointed at its engine again, with svcctl's client
+    certificate (the docker CLI copies it into its context store)."""
+    name = endpoint.context or ""
+    ca, cert, key = endpoint.tls_files() or ("", "", "")
+    endpoint_option = f"host={endpoint.host},ca={ca},cert={cert},key={key}"
     proc = run_docker_cli(["context", "inspect", name])
     if proc.returncode == 0:
-        _docker(["context", "update", name, "--docker", endpoint], f"updating Docker context {name}")
+        _docker(["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
     else:
-        _docker(["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint], f"creating Docker context {name}")
+        _docker(["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option], f"creating Docker context {name}")
 
 
-def wait_engine(address: str, name: str, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
+def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
     """The host's engine once it answers; fails at once (with its log) if the host exits."""
+    name = endpoint.context
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return client_for(engine_url(address), timeout=5)
+            return client_for(endpoint, timeout=5)
         except DockerUnavailableError:
             if container is not None:
                 container.reload()
@@ -210,7 +233,7 @@ def wait_engine(address: str, name: str, timeout: float = ENGINE_START_TIMEOUT, 
                     ) from None
             if time.monotonic() > deadline:
                 raise WaitTimeoutError(
-                    f"the engine of host {name} does not answer at {engine_url(address)} after {timeout:.0f}s",
+                    f"the engine of host {name} does not answer at {endpoint.host} after {timeout:.0f}s",
                     f"read `docker logs {name}`; `svcctl hosts down` then `svcctl hosts up` starts over",
                 ) from None
             time.sleep(0.3)
@@ -230,7 +253,7 @@ def project_images(settings: Settings, names: list[str] | None) -> dict[str, str
     return {n: available[n] for n in names}
 
 
-def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list[str], on_progress: Progress, tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
+def load_images(client: "docker.DockerClient", hosts: dict[str, EngineEndpoint], tags: list[str], on_progress: Progress, tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
     that is missing anywhere, loaded into those hosts in parallel. Returns host -> tags loaded."""
     import docker.errors
@@ -242,8 +265,8 @@ def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list
         except docker.errors.ImageNotFound:
             raise NotFoundError(f"image {tag} is not built", "build it with `svcctl build` first") from None
     missing: dict[str, list[str]] = {}
-    for name, url in hosts.items():
-        inner = client_for(url)
+    for name, endpoint in hosts.items():
+        inner = client_for(endpoint)
         for tag, image_id in wanted.items():
             try:
                 if inner.images.get(tag).id == image_id:
@@ -261,7 +284,7 @@ def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list
         _docker(["save", "-o", str(archive), *union], "docker save", timeout=900)
         on_progress(f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel")
         with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-            loads = dict(zip(missing, pool.map(lambda name: run_docker_cli(["--host", hosts[name], "load", "-q", "-i", str(archive)], timeout=1800), missing)))
+            loads = dict(zip(missing, pool.map(lambda name: run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], timeout=1800), missing)))
         failed = []
         for name, proc in loads.items():
             err = proc.stderr or ""
@@ -274,9 +297,12 @@ def load_images(client: "docker.DockerClient", hosts: dict[str, str], tags: list
 
 def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_progress: Progress = no_progress) -> list[HostInfo]:
     """Hosts 1..count running, each with its context and the project's images. Hosts already
-    running are left alone; stopped ones are started; twice is harmless."""
+    running are left alone (unless their engine certificate is new: restarted to read it; or
+    they were started with a plain TCP engine: re-created on their volume); stopped ones are
+    started; twice is harmless."""
     from .engine import docker_client
     from .images import build_images, image_exists
+    from .pki import ensure_engine_pki
 
     if not 1 <= count <= MAX_HOSTS:
         raise BadInputError(f"cannot start {count} hosts", f"give 1 to {MAX_HOSTS}")
@@ -287,22 +313,30 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
         on_progress(f"building {dind_image()}")
         build_images(settings, ["dind"], on_progress)
     subnet = ensure_network(client, project, on_progress)
+    pki, reissued = ensure_engine_pki(engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in range(1, count + 1)})
     existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
     for index in range(1, count + 1):
         name = host_name(project, index)
         container = existing.get(index)
+        if container is not None and TLS_LABEL not in container.labels:
+            on_progress(f"{name}: its engine was plain TCP; re-created with TLS (its volume, images and containers kept)")
+            container.remove(force=True)
+            container = None
         if container is None:
-            on_progress(f"{name}: starting at {host_address(subnet, index)}")
-            _run_host(project, index, subnet)
+            on_progress(f"{name}: starting at {host_address(subnet, index)} (engine TLS-verified)")
+            _run_host(project, index, subnet, pki.server_dir(name))
         elif container.status != "running":
             on_progress(f"{name}: starting again")
             container.start()
-    engines: dict[str, str] = {}
+        elif name in reissued:
+            on_progress(f"{name}: a new engine certificate; restarting its engine to read it")
+            container.restart(timeout=30)
+    engines: dict[str, EngineEndpoint] = {}
     for index in range(1, count + 1):
-        name, address = host_name(project, index), host_address(subnet, index)
-        wait_engine(address, name, container=client.containers.get(name))
-        ensure_context(name, address)
-        engines[name] = engine_url(address)
+        endpoint = host_endpoint(settings, host_name(project, index), host_address(subnet, index))
+        wait_engine(endpoint, container=client.containers.get(endpoint.context))
+        ensure_context(endpoint)
+        engines[host_name(project, index)] = endpoint
     on_progress(f"engines answer: {', '.join(engines)}")
     load_images(client, engines, tags, on_progress, settings.hosts_tmp)
     return ls(settings)
@@ -347,8 +381,9 @@ def start(settings: Settings, name: str, on_progress: Progress = no_progress) ->
         container.start()
     container.reload()
     address = _address_of(container, settings.project)
-    wait_engine(address, name, container=container)
-    return _engine_facts(HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", engine_url(address)))
+    endpoint = host_endpoint(settings, name, address)
+    wait_engine(endpoint, container=container)
+    return _engine_facts(HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", endpoint.host), endpoint)
 
 
 # --- down --------------------------------------------------------------------------------------
@@ -382,8 +417,10 @@ def _remove_volume(volume, attempts: int = 30) -> None:
 
 
 def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
-    """Remove the hosts with everything on them, their volumes, contexts and network, and the
-    record of a cluster that ran on them."""
+    """Remove the hosts with everything on them, their volumes, contexts, network and engine
+    certificates, and the record of a cluster that ran on them."""
+    import shutil
+
     import docker.errors
 
     from .engine import docker_client
@@ -411,6 +448,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
         report.network = network_name(project)
     except docker.errors.NotFound:
         pass
+    shutil.rmtree(engine_pki(settings).root, ignore_errors=True)
     if remove_layout(settings.state_path(), project):
         on_progress("the cluster recorded on these hosts is gone with them")
     return report

@@ -17,6 +17,7 @@ from .files import atomic_write
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .engine import EngineEndpoint
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,17 @@ class HostMember:
     """Host i of the cluster: its Docker context and engine, its address, and member i on it."""
 
     context: str
-    engine: str  # tcp://ADDR:2375
+    engine: str  # tcp://ADDR:PORT
     address: str
     member_id: int
     client_port: int = 2181
+    tls_dir: str | None = None  # the context's TLS material for its engine (a layout recorded before: None)
+
+    @property
+    def endpoint(self) -> "EngineEndpoint":
+        from .engine import EngineEndpoint
+
+        return EngineEndpoint(self.engine, self.context, self.tls_dir)
 
     @property
     def zk_host(self) -> ZkHost:

@@ -464,8 +464,12 @@ def _issue_member_quorum(directory: Path, member: str, sans: tuple[str, ...], qu
 def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) -> None:
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    _issue_identity(who, cn, ca_cert, ca_key, ca_pem, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
+
+
+def _issue_identity(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes, usages: list, sans: tuple[str, ...]) -> None:
     key = _new_key()
-    cert = _issue(ca_cert, ca_key, cn, key, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
+    cert = _issue(ca_cert, ca_key, cn, key, usages, sans)
     _mkdir(who.cert.parent.parent)
     _mkdir(who.cert.parent)
     # Each file replaced whole, the key before its certificate: a reader of the old pair sees
@@ -557,6 +561,88 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 def _write_public(path: Path, data: bytes) -> None:
     atomic_write(path, data, 0o644)
+
+
+# --- the simulated hosts' engines (`svcctl hosts up`): Docker's own TLS ---------------------------
+
+ENGINE_CA_CN = "svcctl hosts engines CA"
+ENGINE_CLIENT_CN = "svcctl-engine-client"
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's DOCKER_CERT_PATH names
+
+
+def engine_pki_dir(state: Path, project: str) -> Path:
+    """The TLS material of `project`'s simulated hosts' engines (apart from the ensemble's PKI:
+    `hosts down` removes it with the hosts)."""
+    return state / "hosts-pki" / project
+
+
+@dataclass(frozen=True)
+class EnginePki:
+    """A CA of its own; per host HOST/ what its `dockerd --tlsverify` reads (its server
+    certificate naming the host and its address); client/ svcctl's identity, the one the hosts'
+    Docker contexts hold. Each directory is in Docker's DOCKER_CERT_PATH layout."""
+
+    root: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca-key.pem"
+
+    @property
+    def client_dir(self) -> Path:
+        return self.root / "client"
+
+    def server_dir(self, host: str) -> Path:
+        return self.root / "engines" / host
+
+
+def ensure_engine_pki(root: Path, hosts: dict[str, str]) -> tuple[EnginePki, list[str]]:
+    """The engines' CA and client identity, and a server certificate for each host (name ->
+    address), issued where missing or made for another address or CA. Returns the PKI and the
+    hosts whose certificate is new (a running engine reads it only when it starts)."""
+    import hashlib
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    pki = EnginePki(root)
+    _mkdir(root)
+    if pki.ca.is_file() and pki.ca_key.is_file():
+        ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+        ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    else:
+        ca_cert, ca_key = _make_ca(ENGINE_CA_CN)
+        _write_secret(pki.ca_key, _key_pem(ca_key))
+        _write_public(pki.ca, _cert_pem(ca_cert))
+    ca_pem = pki.ca.read_bytes()
+    ca_id = hashlib.sha256(ca_pem).hexdigest()[:16]
+
+    def fits(directory: Path, wanted: dict) -> bool:
+        try:
+            return json.loads((directory / "issued.json").read_text()) == wanted and all((directory / f).is_file() for f in TLS_FILES)
+        except (OSError, ValueError):
+            return False
+
+    def issue(directory: Path, cn: str, usage, sans: tuple[str, ...], wanted: dict) -> None:
+        _issue_identity(ClientIdentity(*(directory / f for f in TLS_FILES)), cn, ca_cert, ca_key, ca_pem, [usage], sans)
+        _write_public(directory / "issued.json", (json.dumps(wanted) + "\n").encode())
+
+    client = {"cn": ENGINE_CLIENT_CN, "ca": ca_id}
+    if not fits(pki.client_dir, client):
+        issue(pki.client_dir, ENGINE_CLIENT_CN, ExtendedKeyUsageOID.CLIENT_AUTH, (), client)
+    issued = []
+    for host, address in hosts.items():
+        wanted = {"cn": host, "address": address, "ca": ca_id}
+        if not fits(pki.server_dir(host), wanted):
+            issue(pki.server_dir(host), host, ExtendedKeyUsageOID.SERVER_AUTH, (host, address), wanted)
+            issued.append(host)
+    return pki, issued
 
 
 # --- reading certificates (clients) ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from .samples import SERVICES, SampleService, get_service, validate_services
 if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
+    from .engine import EngineEndpoint
 
 LOOPBACK = "127.0.0.1"
 
@@ -211,11 +212,11 @@ def payload_matches(payload: RegistrationPayload | dict | None, container_id: st
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-def _compose_up(settings: Settings, scales: dict[str, int], action: str, host: str | None = None) -> None:
+def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine: "EngineEndpoint | None" = None) -> None:
     from python_on_whales.exceptions import DockerException
 
     require_compose()
-    compose = compose_client(settings, host=host)
+    compose = compose_client(settings, engine=engine)
     try:
         # recreate=False: running instances stay as they are; only the count changes.
         compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never")
@@ -250,18 +251,18 @@ def validate_scale(name: str, count: int) -> SampleService:
     return service
 
 
-def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress, host: str | None = None) -> None:
+def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress, engine: "EngineEndpoint | None" = None) -> None:
     """Run exactly `count` instances of the service (0 stops and removes them all); `host`: on
     that engine instead of this process's (give `settings` that host's --context too, so the
     instances publish on its address)."""
     validate_scale(name, count)
     if count == 0:
-        if host is not None:
+        if engine is not None:
             raise BadInputError("scaling to 0 on a given host is not supported here", "`svcctl --context HOST scale NAME 0`")
         stop(settings, [name], on_progress)
         return
     on_progress(f"scaling {name} to {count}")
-    _compose_up(settings, {name: count}, f"scale {name}", host=host)
+    _compose_up(settings, {name: count}, f"scale {name}", engine=engine)
 
 
 def stop(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> None:
@@ -363,14 +364,14 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
     if layout is None:
         raise NotFoundError(f"no cluster over hosts is recorded for project {settings.project}", "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`")
 
-    def views_of(engine: str) -> list[ContainerView] | None:
+    def views_of(engine: "EngineEndpoint") -> list[ContainerView] | None:
         try:
             return project_instances(engine_containers(client_for(engine, timeout=5)), settings.project)
         except (DockerUnavailableError, OSError):
             return None
 
     with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
-        per_host = list(pool.map(views_of, [m.engine for m in layout.hosts]))
+        per_host = list(pool.map(views_of, [m.endpoint for m in layout.hosts]))
     views: list[ContainerView] = []
     hosts: list[str] = []
     down = []
