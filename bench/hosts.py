@@ -54,6 +54,7 @@ def main() -> None:
     import docker
     from kazoo.client import KazooClient
     from svcctl.config import DEFAULT_PROJECT, default_zk_connect, parse_zk_hosts
+    from svcctl.engine import client_for, context_endpoint
     from svcctl.zk.client import zk_session
 
     project = f"{os.environ.get('SVCCTL_PROJECT', DEFAULT_PROJECT)}-bench"
@@ -74,7 +75,7 @@ def main() -> None:
         print(f"cluster up --hosts to quorum: {cluster_s:.1f} s")
 
         host2 = hosts[1]
-        remote = docker.DockerClient(base_url=host2["engine"], timeout=120)
+        remote = client_for(context_endpoint(host2["name"], os.environ), timeout=120)
         saved = subprocess.run(["docker", "save", TINY_TAG], capture_output=True, check=True).stdout
         remote.images.load(saved)
         try:

@@ -1,5 +1,6 @@
 """A cluster over three simulated Docker hosts, end to end: quorum across hosts, per-host
-scaling registered with the host's address, HTTP through those addresses, a host's crash and
+scaling registered with the host's address, HTTP through those addresses, the engines refusing an
+outsider (TLS client certificates only), a host's crash and
 return, `ps --all-hosts` against ZooKeeper, the same cluster secured (TLS+ACL over hosts), and
 `hosts down` leaving nothing behind.
 The hosts and the ensemble start once per run (the `hosts_cluster` fixture); the tests run in
@@ -8,9 +9,12 @@ each host's engine and kazoo on the members."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +35,12 @@ def hosts_zk(hosts_cluster):
 
 
 def engine(hosts_cluster, name: str):
-    import docker
+    """A client of one host's engine through its Docker context (TLS, the context's certificate)."""
+    import os
 
-    return docker.DockerClient(base_url=hosts_cluster.engines[name], timeout=30)
+    from svcctl.engine import client_for, context_endpoint
+
+    return client_for(context_endpoint(name, os.environ), timeout=30)
 
 
 def published(hosts_cluster, name: str) -> dict[str, str]:
@@ -75,6 +82,58 @@ def test_quorum_across_hosts(hosts_cluster):
     # Later commands find the members without --zk: the layout is recorded.
     layout = json.loads((ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").read_text())
     assert [h["context"] for h in layout["hosts"]] == hosts_cluster.names
+
+
+def _engine_version(address: str, port: int, context: ssl.SSLContext | None) -> str:
+    """What GET /version on a host's engine port gives this caller: the engine's version, or
+    the refusal (the exception's class and text)."""
+    connection = http.client.HTTPSConnection(address, port, context=context, timeout=10) if context else http.client.HTTPConnection(address, port, timeout=10)
+    try:
+        connection.request("GET", "/version")
+        response = connection.getresponse()
+        body = response.read()
+        return json.loads(body)["Version"] if response.status == 200 else f"HTTP {response.status}"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+
+
+def _tls_as(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False  # the engine's name is not the question here: its client check is
+    context.load_verify_locations(str(ca))
+    if cert:
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
+    """A process of this machine reaches every host's bridge address. As an outsider it has the
+    engines' public ca.pem and no client key of ours: no engine answers it — no plain TCP port,
+    no TLS session without a client certificate, none with a certificate of another CA — while
+    the Docker context's identity (the positive control) does."""
+    from svcctl.pki import engine_pki_dir, ensure_engine_pki
+
+    pki = engine_pki_dir(ROOT / ".svcctl", HOSTS_PROJECT)
+    stranger, _ = ensure_engine_pki(tmp_path / "stranger", {"stranger": "127.0.0.1"})  # the outsider's own CA and client certificate
+    client = pki / "client"
+    for name, address in hosts_cluster.addresses.items():
+        control = _engine_version(address, 2376, _tls_as(pki / "ca.pem", client / "cert.pem", client / "key.pem"))
+        assert control[:1].isdigit(), (name, control)
+        attempts = {
+            "plain 2375 (Docker's unauthenticated port)": _engine_version(address, 2375, None),
+            "plain HTTP on 2376": _engine_version(address, 2376, None),
+            "TLS with the CA, no client certificate": _engine_version(address, 2376, _tls_as(pki / "ca.pem")),
+            "TLS with a client certificate of another CA": _engine_version(address, 2376, _tls_as(pki / "ca.pem", stranger.client_dir / "cert.pem", stranger.client_dir / "key.pem")),
+        }
+        answered = {attempt: result for attempt, result in attempts.items() if result[:1].isdigit()}
+        assert answered == {}, (name, answered)
+        assert "ConnectionRefusedError" in attempts["plain 2375 (Docker's unauthenticated port)"]
+        assert attempts["plain HTTP on 2376"] == "HTTP 400"  # Go's TLS server answering a plain request
+    # The keys stay this user's: an outsider of another uid reads none of them.
+    for key in [pki / "ca-key.pem", client / "key.pem", *(pki / "engines").glob("*/key.pem")]:
+        assert key.stat().st_mode & 0o077 == 0, key
 
 
 def test_scale_per_host_registers_the_host_address(hosts_cluster, hosts_zk):
@@ -286,4 +345,7 @@ def test_hosts_down_leaves_nothing_behind(hosts_cluster):
     assert [n.name for n in outer.networks.list(names=[f"{HOSTS_PROJECT}-hosts"])] == []
     contexts = subprocess.run(["docker", "context", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True).stdout.split()
     assert not [c for c in contexts if c.startswith(f"{HOSTS_PROJECT}-host")]
+    from svcctl.pki import engine_pki_dir
+
+    assert not engine_pki_dir(ROOT / ".svcctl", HOSTS_PROJECT).exists()
     assert json.loads(run_svcctl("hosts", "ls", "--json", env=env).stdout) == []

@@ -154,3 +154,67 @@ def test_owned_registrations_leave_other_engines_out():
     assert owned == {"service_1": [], "service_2": ["10.0.0.12:32768"]}
     # Only another engine's children: not an empty node left behind by this one.
     assert read_owned_registrations(zk, "E9", "/services", ["service_2"]) == {"service_2": None}
+
+
+def make_tls_context(config_dir, name: str, host: str) -> str:
+    """A context as `docker context create --docker host=…,ca=…,cert=…,key=…` stores it."""
+    make_context(config_dir, name, host)
+    tls = config_dir / "contexts" / "tls" / hashlib.sha256(name.encode()).hexdigest() / "docker"
+    tls.mkdir(parents=True)
+    for file in ("ca.pem", "cert.pem", "key.pem"):
+        (tls / file).write_text("pem")
+    return str(tls)
+
+
+def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_path):
+    tls = make_tls_context(tmp_path, "secure", "tcp://10.0.0.14:2376")
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "secure"}
+    endpoint = select_engine(None, env)
+    assert endpoint == EngineEndpoint("tcp://10.0.0.14:2376", "secure", tls)
+    assert env["DOCKER_TLS_VERIFY"] == "1" and env["DOCKER_CERT_PATH"] == tls
+    ca, cert, key = (f"{tls}/{f}" for f in ("ca.pem", "cert.pem", "key.pem"))
+    assert endpoint.tls_files() == (ca, cert, key)
+    assert endpoint.cli_options() == ["--host", "tcp://10.0.0.14:2376", "--tlsverify", "--tlscacert", ca, "--tlscert", cert, "--tlskey", key]
+    assert endpoint.whales_options() == {"host": "tcp://10.0.0.14:2376", "tlsverify": True, "tlscacert": ca, "tlscert": cert, "tlskey": key}
+    plain = EngineEndpoint("tcp://10.0.0.12:2375", "h2")
+    assert plain.tls_files() is None and plain.cli_options() == ["--host", "tcp://10.0.0.12:2375"] and plain.whales_options() == {"host": "tcp://10.0.0.12:2375"}
+
+
+def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_says(tmp_path, monkeypatch):
+    import requests
+    from svcctl.engine import engine_tls
+
+    ca, cert, key = (tmp_path / f for f in ("ca.pem", "cert.pem", "key.pem"))
+    for path in (ca, cert, key):
+        path.write_text("pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    session = requests.Session()
+    engine_tls(str(ca), str(cert), str(key)).configure_client(session)
+    settings = session.merge_environment_settings("https://10.0.0.14:2376/version", {}, None, None, None)
+    assert settings["verify"] == str(ca) and session.cert == (str(cert), str(key))
+    # The control: a session that trusts the environment would check against the system bundle.
+    assert requests.Session().merge_environment_settings("https://x/", {}, None, None, None)["verify"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_its_address_moves(tmp_path):
+    from cryptography import x509
+    from svcctl.pki import ensure_engine_pki
+
+    pki, issued = ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.12"})
+    assert issued == ["p-host1", "p-host2"]
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    server = x509.load_pem_x509_certificate((pki.server_dir("p-host2") / "cert.pem").read_bytes())
+    server.verify_directly_issued_by(ca)
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "p-host2" in names.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["10.9.0.12"]
+    client = x509.load_pem_x509_certificate((pki.client_dir / "cert.pem").read_bytes())
+    client.verify_directly_issued_by(ca)
+    for key in (pki.ca_key, pki.client_dir / "key.pem", pki.server_dir("p-host1") / "key.pem"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*.pem")}
+
+    assert ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.12"})[1] == []
+    assert ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.22"})[1] == ["p-host2"]
+    changed = {path for path, data in before.items() if path.read_bytes() != data}
+    assert changed == {pki.server_dir("p-host2") / "cert.pem", pki.server_dir("p-host2") / "key.pem"}
