@@ -185,18 +185,22 @@ def cluster_services(settings: Settings, secure: bool = False) -> list[str]:
     return services
 
 
-def existing_mode(settings: Settings) -> str | None:
-    """The mode of the project's existing cluster data: what `cluster up` recorded, or open for
-    data made before modes were recorded; None when the project has no ensemble data at all."""
-    from .engine import docker_client
-    from .security import OPEN, project_mode
+def existing_mode(settings: Settings, hosts: list["EngineEndpoint"] | None = None) -> str | None:
+    """The mode of the project's existing ensemble data on this engine, or on the `hosts` of a
+    cluster over hosts (a cluster taken down without --volumes leaves it): what `cluster up`
+    recorded, or open for data made before modes were recorded; None when there is no ensemble
+    data at all (e.g. a first `up --secure` that failed before any, hosts made anew)."""
+    import re
 
-    recorded = project_mode(settings)
-    volumes = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})
-    has_data = any(v.name.endswith(("zoo1-data", "zoo2-data", "zoo3-data")) for v in volumes)
-    if not has_data:  # nothing to mix up: e.g. a first `up --secure` that failed before any data
+    from .engine import client_for, docker_client
+    from .security import OPEN, recorded_mode
+
+    clients = [docker_client()] if hosts is None else [client_for(endpoint) for endpoint in hosts]
+    member_data = re.compile(r"zoo\d*-data$")  # zoo1-data.. on one engine, zoo-data on each host
+    if not any(member_data.search(v.name) for client in clients
+               for v in client.volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})):
         return None
-    return recorded or OPEN
+    return recorded_mode(settings.state_path(), settings.project, over_hosts=hosts is not None) or OPEN
 
 
 def mode_name(mode: str) -> str:

@@ -178,8 +178,8 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     layout recorded; the caller waits for quorum. Secured: the PKI (made once) completed with
     each host's part and shipped to it, the members started alone, the tree made the admin's
     with its final ACLs (cluster.secure_tree), and only then the registrators."""
-    from .cluster import RegistryWriter, mode_name, secure_tree, wait_for_quorum
-    from .security import OPEN, SECURE, record_mode, recorded_mode
+    from .cluster import RegistryWriter, existing_mode, mode_name, secure_tree, wait_for_quorum
+    from .security import OPEN, SECURE, record_mode
 
     require_compose()
     layout = plan_layout(settings.project, contexts, settings.docker_env())
@@ -189,11 +189,13 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
             "`svcctl cluster down` first, or run `svcctl cluster up` without --hosts to start it again",
         )
     wanted = SECURE if secure else OPEN
-    current = recorded_mode(settings.state_path(), settings.project)  # data of a cluster taken down without --volumes
+    current = existing_mode(settings, [member.endpoint for member in layout.hosts])
     if current is not None and current != wanted:
+        # `cluster down --volumes` reaches the hosts only through a recorded layout.
+        first = "" if settings.layout is not None else f"`svcctl cluster up --hosts {','.join(contexts)}{' --secure' if current == SECURE else ''}`, "
         raise ConflictError(
             f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
-            f"remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
+            f"remove it with its data first: {first}`svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
         )
     if secure:
         from .pki import ensure_host_bundles, ensure_pki, hand_over, pki_dir
@@ -205,7 +207,9 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
         if issued:
             on_progress(f"issued the member certificates and registrator identities of {', '.join(issued)}")
         hand_over(pki, settings.container_uid)  # the gateway's reader, mounted on this engine
-    record_mode(settings.state_path(), settings.project, wanted)
+    record_mode(settings.state_path(), settings.project, wanted, over_hosts=True)
+    # Recorded before anything starts: a start that fails half-way is still found by `cluster down`.
+    save_layout(settings.state_path(), layout)
     settings.layout = layout
     settings.zk = layout.connect_string()  # what the status after it reads the registrators from
     if secure:
@@ -226,7 +230,6 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
         on_progress(f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
                     + (" (identity CN=svcctl-registrator@" + member.context + ")" if secure else ""))
         _compose_up(settings, layout, member, secure)
-    save_layout(settings.state_path(), layout)
     return layout
 
 
@@ -281,7 +284,7 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
             remove_pki_volumes(settings, member)
     remove_layout(settings.state_path(), settings.project)
     if volumes:
-        forget_mode(settings.state_path(), settings.project)
+        forget_mode(settings.state_path(), settings.project, over_hosts=True)
     settings.layout = None
     return unreachable
 

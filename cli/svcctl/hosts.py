@@ -424,7 +424,8 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     import docker.errors
 
     from .engine import docker_client
-    from .layout import remove_layout
+    from .layout import load_layout, remove_layout
+    from .security import forget_mode
 
     project = settings.project
     client = docker_client(timeout=300)  # a loaded machine takes its time removing a host
@@ -449,6 +450,9 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     except docker.errors.NotFound:
         pass
     shutil.rmtree(engine_pki(settings).root, ignore_errors=True)
-    if remove_layout(settings.state_path(), project):
+    recorded = load_layout(settings.state_path(), project)
+    if recorded is not None and set(recorded.contexts()) <= set(report.contexts) | {c.name for c in containers}:
+        remove_layout(settings.state_path(), project)
+        forget_mode(settings.state_path(), project, over_hosts=True)  # its data went with the hosts' volumes
         on_progress("the cluster recorded on these hosts is gone with them")
     return report

@@ -74,7 +74,9 @@ class ClientIdentity:
 
 
 @dataclass(frozen=True)
-class Pki:
+class CaDirectory:
+    """A directory holding a CA (ca.pem, ca-key.pem) and what it issued."""
+
     root: Path
 
     @property
@@ -85,6 +87,9 @@ class Pki:
     def ca_key(self) -> Path:
         return self.root / "ca-key.pem"
 
+
+@dataclass(frozen=True)
+class Pki(CaDirectory):
     @property
     def quorum_ca(self) -> Path:
         return self.root / "quorum-ca.pem"
@@ -304,7 +309,7 @@ def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, str | None]:
     return pki, "remade (its CA was missing or no longer valid: give the new ca.pem to your consumers)" if existed else "made"
 
 
-def _usable_ca(pki: Pki) -> bool:
+def _usable_ca(pki: CaDirectory) -> bool:
     """The client CA is there, its key matches it, and it is valid for a while yet."""
     try:
         cert, key = _load_ca(pki)
@@ -372,7 +377,7 @@ def issue(pki: Pki, name: str, role: str = "reader", force: bool = False) -> Cli
     return who
 
 
-def _load_ca(pki: Pki):
+def _load_ca(pki: CaDirectory):
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -577,20 +582,10 @@ def engine_pki_dir(state: Path, project: str) -> Path:
 
 
 @dataclass(frozen=True)
-class EnginePki:
-    """A CA of its own; per host HOST/ what its `dockerd --tlsverify` reads (its server
+class EnginePki(CaDirectory):
+    """A CA of its own; per host engines/HOST/ what its `dockerd --tlsverify` reads (its server
     certificate naming the host and its address); client/ svcctl's identity, the one the hosts'
     Docker contexts hold. Each directory is in Docker's DOCKER_CERT_PATH layout."""
-
-    root: Path
-
-    @property
-    def ca(self) -> Path:
-        return self.root / "ca.pem"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.root / "ca-key.pem"
 
     @property
     def client_dir(self) -> Path:
@@ -607,16 +602,13 @@ def ensure_engine_pki(root: Path, hosts: dict[str, str]) -> tuple[EnginePki, lis
     import hashlib
     import json
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     pki = EnginePki(root)
     _mkdir(root)
-    if pki.ca.is_file() and pki.ca_key.is_file():
-        ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-        ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
-    else:
+    if _usable_ca(pki):
+        ca_cert, ca_key = _load_ca(pki)
+    else:  # a new CA: every certificate below is issued again (their markers name the old one)
         ca_cert, ca_key = _make_ca(ENGINE_CA_CN)
         _write_secret(pki.ca_key, _key_pem(ca_key))
         _write_public(pki.ca, _cert_pem(ca_cert))

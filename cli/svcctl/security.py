@@ -28,37 +28,40 @@ ADMIN = "admin"
 REGISTRATOR = "registrator"
 
 
-def mode_file(state: Path, project: str) -> Path:
-    """Under the project's state directory (Settings.state_path): never inside site-packages."""
-    return state / "clusters" / f"{project}.mode"
+def mode_file(state: Path, project: str, over_hosts: bool = False) -> Path:
+    """Under the project's state directory (Settings.state_path): never inside site-packages.
+    The project's cluster over hosts keeps its own (its data lives on the hosts' engines, apart
+    from the one-engine cluster's); Compose project names hold no dot, so the names never meet."""
+    return state / "clusters" / f"{project}{'.hosts' if over_hosts else ''}.mode"
 
 
-def recorded_mode(state: Path, project: str) -> str | None:
+def recorded_mode(state: Path, project: str, over_hosts: bool = False) -> str | None:
     """What `cluster up` last started this project's cluster as; None when never (or removed
     with its volumes)."""
     try:
-        text = mode_file(state, project).read_text().strip()
+        text = mode_file(state, project, over_hosts).read_text().strip()
     except OSError:
         return None
     return text if text in MODES else None
 
 
-def record_mode(state: Path, project: str, mode: str) -> None:
-    path = mode_file(state, project)
+def record_mode(state: Path, project: str, mode: str, over_hosts: bool = False) -> None:
+    path = mode_file(state, project, over_hosts)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, mode + "\n", mode=0o644)
 
 
-def forget_mode(state: Path, project: str) -> None:
-    mode_file(state, project).unlink(missing_ok=True)
+def forget_mode(state: Path, project: str, over_hosts: bool = False) -> None:
+    mode_file(state, project, over_hosts).unlink(missing_ok=True)
 
 
 def project_mode(settings: "Settings") -> str | None:
+    """The mode of the project's cluster: over hosts when a layout is recorded, else on this engine."""
     try:
         state = settings.state_path(create=False)
     except NotFoundError:
         return None
-    return recorded_mode(state, settings.project)
+    return recorded_mode(state, settings.project, over_hosts=settings.layout is not None)
 
 
 def project_pki(settings: "Settings"):

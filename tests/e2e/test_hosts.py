@@ -246,6 +246,24 @@ def registrator_ids(hosts_cluster, name: str) -> dict[str, str]:
     return {c.name: c.id for c in engine(hosts_cluster, name).containers.list(filters={"name": f"{name}-registrator"})}
 
 
+def volume_files(hosts_cluster, name: str, volume: str) -> dict[str, tuple[int, int, bytes]]:
+    """file -> (uid, mode, content) of a volume on one host's engine, read through a container
+    that never starts."""
+    import io
+    import tarfile
+
+    client = engine(hosts_cluster, name)
+    image = next(i for i in client.images.list() if any(t.startswith("svcctl/zookeeper:") for t in i.tags))
+    reader = client.containers.create(image.id, command=["true"], entrypoint=[], network_mode="none", volumes={volume: {"bind": "/v", "mode": "ro"}},
+                                      labels={"SERVICE_IGNORE": "true"})
+    try:
+        stream, _ = reader.get_archive("/v/.")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            return {m.name.rsplit("/", 1)[-1]: (m.uid, m.mode & 0o777, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()}
+    finally:
+        reader.remove(force=True)
+
+
 def test_secured_over_hosts(hosts_cluster):
     """`cluster up --hosts … --secure`: TLS and ACLs over three hosts, one registrator identity
     per host (each host writes under service nodes another made), the walkthrough over TLS, an
@@ -297,8 +315,22 @@ def test_secured_over_hosts(hosts_cluster):
     for name in hosts_cluster.names:
         with pytest.raises(KazooTimeoutError):
             tls_client(hosts=f"{hosts_cluster.addresses[name]}:2181", start_timeout=4)
-    # Each host's part of the PKI, never another host's keys, on its engine's volumes.
+    # Each host's part of the PKI, never another host's keys nor a CA key, on its engine's
+    # volumes, read back from that engine: owned by the containers' uid, keys 0600.
     assert sorted(p.name for p in (PKI / "hosts").iterdir() if p.name in hosts_cluster.names) == sorted(hosts_cluster.names)
+    from svcctl.config import container_uid_from_env
+    from svcctl.pki import container_owner
+
+    owner = container_owner(container_uid_from_env())[0]
+    secrets = {path.read_bytes(): path for path in PKI.rglob("*key.pem")}
+    for name in hosts_cluster.names:
+        for part, source in (("member", PKI / "hosts" / name / "member"), ("registrator", PKI / "hosts" / name / "registrator")):
+            shipped = volume_files(hosts_cluster, name, f"{HOSTS_PROJECT}-pki-{part}")
+            assert set(shipped) == {p.name for p in source.glob("*.pem")}, (name, part)
+            for file, (uid, mode, data) in shipped.items():
+                assert uid == owner and data == (source / file).read_bytes(), (name, part, file)
+                if file.endswith("key.pem"):
+                    assert mode == 0o600 and secrets[data].parent == source, (name, part, file)
 
     # One host's identity re-issued: its registrators recreated on the new key, the others untouched.
     host2 = hosts_cluster.names[1]
@@ -337,6 +369,9 @@ def test_hosts_down_leaves_nothing_behind(hosts_cluster):
     env = hosts_cluster.env
     run_svcctl("cluster", "down", "--volumes", env=env)
     assert not (ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").exists()
+    for name in hosts_cluster.names:  # the cluster's volumes, its shipped PKI among them, go with it
+        left = [v.name for v in engine(hosts_cluster, name).volumes.list() if v.name.startswith(HOSTS_PROJECT)]
+        assert left == [], (name, left)
     run_svcctl("hosts", "down", env=env)
     outer = docker.from_env()
     label = {"label": f"io.svcctl.hosts.project={HOSTS_PROJECT}"}

@@ -396,3 +396,22 @@ def test_the_registry_acl_names_every_writer_once_and_read_for_anyone(project):
     assert [(a.id.scheme, a.id.id, a.perms) for a in acl] == [
         ("x509", "CN=a", 31), ("x509", "CN=svcctl-registrator", 31), ("x509", "CN=svcctl-registrator@b", 31), ("world", "anyone", 1)]
     assert ZkTls(pki.ca).registry_acl() is None  # no identity of our own: we create nothing
+
+
+def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monkeypatch):
+    """One project's one-engine cluster and its cluster over hosts hold their data on different
+    engines: neither's mode answers for the other's (a secured local cluster must not make an
+    open cluster over hosts look secured, nor send `cluster down --volumes` to the wrong data)."""
+    from svcctl.layout import ClusterLayout, HostMember
+    from svcctl.security import project_mode
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    settings = Settings(zk="127.0.0.1:2181", project_dir=str(project), project="p1")
+    state = settings.state_path()
+    record_mode(state, "p1", SECURE)
+    record_mode(state, "p1", OPEN, over_hosts=True)
+    assert project_mode(settings) == SECURE
+    settings.layout = ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),))
+    assert project_mode(settings) == OPEN
+    forget_mode(state, "p1", over_hosts=True)
+    assert project_mode(settings) is None and recorded_mode(state, "p1") == SECURE

@@ -231,6 +231,13 @@ def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
 
 
 def _random_step(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
+    """One change of the tree, read-decide-write in one step: a before_read action runs a step on
+    the watcher's thread while the test's thread may be in another."""
+    with zk.lock:
+        _random_change(zk, rng, owners)
+
+
+def _random_change(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
     present = [p for p in zk.ensemble.nodes if p.count("/") == 3 and p.startswith("/services/")]
     roll = rng.random()
     service = rng.choice(["svc", "b"])
@@ -271,7 +278,8 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
                         _random_step(zk, rng, owners)
                 zk.release()
             elif mode < 0.55:
-                target = rng.choice(["/services", "/services/svc", "/services/b"] + [p for p in zk.ensemble.nodes if p.count("/") == 3])
+                with zk.lock:
+                    target = rng.choice(["/services", "/services/svc", "/services/b"] + [p for p in zk.ensemble.nodes if p.count("/") == 3])
                 zk.before_read(target, lambda: _random_step(zk, rng, owners))
                 _random_step(zk, rng, owners)
             elif mode < 0.62:
