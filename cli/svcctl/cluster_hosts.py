@@ -283,7 +283,7 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
         if secure:
             remove_pki_volumes(settings, member)
     remove_layout(settings.state_path(), settings.project)
-    if volumes:
+    if volumes and not unreachable:  # data left on a host that did not answer keeps its mode
         forget_mode(settings.state_path(), settings.project, over_hosts=True)
     settings.layout = None
     return unreachable

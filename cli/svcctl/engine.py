@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 ENGINE_FIX = "start an engine: `svcctl doctor --fix` (root on Debian/Ubuntu) or `sudo systemctl start docker`"
 MIN_API_VERSION = "1.41"
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's DOCKER_CERT_PATH names
 
 
 def engine_address() -> str:
@@ -36,7 +37,7 @@ def docker_client(timeout: int = 30) -> "docker.DockerClient":
     try:
         kwargs = docker.utils.kwargs_from_env()
         tls = kwargs.get("tls")
-        if tls and tls.cert and tls.ca_cert:  # DOCKER_TLS_VERIFY: a context's or the user's own TLS engine
+        if tls and tls.verify and tls.cert and tls.ca_cert:  # DOCKER_TLS_VERIFY: a context's or the user's own TLS engine
             kwargs["tls"] = engine_tls(tls.ca_cert, *tls.cert)
         client = docker.DockerClient(timeout=timeout, **kwargs)
         client.ping()
@@ -76,7 +77,7 @@ class EngineEndpoint:
         """(ca.pem, cert.pem, key.pem) of a TLS-verified endpoint, None for a plain one."""
         if not self.tls_dir:
             return None
-        return tuple(str(Path(self.tls_dir) / name) for name in ("ca.pem", "cert.pem", "key.pem"))  # type: ignore[return-value]
+        return tuple(str(Path(self.tls_dir) / name) for name in TLS_FILES)  # type: ignore[return-value]
 
     def cli_options(self) -> list[str]:
         """The docker CLI's global options that reach this engine (its TLS material included)."""
@@ -161,6 +162,7 @@ def select_engine(context: str | None, env: MutableMapping[str, str], target: Mu
             target["DOCKER_TLS_VERIFY"], target["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
         else:
             target.pop("DOCKER_TLS_VERIFY", None)
+            target.pop("DOCKER_CERT_PATH", None)
     return endpoint
 
 
@@ -188,6 +190,12 @@ def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerCli
     import docker.errors
 
     files = endpoint.tls_files()
+    missing = [f for f in files or () if not Path(f).is_file()]
+    if missing:
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"the TLS material of the engine at {endpoint.host} is missing ({missing[0]})",
+                            "run `svcctl hosts up` (it issues the simulated hosts' engine certificates again)")
     tls = engine_tls(*files) if files else None
     try:
         client = docker.DockerClient(base_url=endpoint.host, timeout=timeout, tls=tls or False)

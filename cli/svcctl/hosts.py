@@ -313,9 +313,11 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
         on_progress(f"building {dind_image()}")
         build_images(settings, ["dind"], on_progress)
     subnet = ensure_network(client, project, on_progress)
-    pki, reissued = ensure_engine_pki(engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in range(1, count + 1)})
     existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
-    for index in range(1, count + 1):
+    # Hosts beyond `count` that an older svcctl started with a plain TCP engine are secured too.
+    indexes = sorted({*range(1, count + 1), *(i for i, c in existing.items() if i > 0 and TLS_LABEL not in c.labels)})
+    pki, reissued = ensure_engine_pki(engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in indexes})
+    for index in indexes:
         name = host_name(project, index)
         container = existing.get(index)
         if container is not None and TLS_LABEL not in container.labels:
@@ -332,14 +334,31 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
             on_progress(f"{name}: a new engine certificate; restarting its engine to read it")
             container.restart(timeout=30)
     engines: dict[str, EngineEndpoint] = {}
-    for index in range(1, count + 1):
+    for index in indexes:
         endpoint = host_endpoint(settings, host_name(project, index), host_address(subnet, index))
         wait_engine(endpoint, container=client.containers.get(endpoint.context))
         ensure_context(endpoint)
         engines[host_name(project, index)] = endpoint
     on_progress(f"engines answer: {', '.join(engines)}")
+    _follow_engines(settings, engines)
     load_images(client, engines, tags, on_progress, settings.hosts_tmp)
     return ls(settings)
+
+
+def _follow_engines(settings: Settings, engines: dict[str, EngineEndpoint]) -> None:
+    """A cluster recorded on these hosts reaches their engines where they are now (a layout an
+    older svcctl recorded names the plain tcp://ADDR:2375 and no TLS material)."""
+    import dataclasses
+
+    from .layout import load_layout, save_layout
+
+    layout = load_layout(settings.state_path(), settings.project)
+    if layout is None:
+        return
+    moved = tuple(dataclasses.replace(m, engine=engines[m.context].host, tls_dir=engines[m.context].tls_dir)
+                  if m.context in engines else m for m in layout.hosts)
+    if moved != layout.hosts:
+        save_layout(settings.state_path(), dataclasses.replace(layout, hosts=moved))
 
 
 # --- a crash and a return -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine import TLS_FILES
 from .errors import BadInputError, ConflictError
 from .files import atomic_write
 
@@ -572,7 +573,6 @@ def _write_public(path: Path, data: bytes) -> None:
 
 ENGINE_CA_CN = "svcctl hosts engines CA"
 ENGINE_CLIENT_CN = "svcctl-engine-client"
-TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's DOCKER_CERT_PATH names
 
 
 def engine_pki_dir(state: Path, project: str) -> Path:

@@ -61,7 +61,15 @@ def project_mode(settings: "Settings") -> str | None:
         state = settings.state_path(create=False)
     except NotFoundError:
         return None
-    return recorded_mode(state, settings.project, over_hosts=settings.layout is not None)
+    if settings.layout is None:
+        return recorded_mode(state, settings.project)
+    if not mode_file(state, settings.project, over_hosts=True).exists():
+        # Recorded by an svcctl that kept one mode file per project (a layout is saved only
+        # after the hosts' mode is recorded, so this is that older state): take it over once.
+        legacy = recorded_mode(state, settings.project)
+        if legacy is not None:
+            record_mode(state, settings.project, legacy, over_hosts=True)
+    return recorded_mode(state, settings.project, over_hosts=True)
 
 
 def project_pki(settings: "Settings"):

@@ -131,8 +131,14 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
         assert answered == {}, (name, answered)
         assert "ConnectionRefusedError" in attempts["plain 2375 (Docker's unauthenticated port)"]
         assert attempts["plain HTTP on 2376"] == "HTTP 400"  # Go's TLS server answering a plain request
-    # The keys stay this user's: an outsider of another uid reads none of them.
-    for key in [pki / "ca-key.pem", client / "key.pem", *(pki / "engines").glob("*/key.pem")]:
+    # The keys stay this user's: an outsider of another uid reads none of them (the contexts'
+    # copies of the client key included).
+    import os
+
+    from svcctl.engine import context_endpoint
+
+    contexts = [Path(context_endpoint(name, os.environ).tls_dir) / "key.pem" for name in hosts_cluster.names]
+    for key in [pki / "ca-key.pem", client / "key.pem", *(pki / "engines").glob("*/key.pem"), *contexts]:
         assert key.stat().st_mode & 0o077 == 0, key
 
 

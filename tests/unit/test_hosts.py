@@ -54,9 +54,10 @@ def test_unknown_context_is_not_found_with_a_fix(docker_config):
 
 
 def test_select_engine_turns_a_context_into_docker_host(docker_config):
-    env = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1"}
+    env = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/elsewhere"}
     endpoint = select_engine(None, env)
-    assert env["DOCKER_HOST"] == "tcp://10.0.0.13:2375" and "DOCKER_CONTEXT" not in env and "DOCKER_TLS_VERIFY" not in env
+    assert env["DOCKER_HOST"] == "tcp://10.0.0.13:2375" and "DOCKER_CONTEXT" not in env
+    assert "DOCKER_TLS_VERIFY" not in env and "DOCKER_CERT_PATH" not in env  # a plain context after a TLS one
     assert endpoint.address == "10.0.0.13"
     untouched = {"DOCKER_CONFIG": str(docker_config)}
     select_engine(None, untouched)
@@ -218,3 +219,24 @@ def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_it
     assert ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.22"})[1] == ["p-host2"]
     changed = {path for path, data in before.items() if path.read_bytes() != data}
     assert changed == {pki.server_dir("p-host2") / "cert.pem", pki.server_dir("p-host2") / "key.pem"}
+
+
+def test_a_missing_engine_certificate_is_named_with_its_fix_not_taken_for_a_host_down(tmp_path):
+    from svcctl.engine import client_for
+
+    with pytest.raises(NotFoundError) as info:
+        client_for(EngineEndpoint("tcp://10.0.0.11:2376", "p-host1", str(tmp_path)))
+    assert "ca.pem" in info.value.cause and "svcctl hosts up" in info.value.fix
+
+
+def test_a_layout_recorded_on_plain_engines_follows_them_to_tls(tmp_path):
+    from svcctl.config import Settings
+    from svcctl.hosts import _follow_engines
+
+    settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
+    old = ClusterLayout("p", (HostMember("p-host1", "tcp://10.9.0.11:2375", "10.9.0.11", 1), HostMember("elsewhere", "tcp://10.1.1.1:2376", "10.1.1.1", 2)))
+    save_layout(settings.state_path(), old)
+    _follow_engines(settings, {"p-host1": EngineEndpoint("tcp://10.9.0.11:2376", "p-host1", "/tls/p-host1")})
+    hosts = load_layout(settings.state_path(), "p").hosts
+    assert hosts[0] == HostMember("p-host1", "tcp://10.9.0.11:2376", "10.9.0.11", 1, tls_dir="/tls/p-host1")
+    assert hosts[1] == old.hosts[1]  # not one of these hosts: untouched

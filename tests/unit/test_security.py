@@ -414,4 +414,11 @@ def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monke
     settings.layout = ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),))
     assert project_mode(settings) == OPEN
     forget_mode(state, "p1", over_hosts=True)
-    assert project_mode(settings) is None and recorded_mode(state, "p1") == SECURE
+    settings.layout = None
+    assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) is None
+    # State of an svcctl that kept one mode file per project: a layout recorded, no hosts' mode.
+    # The hosts take the one file's mode over, once; the one-engine cluster keeps its own.
+    settings.layout = ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2375", "10.0.0.11", 1),))
+    assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) == SECURE
+    record_mode(state, "p1", OPEN)
+    assert project_mode(settings) == SECURE
