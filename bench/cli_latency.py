@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svcctl.compose import container_prefix  # noqa: E402
-from svcctl.config import Settings  # noqa: E402
+from svcctl.docker.compose import container_prefix
+from svcctl.config.settings import Settings
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 ZKCLI = "zkCli.sh"  # on PATH in our zookeeper image (/usr/local/bin → the Debian package's script)

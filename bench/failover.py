@@ -1,7 +1,7 @@
 """Failover from the consumer's side, against the real engine, ensemble, registrators and HAProxy
 (not a test: it prints numbers and ratios to the targets).
 
-1. Each fault scenario (svcctl.faults: registrator-handover, registrator-crash, leader-loss,
+1. Each fault scenario (svcctl.walkthrough.faults: registrator-handover, registrator-crash, leader-loss,
    member-loss, instance-kill) `--runs` times (default 3), each under load through a gateway
    and a ServiceCache: per fault the consumer errors (failed requests, both consumers) and the
    longest time an instance that never stopped was missing from the cache (p50 / max over the
@@ -41,8 +41,8 @@ LABEL = "svcctl.bench.failover"
 
 
 def fault_table(runs: int) -> None:
-    from svcctl import faults
-    from svcctl.config import Settings
+    from svcctl.walkthrough import faults
+    from svcctl.config.settings import Settings
 
     settings = Settings()
     rows = []
@@ -95,10 +95,10 @@ def through_gateway(port: int) -> str | None:
 def latency_run(n: int) -> int:
     import docker
 
-    from svcctl.config import Settings
-    from svcctl.engine import docker_client
-    from svcctl.gateway.controller import free_port, run_gateway
-    from svcctl.polling import poll_until
+    from svcctl.config.settings import Settings
+    from svcctl.docker.engine import docker_client
+    from svcctl.consumer.gateway.controller import free_port, run_gateway
+    from svcctl.wait import poll_until
     from tests.e2e.helpers_zk import base_image
 
     settings = Settings()

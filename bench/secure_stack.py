@@ -15,7 +15,7 @@ SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 
 def secure_env() -> dict[str, str]:
     sys.path.insert(0, str(ROOT / "cli"))
-    from svcctl.config import DEFAULT_PROJECT, zk_ports_from_env
+    from svcctl.config.settings import DEFAULT_PROJECT, zk_ports_from_env
 
     project = os.environ.get("SVCCTL_PROJECT", DEFAULT_PROJECT)
     ports = [p + 2000 for p in zk_ports_from_env()]

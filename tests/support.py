@@ -48,7 +48,7 @@ def unique(prefix: str = "e2e") -> str:
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.1) -> object:
     """Poll until `condition()` is truthy and return its value; fail naming `what` otherwise."""
-    from svcctl.polling import poll_until
+    from svcctl.wait import poll_until
 
     value = poll_until(condition, bool, time.monotonic() + timeout, interval)
     if not value:

@@ -37,8 +37,8 @@ def accepts(port: int) -> bool:
 def base_image(engine) -> str:
     """SVCCTL_BASE_IMAGE, debian:bookworm-slim or the bootstrapped base: whichever this engine
     has, as for every image svcctl builds."""
-    from svcctl.config import Settings
-    from svcctl.images import resolve_base_image
+    from svcctl.config.settings import Settings
+    from svcctl.docker.images import resolve_base_image
 
     return resolve_base_image(engine, Settings().base_image)
 

@@ -7,7 +7,7 @@ import io
 import json
 import socket
 
-from svcctl.config import registrator_image
+from svcctl.config.settings import registrator_image
 
 from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_svcctl, svcctl_env, wait_for
 

@@ -177,7 +177,7 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
 
 
 def test_replacements_never_take_an_instance_out_of_the_cache_or_the_watch_stream(zk):
-    from svcctl.discovery import ServiceCache
+    from svcctl.consumer.cache import ServiceCache
     from tests.e2e.helpers_zk import payload, unique
 
     svc = unique("replace")
@@ -228,7 +228,7 @@ def test_a_registrator_gone_for_good_leaves_no_gap_in_the_cache(service_2, zk, e
     # `docker kill` of the container: no restart, so the next in line takes over only when the
     # dead session expires, and its registrations go with it a moment before the successor
     # writes them again; the cache keeps them through that moment.
-    from svcctl.discovery import ServiceCache
+    from svcctl.consumer.cache import ServiceCache
 
     run_svcctl("scale", "service_2", "2", timeout=300)
     wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 2, "two instances of this project")

@@ -27,7 +27,7 @@ CRASH_BOUND = SESSION_TIMEOUT + 2.0 + LOADED_MACHINE_SLACK_S
 
 @pytest.fixture(scope="module")
 def hosts_zk(hosts_cluster):
-    from svcctl.config import parse_zk_hosts
+    from svcctl.config.settings import parse_zk_hosts
     from svcctl.zk.client import zk_session
 
     with zk_session(parse_zk_hosts(hosts_cluster.zk), connect_timeout=30) as client:
@@ -38,7 +38,7 @@ def engine(hosts_cluster, name: str):
     """A client of one host's engine through its Docker context (TLS, the context's certificate)."""
     import os
 
-    from svcctl.engine import client_for, context_endpoint
+    from svcctl.docker.engine import client_for, context_endpoint
 
     return client_for(context_endpoint(name, os.environ), timeout=30)
 
@@ -113,7 +113,7 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
     engines' public ca.pem and no client key of ours: no engine answers it — no plain TCP port,
     no TLS session without a client certificate, none with a certificate of another CA — while
     the Docker context's identity (the positive control) does."""
-    from svcctl.pki import engine_pki_dir, ensure_engine_pki
+    from svcctl.security.pki import engine_pki_dir, ensure_engine_pki
 
     pki = engine_pki_dir(ROOT / ".svcctl", HOSTS_PROJECT)
     stranger, _ = ensure_engine_pki(tmp_path / "stranger", {"stranger": "127.0.0.1"})  # the outsider's own CA and client certificate
@@ -135,7 +135,7 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
     # copies of the client key included).
     import os
 
-    from svcctl.engine import context_endpoint
+    from svcctl.docker.engine import context_endpoint
 
     contexts = [Path(context_endpoint(name, os.environ).tls_dir) / "key.pem" for name in hosts_cluster.names]
     for key in [pki / "ca-key.pem", client / "key.pem", *(pki / "engines").glob("*/key.pem"), *contexts]:
@@ -177,7 +177,7 @@ def test_ps_all_hosts_agrees_with_zookeeper(hosts_cluster, hosts_zk):
 
 
 def test_host_crash_and_return(hosts_cluster, hosts_zk):
-    from svcctl.config import parse_zk_hosts
+    from svcctl.config.settings import parse_zk_hosts
     from svcctl.zk.client import zk_session
 
     host3 = hosts_cluster.names[2]
@@ -324,8 +324,8 @@ def test_secured_over_hosts(hosts_cluster):
     # Each host's part of the PKI, never another host's keys nor a CA key, on its engine's
     # volumes, read back from that engine: owned by the containers' uid, keys 0600.
     assert sorted(p.name for p in (PKI / "hosts").iterdir() if p.name in hosts_cluster.names) == sorted(hosts_cluster.names)
-    from svcctl.config import container_uid_from_env
-    from svcctl.pki import container_owner
+    from svcctl.config.settings import container_uid_from_env
+    from svcctl.security.pki import container_owner
 
     owner = container_owner(container_uid_from_env())[0]
     secrets = {path.read_bytes(): path for path in PKI.rglob("*key.pem")}
@@ -386,7 +386,7 @@ def test_hosts_down_leaves_nothing_behind(hosts_cluster):
     assert [n.name for n in outer.networks.list(names=[f"{HOSTS_PROJECT}-hosts"])] == []
     contexts = subprocess.run(["docker", "context", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True).stdout.split()
     assert not [c for c in contexts if c.startswith(f"{HOSTS_PROJECT}-host")]
-    from svcctl.pki import engine_pki_dir
+    from svcctl.security.pki import engine_pki_dir
 
     assert not engine_pki_dir(ROOT / ".svcctl", HOSTS_PROJECT).exists()
     assert json.loads(run_svcctl("hosts", "ls", "--json", env=env).stdout) == []

@@ -214,7 +214,7 @@ def test_a_registrators_docker_api_refuses_containers_create(secure_cluster, eng
 
 
 def test_wrong_ca_missing_and_refused_certificates_are_one_line_errors(secure_cluster, tmp_path):
-    from svcctl.pki import ensure_pki
+    from svcctl.security.pki import ensure_pki
 
     (tmp_path / "compose").mkdir()
     other, _ = ensure_pki(tmp_path / "pki")  # a CA the ensemble does not know
@@ -246,7 +246,7 @@ def test_doctor_is_content_with_the_secured_cluster(secure_cluster):
 
 
 def test_registrator_run_takes_the_tls_options_and_names_a_wrong_ca(secure_cluster, tmp_path):
-    from svcctl.pki import ensure_pki
+    from svcctl.security.pki import ensure_pki
 
     (tmp_path / "compose").mkdir()
     other, _ = ensure_pki(tmp_path / "pki")

@@ -1,4 +1,4 @@
-from svcctl.bootstrap import Check, slim_rootfs
+from svcctl.toolkit.doctor import Check, slim_rootfs
 
 
 def test_slim_rootfs_drops_caches_and_installs_apt_clean_hook(tmp_path):

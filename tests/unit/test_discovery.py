@@ -6,17 +6,9 @@ import json
 import random
 
 import pytest
-from svcctl.discovery import Picker, ServiceTable, parse_instance
+from svcctl.consumer.cache import Picker, ServiceTable, parse_instance
 from svcctl.errors import BadInputError
-from svcctl.zk.watch import (
-    CHILD_ADDED,
-    CHILD_REMOVED,
-    DATA_CHANGED,
-    NODE_CREATED,
-    NODE_DELETED,
-    SESSION_LOST,
-    ZkEvent,
-)
+from svcctl.zk.watch import CHILD_ADDED, CHILD_REMOVED, DATA_CHANGED, NODE_CREATED, NODE_DELETED, SESSION_LOST, ZkEvent
 
 
 def reg(port: int, name: str = "service_2", container: str = "c") -> bytes:

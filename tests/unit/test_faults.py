@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from svcctl import faults
+from svcctl.walkthrough import faults
 from svcctl.errors import BadInputError, CheckFailedError
 
 

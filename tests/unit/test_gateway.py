@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from svcctl.discovery import Instance
-from svcctl.gateway.controller import DRAINING, READY, Op, desired_state, plan
-from svcctl.gateway.haproxy import SERVER_OPTIONS, ProxySettings, parse_stats_csv, render_config, render_map, server_state
+from svcctl.consumer.cache import Instance
+from svcctl.consumer.gateway.controller import DRAINING, READY, Op, desired_state, plan
+from svcctl.consumer.gateway.haproxy import SERVER_OPTIONS, ProxySettings, parse_stats_csv, render_config, render_map, server_state
 
 A, B, C = "127.0.0.1:32001", "127.0.0.1:32002", "127.0.0.1:32003"
 
@@ -112,7 +112,7 @@ def test_server_states(status, state):
 
 
 def test_doctor_installs_only_the_missing_gateway_tools(monkeypatch):
-    from svcctl import bootstrap
+    from svcctl.toolkit import doctor as bootstrap
 
     installed = {"haproxy", "chromium", "apt-get"}
     monkeypatch.setattr(bootstrap.shutil, "which", lambda cmd: f"/usr/bin/{cmd}" if cmd in installed else None)
@@ -132,7 +132,7 @@ def test_doctor_installs_only_the_missing_gateway_tools(monkeypatch):
 
 def test_no_haproxy_on_the_host_is_one_error_with_the_fix(monkeypatch):
     from svcctl.errors import NotFoundError
-    from svcctl.gateway import haproxy
+    from svcctl.consumer.gateway import haproxy
 
     monkeypatch.setattr("shutil.which", lambda _cmd: None)
     monkeypatch.setattr(haproxy.os, "access", lambda _path, _mode: False)

@@ -6,14 +6,14 @@ import ipaddress
 import json
 
 import pytest
-from svcctl.cluster_hosts import parse_contexts
-from svcctl.config import ZkHost
-from svcctl.engine import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
+from svcctl.ensemble.hosts import parse_contexts
+from svcctl.config.settings import ZkHost
+from svcctl.docker.engine import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
 from svcctl.errors import BadInputError, NotFoundError
-from svcctl.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
-from svcctl.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
-from svcctl.registration import Registration, encode_payload
-from svcctl.services import read_owned_registrations
+from svcctl.toolkit.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
+from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
+from svcctl.registry.model import Registration, encode_payload
+from svcctl.walkthrough.services import read_owned_registrations
 
 from tests.support import fake_checkout
 from tests.unit.fakezk import FakeClient, FakeEnsemble
@@ -110,15 +110,15 @@ def test_layout_round_trip_and_members(tmp_path):
 
 
 def test_settings_use_the_layout_members():
-    from svcctl.config import Settings
+    from svcctl.config.settings import Settings
 
     settings = Settings(zk="127.0.0.1:2181", layout=layout())
     assert settings.ensemble_hosts == layout().zk_hosts
 
 
 def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
-    from svcctl.config import Settings
-    from svcctl.layout import layout_path, recorded_layout
+    from svcctl.config.settings import Settings
+    from svcctl.config.layout import layout_path, recorded_layout
 
     settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
     assert recorded_layout(settings) is None
@@ -130,8 +130,8 @@ def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
 
 
 def test_compose_publishes_on_the_engine_of_the_context_in_settings(docker_config, tmp_path, monkeypatch):
-    from svcctl.compose import compose_environment
-    from svcctl.config import Settings
+    from svcctl.docker.compose import compose_environment
+    from svcctl.config.settings import Settings
 
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     project = fake_checkout(tmp_path / "checkout")
@@ -183,7 +183,7 @@ def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_p
 
 def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_says(tmp_path, monkeypatch):
     import requests
-    from svcctl.engine import engine_tls
+    from svcctl.docker.engine import engine_tls
 
     ca, cert, key = (tmp_path / f for f in ("ca.pem", "cert.pem", "key.pem"))
     for path in (ca, cert, key):
@@ -199,7 +199,7 @@ def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_say
 
 def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_its_address_moves(tmp_path):
     from cryptography import x509
-    from svcctl.pki import ensure_engine_pki
+    from svcctl.security.pki import ensure_engine_pki
 
     pki, issued = ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.12"})
     assert issued == ["p-host1", "p-host2"]
@@ -222,7 +222,7 @@ def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_it
 
 
 def test_a_missing_engine_certificate_is_named_with_its_fix_not_taken_for_a_host_down(tmp_path):
-    from svcctl.engine import client_for
+    from svcctl.docker.engine import client_for
 
     with pytest.raises(NotFoundError) as info:
         client_for(EngineEndpoint("tcp://10.0.0.11:2376", "p-host1", str(tmp_path)))
@@ -230,8 +230,8 @@ def test_a_missing_engine_certificate_is_named_with_its_fix_not_taken_for_a_host
 
 
 def test_a_layout_recorded_on_plain_engines_follows_them_to_tls(tmp_path):
-    from svcctl.config import Settings
-    from svcctl.hosts import _follow_engines
+    from svcctl.config.settings import Settings
+    from svcctl.toolkit.hosts import _follow_engines
 
     settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
     old = ClusterLayout("p", (HostMember("p-host1", "tcp://10.9.0.11:2375", "10.9.0.11", 1), HostMember("elsewhere", "tcp://10.1.1.1:2376", "10.1.1.1", 2)))

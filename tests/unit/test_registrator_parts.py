@@ -10,9 +10,9 @@ import threading
 from concurrent.futures import Future
 
 import pytest
-from svcctl.config import parse_registry_uri
+from svcctl.config.settings import parse_registry_uri
 from svcctl.errors import ZooKeeperUnavailableError
-from svcctl.registration import Op, Options, Registration
+from svcctl.registry.model import Op, Options, Registration
 from svcctl.registrator.daemon import Config, Registrator
 from svcctl.registrator.drain import DrainTracker
 from svcctl.registrator.events import ContainerEvent, parse_event

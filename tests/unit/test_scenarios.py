@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from svcctl.discovery import get_instance, parse_instance
+from svcctl.consumer.cache import get_instance, parse_instance
 from svcctl.errors import BadInputError
-from svcctl.samples import SERVICES, validate_services
-from svcctl.scenarios import (
-    STEPS,
-    StepResult,
-    diff_registrations,
-    docker_expectation,
-    failures,
-    format_diff,
-    parse_selection,
-    step_problems,
-    target_count,
-)
-from svcctl.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of, validate_scale
+from svcctl.walkthrough.samples import SERVICES, validate_services
+from svcctl.walkthrough.scenarios import STEPS, StepResult, diff_registrations, docker_expectation, failures, format_diff, parse_selection, step_problems, target_count
+from svcctl.walkthrough.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of, validate_scale
 
 
 def inspect_json(
@@ -326,7 +316,7 @@ def test_negative_scale_refused_listing_services():
 def test_a_listed_container_reads_as_its_inspection_does():
     """The polls list containers (state, health, ports, labels) and take the env from a cached
     inspection: the view must be the one `docker inspect` alone gives."""
-    from svcctl.services import listed_view
+    from svcctl.walkthrough.services import listed_view
 
     inspect = {
         "Id": "c" * 64, "Name": "/svcctl-service_2-1",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from svcctl.config import Settings
-from svcctl.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
+from svcctl.config.settings import Settings
+from svcctl.security.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
 from svcctl.errors import BadInputError, ConflictError
-from svcctl.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue, read_cert
+from svcctl.security.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue, read_cert
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
-from svcctl.security import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
+from svcctl.security.mode import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
 from svcctl.zk.tls import ZkTls, diagnose
 
 
@@ -272,7 +272,7 @@ def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_r
     import json
 
     from kazoo.security import make_acl
-    from svcctl.cluster import foreign_lock_reason
+    from svcctl.ensemble.local import foreign_lock_reason
 
     registrator = make_acl("x509", "CN=svcctl-registrator", all=True)
     read = make_acl("world", "anyone", read=True)
@@ -297,8 +297,8 @@ def test_keys_are_never_handed_to_a_uid_a_host_account_has(tmp_path, monkeypatch
     import os
     import pwd
 
-    from svcctl.config import DEFAULT_CONTAINER_UID, container_uid_from_env
-    from svcctl.pki import hand_over
+    from svcctl.config.settings import DEFAULT_CONTAINER_UID, container_uid_from_env
+    from svcctl.security.pki import hand_over
 
     assert container_uid_from_env({}) == DEFAULT_CONTAINER_UID
     assert container_uid_from_env({"SVCCTL_CONTAINER_UID": "20001"}) == 20001
@@ -350,7 +350,7 @@ def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
 def test_each_host_gets_a_member_certificate_naming_its_address_and_a_registrator_identity_of_its_own(tmp_path):
     from cryptography import x509
 
-    from svcctl.pki import HostBundle, bundle_fingerprint, ensure_host_bundles, reissue_host_registrator
+    from svcctl.security.pki import HostBundle, bundle_fingerprint, ensure_host_bundles, reissue_host_registrator
 
     pki, _ = ensure_pki(tmp_path / "pki")
     bundles = [HostBundle(f"h{i}", f"zoo{i}", f"10.9.0.{i}") for i in (1, 2, 3)]
@@ -402,8 +402,8 @@ def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monke
     """One project's one-engine cluster and its cluster over hosts hold their data on different
     engines: neither's mode answers for the other's (a secured local cluster must not make an
     open cluster over hosts look secured, nor send `cluster down --volumes` to the wrong data)."""
-    from svcctl.layout import ClusterLayout, HostMember
-    from svcctl.security import project_mode
+    from svcctl.config.layout import ClusterLayout, HostMember
+    from svcctl.security.mode import project_mode
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     settings = Settings(zk="127.0.0.1:2181", project_dir=str(project), project="p1")

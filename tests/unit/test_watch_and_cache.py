@@ -9,7 +9,7 @@ import queue
 import time
 
 import pytest
-from svcctl.discovery import CacheChange, ServiceCache
+from svcctl.consumer.cache import CacheChange, ServiceCache
 from svcctl.zk import watch as w
 
 from tests.unit.fake_zk import FakeZk
@@ -108,7 +108,7 @@ def registration(port: int, name: str = "svc") -> bytes:
 
 
 def wait_until(condition, what: str, timeout: float = 5.0) -> None:
-    from svcctl.polling import poll_until
+    from svcctl.wait import poll_until
 
     assert poll_until(condition, bool, time.monotonic() + timeout, 0.01), what
 

@@ -11,8 +11,8 @@ import random
 import time
 
 import pytest
-from svcctl.discovery import ServiceCache
-from svcctl.polling import poll_until
+from svcctl.consumer.cache import ServiceCache
+from svcctl.wait import poll_until
 from svcctl.zk import watch as w
 
 from tests.unit.fake_zk import FakeZk

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svcctl.config import parse_zk_hosts
+from svcctl.config.settings import parse_zk_hosts
 from svcctl.zk.client import unavailable_error
 
 HOSTS = parse_zk_hosts("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3")

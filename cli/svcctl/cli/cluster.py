@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from .. import cluster as core
-from ..progress import no_progress
-from .output import print_json, print_table, progress
+from svcctl.ensemble import local as core
+from svcctl.progress import no_progress
+from svcctl.cli.output import print_json, print_table, progress
 
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
@@ -33,19 +33,19 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
 
 
 def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
-    from ..registrator.status import cluster_registrators
+    from svcctl.registrator.status import cluster_registrators
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
     zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)
     if ctx.obj.layout is not None:
-        from ..cluster_hosts import host_states, registrator_rows
+        from svcctl.ensemble.hosts import host_states, registrator_rows
 
         return registrator_rows(ctx.obj, host_states(ctx.obj), zk_reachable)
     return cluster_registrators(ctx.obj, zk_reachable=zk_reachable)
 
 
 def _print_registrators(rows: list) -> None:
-    from .registrator import print_registrators
+    from svcctl.cli.registrator import print_registrators
 
     if not rows:
         return
@@ -54,12 +54,12 @@ def _print_registrators(rows: list) -> None:
 
 
 def _security(ctx: typer.Context) -> dict:
-    from ..security import OPEN, SECURE, project_mode
+    from svcctl.security.mode import OPEN, SECURE, project_mode
 
     mode = project_mode(ctx.obj) or OPEN
     info = {"mode": mode}
     if mode == SECURE:
-        from ..security import project_pki
+        from svcctl.security.mode import project_pki
 
         info["ca"] = str(project_pki(ctx.obj).ca)
     return info
@@ -89,7 +89,7 @@ def up(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
-    from ..cluster_hosts import parse_contexts
+    from svcctl.ensemble.hosts import parse_contexts
 
     contexts = parse_contexts(hosts) if hosts is not None else None
     nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts, secure=secure, rotate=rotate)

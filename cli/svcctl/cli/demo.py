@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from .. import scenarios
-from ..demo import run_demo
-from ..progress import no_progress
-from .output import human_size, print_json, progress
-from .scenario import print_step, print_summary
+from svcctl.walkthrough import scenarios
+from svcctl.walkthrough.demo import run_demo
+from svcctl.progress import no_progress
+from svcctl.cli.output import human_size, print_json, progress
+from svcctl.cli.scenario import print_step, print_summary
 
 
 def demo(
@@ -20,7 +20,7 @@ def demo(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable report on stdout (the CI smoke test's format)."),
 ) -> None:
     """Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."""
-    from .scenario import print_fault, print_fault_summary
+    from svcctl.cli.scenario import print_fault, print_fault_summary
 
     report = run_demo(
         ctx.obj,
@@ -53,7 +53,7 @@ def demo(
     if error is not None:
         raise error
     if faults:
-        from ..faults import fault_failures
+        from svcctl.walkthrough.faults import fault_failures
 
         error = fault_failures(report.faults)
         if error is not None:

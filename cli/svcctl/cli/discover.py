@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..discovery import Strategy
-from .output import print_json, print_table, progress
+from svcctl.consumer.cache import Strategy
+from svcctl.cli.output import print_json, print_table, progress
 
 if TYPE_CHECKING:
-    from ..discovery import CacheChange
+    from svcctl.consumer.cache import CacheChange
 
 
 def _age(registered_at: float | None) -> str:
@@ -38,7 +38,7 @@ def report_change(change: "CacheChange") -> None:
 
 
 def _client(ctx: typer.Context):
-    from ..zk.client import started_client
+    from svcctl.zk.client import started_client
 
     hosts = ctx.obj.zk_hosts
     client = started_client(hosts, connect_timeout=5.0, tls=ctx.obj.zk_tls)
@@ -51,8 +51,8 @@ def discover(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Services and their instances: address, container, age."""
-    from ..discovery import snapshot_services
-    from ..zk.client import zk_session
+    from svcctl.consumer.cache import snapshot_services
+    from svcctl.zk.client import zk_session
 
     with zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_tls) as client:
         services = snapshot_services(client, name=name)
@@ -84,8 +84,8 @@ def call(
     Exit 0 only when every call was answered with a 2xx/3xx status."""
     import json
 
-    from ..discovery import ServiceCache, call_service
-    from ..errors import CheckFailedError, NotFoundError
+    from svcctl.consumer.cache import ServiceCache, call_service
+    from svcctl.errors import CheckFailedError, NotFoundError
 
     client = _client(ctx)
     try:

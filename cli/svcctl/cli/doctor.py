@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ..bootstrap import fix as fix_all
-from ..bootstrap import run_checks
-from ..errors import CheckFailedError
-from ..progress import no_progress
-from .output import print_json, print_table, progress
+from svcctl.toolkit.doctor import fix as fix_all
+from svcctl.toolkit.doctor import run_checks
+from svcctl.errors import CheckFailedError
+from svcctl.progress import no_progress
+from svcctl.cli.output import print_json, print_table, progress
 
 
 def doctor(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from .output import print_json, print_table, progress
+from svcctl.cli.output import print_json, print_table, progress
 
 app = typer.Typer(
     help="The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper. "
@@ -32,9 +32,9 @@ def gateway(
     import signal
     import threading
 
-    from ..gateway.controller import run_gateway
-    from ..pki import GATEWAY_READER
-    from ..security import client_tls
+    from svcctl.consumer.gateway.controller import run_gateway
+    from svcctl.security.pki import GATEWAY_READER
+    from svcctl.security.mode import client_tls
 
     tls = client_tls(ctx.obj, identity=f"reader:{GATEWAY_READER}")  # the gateway's own reader identity
     stop = threading.Event()
@@ -62,7 +62,7 @@ def up(
 ) -> None:
     """Start the gateway in the background, as part of the project (host network); twice is
     harmless, changed options recreate it."""
-    from ..gateway import stack
+    from svcctl.ensemble import gateway as stack
 
     info = stack.up(ctx.obj, host, port, stats_port, timeout=timeout, on_progress=progress)
     typer.echo(f"gateway {info.container} answers on {info.url}; stats page {info.stats_url}")
@@ -71,7 +71,7 @@ def up(
 @app.command("down")
 def down(ctx: typer.Context) -> None:
     """Stop and remove the gateway's container."""
-    from ..gateway import stack
+    from svcctl.ensemble import gateway as stack
 
     if not stack.down(ctx.obj, on_progress=progress):
         typer.echo(f"no gateway ({stack.container_name(ctx.obj)}) to remove")
@@ -81,7 +81,7 @@ def down(ctx: typer.Context) -> None:
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per service its servers: state (UP/DOWN/MAINT/DRAIN), current sessions, totals, from
     HAProxy's own stats; and the stats page's URL."""
-    from ..gateway import stack
+    from svcctl.ensemble import gateway as stack
 
     info = stack.status(ctx.obj)
     if json_out:

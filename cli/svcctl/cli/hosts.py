@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..progress import no_progress
-from .output import print_json, print_table, progress
+from svcctl.progress import no_progress
+from svcctl.cli.output import print_json, print_table, progress
 
 if TYPE_CHECKING:
-    from ..hosts import HostInfo
+    from svcctl.toolkit.hosts import HostInfo
 
 app = typer.Typer(help="Simulated Docker hosts: engines in containers, one bridge network, a Docker context each.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def up(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start N Docker engines, each in its own container with its own address and context, the project's images loaded."""
-    from .. import hosts as core
+    from svcctl.toolkit import hosts as core
 
     names = [n.strip() for n in images.split(",") if n.strip()] if images else None
     hosts = core.up(ctx.obj, count, names, on_progress=no_progress if json_out else progress)
@@ -46,7 +46,7 @@ def up(
 @app.command("ls")
 def ls(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per host: name (= Docker context), address, state, engine version, running containers."""
-    from .. import hosts as core
+    from svcctl.toolkit import hosts as core
 
     hosts = core.ls(ctx.obj)
     if json_out:
@@ -62,7 +62,7 @@ def stop(
     graceful: bool = typer.Option(False, "--graceful", help="Stop the inner containers first instead of a crash."),
 ) -> None:
     """Crash a host (kill its engine and everything on it); --graceful shuts it down instead."""
-    from .. import hosts as core
+    from svcctl.toolkit import hosts as core
 
     core.stop(ctx.obj, name, graceful, on_progress=progress)
     typer.echo(f"{name} stopped")
@@ -71,7 +71,7 @@ def stop(
 @app.command()
 def start(ctx: typer.Context, name: str = typer.Argument(..., help="The host, e.g. svcctl-host2.")) -> None:
     """Start a stopped host again (same address); containers with a restart policy come back."""
-    from .. import hosts as core
+    from svcctl.toolkit import hosts as core
 
     host = core.start(ctx.obj, name, on_progress=progress)
     typer.echo(f"{name} running at {host.address} (engine {host.engine_version or '?'})")
@@ -80,7 +80,7 @@ def start(ctx: typer.Context, name: str = typer.Argument(..., help="The host, e.
 @app.command()
 def down(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Remove the hosts with everything on them, their volumes, Docker contexts and network."""
-    from .. import hosts as core
+    from svcctl.toolkit import hosts as core
 
     report = core.down(ctx.obj, on_progress=no_progress if json_out else progress)
     if json_out:

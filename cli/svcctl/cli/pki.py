@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from .output import print_json, print_table
+from svcctl.cli.output import print_json, print_table
 
 app = typer.Typer(help="The secured cluster's client identities: issue a consumer's reader certificate, list them.", no_args_is_help=True)
 
@@ -13,7 +13,7 @@ JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def _pki(ctx: typer.Context):
-    from ..security import project_pki
+    from svcctl.security.mode import project_pki
 
     return project_pki(ctx.obj)
 
@@ -28,8 +28,8 @@ def issue(
 ) -> None:
     """Write a certificate and key (signed by the project's CA) for a consumer of the secured
     cluster: every session must present one."""
-    from ..pki import issue as issue_identity
-    from ..pki import read_cert
+    from svcctl.security.pki import issue as issue_identity
+    from svcctl.security.pki import read_cert
 
     who = issue_identity(_pki(ctx), name, role=role, force=force)
     info = {"name": name, "role": role, "subject": read_cert(who.cert).subject, "ca": str(who.ca), "cert": str(who.cert), "key": str(who.key)}
@@ -45,7 +45,7 @@ def issue(
 @app.command("ls")
 def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
     """The project's client identities: name, role, subject, expiry."""
-    from ..pki import read_cert
+    from svcctl.security.pki import read_cert
 
     pki = _pki(ctx)
     rows = []
@@ -72,8 +72,8 @@ def rotate(
     """Re-issue one host's registrator identity (a new key, the same subject: the registry's
     ACLs stay), ship it to that host and recreate its registrators; the other hosts are not
     touched. (A secured cluster on one engine: `svcctl cluster up --secure --rotate`.)"""
-    from ..cluster_hosts import rotate_host
-    from .output import progress
+    from svcctl.ensemble.hosts import rotate_host
+    from svcctl.cli.output import progress
 
     subject = rotate_host(ctx.obj, host, on_progress=(lambda _: None) if json_out else progress)
     if json_out:

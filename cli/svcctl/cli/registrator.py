@@ -6,8 +6,8 @@ from enum import Enum
 
 import typer
 
-from ..config import DEFAULT_BASE
-from .output import print_json, print_table
+from svcctl.config.settings import DEFAULT_BASE
+from svcctl.cli.output import print_json, print_table
 
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
 
@@ -47,17 +47,17 @@ def run(
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
     import logging
 
-    from ..config import parse_ip, parse_registry_uri
-    from ..errors import BadInputError
-    from ..registration import Options, split_tags
-    from ..network import host_address
-    from ..registrator.daemon import Config, default_registrator_id, run_registrator
-    from ..registrator.logfmt import log, setup_logging
-    from ..registrator.session import RetryPolicy
+    from svcctl.config.settings import parse_ip, parse_registry_uri
+    from svcctl.errors import BadInputError
+    from svcctl.registry.model import Options, split_tags
+    from svcctl.net import host_address
+    from svcctl.registrator.daemon import Config, default_registrator_id, run_registrator
+    from svcctl.registrator.logfmt import log, setup_logging
+    from svcctl.registrator.session import RetryPolicy
 
     from dataclasses import replace
 
-    from ..security import client_tls
+    from svcctl.security.mode import client_tls
 
     registry = parse_registry_uri(uri)
     # Our own options first, then the global ones, then the project's registrator identity.
@@ -96,7 +96,7 @@ def status(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """The registrators per engine: active or standby, since when, registrations owned."""
-    from ..registrator.status import RegistratorRow, read_registrators
+    from svcctl.registrator.status import RegistratorRow, read_registrators
 
     found = read_registrators(ctx.obj, base)
     if json_out:

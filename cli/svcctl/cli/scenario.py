@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from .. import scenarios as core
-from ..progress import no_progress
-from .output import print_json, print_table, progress
+from svcctl.walkthrough import scenarios as core
+from svcctl.progress import no_progress
+from svcctl.cli.output import print_json, print_table, progress
 
 app = typer.Typer(help="The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
                   no_args_is_help=True)
@@ -47,7 +47,7 @@ def print_summary(results: list[core.StepResult]) -> None:
 @app.command("list")
 def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The four steps and what each must produce in ZooKeeper; the fault scenarios and what consumers must feel."""
-    from .. import faults
+    from svcctl.walkthrough import faults
 
     if json_out:
         print_json({"steps": [s.to_dict() for s in core.STEPS], "faults": [f.to_dict() for f in faults.FAULTS]})
@@ -106,12 +106,12 @@ def run(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer) or fault scenarios (exit 8 when an expectation fails)."""
-    from .. import faults
+    from svcctl.walkthrough import faults
 
     if context:
         import os
 
-        from ..engine import select_engine
+        from svcctl.docker.engine import select_engine
 
         ctx.obj.context = context
         select_engine(context, ctx.obj.docker_env(), os.environ)

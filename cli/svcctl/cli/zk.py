@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import typer
 
-from ..config import DEFAULT_BASE
-from .output import print_json, print_table
+from svcctl.config.settings import DEFAULT_BASE
+from svcctl.cli.output import print_json, print_table
 
 app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def _session(ctx: typer.Context, write: bool = False):
-    from ..zk.client import zk_session
+    from svcctl.zk.client import zk_session
 
     return zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_admin_tls if write else ctx.obj.zk_tls)
 
@@ -35,7 +35,7 @@ def ls(
     json_out: bool = JSON_OPT,
 ) -> None:
     """List a node's children (or, with -r, every path below it)."""
-    from ..zk import ops
+    from svcctl.zk import ops
 
     with _session(ctx) as client:
         if recursive:
@@ -58,8 +58,8 @@ def tree(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
-    from ..zk import ops
-    from ..zk.tree import node_labels, render_tree
+    from svcctl.zk import ops
+    from svcctl.zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
     with _session(ctx) as client:
@@ -92,8 +92,8 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     """A node's data (pretty-printed when JSON) and its stat."""
     import json
 
-    from ..zk import ops
-    from ..zk.tree import decode_json
+    from svcctl.zk import ops
+    from svcctl.zk.tree import decode_json
 
     with _session(ctx) as client:
         info = ops.get_node(client, path)
@@ -114,7 +114,7 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
 @app.command("stat")
 def stat(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."), json_out: bool = JSON_OPT) -> None:
     """A node's stat: versions, ephemeral owner, times, zxids, children."""
-    from ..zk import ops
+    from svcctl.zk import ops
 
     with _session(ctx) as client:
         result = ops.stat_node(client, path)
@@ -138,9 +138,9 @@ def watch(
     import queue
     import time
 
-    from ..zk import ops
-    from ..zk.client import started_client
-    from ..zk.watch import TreeWatcher, describe
+    from svcctl.zk import ops
+    from svcctl.zk.client import started_client
+    from svcctl.zk.watch import TreeWatcher, describe
 
     path = ops.normalize_path(path)
     hosts = ctx.obj.zk_hosts
@@ -179,8 +179,8 @@ def rm(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a node (refuses / and /zookeeper); lists what it removes and asks first."""
-    from ..errors import BadInputError
-    from ..zk import ops
+    from svcctl.errors import BadInputError
+    from svcctl.zk import ops
 
     with _session(ctx, write=True) as client:
         plan = ops.plan_remove(client, path, recursive)
@@ -213,8 +213,8 @@ def prune(
     """Find stale registrations (dry run unless --yes): container gone from this engine, no owner
     session (persistent registration), endpoint refusing (--probe), empty service nodes. Only
     registrator-made nodes are judged; anything else is left alone."""
-    from ..errors import DockerUnavailableError
-    from ..zk import prune as core
+    from svcctl.errors import DockerUnavailableError
+    from svcctl.zk import prune as core
 
     path = core.check_prunable(path)  # refuses /, /zookeeper… and /svcctl before anything runs
     try:

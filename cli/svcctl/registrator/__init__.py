@@ -1,7 +1,7 @@
 """The registrator daemon: Docker events → ZooKeeper registrations, one active writer per
 engine (elected among several registrators), with ensemble failover and session-loss recovery.
 
-The naming rules and the reconciliation plan are pure functions in svcctl.registration; this
+The naming rules and the reconciliation plan are pure functions in svcctl.registry.model; this
 package is the glue around them, one part per responsibility:
 
 - events.py      the engine's event stream as typed ContainerEvents (`since=` resume)

@@ -19,23 +19,23 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import RegistryUri
-from ..errors import DockerUnavailableError
-from ..registration import Options
-from . import election_path
-from .drain import DRAIN_HOLD_S, DrainTracker
-from .events import ContainerEvent, EngineEventSource, StreamResumed
-from .inspector import ContainerInspector
-from .leadership import Demoted, Elected, Leadership
-from .logfmt import log
-from .reconciler import Reconciler
-from .session import RetryPolicy, SessionChanged, SessionKeeper
-from .writer import FencedWriter
+from svcctl.config.settings import RegistryUri
+from svcctl.errors import DockerUnavailableError
+from svcctl.registry.model import Options
+from svcctl.registrator import election_path
+from svcctl.registrator.drain import DRAIN_HOLD_S, DrainTracker
+from svcctl.registrator.events import ContainerEvent, EngineEventSource, StreamResumed
+from svcctl.registrator.inspector import ContainerInspector
+from svcctl.registrator.leadership import Demoted, Elected, Leadership
+from svcctl.registrator.logfmt import log
+from svcctl.registrator.reconciler import Reconciler
+from svcctl.registrator.session import RetryPolicy, SessionChanged, SessionKeeper
+from svcctl.registrator.writer import FencedWriter
 
 if TYPE_CHECKING:
     import docker
 
-    from ..zk.tls import ZkTls
+    from svcctl.zk.tls import ZkTls
 
 MAX_BATCH = 256  # queued items handled together: a burst's events become one sync
 
@@ -65,7 +65,7 @@ def default_registrator_id() -> str:
 
 def connect_engine() -> "docker.DockerClient":
     """The engine client; a missing socket is a clear, fatal error (exit 3 at the CLI)."""
-    from ..engine import docker_client, engine_address
+    from svcctl.docker.engine import docker_client, engine_address
 
     address = engine_address()
     if address.startswith("unix://") and not os.path.exists(address[len("unix://"):]):
@@ -251,7 +251,7 @@ def run_registrator(config: Config, install_signals: bool = True, on_ready: Call
     when we are active)."""
     import sys
 
-    from ..engine import engine_id
+    from svcctl.docker.engine import engine_id
 
     # An event crosses three threads (engine stream, inspect pool, loop) and kazoo's two: with
     # CPython's default 5 ms GIL switch interval each hand-off can wait that long under a burst.

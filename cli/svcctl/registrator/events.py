@@ -9,12 +9,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
-from .logfmt import log
+from svcctl.registrator.logfmt import log
 
 if TYPE_CHECKING:
     import docker
 
-    from .inspector import ContainerInspector
+    from svcctl.registrator.inspector import ContainerInspector
 
 # Engine actions that can change what a container registers (ports come with start). `oom` is
 # not among them: a `die` follows when the container really ends. `kill` is: `docker stop`

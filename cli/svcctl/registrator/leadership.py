@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..registration import decode_payload
-from . import contenders_in_order
-from .logfmt import log
+from svcctl.registry.model import decode_payload
+from svcctl.registrator import contenders_in_order
+from svcctl.registrator.logfmt import log
 
 if TYPE_CHECKING:
-    from .session import SessionKeeper
+    from svcctl.registrator.session import SessionKeeper
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,20 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..registration import Options, Registration, container_registrations, desired_map, encode_payload, plan
-from .events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
-from .logfmt import log
-from .registry import read_nodes, read_tree
-from .signals import signal_number, terminating_kill
+from svcctl.registry.model import Options, Registration, container_registrations, desired_map, encode_payload, plan
+from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
+from svcctl.registrator.logfmt import log
+from svcctl.registrator.registry import read_nodes, read_tree
+from svcctl.registrator.signals import signal_number, terminating_kill
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from kazoo.client import KazooClient
 
-    from .drain import DrainTracker
-    from .inspector import ContainerInspector
-    from .writer import FencedWriter, Outcome
+    from svcctl.registrator.drain import DrainTracker
+    from svcctl.registrator.inspector import ContainerInspector
+    from svcctl.registrator.writer import FencedWriter, Outcome
 
 EMPTY_SERVICE_MIN_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 

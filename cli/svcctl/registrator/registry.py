@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from ..registration import ActualNode, decode_payload
+from svcctl.registry.model import ActualNode, decode_payload
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -19,7 +19,7 @@ def read_nodes(client: "KazooClient", paths: Iterable[str]) -> dict[str, ActualN
 def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ActualNode], list[str]]:
     """Every registration node under BASE, and the service nodes that have none (through the one
     tree reader, svcctl.zk.ops.registry_tree)."""
-    from ..zk.ops import join_path, registry_tree
+    from svcctl.zk.ops import join_path, registry_tree
 
     children, infos = registry_tree(client, base, with_data=True)
     nodes: dict[str, ActualNode] = {}

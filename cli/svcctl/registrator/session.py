@@ -10,14 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..config import ZkHost, format_zk_hosts
-from ..errors import ZooKeeperUnavailableError
-from .logfmt import log
+from svcctl.config.settings import ZkHost, format_zk_hosts
+from svcctl.errors import ZooKeeperUnavailableError
+from svcctl.registrator.logfmt import log
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-    from ..zk.tls import ZkTls
+    from svcctl.zk.tls import ZkTls
 
 SERVING_MODES = ("leader", "follower", "standalone", "observer")
 # kazoo's state after which a client never connects again (it ends its connection loop): an
@@ -106,7 +106,7 @@ class SessionKeeper:
         return False
 
     def _new_client(self) -> threading.Event:
-        from ..zk.client import make_client
+        from svcctl.zk.client import make_client
 
         if self.client_factory is not None:
             self.client = self.client_factory(self.hosts, timeout=self.session_timeout)
@@ -123,7 +123,7 @@ class SessionKeeper:
         """Why a TLS session does not start (wrong CA, refused certificate…), for the log."""
         if self.tls is None:
             return None
-        from ..zk.tls import diagnose
+        from svcctl.zk.tls import diagnose
 
         try:
             return diagnose(self.hosts, self.tls, timeout=1.0)
@@ -175,7 +175,7 @@ class SessionKeeper:
         and recreated) is refused by every member forever; so is any client whose session the
         ensemble forgot. When members serve but we stay disconnected, start a new session.
         Returns True when the session was replaced (the caller treats it as LOST)."""
-        from ..zk.fourletter import server_stats
+        from svcctl.zk.fourletter import server_stats
 
         client = self.client
         if self.suspended_since is None or client is None or client.connected:

@@ -9,9 +9,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from ..config import DEFAULT_BASE, Settings
-from ..registration import decode_payload
-from . import ELECTION_ROOT, contenders_in_order
+from svcctl.config.settings import DEFAULT_BASE, Settings
+from svcctl.registry.model import decode_payload
+from svcctl.registrator import ELECTION_ROOT, contenders_in_order
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -46,7 +46,7 @@ def since_text(value: float | None) -> str:
 
 def owners_under(client: "KazooClient", base: str) -> Counter:
     """Registration nodes under BASE counted per ephemeral owner (session id)."""
-    from ..zk.ops import registry_tree
+    from svcctl.zk.ops import registry_tree
 
     _, infos = registry_tree(client, base, with_data=True)
     depth = base.rstrip("/").count("/") + 2
@@ -96,7 +96,7 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
 
 
 def read_registrators(settings: Settings, base: str = DEFAULT_BASE, connect_timeout: float = 5.0) -> list[RegistratorStatus]:
-    from ..zk.client import zk_session
+    from svcctl.zk.client import zk_session
 
     with zk_session(settings.zk_hosts, connect_timeout=connect_timeout, tls=settings.zk_tls) as client:
         return registrators(client, base)
@@ -131,10 +131,10 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
     """The project's registrator containers (when compose/registrator.yml exists) joined with
     their election nodes by id (compose sets SVCCTL_REGISTRATOR_ID to the container name);
     registrators of the ensemble that are not this project's containers are listed after them."""
-    from ..cluster import container_states
-    from ..compose import container_prefix
-    from ..errors import SvcctlError
-    from ..registrator_compose import REGISTRATOR_SERVICES
+    from svcctl.ensemble.local import container_states
+    from svcctl.docker.compose import container_prefix
+    from svcctl.errors import SvcctlError
+    from svcctl.ensemble.project import REGISTRATOR_SERVICES
 
     names: list[str] = []
     if (settings.project_path() / "compose" / "registrator.yml").is_file():
@@ -150,7 +150,7 @@ def join_registrators(settings: Settings, names: list[str], states: dict[str, st
     """Registrator containers (in order, with their states) joined with their election nodes by
     id (ZooKeeper is asked only when reachable); the elected registrators that are none of these
     containers come after them."""
-    from ..errors import SvcctlError
+    from svcctl.errors import SvcctlError
 
     found: list[RegistratorStatus] = []
     if zk_reachable:

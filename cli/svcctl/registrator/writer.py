@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..registration import Op, Registration
+from svcctl.registry.model import Op, Registration
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient

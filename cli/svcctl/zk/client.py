@@ -5,13 +5,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..config import ZkHost, format_zk_hosts
-from ..errors import SvcctlError, ZooKeeperUnavailableError
+from svcctl.config.settings import ZkHost, format_zk_hosts
+from svcctl.errors import SvcctlError, ZooKeeperUnavailableError
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-    from .tls import ZkTls
+    from svcctl.zk.tls import ZkTls
 
 
 def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" = None, **kwargs: Any) -> "KazooClient":
@@ -68,7 +68,7 @@ def member_modes(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> dict[ZkHost
     (srvr not allowed)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .fourletter import server_stats
+    from svcctl.zk.fourletter import server_stats
 
     context = tls.context() if tls is not None else None
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
@@ -82,7 +82,7 @@ def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: "ZkTls
     or the reverse) is named before concluding that the members are down."""
     up = [h for h in hosts if modes.get(h) != "down"]
     if not up:
-        from .tls import diagnose
+        from svcctl.zk.tls import diagnose
 
         known = diagnose(hosts, tls)
         if known is not None:

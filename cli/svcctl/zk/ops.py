@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInputError, ConflictError, NotFoundError
-from .tree import decode_json, join_path
+from svcctl.errors import BadInputError, ConflictError, NotFoundError
+from svcctl.zk.tree import decode_json, join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -164,7 +164,7 @@ def registry_tree(client: "KazooClient", base: str, with_data: bool = False) -> 
 
 def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80) -> str:
     """The subtree drawn as `zk tree` and the scenarios show it."""
-    from .tree import node_labels, render_tree
+    from svcctl.zk.tree import node_labels, render_tree
 
     path = normalize_path(path)
     try:

@@ -31,11 +31,11 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import DEFAULT_BASE
-from ..errors import BadInputError, DockerUnavailableError
-from ..registration import decode_payload, payload_engine
-from .ops import check_removable, normalize_path
-from .tree import join_path
+from svcctl.config.settings import DEFAULT_BASE
+from svcctl.errors import BadInputError, DockerUnavailableError
+from svcctl.registry.model import decode_payload, payload_engine
+from svcctl.zk.ops import check_removable, normalize_path
+from svcctl.zk.tree import join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -230,7 +230,7 @@ def probe_refused(endpoints: dict[str, tuple[str, int]], timeout: float = 1.0) -
 
 
 def read_snapshot(client: "KazooClient", path: str) -> dict[str, NodeSnapshot]:
-    from .ops import walk
+    from svcctl.zk.ops import walk
 
     children, infos = walk(client, path, with_data=True)
     out: dict[str, NodeSnapshot] = {}
@@ -305,7 +305,7 @@ def running_containers() -> tuple[list[ContainerInfo], str]:
     import docker.errors
     import requests
 
-    from ..engine import ENGINE_FIX, docker_client, engine_address, engine_id
+    from svcctl.docker.engine import ENGINE_FIX, docker_client, engine_address, engine_id
 
     client = docker_client()
     try:

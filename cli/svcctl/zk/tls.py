@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import ZkHost
-from ..errors import BadInputError, ZooKeeperUnavailableError
+from svcctl.config.settings import ZkHost
+from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 
 if TYPE_CHECKING:
     from kazoo.handlers.threading import SequentialThreadingHandler
@@ -51,7 +51,7 @@ class ZkTls:
         """The client certificate's expiry, as an error to report (None: valid or none)."""
         if not self.cert:
             return None
-        from ..pki import read_cert
+        from svcctl.security.pki import read_cert
 
         info = read_cert(self.cert)
         if info.not_after >= datetime.datetime.now(datetime.timezone.utc):
@@ -83,7 +83,7 @@ class ZkTls:
 
     def identity(self) -> str | None:
         """Our x509 identity as ZooKeeper names it (e.g. CN=svcctl-registrator), or None."""
-        from ..pki import read_cert
+        from svcctl.security.pki import read_cert
 
         return read_cert(self.cert).subject if self.cert else None
 

@@ -76,7 +76,7 @@ def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80) ->
 def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
     """A one-line summary of a znode's data: a registration shows `Name container port→port`,
     other JSON shows compact JSON, text shows itself; all cut to `max_len`."""
-    from ..registration import RegistrationPayload
+    from svcctl.registry.model import RegistrationPayload
 
     text, value = decode_json(data)
     if not text.strip():

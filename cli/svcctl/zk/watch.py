@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .tree import join_path
+from svcctl.zk.tree import join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -59,7 +59,7 @@ class ZkEvent:
     initial: bool = False  # part of the first read (the baseline), not a change
 
     def to_dict(self) -> dict[str, Any]:
-        from .tree import decode_json
+        from svcctl.zk.tree import decode_json
 
         text, parsed = decode_json(self.data)
         out: dict[str, Any] = {"ts": self.ts, "kind": self.kind, "path": self.path}
@@ -376,7 +376,7 @@ class TreeWatcher:
 
 def describe(event: ZkEvent) -> str:
     """One human line for an event (the CLI prints it after a timestamp)."""
-    from .tree import payload_summary
+    from svcctl.zk.tree import payload_summary
 
     extra = ""
     if event.kind in (DATA_CHANGED, CHILD_ADDED, NODE_CREATED, NODE_REPLACED) and event.data:

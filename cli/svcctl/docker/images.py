@@ -1,0 +1,171 @@
+"""The images the toolkit runs, built from Dockerfiles in the project with the docker SDK
+(the engine's own builder, so a rebuild with nothing changed is a cache hit)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from svcctl.config.settings import Settings, dind_image, is_checkout, zk_image
+from svcctl.errors import BadInputError, NotFoundError, SvcctlError
+from svcctl.progress import Progress, no_progress
+
+BUILD_ERROR_TAIL_LINES = 15
+
+if TYPE_CHECKING:
+    import docker
+
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+BOOTSTRAPPED_BASE_IMAGE = "svcctl/base:bookworm"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    tag: str
+    context: str  # relative to the project directory
+    prepare: Callable[[Path, Progress], None] | None = None  # fills generated parts of the context
+
+
+IMAGES: dict[str, ImageSpec] = {
+    "zookeeper": ImageSpec("zookeeper", zk_image(), "images/zookeeper"),
+    # The simulated Docker hosts' engine (`svcctl hosts up`); never loaded into a host itself.
+    "dind": ImageSpec("dind", dind_image(), "images/dind"),
+}
+
+
+def register_image(spec: ImageSpec) -> None:
+    IMAGES[spec.name] = spec
+
+
+def known_images(project_dir: Path) -> dict[str, ImageSpec]:
+    """Specs whose build context exists in this project."""
+    _load_optional_specs()
+    return {name: spec for name, spec in IMAGES.items() if (project_dir / spec.context / "Dockerfile").is_file()}
+
+
+def _load_optional_specs() -> None:
+    # Modules that own an image register it on import (registrator, sample services).
+    import importlib
+
+    for module in ("svcctl.toolkit.registrator_image", "svcctl.toolkit.gateway_image", "svcctl.security.mode.dockerproxy", "svcctl.walkthrough.samples"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # Absent until its issue lands; any other missing module is a real error.
+            if not exc.name or not module.startswith(exc.name):
+                raise
+
+
+@dataclass
+class BuildResult:
+    name: str
+    tag: str
+    size_bytes: int
+    seconds: float
+    cached: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def image_exists(client: "docker.DockerClient", ref: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def resolve_base_image(client: "docker.DockerClient", chosen: str | None = None) -> str:
+    """`chosen` (SVCCTL_BASE_IMAGE), else debian:bookworm-slim when present, else the
+    bootstrapped base."""
+    if chosen:
+        if not image_exists(client, chosen):
+            raise NotFoundError(f"base image {chosen} (SVCCTL_BASE_IMAGE) is not in the engine", "load or build it, or unset SVCCTL_BASE_IMAGE")
+        return chosen
+    for ref in (DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
+        if image_exists(client, ref):
+            return ref
+    raise NotFoundError(
+        f"no base image: neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine",
+        "run `svcctl doctor --fix` to pull one or bootstrap one with debootstrap",
+    )
+
+
+def select_images(project_dir: Path, names: list[str]) -> list[ImageSpec]:
+    available = known_images(project_dir)
+    if not names:
+        return list(available.values())
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise BadInputError(f"unknown image {', '.join(unknown)}", f"choose from: {', '.join(available)}")
+    return [available[n] for n in names]
+
+
+def build_context(project_dir: Path, spec: ImageSpec, state: Path | None) -> Path:
+    """Where the image is built from: the context in place, except when the spec generates parts
+    of it and the project is an installed copy: site-packages is not written to, so the context
+    is copied into the state directory first (kept there, so a rebuild is a cache hit)."""
+    context = project_dir / spec.context
+    if spec.prepare is None or state is None or is_checkout(project_dir):
+        return context
+    copy = state / "build" / spec.context
+    shutil.copytree(context, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = no_progress, state: Path | None = None) -> BuildResult:
+    import docker.errors
+
+    context = build_context(project_dir, spec, state)
+    if spec.prepare is not None:
+        spec.prepare(context, on_progress)
+    started = time.monotonic()
+    # FROM and ARG steps never print "Using cache"; every other step does when cached.
+    cacheable_steps = cached_steps = 0
+    # The build's own output is not shown as it streams; on failure its last lines say why.
+    output_tail: deque[str] = deque(maxlen=BUILD_ERROR_TAIL_LINES)
+    try:
+        for chunk in client.api.build(
+            path=str(context), tag=spec.tag, buildargs={"BASE_IMAGE": base_image}, rm=True, forcerm=True, decode=True
+        ):
+            if "error" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                raise SvcctlError(
+                    f"building image {spec.name} failed: {detail.strip().splitlines()[-1] if detail.strip() else detail}",
+                    f"read the build output below; fix {spec.context}/Dockerfile, then rerun `svcctl build {spec.name}`",
+                    details="\n".join(f"  {spec.name}| {tail_line}" for tail_line in output_tail) or None,
+                )
+            line = chunk.get("stream", "").rstrip()
+            if line:
+                output_tail.extend(line.splitlines())
+            if line.startswith("Step "):
+                instruction = line.partition(" : ")[2].split(" ", 1)[0].upper()
+                cacheable_steps += instruction not in ("FROM", "ARG")
+                on_progress(f"{spec.name}: {line}")
+            elif "Using cache" in line:
+                cached_steps += 1
+    except docker.errors.APIError as exc:
+        raise SvcctlError(f"building image {spec.name} failed: {exc.explanation or exc}", "see the build output above") from exc
+    seconds = time.monotonic() - started
+    size = int(client.images.get(spec.tag).attrs.get("Size", 0))
+    return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)
+
+
+def build_images(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
+    from svcctl.docker.engine import docker_client
+
+    project_dir = settings.project_path()
+    specs = select_images(project_dir, names)
+    client = docker_client(timeout=600)
+    base_image = resolve_base_image(client, settings.base_image)
+    on_progress(f"base image: {base_image}")
+    state = None if is_checkout(project_dir) else settings.state_path()
+    return [build_image(client, project_dir, spec, base_image, on_progress, state) for spec in specs]

@@ -1,0 +1,160 @@
+"""`svcctl gateway up|down|status`: the gateway as a container of the project's Compose project
+(compose/gateway.yml, host network), and its state read from HAProxy's own stats page."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from svcctl.docker.compose import compose_client, compose_error, container_prefix, require_compose
+from svcctl.config.settings import Settings, gateway_image
+from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
+from svcctl.progress import Progress, no_progress
+
+SERVICE = "gateway"
+LABEL = "svcctl.consumer.gateway."
+
+
+@dataclass
+class GatewayInfo:
+    container: str
+    state: str
+    host: str
+    port: int
+    stats_port: int
+    services: list[dict] = field(default_factory=list)  # per service: servers, sessions, totals
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://127.0.0.1:{self.stats_port}/"
+
+    def to_dict(self) -> dict:
+        return {
+            "container": self.container,
+            "state": self.state,
+            "url": self.url,
+            "stats_url": self.stats_url,
+            "services": self.services,
+        }
+
+
+def container_name(settings: Settings) -> str:
+    return f"{container_prefix(settings.project)}{SERVICE}"
+
+
+def _container(settings: Settings):
+    import docker.errors
+
+    from svcctl.docker.engine import docker_client
+
+    try:
+        return docker_client().containers.get(container_name(settings))
+    except docker.errors.NotFound:
+        return None
+
+
+def _info(container) -> GatewayInfo:
+    labels = container.labels or {}
+    return GatewayInfo(container.name, container.status, labels.get(LABEL + "host", "127.0.0.1"), int(labels.get(LABEL + "port", 0)), int(labels.get(LABEL + "stats-port", 0)))
+
+
+def _probe_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def answers(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Does the gateway answer `GET /services` there?"""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{_probe_host(host)}:{port}/services", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float = 60.0, on_progress: Progress = no_progress) -> GatewayInfo:
+    """Start the gateway container (or leave it when it already runs with these settings) and
+    wait until it answers."""
+    from python_on_whales.exceptions import DockerException
+
+    from svcctl.ensemble.local import port_is_free
+    from svcctl.docker.engine import docker_client
+    from svcctl.docker.images import image_exists
+
+    require_compose()
+    image = gateway_image()
+    if not image_exists(docker_client(), image):
+        raise NotFoundError(f"image {image} is not built", "run `svcctl build gateway`")
+    current = _container(settings)
+    ours = _info(current) if current is not None and current.status == "running" else None
+    for what, number in (("--port", port), ("--stats-port", stats_port)):
+        if ours is not None and number in (ours.port, ours.stats_port):
+            continue  # our own gateway holds it (and Compose recreates it if settings changed)
+        probe = "127.0.0.1" if what == "--stats-port" else host
+        if not port_is_free(probe, number):
+            raise ConflictError(f"port {number} on {probe} is in use by another process", f"stop it (`ss -ltnp 'sport = :{number}'`) or pick another {what}")
+    compose = compose_client(settings, extra={
+        "SVCCTL_GATEWAY_HOST": host,
+        "SVCCTL_GATEWAY_PORT": str(port),
+        "SVCCTL_GATEWAY_STATS_PORT": str(stats_port),
+        "SVCCTL_GATEWAY_ZK": settings.zk,
+    })
+    on_progress(f"starting the gateway ({image}) on {host}:{port}, stats on 127.0.0.1:{stats_port}")
+    try:
+        compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never")
+    except DockerException as exc:
+        raise compose_error(exc, "gateway up") from exc
+    deadline = time.monotonic() + timeout
+    while not answers(host, port):
+        container = _container(settings)
+        if time.monotonic() > deadline or (container is not None and container.status in ("exited", "dead")):
+            logs = container.logs(tail=15).decode(errors="replace") if container is not None else "(no container)"
+            raise WaitTimeoutError(f"the gateway does not answer on {host}:{port} after {timeout:.0f}s", f"read its log below (`docker logs {container_name(settings)}`)", details=logs)
+        time.sleep(0.2)
+    container = _container(settings)
+    assert container is not None
+    return _info(container)
+
+
+def down(settings: Settings, on_progress: Progress = no_progress) -> bool:
+    """Stop and remove the gateway's container (all it started). False when there was none."""
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    if _container(settings) is None:
+        return False
+    compose = compose_client(settings)
+    on_progress(f"stopping and removing {container_name(settings)}")
+    try:
+        compose.compose.rm(services=[SERVICE], stop=True)
+    except DockerException as exc:
+        raise compose_error(exc, "gateway down") from exc
+    return True
+
+
+def fetch_status(stats_port: int, timeout: float = 5.0) -> list[dict]:
+    """The controller's per-service summary of HAProxy's stats (on the stats port)."""
+    import json
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = f"http://127.0.0.1:{stats_port}/svcctl/status"
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        raise SvcctlError(f"the gateway's status {url} does not answer ({exc})", "check the gateway's log (`docker logs`), or `svcctl gateway up`") from exc
+
+
+def status(settings: Settings) -> GatewayInfo:
+    container = _container(settings)
+    if container is None:
+        raise NotFoundError(f"the gateway is not running (no container {container_name(settings)})", "start it with `svcctl gateway up`")
+    info = _info(container)
+    if container.status == "running":
+        info.services = fetch_status(info.stats_port)
+    return info

@@ -1,0 +1,322 @@
+"""The ensemble spread over Docker hosts (`svcctl cluster up --hosts CTX1,CTX2,CTX3`): member i
+and the registrators of host i run on host i's engine (compose/hosts.yml), and the layout is
+recorded so later commands find the members. cluster.py dispatches here when a layout exists.
+
+Secured (`--secure`, compose/hosts-secure.yml layered on): each host gets only its own part of
+the PKI, shipped into volumes on its engine (a remote engine cannot mount our files), and its
+registrators write as an identity of their own, CN=svcctl-registrator@<host>."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from svcctl.docker.compose import compose_client, compose_error, container_prefix, require_compose
+from svcctl.config.settings import Settings
+from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
+from svcctl.config.layout import ClusterLayout, HostMember, remove_layout, save_layout
+from svcctl.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+    from svcctl.security.pki import HostBundle
+    from svcctl.registrator.status import RegistratorRow
+
+HOST_COMPOSE_FILE = "hosts.yml"
+HOST_SECURE_COMPOSE_FILE = "hosts-secure.yml"
+REGISTRATORS_PER_HOST = ("registrator1", "registrator2")
+MEMBER_SERVICE = "zoo"
+
+
+def parse_contexts(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names or len(set(names)) != len(names):
+        raise BadInputError(f"bad --hosts {text!r}: give distinct Docker contexts", "e.g. --hosts svcctl-host1,svcctl-host2,svcctl-host3 (see `svcctl hosts ls`)")
+    if len(names) % 2 == 0:
+        raise BadInputError(f"bad --hosts {text!r}: {len(names)} members cannot outvote a split", "give an odd number of hosts, e.g. three")
+    return names
+
+
+def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -> ClusterLayout:
+    """Member i on the engine of context i, reached at that engine's TCP address."""
+    from svcctl.docker.engine import context_endpoint
+
+    hosts = []
+    for index, name in enumerate(contexts, start=1):
+        endpoint = context_endpoint(name, docker_env)
+        if not endpoint.host.startswith("tcp://"):
+            raise BadInputError(f"context {name} is not a TCP engine ({endpoint.host})", "each member needs a host reachable at its own address, e.g. `svcctl hosts up`")
+        hosts.append(HostMember(name, endpoint.host, endpoint.address, index, tls_dir=endpoint.tls_dir))
+    addresses = [h.address for h in hosts]
+    if len(set(addresses)) != len(addresses):
+        raise BadInputError(f"two contexts of --hosts reach the same address ({', '.join(addresses)})", "give one context per host")
+    return ClusterLayout(project, tuple(hosts))
+
+
+def member_container(settings: Settings, member: HostMember) -> str:
+    return f"{container_prefix(settings.project)}zoo{member.member_id}"
+
+
+def registrator_containers(member: HostMember) -> list[str]:
+    return [f"{member.context}-{name}" for name in REGISTRATORS_PER_HOST]
+
+
+def pki_volume(project: str) -> str:
+    """The prefix of the volumes a host's engine keeps its part of the PKI in (-member, -registrator)."""
+    return f"{project}-pki"
+
+
+def host_bundles(layout: ClusterLayout) -> list["HostBundle"]:
+    from svcctl.security.pki import HostBundle
+
+    return [HostBundle(m.context, f"zoo{m.member_id}", m.address) for m in layout.hosts]
+
+
+def writer_identities(layout: ClusterLayout) -> list[str]:
+    """Every host's registrator identity: each is a writer of the whole registry."""
+    from svcctl.security.pki import host_registrator_cn
+
+    return [f"CN={host_registrator_cn(m.context)}" for m in layout.hosts]
+
+
+def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool = False) -> "DockerClient":
+    """Compose on one host's engine with hosts.yml (and hosts-secure.yml); the host's own
+    ${VARS} go in the env file."""
+    extra = {
+        "SVCCTL_HOST_NAME": member.context,
+        "SVCCTL_HOST_ADDRESS": member.address,
+        "SVCCTL_MEMBER_ID": str(member.member_id),
+        "SVCCTL_ZOO_SERVERS": layout.zoo_servers(),
+        "SVCCTL_ZK_CONNECT": layout.connect_string(),
+    }
+    files = [HOST_COMPOSE_FILE]
+    if secure:
+        from svcctl.security.pki import bundle_fingerprint
+        from svcctl.security.mode import project_pki
+
+        pki = project_pki(settings)
+        extra.update({
+            "SVCCTL_PKI_VOLUME": pki_volume(settings.project),
+            "SVCCTL_MEMBER_PKI_ID": bundle_fingerprint(pki.host_member_dir(member.context)),
+            "SVCCTL_REGISTRATOR_PKI_ID": bundle_fingerprint(pki.host_registrator(member.context).cert.parent),
+            "SVCCTL_ZK_WRITERS": " ".join(writer_identities(layout)),
+        })
+        files.append(HOST_SECURE_COMPOSE_FILE)
+    return compose_client(settings, extra=extra, files=files, engine=member.endpoint)
+
+
+def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("member", "registrator")) -> None:
+    """Copy this host's part of the PKI into the volumes on its engine that its member and
+    registrators mount read-only: the files owned by the uid the containers run as, keys 0600,
+    nothing else of the PKI (no other host's keys, no CA key). A throwaway container of the
+    members' image (already on the host) carries the copy; it never starts."""
+    import io
+    import tarfile
+
+    import docker.errors
+
+    from svcctl.docker.engine import client_for
+    from svcctl.security.pki import container_owner
+    from svcctl.security.mode import project_pki
+
+    pki = project_pki(settings)
+    uid, gid = container_owner(settings.container_uid)
+    sources = {"member": pki.host_member_dir(member.context), "registrator": pki.host_registrator(member.context).cert.parent}
+    client = client_for(member.endpoint, timeout=30)
+    for part in parts:
+        volume = f"{pki_volume(settings.project)}-{part}"
+        try:
+            client.volumes.get(volume)
+        except docker.errors.NotFound:
+            client.volumes.create(volume, labels={"io.svcctl.pki.project": settings.project})
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path in sorted(p for p in sources[part].iterdir() if p.is_file() and p.suffix == ".pem"):
+                data = path.read_bytes()
+                info = tarfile.TarInfo(path.name)
+                info.size, info.uid, info.gid, info.mode, info.mtime = len(data), uid, gid, path.stat().st_mode & 0o777, path.stat().st_mtime
+                tar.addfile(info, io.BytesIO(data))
+        try:
+            carrier = client.containers.create(settings.zk_image, command=["true"], entrypoint=[], network_mode="none",
+                                               volumes={volume: {"bind": "/pki", "mode": "rw"}}, labels={"SERVICE_IGNORE": "true"})
+        except docker.errors.ImageNotFound:
+            raise NotFoundError(f"image {settings.zk_image} is not on host {member.context}",
+                                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`") from None
+        try:
+            carrier.put_archive("/pki", archive.getvalue())
+        finally:
+            carrier.remove(force=True)
+
+
+def remove_pki_volumes(settings: Settings, member: HostMember) -> None:
+    """The host's part of the PKI off its engine (its containers are gone)."""
+    import docker.errors
+
+    from svcctl.docker.engine import client_for
+
+    client = client_for(member.endpoint, timeout=30)
+    for part in ("member", "registrator"):
+        try:
+            client.volumes.get(f"{pki_volume(settings.project)}-{part}").remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _compose_up(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool, services: list[str] | None = None) -> None:
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        host_compose_client(settings, layout, member, secure).compose.up(services=services, detach=True, quiet=True, pull="never")
+    except DockerException as exc:
+        raise compose_error(exc, f"cluster up on {member.context}") from exc
+
+
+def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: float = 120,
+       on_progress: Progress = no_progress) -> ClusterLayout:
+    """Each host's member and registrators started (Compose leaves running ones alone), the
+    layout recorded; the caller waits for quorum. Secured: the PKI (made once) completed with
+    each host's part and shipped to it, the members started alone, the tree made the admin's
+    with its final ACLs (cluster.secure_tree), and only then the registrators."""
+    from svcctl.ensemble.local import RegistryWriter, existing_mode, mode_name, secure_tree, wait_for_quorum
+    from svcctl.security.mode import OPEN, SECURE, record_mode
+
+    require_compose()
+    layout = plan_layout(settings.project, contexts, settings.docker_env())
+    if settings.layout is not None and settings.layout.contexts() != layout.contexts():
+        raise ConflictError(
+            f"the cluster of project {settings.project} already runs on {', '.join(settings.layout.contexts())}",
+            "`svcctl cluster down` first, or run `svcctl cluster up` without --hosts to start it again",
+        )
+    wanted = SECURE if secure else OPEN
+    current = existing_mode(settings, [member.endpoint for member in layout.hosts])
+    if current is not None and current != wanted:
+        # `cluster down --volumes` reaches the hosts only through a recorded layout.
+        first = "" if settings.layout is not None else f"`svcctl cluster up --hosts {','.join(contexts)}{' --secure' if current == SECURE else ''}`, "
+        raise ConflictError(
+            f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
+            f"remove it with its data first: {first}`svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
+        )
+    if secure:
+        from svcctl.security.pki import ensure_host_bundles, ensure_pki, hand_over, pki_dir
+
+        pki, done = ensure_pki(pki_dir(settings.state_path()))
+        if done:
+            on_progress(f"PKI {done} under {pki.root} (give {pki.ca} to your own consumers)")
+        issued = ensure_host_bundles(pki, host_bundles(layout))
+        if issued:
+            on_progress(f"issued the member certificates and registrator identities of {', '.join(issued)}")
+        hand_over(pki, settings.container_uid)  # the gateway's reader, mounted on this engine
+    record_mode(settings.state_path(), settings.project, wanted, over_hosts=True)
+    # Recorded before anything starts: a start that fails half-way is still found by `cluster down`.
+    save_layout(settings.state_path(), layout)
+    settings.layout = layout
+    settings.zk = layout.connect_string()  # what the status after it reads the registrators from
+    if secure:
+        for member in layout.hosts:
+            on_progress(f"{member.context} ({member.address}): zoo{member.member_id} (TLS+ACL), its part of the PKI shipped")
+            ship_pki(settings, member)
+            _compose_up(settings, layout, member, secure, [MEMBER_SERVICE])
+        wait_for_quorum(settings, timeout, on_progress)
+        writers = []
+        for member in layout.hosts:
+            from svcctl.docker.engine import client_for, engine_id
+            from svcctl.security.pki import read_cert
+
+            identity = read_cert(pki.host_registrator(member.context).cert).subject
+            writers.append(RegistryWriter(identity, engine_id(client_for(member.endpoint)), frozenset(registrator_containers(member))))
+        secure_tree(settings, writers, on_progress)
+    for member in layout.hosts:
+        on_progress(f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
+                    + (" (identity CN=svcctl-registrator@" + member.context + ")" if secure else ""))
+        _compose_up(settings, layout, member, secure)
+    return layout
+
+
+def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progress) -> str:
+    """A new key for one host's registrator identity, shipped to that host, whose registrators
+    are recreated on it (Compose sees the new digest); the other hosts are not touched.
+    Returns the identity's subject."""
+    from svcctl.security.pki import read_cert, reissue_host_registrator
+    from svcctl.security.mode import SECURE, project_mode, project_pki
+
+    layout = settings.layout
+    if layout is None or project_mode(settings) != SECURE:
+        raise BadInputError(f"project {settings.project} has no secured cluster over hosts",
+                            "`svcctl cluster up --hosts CTX1,CTX2,CTX3 --secure` starts one; on one engine `svcctl cluster up --secure --rotate` remakes the PKI")
+    member = next((m for m in layout.hosts if m.context == host), None)
+    if member is None:
+        raise BadInputError(f"{host} is not a host of project {settings.project}'s cluster", f"name one of {', '.join(layout.contexts())}")
+    who = reissue_host_registrator(project_pki(settings), host)
+    on_progress(f"issued a new key for {read_cert(who.cert).subject}; shipping it to {host}")
+    ship_pki(settings, member, ("registrator",))
+    _compose_up(settings, layout, member, True, list(REGISTRATORS_PER_HOST))
+    return read_cert(who.cert).subject
+
+
+def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> list[str]:
+    """Remove the cluster's containers (and its part of the PKI) from every host that answers,
+    then forget the layout. Returns the hosts that did not answer (their containers go with
+    `svcctl hosts down`)."""
+    from python_on_whales.exceptions import DockerException
+
+    from svcctl.docker.engine import client_for
+    from svcctl.security.mode import SECURE, forget_mode, project_mode
+
+    layout = settings.layout
+    assert layout is not None
+    require_compose()
+    secure = project_mode(settings) == SECURE
+    unreachable = []
+    for member in layout.hosts:
+        try:
+            client_for(member.endpoint, timeout=3)
+        except DockerUnavailableError:
+            on_progress(f"{member.context}: the engine does not answer; skipped")
+            unreachable.append(member.context)
+            continue
+        on_progress(f"{member.context}: removing zoo{member.member_id} and its registrators" + (" and volumes" if volumes else ""))
+        try:
+            host_compose_client(settings, layout, member, secure).compose.down(volumes=volumes, quiet=True, timeout=10)
+        except DockerException as exc:
+            raise compose_error(exc, f"cluster down on {member.context}") from exc
+        if secure:
+            remove_pki_volumes(settings, member)
+    remove_layout(settings.state_path(), settings.project)
+    if volumes and not unreachable:  # data left on a host that did not answer keeps its mode
+        forget_mode(settings.state_path(), settings.project, over_hosts=True)
+    settings.layout = None
+    return unreachable
+
+
+def _host_states(settings: Settings, member: HostMember) -> dict[str, str]:
+    """Container -> state on one host; every one 'host down' when its engine does not answer."""
+    from svcctl.docker.engine import client_for
+
+    names = [member_container(settings, member), *registrator_containers(member)]
+    try:
+        client = client_for(member.endpoint, timeout=3)
+        found = {c.name: c.status for c in client.containers.list(all=True, filters={"name": names})}
+    except (SvcctlError, OSError):
+        return {name: "host down" for name in names}
+    return {name: found.get(name, "absent") for name in names}
+
+
+def host_states(settings: Settings) -> dict[str, dict[str, str]]:
+    """context -> container -> state, every host asked in parallel."""
+    layout = settings.layout
+    assert layout is not None
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        states = list(pool.map(lambda m: _host_states(settings, m), layout.hosts))
+    return {m.context: s for m, s in zip(layout.hosts, states)}
+
+
+def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list["RegistratorRow"]:
+    """Per host, its registrator containers joined with their election nodes by id."""
+    from svcctl.registrator.status import join_registrators
+
+    layout = settings.layout
+    assert layout is not None
+    names = [name for member in layout.hosts for name in registrator_containers(member)]
+    merged = {name: state for member in layout.hosts for name, state in states.get(member.context, {}).items()}
+    return join_registrators(settings, names, merged, zk_reachable)

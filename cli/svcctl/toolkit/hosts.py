@@ -1,0 +1,477 @@
+"""Simulated Docker hosts on this machine (`svcctl hosts up|ls|stop|start|down`): N Docker
+engines, each in its own container of the `svcctl/dind` image, on one private bridge network,
+each with its own fixed address and a Docker context, the project's images loaded into each.
+
+Each engine listens on TCP with Docker's TLS and verifies its clients (`dockerd --tlsverify`): a
+plain TCP engine is root on that engine, and so on the keys shipped to it, for any local process.
+The engines' CA, their server certificates and svcctl's client certificate live in the state
+directory (pki.engine_pki_dir); the contexts hold the client certificate.
+
+Everything is named from the project (containers and contexts `<project>-host<i>`, network
+`<project>-hosts`, volumes `<project>-host<i>-docker`) and the network's subnet is derived from
+the project's name, so two projects on one engine never touch each other's hosts."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from svcctl.config.settings import Settings, dind_image
+from svcctl.docker.engine import EngineEndpoint, client_for, run_docker_cli
+from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError, WaitTimeoutError
+from svcctl.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    import docker
+
+PROJECT_LABEL = "io.svcctl.hosts.project"
+INDEX_LABEL = "io.svcctl.hosts.index"
+TLS_LABEL = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
+ENGINE_PORT = 2376  # Docker's port for TLS
+ENGINE_CERTS = "/certs"  # where the entrypoint finds the engine's ca.pem, cert.pem, key.pem
+MAX_HOSTS = 9
+# Subnets are /24s of 10.192.0.0/12, picked by the project's name (then the next free one).
+SUBNET_POOL = ipaddress.ip_network("10.192.0.0/12")
+FIRST_HOST_OFFSET = 10  # host i gets .10+i: .1 is the bridge's gateway
+ENGINE_START_TIMEOUT = 60.0
+HOST_RUN_OPTIONS = (
+    # No --privileged here (the bounding set lacks CAP_SYS_RESOURCE): everything else it gives.
+    "--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--init",
+)
+
+
+def host_name(project: str, index: int) -> str:
+    return f"{project}-host{index}"
+
+
+def network_name(project: str) -> str:
+    return f"{project}-hosts"
+
+
+def volume_name(project: str, index: int) -> str:
+    return f"{project}-host{index}-docker"
+
+
+def engine_url(address: str) -> str:
+    return f"tcp://{address}:{ENGINE_PORT}"
+
+
+def candidate_subnets(project: str) -> Iterator[ipaddress.IPv4Network]:
+    """Every /24 of the pool, starting at the one the project's name hashes to: the same project
+    gets the same subnet run after run, two projects (almost always) different ones, and a taken
+    one is skipped."""
+    subnets = list(SUBNET_POOL.subnets(new_prefix=24))
+    start = int(hashlib.sha256(project.encode()).hexdigest(), 16) % len(subnets)
+    for k in range(len(subnets)):
+        yield subnets[(start + k) % len(subnets)]  # type: ignore[misc]
+
+
+def host_address(subnet: ipaddress.IPv4Network, index: int) -> str:
+    return str(subnet.network_address + FIRST_HOST_OFFSET + index)
+
+
+@dataclass
+class HostInfo:
+    name: str  # container and Docker context
+    index: int
+    address: str
+    state: str  # the container's state
+    engine: str  # tcp://ADDR:2376 (TLS, client certificate required)
+    engine_version: str | None = None  # None: the engine does not answer
+    containers: int | None = None  # running containers on that engine
+    images: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def host_containers(client: "docker.DockerClient", project: str) -> list:
+    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    return sorted(found, key=lambda c: int(c.labels.get(INDEX_LABEL, "0")))
+
+
+def _address_of(container, project: str) -> str:
+    """The host's fixed address (kept while it is stopped, unlike the live IPAddress)."""
+    net = (container.attrs["NetworkSettings"]["Networks"] or {}).get(network_name(project)) or {}
+    return (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress") or ""
+
+
+def engine_pki(settings: Settings):
+    from svcctl.security.pki import EnginePki, engine_pki_dir
+
+    return EnginePki(engine_pki_dir(settings.state_path(), settings.project))
+
+
+def host_endpoint(settings: Settings, name: str, address: str) -> EngineEndpoint:
+    """Host `name`'s engine as svcctl reaches it: TCP with svcctl's client certificate."""
+    return EngineEndpoint(engine_url(address), name, str(engine_pki(settings).client_dir))
+
+
+def _engine_facts(info: HostInfo, endpoint: EngineEndpoint) -> HostInfo:
+    if info.state != "running" or not info.address:
+        return info
+    try:
+        inner = client_for(endpoint, timeout=3)
+        info.engine_version = str(inner.version().get("Version"))
+        facts = inner.info()
+        info.containers, info.images = facts.get("ContainersRunning"), facts.get("Images")
+    except Exception:  # noqa: BLE001 - not answering, or answering badly: shown as "-" by ls
+        pass
+    return info
+
+
+def ls(settings: Settings) -> list[HostInfo]:
+    """The project's hosts, with what each engine says of itself (asked in parallel)."""
+    from svcctl.docker.engine import docker_client
+
+    client = docker_client()
+    infos = []
+    for container in host_containers(client, settings.project):
+        address = _address_of(container, settings.project)
+        infos.append(HostInfo(container.name, int(container.labels.get(INDEX_LABEL, "0")), address, container.status, engine_url(address)))
+    with ThreadPoolExecutor(max_workers=max(1, len(infos))) as pool:
+        return list(pool.map(lambda info: _engine_facts(info, host_endpoint(settings, info.name, info.address)), infos))
+
+
+# --- up --------------------------------------------------------------------------------------------
+
+
+def _docker(args: list[str], what: str, timeout: float = 120.0) -> str:
+    proc = run_docker_cli(args, timeout=timeout)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SvcctlError(f"{what} failed: {last[-1] if last else f'docker exited {proc.returncode}'}", "see the message; `svcctl hosts down` removes a half-made set of hosts")
+    return proc.stdout
+
+
+def ensure_network(client: "docker.DockerClient", project: str, on_progress: Progress) -> ipaddress.IPv4Network:
+    """The hosts' bridge network: reused when it exists, else created on the project's subnet
+    (or the next one no other network holds)."""
+    import docker.errors
+    import docker.types
+
+    name = network_name(project)
+    try:
+        network = client.networks.get(name)
+        return ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+    except docker.errors.NotFound:
+        pass
+    taken = []
+    for net in client.networks.list():
+        for config in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if config.get("Subnet"):
+                taken.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    for subnet in candidate_subnets(project):
+        if any(subnet.overlaps(other) for other in taken if other.version == 4):
+            continue
+        on_progress(f"network {name} on {subnet}")
+        client.networks.create(
+            name, driver="bridge", labels={PROJECT_LABEL: project},
+            ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=str(subnet.network_address + 1))]),
+        )
+        return subnet  # type: ignore[return-value]
+    raise ConflictError("no free /24 left in 10.192.0.0/12 for the hosts' network", "remove unused Docker networks (`docker network ls`)")
+
+
+def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
+    name = host_name(project, index)
+    # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
+    _docker(["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)], f"creating volume {volume_name(project, index)}")
+    _docker(
+        [
+            "run", "-d", "--name", name, "--hostname", name, *HOST_RUN_OPTIONS,
+            "--network", network_name(project), "--ip", host_address(subnet, index),
+            "--volume", f"{volume_name(project, index)}:/var/lib/docker",
+            "--volume", f"{certs}:{ENGINE_CERTS}:ro",
+            "--label", f"{PROJECT_LABEL}={project}", "--label", f"{INDEX_LABEL}={index}", "--label", f"{TLS_LABEL}=verify",
+            "--stop-timeout", "30",  # a graceful stop needs the inner containers' shutdown first
+            dind_image(),
+        ],
+        f"starting host {name}",
+    )
+
+
+def ensure_context(endpoint: EngineEndpoint) -> None:
+    """The host's Docker context, created or pointed at its engine again, with svcctl's client
+    certificate (the docker CLI copies it into its context store)."""
+    name = endpoint.context or ""
+    ca, cert, key = endpoint.tls_files() or ("", "", "")
+    endpoint_option = f"host={endpoint.host},ca={ca},cert={cert},key={key}"
+    proc = run_docker_cli(["context", "inspect", name])
+    if proc.returncode == 0:
+        _docker(["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
+    else:
+        _docker(["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option], f"creating Docker context {name}")
+
+
+def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
+    """The host's engine once it answers; fails at once (with its log) if the host exits."""
+    name = endpoint.context
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client_for(endpoint, timeout=5)
+        except DockerUnavailableError:
+            if container is not None:
+                container.reload()
+                if container.status != "running":
+                    raise SvcctlError(
+                        f"host {name} exited ({container.status}) before its engine answered",
+                        "read its log below; `svcctl hosts down` then `svcctl hosts up` starts over",
+                        details=container.logs(tail=15).decode(errors="replace"),
+                    ) from None
+            if time.monotonic() > deadline:
+                raise WaitTimeoutError(
+                    f"the engine of host {name} does not answer at {endpoint.host} after {timeout:.0f}s",
+                    f"read `docker logs {name}`; `svcctl hosts down` then `svcctl hosts up` starts over",
+                ) from None
+            time.sleep(0.3)
+
+
+def project_images(settings: Settings, names: list[str] | None) -> dict[str, str]:
+    """name -> tag of the images to load into the hosts (default: every image of the project
+    but the hosts' own)."""
+    from svcctl.docker.images import known_images
+
+    available = {n: s.tag for n, s in known_images(settings.project_path()).items() if n != "dind"}
+    if not names:
+        return available
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise BadInputError(f"unknown image {', '.join(unknown)}", f"choose from: {', '.join(available)}")
+    return {n: available[n] for n in names}
+
+
+def load_images(client: "docker.DockerClient", hosts: dict[str, EngineEndpoint], tags: list[str], on_progress: Progress, tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
+    """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
+    that is missing anywhere, loaded into those hosts in parallel. Returns host -> tags loaded."""
+    import docker.errors
+
+    wanted: dict[str, str] = {}
+    for tag in tags:
+        try:
+            wanted[tag] = client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            raise NotFoundError(f"image {tag} is not built", "build it with `svcctl build` first") from None
+    missing: dict[str, list[str]] = {}
+    for name, endpoint in hosts.items():
+        inner = client_for(endpoint)
+        for tag, image_id in wanted.items():
+            try:
+                if inner.images.get(tag).id == image_id:
+                    continue
+            except docker.errors.ImageNotFound:
+                pass
+            missing.setdefault(name, []).append(tag)
+    if not missing:
+        on_progress("images: every host has them already")
+        return {}
+    union = sorted({tag for tags_ in missing.values() for tag in tags_})
+    with tempfile.TemporaryDirectory(prefix="svcctl-hosts-", dir=tmp_dir) as tmp:
+        archive = Path(tmp) / "images.tar"
+        on_progress(f"images: saving {', '.join(union)}")
+        _docker(["save", "-o", str(archive), *union], "docker save", timeout=900)
+        on_progress(f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel")
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            loads = dict(zip(missing, pool.map(lambda name: run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], timeout=1800), missing)))
+        failed = []
+        for name, proc in loads.items():
+            err = proc.stderr or ""
+            if proc.returncode != 0:
+                failed.append(f"{name}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+        if failed:
+            raise SvcctlError(f"loading images into the hosts failed ({'; '.join(failed)})", "is there disk space? `df -h /var/lib/docker`")
+    return missing
+
+
+def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_progress: Progress = no_progress) -> list[HostInfo]:
+    """Hosts 1..count running, each with its context and the project's images. Hosts already
+    running are left alone (unless their engine certificate is new: restarted to read it; or
+    they were started with a plain TCP engine: re-created on their volume); stopped ones are
+    started; twice is harmless."""
+    from svcctl.docker.engine import docker_client
+    from svcctl.docker.images import build_images, image_exists
+    from svcctl.security.pki import ensure_engine_pki
+
+    if not 1 <= count <= MAX_HOSTS:
+        raise BadInputError(f"cannot start {count} hosts", f"give 1 to {MAX_HOSTS}")
+    project = settings.project
+    tags = list(project_images(settings, images).values())
+    client = docker_client(timeout=600)
+    if not image_exists(client, dind_image()):
+        on_progress(f"building {dind_image()}")
+        build_images(settings, ["dind"], on_progress)
+    subnet = ensure_network(client, project, on_progress)
+    existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
+    # Hosts beyond `count` that an older svcctl started with a plain TCP engine are secured too.
+    indexes = sorted({*range(1, count + 1), *(i for i, c in existing.items() if i > 0 and TLS_LABEL not in c.labels)})
+    pki, reissued = ensure_engine_pki(engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in indexes})
+    for index in indexes:
+        name = host_name(project, index)
+        container = existing.get(index)
+        if container is not None and TLS_LABEL not in container.labels:
+            on_progress(f"{name}: its engine was plain TCP; re-created with TLS (its volume, images and containers kept)")
+            container.remove(force=True)
+            container = None
+        if container is None:
+            on_progress(f"{name}: starting at {host_address(subnet, index)} (engine TLS-verified)")
+            _run_host(project, index, subnet, pki.server_dir(name))
+        elif container.status != "running":
+            on_progress(f"{name}: starting again")
+            container.start()
+        elif name in reissued:
+            on_progress(f"{name}: a new engine certificate; restarting its engine to read it")
+            container.restart(timeout=30)
+    engines: dict[str, EngineEndpoint] = {}
+    for index in indexes:
+        endpoint = host_endpoint(settings, host_name(project, index), host_address(subnet, index))
+        wait_engine(endpoint, container=client.containers.get(endpoint.context))
+        ensure_context(endpoint)
+        engines[host_name(project, index)] = endpoint
+    on_progress(f"engines answer: {', '.join(engines)}")
+    _follow_engines(settings, engines)
+    load_images(client, engines, tags, on_progress, settings.hosts_tmp)
+    return ls(settings)
+
+
+def _follow_engines(settings: Settings, engines: dict[str, EngineEndpoint]) -> None:
+    """A cluster recorded on these hosts reaches their engines where they are now (a layout an
+    older svcctl recorded names the plain tcp://ADDR:2375 and no TLS material)."""
+    import dataclasses
+
+    from svcctl.config.layout import load_layout, save_layout
+
+    layout = load_layout(settings.state_path(), settings.project)
+    if layout is None:
+        return
+    moved = tuple(dataclasses.replace(m, engine=engines[m.context].host, tls_dir=engines[m.context].tls_dir)
+                  if m.context in engines else m for m in layout.hosts)
+    if moved != layout.hosts:
+        save_layout(settings.state_path(), dataclasses.replace(layout, hosts=moved))
+
+
+# --- a crash and a return -------------------------------------------------------------------------
+
+
+def _host(client: "docker.DockerClient", settings: Settings, name: str):
+    for container in host_containers(client, settings.project):
+        if container.name == name:
+            return container
+    known = ", ".join(c.name for c in host_containers(client, settings.project)) or "none (run `svcctl hosts up`)"
+    raise NotFoundError(f"no host {name!r} in project {settings.project}", f"hosts: {known}")
+
+
+def stop(settings: Settings, name: str, graceful: bool = False, on_progress: Progress = no_progress) -> None:
+    """A host crash (the engine and everything on it killed at once), or with `graceful` a
+    shutdown that stops the inner containers first."""
+    from svcctl.docker.engine import docker_client
+
+    container = _host(docker_client(), settings, name)
+    if container.status != "running":
+        on_progress(f"{name} is not running ({container.status})")
+        return
+    if graceful:
+        on_progress(f"{name}: stopping (inner containers first)")
+        container.stop(timeout=30)
+    else:
+        on_progress(f"{name}: crashing (kill)")
+        container.kill()
+
+
+def start(settings: Settings, name: str, on_progress: Progress = no_progress) -> HostInfo:
+    """The host back on the same address; its engine restarts the containers that have a
+    restart policy (the cluster's member and registrators, the sample services)."""
+    from svcctl.docker.engine import docker_client
+
+    container = _host(docker_client(), settings, name)
+    if container.status != "running":
+        on_progress(f"{name}: starting")
+        container.start()
+    container.reload()
+    address = _address_of(container, settings.project)
+    endpoint = host_endpoint(settings, name, address)
+    wait_engine(endpoint, container=container)
+    return _engine_facts(HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", endpoint.host), endpoint)
+
+
+# --- down --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DownReport:
+    containers: list[str]
+    volumes: list[str]
+    contexts: list[str]
+    network: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _remove_volume(volume, attempts: int = 30) -> None:
+    """A volume is briefly "in use" after its container's forced removal returns: retried."""
+    import docker.errors
+
+    for attempt in range(attempts):
+        try:
+            volume.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+
+
+def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
+    """Remove the hosts with everything on them, their volumes, contexts, network and engine
+    certificates, and the record of a cluster that ran on them."""
+    import shutil
+
+    import docker.errors
+
+    from svcctl.docker.engine import docker_client
+    from svcctl.config.layout import load_layout, remove_layout
+    from svcctl.security.mode import forget_mode
+
+    project = settings.project
+    client = docker_client(timeout=300)  # a loaded machine takes its time removing a host
+    report = DownReport([], [], [], None)
+    containers = host_containers(client, project)
+    on_progress(f"removing {', '.join(c.name for c in containers) or 'no host'}")
+    volumes = client.volumes.list(filters={"label": f"{PROJECT_LABEL}={project}"})
+    # In parallel: each host takes its inner containers down and leaves a large volume behind.
+    with ThreadPoolExecutor(max_workers=max(1, len(containers), len(volumes))) as pool:
+        list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+        list(pool.map(_remove_volume, volumes))
+    report.containers = [c.name for c in containers]
+    report.volumes = [v.name for v in volumes]
+    for index in range(1, MAX_HOSTS + 1):
+        name = host_name(project, index)
+        if run_docker_cli(["context", "inspect", name]).returncode == 0:
+            _docker(["context", "rm", "--force", name], f"removing Docker context {name}")
+            report.contexts.append(name)
+    try:
+        client.networks.get(network_name(project)).remove()
+        report.network = network_name(project)
+    except docker.errors.NotFound:
+        pass
+    shutil.rmtree(engine_pki(settings).root, ignore_errors=True)
+    recorded = load_layout(settings.state_path(), project)
+    if recorded is not None and set(recorded.contexts()) <= set(report.contexts) | {c.name for c in containers}:
+        remove_layout(settings.state_path(), project)
+        forget_mode(settings.state_path(), project, over_hosts=True)  # its data went with the hosts' volumes
+        on_progress("the cluster recorded on these hosts is gone with them")
+    return report

@@ -1,0 +1,137 @@
+"""`svcctl demo`: the whole classic walkthrough as one verified run: doctor (with fixes), build
+(cache hits when nothing changed), cluster up, the four scenarios from a clean state, and a
+report whose `ok` holds only if every expectation held."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from svcctl.ensemble import local as cluster
+from svcctl.walkthrough import scenarios
+from svcctl.toolkit.doctor import Check
+from svcctl.toolkit.doctor import fix as doctor_fix
+from svcctl.config.settings import Settings
+from svcctl.errors import CheckFailedError, SvcctlError
+from svcctl.docker.images import BuildResult, build_images
+from svcctl.progress import Progress, no_progress
+
+CLUSTER_TIMEOUT = 180.0
+
+
+@dataclass
+class DemoReport:
+    checks: list[Check] = field(default_factory=list)
+    builds: list[BuildResult] = field(default_factory=list)
+    nodes: list[cluster.NodeStatus] = field(default_factory=list)
+    steps: list[scenarios.StepResult] = field(default_factory=list)
+    faults: list[Any] = field(default_factory=list)  # faults.FaultResult, with --faults
+    want_faults: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase, and total
+    torn_down: bool = False
+    security: str = ""  # the cluster's mode: open or tls+acl
+    phase: str = ""  # the phase running, or the one that failed
+    error: SvcctlError | None = None  # what stopped the run before the scenarios finished
+
+    @property
+    def ok(self) -> bool:
+        return (self.error is None and len(self.steps) == len(scenarios.STEPS) and all(s.ok for s in self.steps)
+                and (not self.want_faults or (bool(self.faults) and all(f.ok for f in self.faults))))
+
+    def summary_rows(self) -> list[dict]:
+        """The summary table: step, expected, seen in ZooKeeper, time to converge."""
+        return scenarios.summary_rows(self.steps)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "summary": self.summary_rows(),
+            "seconds": self.seconds,
+            "checks": [c.to_dict() for c in self.checks],
+            "images": [b.to_dict() for b in self.builds],
+            "cluster": [n.to_dict() for n in self.nodes],
+            "steps": [s.to_dict() for s in self.steps],
+            "faults": [f.to_dict() for f in self.faults],
+            "torn_down": self.torn_down,
+            "security": self.security,
+            "error": None
+            if self.error is None
+            else {"phase": self.phase, "cause": self.error.cause, "fix": self.error.fix, "exit_code": self.error.exit_code, "details": self.error.details},
+        }
+
+
+def _timed(report: DemoReport, phase: str, started: float) -> None:
+    report.seconds[phase] = round(time.monotonic() - started, 2)
+
+
+def _phase(report: DemoReport, name: str, on_progress: Progress, message: str) -> float:
+    report.phase = name
+    on_progress(message)
+    return time.monotonic()
+
+
+def run_demo(
+    settings: Settings,
+    keep: bool = True,
+    timeout: float = scenarios.DEFAULT_TIMEOUT,
+    on_progress: Progress = no_progress,
+    on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
+    secure: bool = False,
+    with_faults: bool = False,
+    on_fault: Callable[[Any], None] = lambda _: None,
+) -> DemoReport:
+    """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops
+    the run and is recorded in `report.error`; a failed scenario ends it with `report.ok` false.
+    With keep=False the project is taken down at the end, also after a failure. `secure`: on
+    the TLS+ACL cluster (cluster up --secure). `with_faults`: the fault scenarios after the four
+    (when they held)."""
+    report = DemoReport(want_faults=with_faults)
+    begun = time.monotonic()
+    try:
+        started = _phase(report, "doctor", on_progress, "doctor --fix")
+        report.checks = doctor_fix(settings.zk_hosts, on_progress, tls=settings.zk_tls)
+        _timed(report, "doctor", started)
+        failed = [c for c in report.checks if c.required and not c.ok]
+        if failed:
+            raise CheckFailedError(
+                f"doctor: {', '.join(c.name for c in failed)} failed",
+                "run `svcctl doctor --fix` as root, or follow its fix column",
+                details="\n".join(f"{c.name}: {c.detail} (fix: {c.fix})" for c in failed),
+            )
+
+        started = _phase(report, "build", on_progress, "building the images")
+        report.builds = build_images(settings, [], on_progress)
+        _timed(report, "build", started)
+
+        started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
+        report.nodes = cluster.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
+        report.security = "tls+acl" if secure else "open"
+        _timed(report, "cluster", started)
+
+        started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")
+        report.steps = scenarios.run(settings, list(scenarios.STEPS), timeout=timeout, from_scratch=True, on_progress=on_progress, on_step=on_step)
+        _timed(report, "scenarios", started)
+
+        if with_faults and all(s.ok for s in report.steps):
+            from svcctl.walkthrough import faults
+
+            started = _phase(report, "faults", on_progress, "the fault scenarios, under consumer load")
+            chosen = faults.parse_faults("faults", over_hosts=settings.layout is not None)
+            report.faults = faults.run_faults(settings, chosen, on_progress=on_progress, on_result=on_fault)
+            _timed(report, "faults", started)
+    except SvcctlError as exc:
+        # Kept in the report, not raised: the caller still gets every phase done so far
+        # (the CI smoke report is written even when the run stops early).
+        report.error = exc
+    finally:
+        if not keep:
+            started = time.monotonic()
+            try:
+                cluster.down(settings, volumes=False, on_progress=on_progress)
+                report.torn_down = True
+            except SvcctlError as exc:
+                report.error = report.error or exc
+            _timed(report, "down", started)
+        report.seconds["total"] = round(time.monotonic() - begun, 2)
+    return report

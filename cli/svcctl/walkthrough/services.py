@@ -1,0 +1,411 @@
+"""The sample services' lifecycle (up, scale, stop) through Compose, and `ps`: what Docker runs,
+cross-checked against what ZooKeeper has registered for each container."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from svcctl.docker.compose import compose_client, compose_error, require_compose
+from svcctl.config.settings import DEFAULT_BASE, Settings
+from svcctl.errors import BadInputError, ZooKeeperUnavailableError
+from svcctl.progress import Progress, no_progress
+from svcctl.registry.model import RegistrationPayload
+from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
+
+if TYPE_CHECKING:
+    import docker
+    from kazoo.client import KazooClient
+    from svcctl.docker.engine import EngineEndpoint
+
+LOOPBACK = "127.0.0.1"
+
+
+# --- Docker's view, as plain data (what the pure scenario logic works on) -----------------
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """One container as the engine reports it, reduced to what registration depends on."""
+
+    id: str
+    name: str
+    state: str  # running, exited, paused, ...
+    health: str | None  # healthy, starting, unhealthy, or None without a HEALTHCHECK
+    project: str | None  # com.docker.compose.project
+    compose_service: str | None  # com.docker.compose.service
+    number: int | None  # com.docker.compose.container-number
+    env: dict[str, str]
+    labels: dict[str, str]
+    # "8080/tcp" -> [(host ip, host port), ...]; empty list when the port is not published
+    ports: dict[str, list[tuple[str, int]]]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ports"] = {k: [f"{ip}:{port}" for ip, port in v] for k, v in self.ports.items()}
+        return data
+
+
+def container_view(attrs: dict[str, Any]) -> ContainerView:
+    """Build a ContainerView from `docker inspect` JSON (pure): its listing entry and its config."""
+    state = attrs.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    listed_ports = [
+        {"PrivatePort": int(key.split("/")[0]), "Type": key.partition("/")[2] or "tcp", **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {})}
+        for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
+        for b in ([x for x in bindings or [] if x.get("HostPort")] or [None])
+    ]
+    summary = {
+        "Id": attrs.get("Id", ""),
+        "Names": [attrs.get("Name") or ""],
+        "State": state.get("Status", "unknown"),
+        "Status": f"({'health: starting' if health == 'starting' else health})" if health else "",
+        "Labels": (attrs.get("Config") or {}).get("Labels") or {},
+        "Ports": listed_ports,
+    }
+    return listed_view(summary, attrs.get("Config") or {})
+
+
+def sample_service_of(view: ContainerView) -> SampleService | None:
+    """The sample service a container is registered as, from the same keys registrator reads
+    (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env; SERVICE_IGNORE and
+    SERVICE_<port>_IGNORE leave it unregistered), whatever project started
+    it: the registrator registers every container of the engine, not only this project's."""
+    def flag(key: str) -> bool:
+        return bool(view.labels.get(key, view.env.get(key)))
+
+    if flag("SERVICE_IGNORE"):
+        return None
+    for service in SERVICES.values():
+        if flag(f"SERVICE_{service.container_port}_IGNORE"):
+            continue
+        for key in (f"SERVICE_{service.container_port}_NAME", "SERVICE_NAME"):
+            value = view.labels.get(key, view.env.get(key))
+            if value is not None:
+                if value == service.name:
+                    return service
+                break  # named something else through the more specific key
+    return None
+
+
+def registration_key(view: ContainerView, service: SampleService) -> str | None:
+    """`<ip>:<host port>` of the service's published container port (tcp), or None."""
+    bindings = view.ports.get(f"{service.container_port}/tcp") or []
+    if not bindings:
+        return None
+    ip, port = bindings[0]
+    # registrator advertises the published host IP; 0.0.0.0 is not an address (ours run -ip 127.0.0.1).
+    return f"{LOOPBACK if ip in ('0.0.0.0', '') else ip}:{port}"
+
+
+def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerView:
+    """A ContainerView from one entry of the engine's container listing (state, health, ports,
+    labels) and the container's configuration from `docker inspect` (its env), pure."""
+    labels = dict(summary.get("Labels") or {})
+    env: dict[str, str] = {}
+    for item in config.get("Env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    ports: dict[str, list[tuple[str, int]]] = {}
+    for port in summary.get("Ports") or []:
+        bindings = ports.setdefault(f"{port.get('PrivatePort')}/{port.get('Type') or 'tcp'}", [])
+        if port.get("PublicPort"):
+            bindings.append((port.get("IP") or "0.0.0.0", int(port["PublicPort"])))
+    for bindings in ports.values():
+        bindings.sort(key=lambda b: ":" in b[0])  # IPv4 first, as inspect lists them
+    status = summary.get("Status") or ""
+    health = next((h for marker, h in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")) if marker in status), None)
+    number = labels.get("com.docker.compose.container-number")
+    return ContainerView(
+        id=summary.get("Id", ""),
+        name=((summary.get("Names") or [""])[0]).lstrip("/"),
+        state=summary.get("State") or "unknown",
+        health=health,
+        project=labels.get("com.docker.compose.project"),
+        compose_service=labels.get("com.docker.compose.service"),
+        number=int(number) if number and number.isdigit() else None,
+        env=env,
+        labels=labels,
+        ports=ports,
+    )
+
+
+# Id -> Config of containers inspected once: a container's configuration never changes, so the
+# scenarios' and ps' polls list the engine's containers (one call) and inspect only new ones.
+_CONFIGS: dict[str, dict[str, Any]] = {}
+
+
+def engine_containers(client: "docker.DockerClient | None" = None) -> list[ContainerView]:
+    """Every container of the engine (all states), from one listing."""
+    import docker.errors
+
+    from svcctl.docker.engine import docker_client
+
+    client = client or docker_client()
+    views = []
+    for summary in client.api.containers(all=True):
+        config = _CONFIGS.get(summary["Id"])
+        if config is None:
+            try:
+                config = client.api.inspect_container(summary["Id"]).get("Config") or {}
+            except docker.errors.NotFound:
+                continue  # removed between the listing and the inspect
+            _CONFIGS[summary["Id"]] = config
+        views.append(listed_view(summary, config))
+    return views
+
+
+def project_instances(views: list[ContainerView], project: str, service: str | None = None) -> list[ContainerView]:
+    """This project's containers of the sample services (optionally one), by container number."""
+    chosen = [
+        v
+        for v in views
+        if v.project == project and v.compose_service in SERVICES and (service is None or v.compose_service == service)
+    ]
+    return sorted(chosen, key=lambda v: (v.compose_service or "", v.number or 0, v.name))
+
+
+# --- ZooKeeper's view ------------------------------------------------------------------------
+
+
+def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+    """service -> child names under base/service, or None when the service node does not exist."""
+    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.tree import join_path
+
+    children, _ = registry_tree(zk, base)
+    return {name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))}
+
+
+def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+    """Like read_registrations, but only the children whose payload names `engine_id` as owner:
+    in a cluster over hosts, one engine's view must not count the other hosts' instances. A
+    service node holding only other engines' children reads as None (not an empty node)."""
+    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.tree import join_path
+
+    children, infos = registry_tree(zk, base, with_data=True)
+    result: dict[str, list[str] | None] = {}
+    for name in services if services is not None else list(SERVICES):
+        path = join_path(base, name)
+        found = children.get(path)
+        if not found:
+            result[name] = found
+            continue
+        owned = []
+        for child in found:
+            info = infos.get(join_path(path, child))
+            payload = RegistrationPayload.from_bytes(info.data) if info is not None else None
+            if payload is not None and payload.engine_id == engine_id:
+                owned.append(child)
+        result[name] = sorted(owned) or None
+    return result
+
+
+def payload_matches(payload: RegistrationPayload | dict | None, container_id: str) -> bool:
+    """Does a registration's payload name this container?"""
+    if isinstance(payload, dict):
+        payload = RegistrationPayload.from_dict(payload)
+    return payload is not None and payload.names_container(container_id)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine: "EngineEndpoint | None" = None) -> None:
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    compose = compose_client(settings, engine=engine)
+    try:
+        # recreate=False: running instances stay as they are; only the count changes.
+        compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never")
+    except DockerException as exc:
+        raise compose_error(exc, action) from exc
+
+
+def up(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> dict[str, int]:
+    """Make sure each named service runs at least one instance; running ones are left alone.
+    Returns the instance count asked of Compose per service."""
+    services = validate_services(names)
+    views = engine_containers()
+    running = {
+        service.name: sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
+        for service in services
+    }
+    scales = {name: max(1, count) for name, count in running.items()}
+    starting = [name for name, count in running.items() if not count]
+    already = [f"{name} ({count} running)" for name, count in running.items() if count]
+    on_progress("; ".join(filter(None, (
+        f"starting {', '.join(starting)}" if starting else "",
+        f"already up: {', '.join(already)}" if already else "",
+    ))))
+    _compose_up(settings, scales, "up " + " ".join(scales))
+    return scales
+
+
+def validate_scale(name: str, count: int) -> SampleService:
+    service = get_service(name)
+    if count < 0:
+        raise BadInputError(f"cannot scale {name} to {count}: the count must be 0 or more", f"e.g. `svcctl scale {name} 2`; services: {', '.join(SERVICES)}")
+    return service
+
+
+def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress, engine: "EngineEndpoint | None" = None) -> None:
+    """Run exactly `count` instances of the service (0 stops and removes them all); `host`: on
+    that engine instead of this process's (give `settings` that host's --context too, so the
+    instances publish on its address)."""
+    validate_scale(name, count)
+    if count == 0:
+        if engine is not None:
+            raise BadInputError("scaling to 0 on a given host is not supported here", "`svcctl --context HOST scale NAME 0`")
+        stop(settings, [name], on_progress)
+        return
+    on_progress(f"scaling {name} to {count}")
+    _compose_up(settings, {name: count}, f"scale {name}", engine=engine)
+
+
+def stop(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> None:
+    """Stop and remove every instance of the named services: their registrations must go, and
+    the next `up` starts a fresh container (new host port, new registration)."""
+    from python_on_whales.exceptions import DockerException
+
+    services = [s.name for s in validate_services(names)]
+    require_compose()
+    compose = compose_client(settings)
+    on_progress(f"stopping {', '.join(services)}")
+    try:
+        compose.compose.stop(services=services, timeout=10)
+        compose.compose.rm(services=services, stop=True)
+    except DockerException as exc:
+        raise compose_error(exc, "stop " + " ".join(services)) from exc
+
+
+# --- ps --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PsRow:
+    """One container of `svcctl ps`, cross-checked against ZooKeeper (an instance as consumers see
+    it is svcctl.consumer.cache.Instance)."""
+
+    service: str
+    container: str
+    container_id: str
+    state: str
+    health: str | None
+    host_port: int | None
+    znode: str | None  # where its registration must be
+    registered: str  # yes | no | other-container | not-published | unknown (ZooKeeper down)
+    host: str | None = None  # the host (Docker context) it runs on, with --all-hosts
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> PsRow:
+    """One container's line of `ps` (pure). `registrations` maps a znode path to its payload
+    (None when the node does not exist); None as a whole means ZooKeeper could not be read."""
+    key = registration_key(view, service)
+    znode = f"{base}/{service.name}/{key}" if key else None
+    if view.state != "running" or znode is None:
+        registered = "not-published" if view.state == "running" else "no"
+        # A stopped container must not be registered; say so if it still is.
+        if znode and registrations is not None and registrations.get(znode) is not None:
+            registered = "stale"
+    elif registrations is None:
+        registered = "unknown"
+    elif znode not in registrations or registrations[znode] is None:
+        registered = "no"
+    else:
+        registered = "yes" if payload_matches(registrations[znode], view.id) else "other-container"
+    return PsRow(
+        service=service.name,
+        container=view.name,
+        container_id=view.id[:12],
+        state=view.state,
+        health=view.health,
+        host_port=int(key.rsplit(":", 1)[1]) if key else None,
+        znode=znode,
+        registered=registered,
+    )
+
+
+def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
+    """A quick ruok round before opening a session: with the ensemble down, `ps` answers at
+    once (registered: unknown) instead of waiting out the client's connection retries."""
+    from svcctl.zk.fourletter import four_letter_word
+
+    tls = settings.zk_tls
+    context = tls.context() if tls is not None else None
+    for host in settings.zk_hosts:
+        try:
+            if four_letter_word(host.host, host.port, "ruok", timeout=timeout, tls=context).strip() == "imok":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:
+    """This project's sample-service containers, each cross-checked against ZooKeeper."""
+    return cross_check_all(settings, project_instances(engine_containers(), settings.project), base)
+
+
+def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsRow], list[str]]:
+    """`ps` over every host of the cluster recorded by `cluster up --hosts` (engines asked in
+    parallel); returns the instances, each with its host, and the hosts that did not answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from svcctl.docker.engine import client_for
+    from svcctl.errors import DockerUnavailableError, NotFoundError
+
+    layout = settings.layout
+    if layout is None:
+        raise NotFoundError(f"no cluster over hosts is recorded for project {settings.project}", "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`")
+
+    def views_of(engine: "EngineEndpoint") -> list[ContainerView] | None:
+        try:
+            return project_instances(engine_containers(client_for(engine, timeout=5)), settings.project)
+        except (DockerUnavailableError, OSError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        per_host = list(pool.map(views_of, [m.endpoint for m in layout.hosts]))
+    views: list[ContainerView] = []
+    hosts: list[str] = []
+    down = []
+    for member, found in zip(layout.hosts, per_host):
+        if found is None:
+            down.append(member.context)
+            continue
+        views += found
+        hosts += [member.context] * len(found)
+    instances = cross_check_all(settings, views, base)
+    for instance, host in zip(instances, hosts):
+        instance.host = host
+    return instances, down
+
+
+def cross_check_all(settings: Settings, views: list[ContainerView], base: str = DEFAULT_BASE) -> list[PsRow]:
+    """Each container's line of `ps`, its registration read from ZooKeeper in one session."""
+    from svcctl.zk.client import zk_session
+    from svcctl.zk.ops import registry_tree
+
+    wanted = []
+    for view in views:
+        service = SERVICES[view.compose_service or ""]
+        key = registration_key(view, service)
+        if key:
+            wanted.append(f"{base}/{service.name}/{key}")
+    registrations: dict[str, RegistrationPayload | dict | None] | None = None
+    if not any_member_answers(settings):
+        return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
+    try:
+        with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=settings.zk_tls) as zk:
+            _, infos = registry_tree(zk, base, with_data=True)
+        # A node whose data is not a JSON object reads as {}: present, but not this container's.
+        registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}
+    except ZooKeeperUnavailableError:
+        registrations = None  # ps still lists the containers; the registered column says unknown
+    return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]
