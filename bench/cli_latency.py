@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svcctl.docker.compose import container_prefix
+from svcctl.ensemble.project import container_prefix
 from svcctl.config.settings import Settings
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.registration import EventRecorder, percentile  # noqa: E402
+from svcctl.security.mode import client_tls  # noqa: E402
 
 TARGET_START_P99_MS = 250.0
 TARGET_KILL_P99_MS = 100.0
@@ -115,7 +116,7 @@ def latency_run(n: int) -> int:
 
     log: list[tuple[float, str]] = []
     threading.Thread(target=run_gateway, args=(settings.zk_hosts, "127.0.0.1", port, 0, lambda m: log.append((time.monotonic(), m)), on_ready, stop),
-                     kwargs={"tls": settings.zk_tls}, daemon=True).start()
+                     kwargs={"tls": client_tls(settings)}, daemon=True).start()
     if not ready.wait(30):
         print("the gateway did not start")
         return 1

@@ -54,7 +54,8 @@ def main() -> None:
     import docker
     from kazoo.client import KazooClient
     from svcctl.config.settings import DEFAULT_PROJECT, default_zk_connect, parse_zk_hosts
-    from svcctl.docker.engine import client_for, context_endpoint
+    from svcctl.config.engines import context_endpoint
+    from svcctl.docker.engine import client_for
     from svcctl.zk.client import zk_session
 
     project = f"{os.environ.get('SVCCTL_PROJECT', DEFAULT_PROJECT)}-bench"

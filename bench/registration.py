@@ -359,7 +359,7 @@ def print_burst_table(figures: dict[str, tuple[list[float], list[float]]]) -> No
 
 
 def registrator_names() -> list[str]:
-    from svcctl.docker.compose import container_prefix
+    from svcctl.ensemble.project import container_prefix
     from svcctl.config.settings import Settings
     from svcctl.ensemble.project import REGISTRATOR_SERVICES
 

@@ -38,7 +38,8 @@ def engine(hosts_cluster, name: str):
     """A client of one host's engine through its Docker context (TLS, the context's certificate)."""
     import os
 
-    from svcctl.docker.engine import client_for, context_endpoint
+    from svcctl.config.engines import context_endpoint
+    from svcctl.docker.engine import client_for
 
     return client_for(context_endpoint(name, os.environ), timeout=30)
 
@@ -135,7 +136,7 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
     # copies of the client key included).
     import os
 
-    from svcctl.docker.engine import context_endpoint
+    from svcctl.config.engines import context_endpoint
 
     contexts = [Path(context_endpoint(name, os.environ).tls_dir) / "key.pem" for name in hosts_cluster.names]
     for key in [pki / "ca-key.pem", client / "key.pem", *(pki / "engines").glob("*/key.pem"), *contexts]:

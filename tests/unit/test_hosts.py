@@ -8,7 +8,7 @@ import json
 import pytest
 from svcctl.ensemble.hosts import parse_contexts
 from svcctl.config.settings import ZkHost
-from svcctl.docker.engine import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
+from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
 from svcctl.errors import BadInputError, NotFoundError
 from svcctl.toolkit.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
 from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
@@ -130,7 +130,7 @@ def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
 
 
 def test_compose_publishes_on_the_engine_of_the_context_in_settings(docker_config, tmp_path, monkeypatch):
-    from svcctl.docker.compose import compose_environment
+    from svcctl.ensemble.project import compose_environment
     from svcctl.config.settings import Settings
 
     monkeypatch.delenv("DOCKER_HOST", raising=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from svcctl.errors import BadInputError
-from svcctl.zk.prune import CONTAINER_GONE, EMPTY_SERVICE, NO_OWNER, REFUSED, ContainerInfo, NodeSnapshot, PruneDecision, apply, check_prunable, container_running, decide, instance_endpoints, protected_reason, registration, registry_base
+from svcctl.registry.prune import CONTAINER_GONE, EMPTY_SERVICE, NO_OWNER, REFUSED, ContainerInfo, NodeSnapshot, PruneDecision, apply, check_prunable, container_running, decide, instance_endpoints, protected_reason, registration, registry_base
 
 RUNNING_FULL = "a" * 64
 GONE_FULL = "b" * 64

@@ -15,9 +15,10 @@ from cryptography.exceptions import InvalidSignature
 from svcctl.config.settings import Settings
 from svcctl.security.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
 from svcctl.errors import BadInputError, ConflictError
-from svcctl.security.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue, read_cert
+from svcctl.security.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue
+from svcctl.zk.tls import read_cert
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
-from svcctl.security.mode import OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
+from svcctl.security.mode import ADMIN, OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
 from svcctl.zk.tls import ZkTls, diagnose
 
 
@@ -169,7 +170,7 @@ def test_client_tls_explicit_project_and_foreign(project, monkeypatch, tmp_path)
     assert recorded_mode(state, "p1") == SECURE and not (project / ".svcctl" / "clusters").exists()
     tls = client_tls(settings)  # read commands: the CLI's reader identity
     assert tls is not None and tls.cert == state / "pki" / "readers" / "cli" / "cert.pem"
-    assert settings.zk_admin_tls.cert.parent.name == "admin"  # what writes
+    assert client_tls(settings, identity=ADMIN).cert.parent.name == "admin"  # what writes
     assert client_tls(settings, identity="registrator").cert.parent.name == "registrator"
     foreign = Settings(zk="zk.example.org:2181", project_dir=str(project), project="p1")
     assert client_tls(foreign) is None  # the project's PKI is not sent to another ensemble

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from svcctl.zk.tree import join_path, payload_summary, render_tree
+from svcctl.registry.model import payload_summary
+from svcctl.zk.tree import join_path, render_tree
 
 
 def test_render_nested_tree_sorted_with_connectors():

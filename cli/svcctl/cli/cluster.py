@@ -33,7 +33,7 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
 
 
 def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
-    from svcctl.registrator.status import cluster_registrators
+    from svcctl.ensemble.status import cluster_registrators
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
     zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)

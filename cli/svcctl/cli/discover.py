@@ -9,6 +9,7 @@ import typer
 
 from svcctl.consumer.cache import Strategy
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
     from svcctl.consumer.cache import CacheChange
@@ -41,7 +42,7 @@ def _client(ctx: typer.Context):
     from svcctl.zk.client import started_client
 
     hosts = ctx.obj.zk_hosts
-    client = started_client(hosts, connect_timeout=5.0, tls=ctx.obj.zk_tls)
+    client = started_client(hosts, connect_timeout=5.0, tls=client_tls(ctx.obj))
     return client
 
 
@@ -54,7 +55,7 @@ def discover(
     from svcctl.consumer.cache import snapshot_services
     from svcctl.zk.client import zk_session
 
-    with zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_tls) as client:
+    with zk_session(ctx.obj.zk_hosts, tls=client_tls(ctx.obj)) as client:
         services = snapshot_services(client, name=name)
     if json_out:
         print_json({svc: [i.to_dict() for i in insts] for svc, insts in services.items()})

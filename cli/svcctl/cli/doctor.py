@@ -9,6 +9,7 @@ from svcctl.toolkit.doctor import run_checks
 from svcctl.errors import CheckFailedError
 from svcctl.progress import no_progress
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.security.mode import client_tls
 
 
 def doctor(
@@ -18,7 +19,7 @@ def doctor(
 ) -> None:
     """Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."""
     settings = ctx.obj
-    tls = settings.zk_tls
+    tls = client_tls(settings)
     checks = fix_all(settings.zk_hosts, no_progress if json_out else progress, tls) if fix else run_checks(settings.zk_hosts, tls)
     if json_out:
         print_json([c.to_dict() for c in checks])

@@ -165,7 +165,7 @@ def root(
 ) -> None:
     import os
 
-    from svcctl.docker.engine import select_engine
+    from svcctl.config.engines import select_engine
     from svcctl.config.layout import recorded_layout
     from svcctl.cli.output import quiet_kazoo_logging
 

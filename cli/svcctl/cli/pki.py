@@ -29,7 +29,7 @@ def issue(
     """Write a certificate and key (signed by the project's CA) for a consumer of the secured
     cluster: every session must present one."""
     from svcctl.security.pki import issue as issue_identity
-    from svcctl.security.pki import read_cert
+    from svcctl.zk.tls import read_cert
 
     who = issue_identity(_pki(ctx), name, role=role, force=force)
     info = {"name": name, "role": role, "subject": read_cert(who.cert).subject, "ca": str(who.ca), "cert": str(who.cert), "key": str(who.key)}
@@ -45,7 +45,7 @@ def issue(
 @app.command("ls")
 def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
     """The project's client identities: name, role, subject, expiry."""
-    from svcctl.security.pki import read_cert
+    from svcctl.zk.tls import read_cert
 
     pki = _pki(ctx)
     rows = []

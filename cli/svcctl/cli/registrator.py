@@ -96,7 +96,8 @@ def status(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """The registrators per engine: active or standby, since when, registrations owned."""
-    from svcctl.registrator.status import RegistratorRow, read_registrators
+    from svcctl.ensemble.status import RegistratorRow
+    from svcctl.registrator.status import read_registrators
 
     found = read_registrators(ctx.obj, base)
     if json_out:

@@ -111,7 +111,7 @@ def run(
     if context:
         import os
 
-        from svcctl.docker.engine import select_engine
+        from svcctl.config.engines import select_engine
 
         ctx.obj.context = context
         select_engine(context, ctx.obj.docker_env(), os.environ)

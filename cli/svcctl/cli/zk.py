@@ -9,6 +9,7 @@ import typer
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.cli.output import print_json, print_table
+from svcctl.security.mode import ADMIN, client_tls
 
 app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
 
@@ -18,7 +19,7 @@ JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 def _session(ctx: typer.Context, write: bool = False):
     from svcctl.zk.client import zk_session
 
-    return zk_session(ctx.obj.zk_hosts, tls=ctx.obj.zk_admin_tls if write else ctx.obj.zk_tls)
+    return zk_session(ctx.obj.zk_hosts, tls=client_tls(ctx.obj, identity=ADMIN) if write else client_tls(ctx.obj))
 
 
 def _ts(seconds: float) -> str:
@@ -59,6 +60,7 @@ def tree(
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
     from svcctl.zk import ops
+    from svcctl.registry.model import payload_summary
     from svcctl.zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
@@ -67,7 +69,7 @@ def tree(
     if json_out:
         print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
     else:
-        typer.echo(render_tree(path, children, node_labels(infos, data)))
+        typer.echo(render_tree(path, children, node_labels(infos, data, summarize=payload_summary)))
 
 
 def _print_stat(stat) -> None:
@@ -140,11 +142,12 @@ def watch(
 
     from svcctl.zk import ops
     from svcctl.zk.client import started_client
+    from svcctl.registry.model import payload_summary
     from svcctl.zk.watch import TreeWatcher, describe
 
     path = ops.normalize_path(path)
     hosts = ctx.obj.zk_hosts
-    client = started_client(hosts, connect_timeout=5.0, tls=ctx.obj.zk_tls)
+    client = started_client(hosts, connect_timeout=5.0, tls=client_tls(ctx.obj))
     events: queue.Queue = queue.Queue()
     watcher = TreeWatcher(client, path, events.put, depth=None if recursive else 0)
     seen = 0
@@ -164,7 +167,7 @@ def watch(
             if json_out:
                 typer.echo(json.dumps(event.to_dict()))
             else:
-                typer.echo(f"{_ts(event.ts)}  {describe(event)}")
+                typer.echo(f"{_ts(event.ts)}  {describe(event, payload_summary)}")
     finally:
         watcher.stop()
         client.stop()
@@ -214,11 +217,14 @@ def prune(
     session (persistent registration), endpoint refusing (--probe), empty service nodes. Only
     registrator-made nodes are judged; anything else is left alone."""
     from svcctl.errors import DockerUnavailableError
-    from svcctl.zk import prune as core
+    from svcctl.registry import prune as core
 
     path = core.check_prunable(path)  # refuses /, /zookeeper… and /svcctl before anything runs
     try:
-        containers, engine = core.running_containers()  # imports docker: only this zk command does
+        from svcctl.docker.engine import running_container_ids
+
+        ids, engine = running_container_ids()  # imports docker: only this zk command does
+        containers = [core.ContainerInfo(container_id, None) for container_id in ids]
     except DockerUnavailableError as exc:
         containers, engine = None, None
         typer.echo(f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)", err=True)

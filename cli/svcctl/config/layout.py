@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import ZkHost, format_zk_hosts
+from svcctl.config.engines import EngineEndpoint
 from svcctl.files import atomic_write
 
 if TYPE_CHECKING:
     from svcctl.config.settings import Settings
-    from svcctl.docker.engine import EngineEndpoint
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,7 @@ class HostMember:
     tls_dir: str | None = None  # the context's TLS material for its engine (a layout recorded before: None)
 
     @property
-    def endpoint(self) -> "EngineEndpoint":
-        from svcctl.docker.engine import EngineEndpoint
-
+    def endpoint(self) -> EngineEndpoint:
         return EngineEndpoint(self.engine, self.context, self.tls_dir)
 
     @property

@@ -230,22 +230,6 @@ class Settings:
         return {key: value for key, value in values.items() if value}
 
 
-    @property
-    def zk_tls(self) -> "ZkTls | None":
-        """The TLS of this client's sessions (None: plain); see svcctl.security.mode.client_tls.
-        Not cached: `cluster up --secure` changes the answer during a run (demo)."""
-        from svcctl.security.mode import client_tls
-
-        return client_tls(self)
-
-    @property
-    def zk_admin_tls(self) -> "ZkTls | None":
-        """Like zk_tls, for the commands that write (zk rm, zk prune): the project's admin
-        identity instead of its reader (explicit --zk-* options win as always)."""
-        from svcctl.security.mode import ADMIN, client_tls
-
-        return client_tls(self, identity=ADMIN)
-
 def debug_enabled() -> bool:
     """SVCCTL_DEBUG: the error boundary shows an unexpected error's traceback."""
     return bool(_env(None).get("SVCCTL_DEBUG"))

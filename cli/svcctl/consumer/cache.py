@@ -271,7 +271,7 @@ class ServiceCache:
         from kazoo.exceptions import KazooException
 
         from svcctl.errors import NotFoundError, SvcctlError
-        from svcctl.registrator import ELECTION_ROOT
+        from svcctl.registry.election import ELECTION_ROOT
         from svcctl.zk.ops import walk
 
         read_at, sessions = self._live

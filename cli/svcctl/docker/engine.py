@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, MutableMapping
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
+from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint
 from svcctl.errors import DockerUnavailableError
 
 if TYPE_CHECKING:
@@ -19,8 +16,6 @@ if TYPE_CHECKING:
 
 ENGINE_FIX = "start an engine: `svcctl doctor --fix` (root on Debian/Ubuntu) or `sudo systemctl start docker`"
 MIN_API_VERSION = "1.41"
-DEFAULT_ENGINE = "unix:///var/run/docker.sock"
-TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's DOCKER_CERT_PATH names
 
 
 def engine_address() -> str:
@@ -64,108 +59,6 @@ def engine_id(client: "docker.DockerClient") -> str:
     return str(client.info().get("ID") or client.info().get("Name"))
 
 
-# --- which engine: Docker contexts and DOCKER_HOST, by Docker's own precedence ------------------
-
-
-@dataclass(frozen=True)
-class EngineEndpoint:
-    host: str  # unix:///var/run/docker.sock, tcp://ADDR:2375, ...
-    context: str | None = None  # the Docker context it came from; None: DOCKER_HOST or the default
-    tls_dir: str | None = None  # the context's TLS material (ca.pem, cert.pem, key.pem), if any
-
-    def tls_files(self) -> tuple[str, str, str] | None:
-        """(ca.pem, cert.pem, key.pem) of a TLS-verified endpoint, None for a plain one."""
-        if not self.tls_dir:
-            return None
-        return tuple(str(Path(self.tls_dir) / name) for name in TLS_FILES)  # type: ignore[return-value]
-
-    def cli_options(self) -> list[str]:
-        """The docker CLI's global options that reach this engine (its TLS material included)."""
-        files = self.tls_files()
-        tls = ["--tlsverify", "--tlscacert", files[0], "--tlscert", files[1], "--tlskey", files[2]] if files else []
-        return ["--host", self.host, *tls]
-
-    def whales_options(self) -> dict:
-        """python-on-whales' DockerClient arguments that reach this engine."""
-        files = self.tls_files()
-        if not files:
-            return {"host": self.host}
-        return {"host": self.host, "tlsverify": True, "tlscacert": files[0], "tlscert": files[1], "tlskey": files[2]}
-
-    @property
-    def address(self) -> str:
-        """Where this engine's published ports are reached from here: the TCP endpoint's
-        address, loopback for a local socket."""
-        if not self.host.startswith(("tcp://", "http://", "https://")):
-            return "127.0.0.1"
-        hostname = urlsplit(self.host).hostname or "127.0.0.1"
-        try:
-            return socket.gethostbyname(hostname)
-        except OSError:
-            return hostname
-
-
-def _docker_config_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
-
-
-def _current_context_name(env: Mapping[str, str]) -> str | None:
-    """The docker CLI's `currentContext` (~/.docker/config.json or $DOCKER_CONFIG), read as JSON."""
-    try:
-        return json.loads((_docker_config_dir(env) / "config.json").read_text()).get("currentContext") or None
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def context_endpoint(name: str, env: Mapping[str, str]) -> EngineEndpoint:
-    """A Docker context's engine endpoint, read from the docker CLI's context store
-    (contexts/meta/<sha256 of the name>/meta.json; TLS material under contexts/tls/). The docker
-    SDK's own reader loses the store when ~/.docker/config.json does not exist."""
-    import hashlib
-
-    from svcctl.errors import NotFoundError
-
-    store = _docker_config_dir(env) / "contexts"
-    digest = hashlib.sha256(name.encode()).hexdigest()
-    try:
-        meta = json.loads((store / "meta" / digest / "meta.json").read_text())
-        host = meta["Endpoints"]["docker"]["Host"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise NotFoundError(f"Docker context {name!r} does not exist", "list them with `docker context ls`; `svcctl hosts up` creates the simulated hosts' contexts") from None
-    tls_dir = store / "tls" / digest / "docker"
-    return EngineEndpoint(host, name, str(tls_dir) if (tls_dir / "ca.pem").is_file() else None)
-
-
-def resolve_engine(context: str | None, env: Mapping[str, str]) -> EngineEndpoint:
-    """Docker's precedence: --context, then DOCKER_HOST, then DOCKER_CONTEXT, then the CLI's
-    current context, then the local socket. The context store is read only when one is named.
-    `env` holds Docker's variables as Settings read them (Settings.docker_env())."""
-    if not context and env.get("DOCKER_HOST"):
-        return EngineEndpoint(env["DOCKER_HOST"])
-    name = context or env.get("DOCKER_CONTEXT") or _current_context_name(env)
-    if not name or name == "default":
-        return EngineEndpoint(env.get("DOCKER_HOST") or DEFAULT_ENGINE)
-    return context_endpoint(name, env)
-
-
-def select_engine(context: str | None, env: MutableMapping[str, str], target: MutableMapping[str, str] | None = None) -> EngineEndpoint:
-    """Make the chosen engine this process's engine: the docker SDK (from_env) and every docker
-    and compose command it runs follow DOCKER_HOST, so a context is turned into one. Reads
-    Docker's variables from `env`, writes them to `target` (default: `env`; the CLI passes the
-    process environment, which its children inherit)."""
-    endpoint = resolve_engine(context, env)
-    target = env if target is None else target
-    if endpoint.context:
-        target["DOCKER_HOST"] = endpoint.host
-        target.pop("DOCKER_CONTEXT", None)
-        if endpoint.tls_dir:
-            target["DOCKER_TLS_VERIFY"], target["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
-        else:
-            target.pop("DOCKER_TLS_VERIFY", None)
-            target.pop("DOCKER_CERT_PATH", None)
-    return endpoint
-
-
 def engine_tls(ca: str, cert: str, key: str) -> "docker.tls.TLSConfig":
     """The docker SDK's TLS settings for an engine that verifies clients, checked against the
     engine's own CA. requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override a session's CA
@@ -203,3 +96,19 @@ def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerCli
     except (docker.errors.DockerException, OSError) as exc:
         raise DockerUnavailableError(f"no Docker engine answers at {endpoint.host}", "is the host up? `svcctl hosts ls`") from exc
     return client
+
+
+def running_container_ids() -> tuple[list[str], str]:
+    """The full ids of what runs on this engine, and the engine's id (zk prune's container rule).
+    DockerUnavailableError when the engine does not answer."""
+    import docker.errors
+    import requests
+
+    client = docker_client()
+    try:
+        # One list call, no inspect per container: the container rule only judges payloads
+        # stamped with this engine's id, and those carry the full container id.
+        running = client.api.containers(quiet=True)
+        return [c["Id"] for c in running], engine_id(client)
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise DockerUnavailableError(f"the Docker engine at {engine_address()} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc

@@ -7,7 +7,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from svcctl.docker.compose import compose_client, compose_error, container_prefix, require_compose
+from svcctl.docker.compose import compose_error, require_compose
+from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.config.settings import Settings, gateway_image
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress

@@ -11,7 +11,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from svcctl.docker.compose import compose_client, compose_error, container_prefix, require_compose
+from svcctl.docker.compose import compose_error, require_compose
+from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.config.settings import Settings
 from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 from svcctl.config.layout import ClusterLayout, HostMember, remove_layout, save_layout
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
     from svcctl.security.pki import HostBundle
-    from svcctl.registrator.status import RegistratorRow
+    from svcctl.ensemble.status import RegistratorRow
 
 HOST_COMPOSE_FILE = "hosts.yml"
 HOST_SECURE_COMPOSE_FILE = "hosts-secure.yml"
@@ -40,7 +41,7 @@ def parse_contexts(text: str) -> list[str]:
 
 def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -> ClusterLayout:
     """Member i on the engine of context i, reached at that engine's TCP address."""
-    from svcctl.docker.engine import context_endpoint
+    from svcctl.config.engines import context_endpoint
 
     hosts = []
     for index, name in enumerate(contexts, start=1):
@@ -221,7 +222,7 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
         writers = []
         for member in layout.hosts:
             from svcctl.docker.engine import client_for, engine_id
-            from svcctl.security.pki import read_cert
+            from svcctl.zk.tls import read_cert
 
             identity = read_cert(pki.host_registrator(member.context).cert).subject
             writers.append(RegistryWriter(identity, engine_id(client_for(member.endpoint)), frozenset(registrator_containers(member))))
@@ -237,7 +238,8 @@ def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progre
     """A new key for one host's registrator identity, shipped to that host, whose registrators
     are recreated on it (Compose sees the new digest); the other hosts are not touched.
     Returns the identity's subject."""
-    from svcctl.security.pki import read_cert, reissue_host_registrator
+    from svcctl.security.pki import reissue_host_registrator
+    from svcctl.zk.tls import read_cert
     from svcctl.security.mode import SECURE, project_mode, project_pki
 
     layout = settings.layout
@@ -313,7 +315,7 @@ def host_states(settings: Settings) -> dict[str, dict[str, str]]:
 
 def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list["RegistratorRow"]:
     """Per host, its registrator containers joined with their election nodes by id."""
-    from svcctl.registrator.status import join_registrators
+    from svcctl.ensemble.status import join_registrators
 
     layout = settings.layout
     assert layout is not None

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from svcctl.docker.compose import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, compose_error, container_prefix, require_compose
+from svcctl.docker.compose import compose_error, require_compose
+from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, container_prefix
 from svcctl.config.settings import Settings, ZkHost
 from svcctl.errors import BadInputError, CheckFailedError, ConflictError, SvcctlError, WaitTimeoutError
 from svcctl.wait import poll_until
@@ -15,7 +16,7 @@ from svcctl.progress import Progress, no_progress
 from svcctl.zk.fourletter import ServerStats, server_stats
 
 if TYPE_CHECKING:
-    from svcctl.docker.engine import EngineEndpoint
+    from svcctl.config.engines import EngineEndpoint
 
 SERVING_MODES = ("leader", "follower", "standalone", "observer")
 
@@ -306,7 +307,7 @@ def local_writers(settings: Settings) -> list[RegistryWriter]:
     """A secured cluster on one engine: the project's registrators (compose/secure.yml) with
     the one registrator identity."""
     from svcctl.docker.engine import docker_client, engine_id
-    from svcctl.security.pki import read_cert
+    from svcctl.zk.tls import read_cert
     from svcctl.ensemble.project import REGISTRATOR_SERVICES
     from svcctl.security.mode import project_pki
 
@@ -329,8 +330,8 @@ def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: 
     from kazoo.security import make_acl
 
     from svcctl.config.settings import DEFAULT_BASE
-    from svcctl.security.pki import read_cert
-    from svcctl.registrator import ELECTION_ROOT, election_path
+    from svcctl.zk.tls import read_cert
+    from svcctl.registry.election import ELECTION_ROOT, election_path
     from svcctl.security.mode import ensemble_tls, project_pki
     from svcctl.zk import ops
     from svcctl.zk.client import zk_session

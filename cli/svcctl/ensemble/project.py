@@ -1,4 +1,94 @@
-"""Names of the registrator services in compose/registrator.yml (kept apart so the cluster
-module need not import the registrator daemon)."""
+"""The project's Compose: its compose files (secure.yml layered on in secure mode), the ${VARS}
+they interpolate (an env file in the state directory), the client on them, the names of its
+services and containers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from svcctl.config.settings import DEFAULT_PROJECT, Settings, docker_proxy_image
+from svcctl.docker.compose import whales_compose
+from svcctl.files import atomic_write
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+    from svcctl.config.engines import EngineEndpoint
 
 REGISTRATOR_SERVICES = ("registrator1", "registrator2", "registrator3")
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
+SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
+ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
+DOCKER_PROXY_SERVICE = "docker-proxy"
+
+
+def compose_files(project_dir: Path, secure: bool = False) -> list[Path]:
+    names = (*COMPOSE_FILES, SECURE_COMPOSE_FILE) if secure else COMPOSE_FILES
+    return [project_dir / "compose" / name for name in names if (project_dir / "compose" / name).is_file()]
+
+
+def container_prefix(project: str) -> str:
+    """The default project keeps the classic names (zoo1..zoo3); another project (a second,
+    isolated stack on the same engine) prefixes them."""
+    return "" if project == DEFAULT_PROJECT else f"{project}-"
+
+
+def compose_environment(settings: Settings) -> dict[str, str]:
+    """The ${VARS} the compose files interpolate."""
+    from svcctl.config.settings import gateway_image
+    from svcctl.config.engines import resolve_engine
+    from svcctl.security.pki import container_owner
+    from svcctl.security.mode import SECURE, project_mode, project_pki
+
+    pki = project_pki(settings)
+    ports = settings.zk_ports
+    environment = {
+        # The sample services publish on the engine's address: loopback here, a host's own with --context.
+        "SVCCTL_PUBLISH_IP": resolve_engine(settings.context, settings.docker_env()).address,
+        "SVCCTL_ZK_IMAGE": settings.zk_image,
+        "SVCCTL_REGISTRATOR_IMAGE": settings.registrator_image,
+        "SVCCTL_GATEWAY_IMAGE": gateway_image(),
+        "SVCCTL_DOCKER_PROXY_IMAGE": docker_proxy_image(),
+        "SVCCTL_PKI_DIR": str(pki.root),
+        "SVCCTL_PKI_ID": pki.fingerprint(),
+        # Secured, the registrators run as the owner of the keys they read (never root).
+        "SVCCTL_CONTAINER_USER": ":".join(map(str, container_owner(settings.container_uid))),
+        "SVCCTL_CONTAINER_PREFIX": container_prefix(settings.project),
+        "SVCCTL_ZK_PORT_1": str(ports[0]),
+        "SVCCTL_ZK_PORT_2": str(ports[1]),
+        "SVCCTL_ZK_PORT_3": str(ports[2]),
+        # The registrators get every member of this ensemble (failover), whatever --zk names.
+        "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
+    }
+    if project_mode(settings) == SECURE:
+        # On the project's network the registrators cannot find the host's address themselves
+        # (a name lookup: open mode does not pay for it).
+        from svcctl.net import host_address
+
+        environment["SVCCTL_HOST_IP"] = host_address()
+    return environment
+
+
+def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> Path:
+    """compose_environment (and `extra`: a command's own ${VARS}) as an env file in the state
+    directory (Compose reads it with --env-file), written atomically so that concurrent runs
+    never read half a file."""
+    state = settings.state_path()
+    path = state / f"compose-{settings.project}.env"
+    text = "".join(f"{key}={value}\n" for key, value in {**compose_environment(settings), **(extra or {})}.items())
+    if not path.is_file() or path.read_text() != text:
+        atomic_write(path, text, mode=0o644)
+    return path
+
+
+def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None,
+                   engine: "EngineEndpoint | None" = None) -> "DockerClient":
+    """The project's Compose, with compose/secure.yml layered on when its cluster is secured
+    (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `engine`: that engine
+    instead of this process's)."""
+    from svcctl.security.mode import SECURE, project_mode
+
+    project_dir = settings.project_path()
+    secure = project_mode(settings) == SECURE
+    paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir, secure)
+    return whales_compose(paths, settings.project, project_dir / "compose", write_env_file(settings, extra), engine)

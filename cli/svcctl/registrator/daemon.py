@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from svcctl.config.settings import RegistryUri
 from svcctl.errors import DockerUnavailableError
 from svcctl.registry.model import Options
-from svcctl.registrator import election_path
+from svcctl.registry.election import election_path
 from svcctl.registrator.drain import DRAIN_HOLD_S, DrainTracker
 from svcctl.registrator.events import ContainerEvent, EngineEventSource, StreamResumed
 from svcctl.registrator.inspector import ContainerInspector

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from svcctl.registry.model import decode_payload
-from svcctl.registrator import contenders_in_order
+from svcctl.registry.election import contenders_in_order
 from svcctl.registrator.logfmt import log
 
 if TYPE_CHECKING:

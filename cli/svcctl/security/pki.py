@@ -32,7 +32,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from svcctl.docker.engine import TLS_FILES
+from svcctl.config.engines import TLS_FILES
 from svcctl.errors import BadInputError, ConflictError
 from svcctl.files import atomic_write
 
@@ -635,27 +635,3 @@ def ensure_engine_pki(root: Path, hosts: dict[str, str]) -> tuple[EnginePki, lis
             issue(pki.server_dir(host), host, ExtendedKeyUsageOID.SERVER_AUTH, (host, address), wanted)
             issued.append(host)
     return pki, issued
-
-
-# --- reading certificates (clients) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CertInfo:
-    subject: str  # RFC 4514, as ZooKeeper's x509 provider names the identity (e.g. CN=svcctl-admin)
-    not_after: datetime.datetime
-
-
-def read_cert(path: Path, option: str = "--zk-cert") -> CertInfo:
-    """The subject and expiry of a PEM certificate; a missing or unreadable file is bad input."""
-    from cryptography import x509
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"{option} {path}: cannot read the certificate ({exc.strerror or exc})", f"give an existing PEM certificate to {option}") from None
-    try:
-        cert = x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise BadInputError(f"{option} {path} is not a PEM certificate", f"give a PEM certificate (-----BEGIN CERTIFICATE-----) to {option}") from None
-    return CertInfo(cert.subject.rfc4514_string(), cert.not_valid_after_utc)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from svcctl.config.settings import Settings, dind_image
-from svcctl.docker.engine import EngineEndpoint, client_for, run_docker_cli
+from svcctl.config.engines import EngineEndpoint
+from svcctl.docker.engine import client_for, run_docker_cli
 from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
 

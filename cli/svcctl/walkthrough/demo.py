@@ -16,6 +16,7 @@ from svcctl.config.settings import Settings
 from svcctl.errors import CheckFailedError, SvcctlError
 from svcctl.docker.images import BuildResult, build_images
 from svcctl.progress import Progress, no_progress
+from svcctl.security.mode import client_tls
 
 CLUSTER_TIMEOUT = 180.0
 
@@ -90,7 +91,7 @@ def run_demo(
     begun = time.monotonic()
     try:
         started = _phase(report, "doctor", on_progress, "doctor --fix")
-        report.checks = doctor_fix(settings.zk_hosts, on_progress, tls=settings.zk_tls)
+        report.checks = doctor_fix(settings.zk_hosts, on_progress, tls=client_tls(settings))
         _timed(report, "doctor", started)
         failed = [c for c in report.checks if c.required and not c.ok]
         if failed:

@@ -29,6 +29,7 @@ from svcctl.errors import BadInputError, CheckFailedError, SvcctlError, WaitTime
 from svcctl.wait import poll_until
 from svcctl.progress import Progress, no_progress
 from svcctl.walkthrough.scenarios import Step, read_tree, step_problems, diff_registrations, observe
+from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
     import docker
@@ -272,7 +273,7 @@ class Consumers:
 
         def serve() -> None:
             try:
-                run_gateway(self.settings.zk_hosts, "127.0.0.1", self.port, 0, lambda _m: None, on_ready, self._gateway_stop, tls=self.settings.zk_tls)
+                run_gateway(self.settings.zk_hosts, "127.0.0.1", self.port, 0, lambda _m: None, on_ready, self._gateway_stop, tls=client_tls(self.settings))
             except BaseException as exc:  # noqa: BLE001 - reported by start() on the caller's thread
                 self._gateway_error = exc
                 self._ready.set()
@@ -281,7 +282,7 @@ class Consumers:
         if not self._ready.wait(timeout) or self._gateway_error is not None:
             self._gateway_stop.set()
             raise SvcctlError(f"the scenario's gateway did not start: {self._gateway_error or 'timeout'}", "`svcctl doctor` checks haproxy")
-        self._client = started_client(self.settings.zk_hosts, tls=self.settings.zk_tls)
+        self._client = started_client(self.settings.zk_hosts, tls=client_tls(self.settings))
         self.cache = ServiceCache(self._client, SERVICE).start()
         # The gateway must route to every watched instance before the fault.
         if not poll_until(self._gateway_routes_all, bool, time.monotonic() + timeout, 0.2):
@@ -361,7 +362,7 @@ class Consumers:
 
 
 def _project_registrators(settings: Settings, zk: "KazooClient") -> list:
-    from svcctl.docker.compose import container_prefix
+    from svcctl.ensemble.project import container_prefix
     from svcctl.registrator.status import registrators
 
     prefix = container_prefix(settings.project)
@@ -670,7 +671,7 @@ def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_T
     started = time.monotonic()
     result = FaultResult(fault=fault)
     engines = Engines(settings, make_docker())
-    with zk_session(settings.zk_hosts, tls=settings.zk_tls) as zk:
+    with zk_session(settings.zk_hosts, tls=client_tls(settings)) as zk:
         on_progress(f"{fault.name}: {SERVICE} instances, ZooKeeper == Docker")
         result.instances_before = _ensure_instances(settings, zk, engines, timeout, on_progress)
         result.tree_before = read_tree(zk)

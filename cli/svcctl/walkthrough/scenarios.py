@@ -19,6 +19,7 @@ from svcctl.wait import poll_until
 from svcctl.progress import Progress, no_progress
 from svcctl.walkthrough.samples import SERVICES
 from svcctl.walkthrough.services import ContainerView, project_instances, registration_key, sample_service_of
+from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
     import docker
@@ -251,9 +252,10 @@ def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker
 
 def read_tree(zk: "KazooClient", root: str = DEFAULT_BASE) -> str:
     """The subtree under `root` as a tree drawing, registrations labelled with their payload."""
+    from svcctl.registry.model import payload_summary
     from svcctl.zk.ops import draw_tree
 
-    return draw_tree(zk, root, data=True, max_len=60)
+    return draw_tree(zk, root, data=True, max_len=60, summarize=payload_summary)
 
 
 def call_endpoint(service: str, endpoint: str, path: str, expected: str, deadline: float) -> CallResult:
@@ -341,7 +343,8 @@ def run(
     """Run the steps in order, stopping at the first that fails; `from_scratch` resets first.
     Each result goes to `on_step` as soon as it is known (the CLI prints it). Over hosts the
     steps run on one host's engine: one of the layout's (no registrator watches any other)."""
-    from svcctl.docker.engine import docker_client, resolve_engine
+    from svcctl.config.engines import resolve_engine
+    from svcctl.docker.engine import docker_client
     from svcctl.zk.client import zk_session
 
     if settings.layout is not None:
@@ -354,7 +357,7 @@ def run(
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")
     client = docker_client()
     results: list[StepResult] = []
-    with zk_session(settings.zk_hosts, tls=settings.zk_tls) as zk:
+    with zk_session(settings.zk_hosts, tls=client_tls(settings)) as zk:
         if from_scratch:
             reset(settings, zk, client, timeout, on_progress, base)
         for step in steps:

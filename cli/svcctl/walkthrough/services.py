@@ -6,17 +6,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from svcctl.docker.compose import compose_client, compose_error, require_compose
+from svcctl.docker.compose import compose_error, require_compose
+from svcctl.ensemble.project import compose_client
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 from svcctl.progress import Progress, no_progress
 from svcctl.registry.model import RegistrationPayload
 from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
+from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
-    from svcctl.docker.engine import EngineEndpoint
+    from svcctl.config.engines import EngineEndpoint
 
 LOOPBACK = "127.0.0.1"
 
@@ -336,7 +338,7 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
     once (registered: unknown) instead of waiting out the client's connection retries."""
     from svcctl.zk.fourletter import four_letter_word
 
-    tls = settings.zk_tls
+    tls = client_tls(settings)
     context = tls.context() if tls is not None else None
     for host in settings.zk_hosts:
         try:
@@ -402,7 +404,7 @@ def cross_check_all(settings: Settings, views: list[ContainerView], base: str = 
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
-        with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=settings.zk_tls) as zk:
+        with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=client_tls(settings)) as zk:
             _, infos = registry_tree(zk, base, with_data=True)
         # A node whose data is not a JSON object reads as {}: present, but not this container's.
         registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}

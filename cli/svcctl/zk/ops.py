@@ -6,7 +6,7 @@ Errors are domain errors: a missing path is NotFoundError, a protected path is B
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.errors import BadInputError, ConflictError, NotFoundError
 from svcctl.zk.tree import decode_json, join_path
@@ -162,8 +162,9 @@ def registry_tree(client: "KazooClient", base: str, with_data: bool = False) -> 
         return {}, {}
 
 
-def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80) -> str:
-    """The subtree drawn as `zk tree` and the scenarios show it."""
+def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80,
+              summarize: Callable[[bytes | str | None, int], str] | None = None) -> str:
+    """The subtree drawn as `zk tree` and the scenarios show it (labels: tree.node_labels)."""
     from svcctl.zk.tree import node_labels, render_tree
 
     path = normalize_path(path)
@@ -171,7 +172,7 @@ def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int
         children, infos = walk(client, path, with_data=True)
     except NotFoundError:
         return f"{path}  (no node)"
-    return render_tree(path, children, node_labels(infos, data, max_len))
+    return render_tree(path, children, node_labels(infos, data, max_len, summarize))
 
 
 def descendants(path: str, children: dict[str, list[str]]) -> list[str]:

@@ -17,6 +17,27 @@ from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 if TYPE_CHECKING:
     from kazoo.handlers.threading import SequentialThreadingHandler
 
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str  # RFC 4514, as ZooKeeper's x509 provider names the identity (e.g. CN=svcctl-admin)
+    not_after: datetime.datetime
+
+
+def read_cert(path: Path, option: str = "--zk-cert") -> CertInfo:
+    """The subject and expiry of a PEM certificate; a missing or unreadable file is bad input."""
+    from cryptography import x509
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"{option} {path}: cannot read the certificate ({exc.strerror or exc})", f"give an existing PEM certificate to {option}") from None
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise BadInputError(f"{option} {path} is not a PEM certificate", f"give a PEM certificate (-----BEGIN CERTIFICATE-----) to {option}") from None
+    return CertInfo(cert.subject.rfc4514_string(), cert.not_valid_after_utc)
+
+
 TLS_HINT = "pass --zk-ca CA.pem (and --zk-cert/--zk-key for an identity), or SVCCTL_ZK_CA/CERT/KEY"
 
 
@@ -51,7 +72,6 @@ class ZkTls:
         """The client certificate's expiry, as an error to report (None: valid or none)."""
         if not self.cert:
             return None
-        from svcctl.security.pki import read_cert
 
         info = read_cert(self.cert)
         if info.not_after >= datetime.datetime.now(datetime.timezone.utc):
@@ -83,7 +103,6 @@ class ZkTls:
 
     def identity(self) -> str | None:
         """Our x509 identity as ZooKeeper names it (e.g. CN=svcctl-registrator), or None."""
-        from svcctl.security.pki import read_cert
 
         return read_cert(self.cert).subject if self.cert else None
 

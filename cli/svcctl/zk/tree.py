@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 BRANCH = "├── "
 LAST = "└── "
@@ -60,12 +60,15 @@ def _line(path: str, name: str, labels: dict[str, str]) -> str:
     return f"{name}  {label}" if label else name
 
 
-def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80) -> dict[str, str]:
-    """Labels for render_tree from walked nodes (NodeInfo: data and stat): registrations always
-    show their summary, other data only with `data`; ephemeral nodes say so."""
+def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80,
+                summarize: Callable[[bytes | str | None, int], str] | None = None) -> dict[str, str]:
+    """Labels for render_tree from walked nodes (NodeInfo: data and stat): summaries that start
+    with `[` (a registration's, from svcctl.registry.model.payload_summary) always, other data
+    only with `data`; ephemeral nodes say so. `summarize` defaults to data_summary."""
+    summarize = summarize or data_summary
     labels: dict[str, str] = {}
     for path, info in infos.items():
-        summary = payload_summary(info.data, max_len)
+        summary = summarize(info.data, max_len)
         if summary and (data or summary.startswith("[")):
             labels[path] = summary
         if info.stat.ephemeral:
@@ -73,22 +76,16 @@ def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80) ->
     return labels
 
 
-def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
-    """A one-line summary of a znode's data: a registration shows `Name container port→port`,
-    other JSON shows compact JSON, text shows itself; all cut to `max_len`."""
-    from svcctl.registry.model import RegistrationPayload
-
+def data_summary(data: bytes | str | None, max_len: int = 80) -> str:
+    """A one-line summary of a znode's data: JSON shows compact JSON, text shows itself; all cut
+    to `max_len`."""
     text, value = decode_json(data)
     if not text.strip():
         return ""
     if value is None:
-        return _cut(" ".join(text.split()), max_len)
-    if isinstance(value, dict):
-        payload = RegistrationPayload.from_dict(value)
-        if payload.is_registration:
-            return _cut(payload.summary(), max_len)
-    return _cut(json.dumps(value, separators=(",", ":"), sort_keys=True), max_len)
+        return cut(" ".join(text.split()), max_len)
+    return cut(json.dumps(value, separators=(",", ":"), sort_keys=True), max_len)
 
 
-def _cut(text: str, max_len: int) -> str:
+def cut(text: str, max_len: int) -> str:
     return text if len(text) <= max_len else text[: max_len - 1] + "…"

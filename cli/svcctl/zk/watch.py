@@ -374,13 +374,14 @@ class TreeWatcher:
                 pass
 
 
-def describe(event: ZkEvent) -> str:
-    """One human line for an event (the CLI prints it after a timestamp)."""
-    from svcctl.zk.tree import payload_summary
+def describe(event: ZkEvent, summarize: Callable[[bytes | str | None, int], str] | None = None) -> str:
+    """One human line for an event (the CLI prints it after a timestamp); its data summarized by
+    `summarize` (default: tree.data_summary)."""
+    from svcctl.zk.tree import data_summary
 
     extra = ""
     if event.kind in (DATA_CHANGED, CHILD_ADDED, NODE_CREATED, NODE_REPLACED) and event.data:
-        extra = "  " + payload_summary(event.data)
+        extra = "  " + (summarize or data_summary)(event.data, 80)
     if event.version is not None and event.kind == DATA_CHANGED:
         extra = f"  v{event.version}" + extra
     return f"{event.kind:<20} {event.path}{extra}"

@@ -45,7 +45,7 @@ NO_OWNER = "no owner session"
 REFUSED = "endpoint refuses"
 EMPTY_SERVICE = "empty service"
 
-# The registrators' election tree (svcctl.registrator.ELECTION_ROOT lives below it); not imported
+# The registrators' election tree (svcctl.registry.election.ELECTION_ROOT lives below it); not imported
 # from there so that `zk` commands stay light.
 SVCCTL_TREE = "/svcctl"
 # gliderlabs/registrator's payload keys a registration must carry, with their JSON types.
@@ -297,21 +297,3 @@ def apply(client: "KazooClient", path: str, decisions: list[PruneDecision], on_p
         if on_progress:
             on_progress(f"{d.path}: {d.outcome}")
     return decisions
-
-
-def running_containers() -> tuple[list[ContainerInfo], str]:
-    """What runs on this engine (full ids) and the engine's id; imports docker lazily.
-    DockerUnavailableError when the engine does not answer."""
-    import docker.errors
-    import requests
-
-    from svcctl.docker.engine import ENGINE_FIX, docker_client, engine_address, engine_id
-
-    client = docker_client()
-    try:
-        # One list call, no inspect per container: the container rule only judges payloads
-        # stamped with this engine's id, and those carry the full container id.
-        running = client.api.containers(quiet=True)
-        return [ContainerInfo(c["Id"], None) for c in running], engine_id(client)
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        raise DockerUnavailableError(f"the Docker engine at {engine_address()} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc
