@@ -4,7 +4,7 @@ VENV ?= .venv
 SVCCTL = $(VENV)/bin/svcctl
 PYTEST = $(VENV)/bin/pytest
 
-.PHONY: setup build demo test unit e2e bench clean
+.PHONY: setup build demo test lint unit e2e bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -15,8 +15,13 @@ build: setup
 demo: build
 	$(SVCCTL) demo
 
-test: build
+test: lint build
 	$(PYTEST) -m "unit or e2e" -v
+
+# The packages' layers and the core's other contracts (.importlinter), then ruff (pyproject.toml).
+lint: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check cli tests bench setup.py
 
 unit: setup
 	$(PYTEST) -m unit

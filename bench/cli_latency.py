@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svcctl.ensemble.project import container_prefix
 from svcctl.config.settings import Settings
+from svcctl.ensemble.project import container_prefix
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 ZKCLI = "zkCli.sh"  # on PATH in our zookeeper image (/usr/local/bin → the Debian package's script)

@@ -42,8 +42,8 @@ LABEL = "svcctl.bench.failover"
 
 
 def fault_table(runs: int) -> None:
-    from svcctl.walkthrough import faults
     from svcctl.config.settings import Settings
+    from svcctl.walkthrough import faults
 
     settings = Settings()
     rows = []
@@ -94,11 +94,10 @@ def through_gateway(port: int) -> str | None:
 
 
 def latency_run(n: int) -> int:
-    import docker
 
     from svcctl.config.settings import Settings
-    from svcctl.docker.engine import docker_client
     from svcctl.consumer.gateway.controller import free_port, run_gateway
+    from svcctl.docker.engine import docker_client
     from svcctl.wait import poll_until
     from tests.e2e.helpers_zk import base_image
 

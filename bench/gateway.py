@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "cli"))
 sys.path.insert(0, str(ROOT))
 
 from bench.wrk import WrkResult, run_wrk  # noqa: E402
-from svcctl.config.settings import default_zk_connect
+from svcctl.config.settings import default_zk_connect  # noqa: E402
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 IMAGE = "php_service_2:1.0"

@@ -53,8 +53,9 @@ def main() -> None:
 
     import docker
     from kazoo.client import KazooClient
-    from svcctl.config.settings import DEFAULT_PROJECT, default_zk_connect, parse_zk_hosts
+
     from svcctl.config.engines import context_endpoint
+    from svcctl.config.settings import DEFAULT_PROJECT, default_zk_connect, parse_zk_hosts
     from svcctl.docker.engine import client_for
     from svcctl.zk.client import zk_session
 

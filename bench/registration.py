@@ -359,9 +359,8 @@ def print_burst_table(figures: dict[str, tuple[list[float], list[float]]]) -> No
 
 
 def registrator_names() -> list[str]:
-    from svcctl.ensemble.project import container_prefix
     from svcctl.config.settings import Settings
-    from svcctl.ensemble.project import REGISTRATOR_SERVICES
+    from svcctl.ensemble.project import REGISTRATOR_SERVICES, container_prefix
 
     prefix = container_prefix(Settings().project)
     return [f"{prefix}{s}" for s in REGISTRATOR_SERVICES]
@@ -442,6 +441,7 @@ def main() -> None:
         parser.error("--upstream-image needs --burst N")
 
     import docker
+
     from svcctl.config.settings import default_zk_connect
 
     engine = docker.from_env(timeout=120)

@@ -8,7 +8,6 @@ import json
 import socket
 
 from svcctl.config.settings import registrator_image
-
 from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_svcctl, svcctl_env, wait_for
 
 # Derived from the test project's, so two checkouts testing on one engine never collide.

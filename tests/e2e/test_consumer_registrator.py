@@ -65,7 +65,7 @@ def test_call_keeps_answering_while_scaling_3_to_1(zk):
         proc = subprocess.Popen([SVCCTL, "call", "service_2", "--count", "60", "--interval", "0.1", "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
         results: list[dict] = []
-        reader = threading.Thread(target=lambda: results.extend(json.loads(l) for l in proc.stdout), daemon=True)
+        reader = threading.Thread(target=lambda: results.extend(json.loads(line) for line in proc.stdout), daemon=True)
         reader.start()
         wait_for(lambda: len(results) >= 5, "the first calls", WAIT)
         run_svcctl("scale", "service_2", "1", timeout=300)

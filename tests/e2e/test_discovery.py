@@ -43,7 +43,7 @@ def test_call_round_robin_and_refused_instance_retried(zk, engine):
         register(zk, svc, p1, c1.id)
         register(zk, svc, p2, c2.id)
         proc = run_svcctl("call", svc, "/ping", "--count", "6", "--interval", "0", "--json")
-        results = [json.loads(l) for l in proc.stdout.splitlines()]
+        results = [json.loads(line) for line in proc.stdout.splitlines()]
         assert all(r["ok"] and r["status"] == 200 for r in results)
         assert [r["instance"] for r in results] == [f"127.0.0.1:{p}" for p in sorted([p1, p2])] * 3
         assert {r["body"] for r in results} == {f"hello from {c1.id[:12]} /ping", f"hello from {c2.id[:12]} /ping"}
@@ -52,7 +52,7 @@ def test_call_round_robin_and_refused_instance_retried(zk, engine):
         # is still answered, by the other instance.
         c2.remove(force=True)
         proc = run_svcctl("call", svc, "--count", "4", "--interval", "0", "--json")
-        results = [json.loads(l) for l in proc.stdout.splitlines()]
+        results = [json.loads(line) for line in proc.stdout.splitlines()]
         assert all(r["ok"] and r["instance"] == f"127.0.0.1:{p1}" for r in results)
         assert any(r["attempts"] == [f"127.0.0.1:{p2}: ConnectionRefusedError"] for r in results)
 
@@ -74,7 +74,7 @@ def test_call_drops_an_instance_that_vanishes_mid_run(zk, engine):
         proc = subprocess.Popen([SVCCTL, "call", svc, "--count", "30", "--interval", "0.1", "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
         lines: list[dict] = []
-        reader = threading.Thread(target=lambda: lines.extend(json.loads(l) for l in proc.stdout), daemon=True)
+        reader = threading.Thread(target=lambda: lines.extend(json.loads(line) for line in proc.stdout), daemon=True)
         reader.start()
         wait_for(lambda: len(lines) >= 4, "the first calls")
         # Deregister, then stop: the watch must drop it before its endpoint goes away.

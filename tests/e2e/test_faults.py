@@ -23,7 +23,16 @@ import pytest
 
 from bench.wrk import run_wrk
 from tests.e2e.helpers_services import docker_endpoints
-from tests.support import GATEWAY_PORT, GATEWAY_STATS_PORT, SVCCTL, TEST_PROJECT, run_json, run_svcctl, svcctl_env, wait_for
+from tests.support import (
+    GATEWAY_PORT,
+    GATEWAY_STATS_PORT,
+    SVCCTL,
+    TEST_PROJECT,
+    run_json,
+    run_svcctl,
+    svcctl_env,
+    wait_for,
+)
 
 FAULTS = ["registrator-handover", "registrator-crash", "leader-loss", "member-loss", "instance-kill"]
 

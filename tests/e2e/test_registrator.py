@@ -15,9 +15,19 @@ import threading
 import time
 
 import pytest
-from svcctl.zk.fourletter import four_letter_word
 
-from tests.e2e.helpers_registrator import build_tiny, children, host_port, node, remove_all, run_tiny, safe, unique, wait_for
+from svcctl.zk.fourletter import four_letter_word
+from tests.e2e.helpers_registrator import (
+    build_tiny,
+    children,
+    host_port,
+    node,
+    remove_all,
+    run_tiny,
+    safe,
+    unique,
+    wait_for,
+)
 from tests.support import LOADED_MACHINE_SLACK_S, SVCCTL, TEST_PROJECT, TEST_ZK_PORTS, run_json, run_svcctl, svcctl_env
 
 PREFIX = "" if TEST_PROJECT == "svcctl" else f"{TEST_PROJECT}-"

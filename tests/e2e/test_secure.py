@@ -10,7 +10,16 @@ import time
 import pytest
 
 from tests.e2e.helpers_registrator import build_tiny, children, host_port, node, remove_all, run_tiny, unique, wait_for
-from tests.e2e.helpers_secure import PKI, PREFIX, SECURE_PORTS, SECURE_PROJECT, SECURE_ZK, identity_files, secure_env, tls_client
+from tests.e2e.helpers_secure import (
+    PKI,
+    PREFIX,
+    SECURE_PORTS,
+    SECURE_PROJECT,
+    SECURE_ZK,
+    identity_files,
+    secure_env,
+    tls_client,
+)
 from tests.e2e.helpers_zk import payload as registration_payload
 from tests.support import LOADED_MACHINE_SLACK_S, run_svcctl, svcctl_env
 
@@ -305,12 +314,11 @@ def test_an_installed_copy_keeps_its_pki_and_mode_in_the_state_directory(images,
     """svcctl installed from its wheel (as pipx would: a venv of its own, run outside any
     checkout) brings a secured cluster up and writes nothing under site-packages: the PKI and
     the mode file go to $XDG_STATE_HOME/svcctl/<project>/."""
+    import shutil
     import subprocess
     import sys
 
     from tests.support import ROOT, TEST_ZK_PORTS
-
-    import shutil
 
     # svcctl's own wheel from a clean copy of the checkout (with compose/, images/, services/ in
     # svcctl/_project), its dependencies from the wheels `svcctl build registrator` made.

@@ -16,8 +16,18 @@ import time
 import pytest
 
 from tests.e2e.helpers_registrator import unique
-from tests.e2e.helpers_secure import (PKI, PREFIX, READER, SECURE_PORTS, SECURE_PROJECT, SECURE_ZK, secure_env, session_password, tls_client,
-                                      without_time_wait)
+from tests.e2e.helpers_secure import (
+    PKI,
+    PREFIX,
+    READER,
+    SECURE_PORTS,
+    SECURE_PROJECT,
+    SECURE_ZK,
+    secure_env,
+    session_password,
+    tls_client,
+    without_time_wait,
+)
 from tests.support import SVCCTL, run_svcctl
 
 ADMIN_NODES = ("/", "/zookeeper", "/zookeeper/quota")

@@ -80,7 +80,7 @@ def test_rm_lists_asks_and_removes(zk):
         assert proc.returncode == 1 and "nothing removed" in proc.stdout
         assert zk.exists(f"{root}/a/x") is not None
         proc = run_svcctl("zk", "rm", root, "-r", input="y\n")
-        listed = [l.strip() for l in proc.stdout.splitlines() if l.startswith("  /")]
+        listed = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  /")]
         assert listed == [f"{root}/b", f"{root}/a/y", f"{root}/a/x", f"{root}/a", root]
         assert "removed 5 node(s)" in proc.stdout
         assert zk.exists(root) is None

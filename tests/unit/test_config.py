@@ -1,7 +1,17 @@
 import pytest
-from svcctl.config.settings import Settings, ZkHost, default_zk_connect, find_project_dir, parse_ip, parse_registry_uri, parse_zk_hosts, state_dir, zk_ports_from_env
-from svcctl.errors import BadInputError, NotFoundError
 
+from svcctl.config.settings import (
+    Settings,
+    ZkHost,
+    default_zk_connect,
+    find_project_dir,
+    parse_ip,
+    parse_registry_uri,
+    parse_zk_hosts,
+    state_dir,
+    zk_ports_from_env,
+)
+from svcctl.errors import BadInputError, NotFoundError
 from tests.support import fake_checkout as _checkout
 
 

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+
 from svcctl.consumer.cache import Picker, ServiceTable, parse_instance
 from svcctl.errors import BadInputError
 from svcctl.zk.watch import CHILD_ADDED, CHILD_REMOVED, DATA_CHANGED, NODE_CREATED, NODE_DELETED, SESSION_LOST, ZkEvent

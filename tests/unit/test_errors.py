@@ -7,7 +7,19 @@ import docker.errors
 import kazoo.exceptions
 import pytest
 import requests.exceptions
-from svcctl.errors import EXIT_CODES, BadInputError, CheckFailedError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError, WaitTimeoutError, ZooKeeperUnavailableError, from_foreign
+
+from svcctl.errors import (
+    EXIT_CODES,
+    BadInputError,
+    CheckFailedError,
+    ConflictError,
+    DockerUnavailableError,
+    NotFoundError,
+    SvcctlError,
+    WaitTimeoutError,
+    ZooKeeperUnavailableError,
+    from_foreign,
+)
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 

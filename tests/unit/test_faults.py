@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from svcctl.walkthrough import faults
+
 from svcctl.errors import BadInputError, CheckFailedError
+from svcctl.walkthrough import faults
 
 
 def test_selection_by_name_list_and_all():

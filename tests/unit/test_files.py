@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+
 from svcctl.files import atomic_write
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from svcctl.ensemble.local import quorum_reached
 from svcctl.zk.fourletter import ServerStats, merge_mntr, parse_mntr, parse_srvr
 

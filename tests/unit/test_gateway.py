@@ -9,7 +9,14 @@ import pytest
 
 from svcctl.consumer.cache import Instance
 from svcctl.consumer.gateway.controller import DRAINING, READY, Op, desired_state, plan
-from svcctl.consumer.gateway.haproxy import SERVER_OPTIONS, ProxySettings, parse_stats_csv, render_config, render_map, server_state
+from svcctl.consumer.gateway.haproxy import (
+    SERVER_OPTIONS,
+    ProxySettings,
+    parse_stats_csv,
+    render_config,
+    render_map,
+    server_state,
+)
 
 A, B, C = "127.0.0.1:32001", "127.0.0.1:32002", "127.0.0.1:32003"
 
@@ -131,8 +138,8 @@ def test_doctor_installs_only_the_missing_gateway_tools(monkeypatch):
 
 
 def test_no_haproxy_on_the_host_is_one_error_with_the_fix(monkeypatch):
-    from svcctl.errors import NotFoundError
     from svcctl.consumer.gateway import haproxy
+    from svcctl.errors import NotFoundError
 
     monkeypatch.setattr("shutil.which", lambda _cmd: None)
     monkeypatch.setattr(haproxy.os, "access", lambda _path, _mode: False)

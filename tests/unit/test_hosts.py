@@ -6,15 +6,15 @@ import ipaddress
 import json
 
 import pytest
-from svcctl.ensemble.hosts import parse_contexts
-from svcctl.config.settings import ZkHost
-from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
-from svcctl.errors import BadInputError, NotFoundError
-from svcctl.toolkit.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
-from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
-from svcctl.registry.model import Registration, encode_payload
-from svcctl.walkthrough.services import read_owned_registrations
 
+from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
+from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
+from svcctl.config.settings import ZkHost
+from svcctl.ensemble.hosts import parse_contexts
+from svcctl.errors import BadInputError, NotFoundError
+from svcctl.registry.model import Registration, encode_payload
+from svcctl.toolkit.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
+from svcctl.walkthrough.services import read_owned_registrations
 from tests.support import fake_checkout
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
@@ -117,8 +117,8 @@ def test_settings_use_the_layout_members():
 
 
 def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
-    from svcctl.config.settings import Settings
     from svcctl.config.layout import layout_path, recorded_layout
+    from svcctl.config.settings import Settings
 
     settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
     assert recorded_layout(settings) is None
@@ -130,8 +130,8 @@ def test_recorded_layout_is_read_from_the_state_directory(tmp_path):
 
 
 def test_compose_publishes_on_the_engine_of_the_context_in_settings(docker_config, tmp_path, monkeypatch):
-    from svcctl.ensemble.project import compose_environment
     from svcctl.config.settings import Settings
+    from svcctl.ensemble.project import compose_environment
 
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     project = fake_checkout(tmp_path / "checkout")
@@ -183,6 +183,7 @@ def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_p
 
 def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_says(tmp_path, monkeypatch):
     import requests
+
     from svcctl.docker.engine import engine_tls
 
     ca, cert, key = (tmp_path / f for f in ("ca.pem", "cert.pem", "key.pem"))
@@ -199,6 +200,7 @@ def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_say
 
 def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_its_address_moves(tmp_path):
     from cryptography import x509
+
     from svcctl.security.pki import ensure_engine_pki
 
     pki, issued = ensure_engine_pki(tmp_path / "engines", {"p-host1": "10.9.0.11", "p-host2": "10.9.0.12"})

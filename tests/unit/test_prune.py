@@ -5,8 +5,25 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from svcctl.errors import BadInputError
-from svcctl.registry.prune import CONTAINER_GONE, EMPTY_SERVICE, NO_OWNER, REFUSED, ContainerInfo, NodeSnapshot, PruneDecision, apply, check_prunable, container_running, decide, instance_endpoints, protected_reason, registration, registry_base
+from svcctl.registry.prune import (
+    CONTAINER_GONE,
+    EMPTY_SERVICE,
+    NO_OWNER,
+    REFUSED,
+    ContainerInfo,
+    NodeSnapshot,
+    PruneDecision,
+    apply,
+    check_prunable,
+    container_running,
+    decide,
+    instance_endpoints,
+    protected_reason,
+    registration,
+    registry_base,
+)
 
 RUNNING_FULL = "a" * 64
 GONE_FULL = "b" * 64

@@ -8,7 +8,22 @@ import json
 from pathlib import Path
 
 import pytest
-from svcctl.registry.model import ActualNode, Options, Registration, comparable, container_registrations, decode_payload, desired_map, encode_payload, image_basename, name_problem, plan, service_metadata, split_tags
+
+from svcctl.registry.model import (
+    ActualNode,
+    Options,
+    Registration,
+    comparable,
+    container_registrations,
+    decode_payload,
+    desired_map,
+    encode_payload,
+    image_basename,
+    name_problem,
+    plan,
+    service_metadata,
+    split_tags,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inspect"
 BASE = "/services"

@@ -10,18 +10,18 @@ import threading
 from concurrent.futures import Future
 
 import pytest
+
 from svcctl.config.settings import parse_registry_uri
 from svcctl.errors import ZooKeeperUnavailableError
-from svcctl.registry.model import Op, Options, Registration
 from svcctl.registrator.daemon import Config, Registrator
 from svcctl.registrator.drain import DrainTracker
 from svcctl.registrator.events import ContainerEvent, parse_event
 from svcctl.registrator.inspector import ContainerInspector
-from svcctl.registrator.leadership import Contender, Demoted, Elected, Leadership, predecessor_is_dead
+from svcctl.registrator.leadership import Demoted, Elected, Leadership, predecessor_is_dead
 from svcctl.registrator.reconciler import EMPTY_SERVICE_MIN_AGE_MS, Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
-
+from svcctl.registry.model import Op, Options, Registration
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 ELECTION = "/svcctl/registrators/E"

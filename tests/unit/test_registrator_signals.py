@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from svcctl.registrator.signals import signal_number, terminating_kill
 
 

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import pytest
+
 from svcctl.consumer.cache import get_instance, parse_instance
+from svcctl.docker.containers import ContainerView, container_view
 from svcctl.errors import BadInputError
 from svcctl.walkthrough.samples import SERVICES, validate_services
-from svcctl.walkthrough.scenarios import STEPS, StepResult, diff_registrations, docker_expectation, failures, format_diff, parse_selection, step_problems, target_count
-from svcctl.walkthrough.services import ContainerView, container_view, cross_check, payload_matches, registration_key, sample_service_of, validate_scale
+from svcctl.walkthrough.scenarios import (
+    STEPS,
+    StepResult,
+    diff_registrations,
+    docker_expectation,
+    failures,
+    format_diff,
+    parse_selection,
+    step_problems,
+    target_count,
+)
+from svcctl.walkthrough.services import (
+    cross_check,
+    payload_matches,
+    registration_key,
+    sample_service_of,
+    validate_scale,
+)
 
 
 def inspect_json(
@@ -316,7 +334,7 @@ def test_negative_scale_refused_listing_services():
 def test_a_listed_container_reads_as_its_inspection_does():
     """The polls list containers (state, health, ports, labels) and take the env from a cached
     inspection: the view must be the one `docker inspect` alone gives."""
-    from svcctl.walkthrough.services import listed_view
+    from svcctl.docker.containers import listed_view
 
     inspect = {
         "Id": "c" * 64, "Name": "/svcctl-service_2-1",

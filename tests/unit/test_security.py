@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
+
 from svcctl.config.settings import Settings
-from svcctl.security.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
 from svcctl.errors import BadInputError, ConflictError
-from svcctl.security.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue
-from svcctl.zk.tls import read_cert
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
+from svcctl.security.dockerproxy import EVENTS_TIMEOUT, allowed, render_config
 from svcctl.security.mode import ADMIN, OPEN, SECURE, client_tls, forget_mode, record_mode, recorded_mode
-from svcctl.zk.tls import ZkTls, diagnose
+from svcctl.security.pki import ADMIN_CN, BUILTIN_READERS, MEMBERS, REGISTRATOR_CN, Pki, ensure_pki, issue
+from svcctl.zk.tls import ZkTls, diagnose, read_cert
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +273,7 @@ def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_r
     import json
 
     from kazoo.security import make_acl
+
     from svcctl.ensemble.local import foreign_lock_reason
 
     registrator = make_acl("x509", "CN=svcctl-registrator", all=True)

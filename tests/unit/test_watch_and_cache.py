@@ -9,9 +9,9 @@ import queue
 import time
 
 import pytest
+
 from svcctl.consumer.cache import CacheChange, ServiceCache
 from svcctl.zk import watch as w
-
 from tests.unit.fake_zk import FakeZk
 
 

@@ -11,10 +11,10 @@ import random
 import time
 
 import pytest
+
 from svcctl.consumer.cache import ServiceCache
 from svcctl.wait import poll_until
 from svcctl.zk import watch as w
-
 from tests.unit.fake_zk import FakeZk
 
 

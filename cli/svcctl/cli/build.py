@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from svcctl.cli.output import human_size, print_json, print_table, progress
 from svcctl.docker.images import build_images
 from svcctl.progress import no_progress
-from svcctl.cli.output import human_size, print_json, print_table, progress
 
 
 def build(

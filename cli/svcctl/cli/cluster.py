@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from svcctl.cli.output import print_json, print_table, progress
+from svcctl.ensemble import current
 from svcctl.ensemble import local as core
 from svcctl.progress import no_progress
-from svcctl.cli.output import print_json, print_table, progress
 
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
@@ -38,7 +39,8 @@ def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
     zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)
     if ctx.obj.layout is not None:
-        from svcctl.ensemble.hosts import host_states, registrator_rows
+        from svcctl.ensemble.hosts import registrator_rows
+        from svcctl.ensemble.placement import host_states
 
         return registrator_rows(ctx.obj, host_states(ctx.obj), zk_reachable)
     return cluster_registrators(ctx.obj, zk_reachable=zk_reachable)
@@ -92,7 +94,7 @@ def up(
     from svcctl.ensemble.hosts import parse_contexts
 
     contexts = parse_contexts(hosts) if hosts is not None else None
-    nodes = core.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts, secure=secure, rotate=rotate)
+    nodes = current.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts, secure=secure, rotate=rotate)
     _print_all(ctx, nodes, json_out)
 
 
@@ -110,7 +112,7 @@ def down(
     volumes: bool = typer.Option(False, "--volumes", help="Also delete the ZooKeeper data volumes."),
 ) -> None:
     """Remove the project's containers; data stays unless --volumes."""
-    core.down(ctx.obj, volumes=volumes, on_progress=progress)
+    current.down(ctx.obj, volumes=volumes, on_progress=progress)
     typer.echo("cluster removed" + (" with its volumes" if volumes else " (data volumes kept)"))
 
 

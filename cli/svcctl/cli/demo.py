@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.walkthrough import scenarios
-from svcctl.walkthrough.demo import run_demo
-from svcctl.progress import no_progress
 from svcctl.cli.output import human_size, print_json, progress
 from svcctl.cli.scenario import print_step, print_summary
+from svcctl.progress import no_progress
+from svcctl.walkthrough import scenarios
+from svcctl.walkthrough.demo import run_demo
 
 
 def demo(

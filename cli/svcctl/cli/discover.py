@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from svcctl.consumer.cache import Strategy
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.consumer.cache import Strategy
 from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:

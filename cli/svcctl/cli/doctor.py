@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.toolkit.doctor import fix as fix_all
-from svcctl.toolkit.doctor import run_checks
+from svcctl.cli.output import print_json, print_table, progress
 from svcctl.errors import CheckFailedError
 from svcctl.progress import no_progress
-from svcctl.cli.output import print_json, print_table, progress
 from svcctl.security.mode import client_tls
+from svcctl.toolkit.doctor import fix as fix_all
+from svcctl.toolkit.doctor import run_checks
 
 
 def doctor(

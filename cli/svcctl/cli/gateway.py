@@ -33,8 +33,8 @@ def gateway(
     import threading
 
     from svcctl.consumer.gateway.controller import run_gateway
-    from svcctl.security.pki import GATEWAY_READER
     from svcctl.security.mode import client_tls
+    from svcctl.security.pki import GATEWAY_READER
 
     tls = client_tls(ctx.obj, identity=f"reader:{GATEWAY_READER}")  # the gateway's own reader identity
     stop = threading.Event()

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from svcctl.progress import no_progress
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.progress import no_progress
 
 if TYPE_CHECKING:
     from svcctl.toolkit.hosts import HostInfo

@@ -165,9 +165,9 @@ def root(
 ) -> None:
     import os
 
+    from svcctl.cli.output import quiet_kazoo_logging
     from svcctl.config.engines import select_engine
     from svcctl.config.layout import recorded_layout
-    from svcctl.cli.output import quiet_kazoo_logging
 
     quiet_kazoo_logging()
     overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("context", context), ("zk_ca", zk_ca), ("zk_cert", zk_cert), ("zk_key", zk_key)) if value}
@@ -198,9 +198,9 @@ def version(json_out: bool = typer.Option(False, "--json", help="Machine-readabl
 def main() -> None:
     """Run the CLI; every failure ends here as one line on stderr and an exit code from the table
     in errors.py. Click runs in non-standalone mode so usage errors get the same one line."""
+    from svcctl.cli.output import error_line
     from svcctl.config.settings import debug_enabled
     from svcctl.errors import from_foreign
-    from svcctl.cli.output import error_line
 
     click_errors = click.exceptions
     try:

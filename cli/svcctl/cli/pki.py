@@ -72,8 +72,8 @@ def rotate(
     """Re-issue one host's registrator identity (a new key, the same subject: the registry's
     ACLs stay), ship it to that host and recreate its registrators; the other hosts are not
     touched. (A secured cluster on one engine: `svcctl cluster up --secure --rotate`.)"""
-    from svcctl.ensemble.hosts import rotate_host
     from svcctl.cli.output import progress
+    from svcctl.ensemble.hosts import rotate_host
 
     subject = rotate_host(ctx.obj, host, on_progress=(lambda _: None) if json_out else progress)
     if json_out:

@@ -6,8 +6,8 @@ from enum import Enum
 
 import typer
 
-from svcctl.config.settings import DEFAULT_BASE
 from svcctl.cli.output import print_json, print_table
+from svcctl.config.settings import DEFAULT_BASE
 
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
 
@@ -46,17 +46,15 @@ def run(
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
     import logging
+    from dataclasses import replace
 
     from svcctl.config.settings import parse_ip, parse_registry_uri
     from svcctl.errors import BadInputError
-    from svcctl.registry.model import Options, split_tags
     from svcctl.net import host_address
     from svcctl.registrator.daemon import Config, default_registrator_id, run_registrator
     from svcctl.registrator.logfmt import log, setup_logging
     from svcctl.registrator.session import RetryPolicy
-
-    from dataclasses import replace
-
+    from svcctl.registry.model import Options, split_tags
     from svcctl.security.mode import client_tls
 
     registry = parse_registry_uri(uri)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.walkthrough import scenarios as core
-from svcctl.progress import no_progress
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.progress import no_progress
+from svcctl.walkthrough import scenarios as core
 
 app = typer.Typer(help="The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
                   no_args_is_help=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from svcctl.cli.output import print_json, print_table, progress
 from svcctl.walkthrough import services as core
 from svcctl.walkthrough.samples import known_services
-from svcctl.cli.output import print_json, print_table, progress
 
 SERVICES_HELP = "Sample services: " + ", ".join(known_services()) + "."
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.config.settings import DEFAULT_BASE
 from svcctl.cli.output import print_json, print_table
+from svcctl.config.settings import DEFAULT_BASE
 from svcctl.security.mode import ADMIN, client_tls
 
 app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
@@ -59,8 +59,8 @@ def tree(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
-    from svcctl.zk import ops
     from svcctl.registry.model import payload_summary
+    from svcctl.zk import ops
     from svcctl.zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
@@ -140,9 +140,9 @@ def watch(
     import queue
     import time
 
+    from svcctl.registry.model import payload_summary
     from svcctl.zk import ops
     from svcctl.zk.client import started_client
-    from svcctl.registry.model import payload_summary
     from svcctl.zk.watch import TreeWatcher, describe
 
     path = ops.normalize_path(path)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
-from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.config.engines import EngineEndpoint
+from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.files import atomic_write
 
 if TYPE_CHECKING:

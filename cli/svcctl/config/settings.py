@@ -12,7 +12,6 @@ from svcctl.errors import BadInputError, NotFoundError
 
 if TYPE_CHECKING:
     from svcctl.config.layout import ClusterLayout
-    from svcctl.zk.tls import ZkTls
 
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)

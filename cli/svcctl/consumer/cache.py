@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any, Callable
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError, NotFoundError
 from svcctl.registry.model import RegistrationPayload
-from svcctl.zk.watch import CHILD_ADDED, CHILD_REMOVED, DATA_CHANGED, NODE_CREATED, NODE_DELETED, NODE_REPLACED, SESSION_LOST, SESSION_RECONNECTED, TreeWatcher, ZkEvent
+from svcctl.zk.watch import (
+    CHILD_ADDED,
+    CHILD_REMOVED,
+    DATA_CHANGED,
+    NODE_CREATED,
+    NODE_DELETED,
+    NODE_REPLACED,
+    SESSION_LOST,
+    SESSION_RECONNECTED,
+    TreeWatcher,
+    ZkEvent,
+)
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient

@@ -3,13 +3,17 @@ one mapping of a failed compose call to a domain error, and the check that Compo
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from svcctl.errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
+
     from svcctl.config.engines import EngineEndpoint
 
 def whales_compose(files: list[Path], project: str, directory: Path, env_file: Path,
@@ -45,6 +49,19 @@ def compose_error(exc: Exception, action: str) -> SvcctlError:
     return SvcctlError(f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip())
 
 
+def run_compose(action: str, call: Callable[[], T]) -> T:
+    """The one way a Compose command runs: Compose checked (once per process), `call` run, and
+    a failed compose call mapped by compose_error to a domain error naming `action`."""
+    from python_on_whales.exceptions import DockerException
+
+    require_compose()
+    try:
+        return call()
+    except DockerException as exc:
+        raise compose_error(exc, action) from exc
+
+
+@functools.cache  # a success only: a failure raises, and is asked again next time
 def require_compose() -> None:
     from svcctl.docker.engine import run_docker_cli
 

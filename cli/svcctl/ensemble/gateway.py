@@ -7,9 +7,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from svcctl.docker.compose import compose_error, require_compose
-from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.config.settings import Settings, gateway_image
+from svcctl.docker.compose import require_compose, run_compose
+from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
 
@@ -81,11 +81,9 @@ def answers(host: str, port: int, timeout: float = 2.0) -> bool:
 def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float = 60.0, on_progress: Progress = no_progress) -> GatewayInfo:
     """Start the gateway container (or leave it when it already runs with these settings) and
     wait until it answers."""
-    from python_on_whales.exceptions import DockerException
-
-    from svcctl.ensemble.local import port_is_free
     from svcctl.docker.engine import docker_client
     from svcctl.docker.images import image_exists
+    from svcctl.ensemble.local import port_is_free
 
     require_compose()
     image = gateway_image()
@@ -106,10 +104,7 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
         "SVCCTL_GATEWAY_ZK": settings.zk,
     })
     on_progress(f"starting the gateway ({image}) on {host}:{port}, stats on 127.0.0.1:{stats_port}")
-    try:
-        compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never")
-    except DockerException as exc:
-        raise compose_error(exc, "gateway up") from exc
+    run_compose("gateway up", lambda: compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never"))
     deadline = time.monotonic() + timeout
     while not answers(host, port):
         container = _container(settings)
@@ -124,17 +119,11 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
 
 def down(settings: Settings, on_progress: Progress = no_progress) -> bool:
     """Stop and remove the gateway's container (all it started). False when there was none."""
-    from python_on_whales.exceptions import DockerException
-
-    require_compose()
     if _container(settings) is None:
         return False
     compose = compose_client(settings)
     on_progress(f"stopping and removing {container_name(settings)}")
-    try:
-        compose.compose.rm(services=[SERVICE], stop=True)
-    except DockerException as exc:
-        raise compose_error(exc, "gateway down") from exc
+    run_compose("gateway down", lambda: compose.compose.rm(services=[SERVICE], stop=True))
     return True
 
 

@@ -8,25 +8,24 @@ registrators write as an identity of their own, CN=svcctl-registrator@<host>."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from svcctl.docker.compose import compose_error, require_compose
-from svcctl.ensemble.project import compose_client, container_prefix
-from svcctl.config.settings import Settings
-from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 from svcctl.config.layout import ClusterLayout, HostMember, remove_layout, save_layout
+from svcctl.config.settings import Settings
+from svcctl.docker.compose import require_compose, run_compose
+from svcctl.ensemble.placement import REGISTRATORS_PER_HOST, registrator_containers
+from svcctl.ensemble.project import compose_client
+from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError
 from svcctl.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-    from svcctl.security.pki import HostBundle
     from svcctl.ensemble.status import RegistratorRow
+    from svcctl.security.pki import HostBundle
 
 HOST_COMPOSE_FILE = "hosts.yml"
 HOST_SECURE_COMPOSE_FILE = "hosts-secure.yml"
-REGISTRATORS_PER_HOST = ("registrator1", "registrator2")
 MEMBER_SERVICE = "zoo"
 
 
@@ -53,14 +52,6 @@ def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -
     if len(set(addresses)) != len(addresses):
         raise BadInputError(f"two contexts of --hosts reach the same address ({', '.join(addresses)})", "give one context per host")
     return ClusterLayout(project, tuple(hosts))
-
-
-def member_container(settings: Settings, member: HostMember) -> str:
-    return f"{container_prefix(settings.project)}zoo{member.member_id}"
-
-
-def registrator_containers(member: HostMember) -> list[str]:
-    return [f"{member.context}-{name}" for name in REGISTRATORS_PER_HOST]
 
 
 def pki_volume(project: str) -> str:
@@ -93,8 +84,8 @@ def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostM
     }
     files = [HOST_COMPOSE_FILE]
     if secure:
-        from svcctl.security.pki import bundle_fingerprint
         from svcctl.security.mode import project_pki
+        from svcctl.security.pki import bundle_fingerprint
 
         pki = project_pki(settings)
         extra.update({
@@ -118,8 +109,8 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
     import docker.errors
 
     from svcctl.docker.engine import client_for
-    from svcctl.security.pki import container_owner
     from svcctl.security.mode import project_pki
+    from svcctl.security.pki import container_owner
 
     pki = project_pki(settings)
     uid, gid = container_owner(settings.container_uid)
@@ -165,12 +156,8 @@ def remove_pki_volumes(settings: Settings, member: HostMember) -> None:
 
 
 def _compose_up(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool, services: list[str] | None = None) -> None:
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        host_compose_client(settings, layout, member, secure).compose.up(services=services, detach=True, quiet=True, pull="never")
-    except DockerException as exc:
-        raise compose_error(exc, f"cluster up on {member.context}") from exc
+    compose = host_compose_client(settings, layout, member, secure)
+    run_compose(f"cluster up on {member.context}", lambda: compose.compose.up(services=services, detach=True, quiet=True, pull="never"))
 
 
 def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: float = 120,
@@ -238,9 +225,9 @@ def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progre
     """A new key for one host's registrator identity, shipped to that host, whose registrators
     are recreated on it (Compose sees the new digest); the other hosts are not touched.
     Returns the identity's subject."""
+    from svcctl.security.mode import SECURE, project_mode, project_pki
     from svcctl.security.pki import reissue_host_registrator
     from svcctl.zk.tls import read_cert
-    from svcctl.security.mode import SECURE, project_mode, project_pki
 
     layout = settings.layout
     if layout is None or project_mode(settings) != SECURE:
@@ -260,8 +247,6 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
     """Remove the cluster's containers (and its part of the PKI) from every host that answers,
     then forget the layout. Returns the hosts that did not answer (their containers go with
     `svcctl hosts down`)."""
-    from python_on_whales.exceptions import DockerException
-
     from svcctl.docker.engine import client_for
     from svcctl.security.mode import SECURE, forget_mode, project_mode
 
@@ -278,10 +263,8 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
             unreachable.append(member.context)
             continue
         on_progress(f"{member.context}: removing zoo{member.member_id} and its registrators" + (" and volumes" if volumes else ""))
-        try:
-            host_compose_client(settings, layout, member, secure).compose.down(volumes=volumes, quiet=True, timeout=10)
-        except DockerException as exc:
-            raise compose_error(exc, f"cluster down on {member.context}") from exc
+        compose = host_compose_client(settings, layout, member, secure)
+        run_compose(f"cluster down on {member.context}", lambda: compose.compose.down(volumes=volumes, quiet=True, timeout=10))
         if secure:
             remove_pki_volumes(settings, member)
     remove_layout(settings.state_path(), settings.project)
@@ -289,28 +272,6 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
         forget_mode(settings.state_path(), settings.project, over_hosts=True)
     settings.layout = None
     return unreachable
-
-
-def _host_states(settings: Settings, member: HostMember) -> dict[str, str]:
-    """Container -> state on one host; every one 'host down' when its engine does not answer."""
-    from svcctl.docker.engine import client_for
-
-    names = [member_container(settings, member), *registrator_containers(member)]
-    try:
-        client = client_for(member.endpoint, timeout=3)
-        found = {c.name: c.status for c in client.containers.list(all=True, filters={"name": names})}
-    except (SvcctlError, OSError):
-        return {name: "host down" for name in names}
-    return {name: found.get(name, "absent") for name in names}
-
-
-def host_states(settings: Settings) -> dict[str, dict[str, str]]:
-    """context -> container -> state, every host asked in parallel."""
-    layout = settings.layout
-    assert layout is not None
-    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
-        states = list(pool.map(lambda m: _host_states(settings, m), layout.hosts))
-    return {m.context: s for m, s in zip(layout.hosts, states)}
 
 
 def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list["RegistratorRow"]:

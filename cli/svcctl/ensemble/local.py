@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from svcctl.docker.compose import compose_error, require_compose
-from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, container_prefix
 from svcctl.config.settings import Settings, ZkHost
+from svcctl.docker.compose import require_compose, run_compose
+from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, container_prefix
 from svcctl.errors import BadInputError, CheckFailedError, ConflictError, SvcctlError, WaitTimeoutError
-from svcctl.wait import poll_until
 from svcctl.progress import Progress, no_progress
+from svcctl.wait import poll_until
 from svcctl.zk.fourletter import ServerStats, server_stats
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def require_healthy(nodes: list) -> None:
 def member_containers(settings: Settings) -> dict[ZkHost, str]:
     """The container behind each member: zoo1..zoo3 in order for this project."""
     if settings.layout is not None:
-        from svcctl.ensemble.hosts import member_container
+        from svcctl.ensemble.placement import member_container
 
         return {m.zk_host: member_container(settings, m) for m in settings.layout.hosts}
     prefix = container_prefix(settings.project)
@@ -210,26 +210,14 @@ def mode_name(mode: str) -> str:
     return "TLS+ACL" if mode == SECURE else "open"
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None,
+def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress,
        secure: bool = False, rotate: bool = False) -> list[NodeStatus]:
-    """Start what is not running and wait for quorum. Running containers are left alone unless
-    their image was rebuilt or their settings changed: then Compose recreates them, as
-    `docker compose up` does (data stays in the volumes). `secure`: TLS and ACLs with the
-    project's PKI (made once; `rotate` remakes it and restarts the cluster on the new one).
-    A cluster never changes mode in place: that needs `cluster down --volumes` first. With
-    `hosts` (Docker contexts), or when a cluster over hosts is recorded, member i and its
-    registrators run on host i."""
-    from python_on_whales.exceptions import DockerException
-
-    if hosts or settings.layout is not None:
-        if rotate:
-            raise BadInputError("--rotate remakes the PKI of a secured cluster on one engine",
-                                "over hosts, `svcctl pki rotate --host NAME` re-issues one host's registrator identity")
-        from svcctl.ensemble import hosts as cluster_hosts
-
-        cluster_hosts.up(settings, hosts or settings.layout.contexts(), secure, timeout, on_progress)  # type: ignore[union-attr]
-        return wait_for_quorum(settings, timeout, on_progress)
-
+    """The cluster on this process's engine: start what is not running and wait for quorum.
+    Running containers are left alone unless their image was rebuilt or their settings changed:
+    then Compose recreates them, as `docker compose up` does (data stays in the volumes).
+    `secure`: TLS and ACLs with the project's PKI (made once; `rotate` remakes it and restarts
+    the cluster on the new one). A cluster never changes mode in place: that needs `cluster
+    down --volumes` first. ensemble.current chooses this or the cluster over hosts."""
     from svcctl.security.mode import OPEN, SECURE, record_mode
 
     if rotate and not secure:
@@ -257,7 +245,7 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     # Secured, the members start alone: the registrators (and anything else with an identity of
     # ours) come up only once the tree is the admin's, with its final ACLs.
     stages = [list(ENSEMBLE_SERVICES), [s for s in services if s not in ENSEMBLE_SERVICES]] if secure else [services]
-    try:
+    def start() -> tuple[dict[str, str], dict[str, str]]:
         before = _container_ids(compose, services)
         for stage in filter(None, stages):
             on_progress(f"starting {', '.join(stage)}" + (" (TLS+ACL)" if secure else ""))
@@ -265,9 +253,9 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
             if secure and stage == stages[0]:
                 wait_for_quorum(settings, timeout, on_progress)
                 secure_tree(settings, local_writers(settings), on_progress)
-        after = _container_ids(compose, services)
-    except DockerException as exc:
-        raise compose_error(exc, "cluster up") from exc
+        return before, _container_ids(compose, services)
+
+    before, after = run_compose("cluster up", start)
     recreated = sorted(name for name, container_id in before.items() if after.get(name, container_id) != container_id)
     if recreated:
         on_progress(f"recreated {', '.join(recreated)} (image rebuilt, settings changed or PKI remade)")
@@ -307,9 +295,9 @@ def local_writers(settings: Settings) -> list[RegistryWriter]:
     """A secured cluster on one engine: the project's registrators (compose/secure.yml) with
     the one registrator identity."""
     from svcctl.docker.engine import docker_client, engine_id
-    from svcctl.zk.tls import read_cert
     from svcctl.ensemble.project import REGISTRATOR_SERVICES
     from svcctl.security.mode import project_pki
+    from svcctl.zk.tls import read_cert
 
     ids = frozenset(f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES)
     return [RegistryWriter(read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client()), ids)]
@@ -326,15 +314,15 @@ def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: 
     - every node below `/services` and `/svcctl`: that same ACL, set where it differs; an
       election lock that is not one of its engine's registrators' (foreign_lock_reason) is
       removed (it would stand every registrator by)."""
-    from kazoo.exceptions import NoNodeError, NodeExistsError
+    from kazoo.exceptions import NodeExistsError, NoNodeError
     from kazoo.security import make_acl
 
     from svcctl.config.settings import DEFAULT_BASE
-    from svcctl.zk.tls import read_cert
     from svcctl.registry.election import ELECTION_ROOT, election_path
     from svcctl.security.mode import ensemble_tls, project_pki
     from svcctl.zk import ops
     from svcctl.zk.client import zk_session
+    from svcctl.zk.tls import read_cert
     from svcctl.zk.tls import registry_acl as writers_acl
 
     pki = project_pki(settings)
@@ -407,7 +395,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
         stats = [server_stats(h.host, h.port, tls=tls) for h in hosts]
     containers = member_containers(settings)
     if settings.layout is not None:
-        from svcctl.ensemble.hosts import host_states
+        from svcctl.ensemble.placement import host_states
 
         per_host = host_states(settings)
         return [
@@ -425,21 +413,11 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
 
 
 def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> None:
-    from python_on_whales.exceptions import DockerException
-
-    if settings.layout is not None:
-        from svcctl.ensemble import hosts as cluster_hosts
-
-        cluster_hosts.down(settings, volumes, on_progress)
-        return
+    """The cluster on this process's engine removed (with its volumes: its data)."""
     from svcctl.security.mode import forget_mode
 
-    require_compose()
     compose = compose_client(settings)
     on_progress("removing the project's containers" + (" and volumes" if volumes else ""))
-    try:
-        compose.compose.down(volumes=volumes, quiet=True, timeout=10)
-    except DockerException as exc:
-        raise compose_error(exc, "cluster down") from exc
+    run_compose("cluster down", lambda: compose.compose.down(volumes=volumes, quiet=True, timeout=10))
     if volumes:  # no data left: the next `cluster up` may choose either mode
         forget_mode(settings.state_path(), settings.project)

@@ -13,6 +13,7 @@ from svcctl.files import atomic_write
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
+
     from svcctl.config.engines import EngineEndpoint
 
 REGISTRATOR_SERVICES = ("registrator1", "registrator2", "registrator3")
@@ -35,10 +36,10 @@ def container_prefix(project: str) -> str:
 
 def compose_environment(settings: Settings) -> dict[str, str]:
     """The ${VARS} the compose files interpolate."""
-    from svcctl.config.settings import gateway_image
     from svcctl.config.engines import resolve_engine
-    from svcctl.security.pki import container_owner
+    from svcctl.config.settings import gateway_image
     from svcctl.security.mode import SECURE, project_mode, project_pki
+    from svcctl.security.pki import container_owner
 
     pki = project_pki(settings)
     ports = settings.zk_ports

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import RegistryUri
 from svcctl.errors import DockerUnavailableError
-from svcctl.registry.model import Options
-from svcctl.registry.election import election_path
 from svcctl.registrator.drain import DRAIN_HOLD_S, DrainTracker
 from svcctl.registrator.events import ContainerEvent, EngineEventSource, StreamResumed
 from svcctl.registrator.inspector import ContainerInspector
@@ -31,6 +29,8 @@ from svcctl.registrator.logfmt import log
 from svcctl.registrator.reconciler import Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionChanged, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
+from svcctl.registry.election import election_path
+from svcctl.registry.model import Options
 
 if TYPE_CHECKING:
     import docker

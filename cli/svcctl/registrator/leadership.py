@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from svcctl.registry.model import decode_payload
-from svcctl.registry.election import contenders_in_order
 from svcctl.registrator.logfmt import log
+from svcctl.registry.election import contenders_in_order
+from svcctl.registry.model import decode_payload
 
 if TYPE_CHECKING:
     from svcctl.registrator.session import SessionKeeper

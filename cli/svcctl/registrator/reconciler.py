@@ -10,16 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from svcctl.registry.model import Options, Registration, container_registrations, desired_map, encode_payload, plan
 from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
 from svcctl.registrator.logfmt import log
 from svcctl.registrator.registry import read_nodes, read_tree
 from svcctl.registrator.signals import signal_number, terminating_kill
+from svcctl.registry.model import Options, Registration, container_registrations, desired_map, encode_payload, plan
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-
-    from kazoo.client import KazooClient
 
     from svcctl.registrator.drain import DrainTracker
     from svcctl.registrator.inspector import ContainerInspector

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
-from svcctl.registry.model import decode_payload
 from svcctl.registry.election import ELECTION_ROOT, contenders_in_order
+from svcctl.registry.model import decode_payload
 from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
-from svcctl.errors import BadInputError, DockerUnavailableError
+from svcctl.errors import BadInputError
 from svcctl.registry.model import decode_payload, payload_engine
 from svcctl.zk.ops import check_removable, normalize_path
 from svcctl.zk.tree import join_path

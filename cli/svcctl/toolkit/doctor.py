@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Callable
 
 from svcctl.config.settings import Settings, ZkHost
 from svcctl.docker.engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
-from svcctl.errors import DockerUnavailableError, SvcctlError
 from svcctl.docker.images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
-from svcctl.wait import poll_until
+from svcctl.errors import DockerUnavailableError, SvcctlError
 from svcctl.progress import Progress
+from svcctl.wait import poll_until
 
 if TYPE_CHECKING:
     from svcctl.zk.tls import ZkTls

@@ -22,10 +22,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from svcctl.config.settings import Settings, dind_image
 from svcctl.config.engines import EngineEndpoint
+from svcctl.config.settings import Settings, dind_image
 from svcctl.docker.engine import client_for, run_docker_cli
-from svcctl.errors import BadInputError, ConflictError, DockerUnavailableError, NotFoundError, SvcctlError, WaitTimeoutError
+from svcctl.errors import (
+    BadInputError,
+    ConflictError,
+    DockerUnavailableError,
+    NotFoundError,
+    SvcctlError,
+    WaitTimeoutError,
+)
 from svcctl.progress import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -443,8 +450,8 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
 
     import docker.errors
 
-    from svcctl.docker.engine import docker_client
     from svcctl.config.layout import load_layout, remove_layout
+    from svcctl.docker.engine import docker_client
     from svcctl.security.mode import forget_mode
 
     project = settings.project

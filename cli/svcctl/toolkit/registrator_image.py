@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from svcctl.config.settings import INSTALLED_PROJECT, is_checkout, registrator_image
-from svcctl.errors import SvcctlError
 from svcctl.docker.images import ImageSpec, register_image
+from svcctl.errors import SvcctlError
 
 SOURCE_DATE_EPOCH = "1700000000"  # any fixed value: wheel timestamps must not depend on the clock
 SOURCE_PARTS = ("pyproject.toml", "README.md", "cli/svcctl")

@@ -8,15 +8,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from svcctl.ensemble import local as cluster
-from svcctl.walkthrough import scenarios
-from svcctl.toolkit.doctor import Check
-from svcctl.toolkit.doctor import fix as doctor_fix
 from svcctl.config.settings import Settings
-from svcctl.errors import CheckFailedError, SvcctlError
 from svcctl.docker.images import BuildResult, build_images
+from svcctl.ensemble import current
+from svcctl.ensemble import local as cluster
+from svcctl.errors import CheckFailedError, SvcctlError
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import client_tls
+from svcctl.toolkit.doctor import Check
+from svcctl.toolkit.doctor import fix as doctor_fix
+from svcctl.walkthrough import scenarios
 
 CLUSTER_TIMEOUT = 180.0
 
@@ -106,7 +107,7 @@ def run_demo(
         _timed(report, "build", started)
 
         started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
-        report.nodes = cluster.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
+        report.nodes = current.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
         report.security = "tls+acl" if secure else "open"
         _timed(report, "cluster", started)
 
@@ -129,7 +130,7 @@ def run_demo(
         if not keep:
             started = time.monotonic()
             try:
-                cluster.down(settings, volumes=False, on_progress=on_progress)
+                current.down(settings, volumes=False, on_progress=on_progress)
                 report.torn_down = True
             except SvcctlError as exc:
                 report.error = report.error or exc

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.errors import BadInputError, CheckFailedError, SvcctlError, WaitTimeoutError
-from svcctl.wait import poll_until
 from svcctl.progress import Progress, no_progress
-from svcctl.walkthrough.scenarios import Step, read_tree, step_problems, diff_registrations, observe
 from svcctl.security.mode import client_tls
+from svcctl.wait import poll_until
+from svcctl.walkthrough.scenarios import Step, diff_registrations, observe, read_tree, step_problems
 
 if TYPE_CHECKING:
     import docker
@@ -480,7 +480,8 @@ class Injector:
         time.sleep(2.0)  # a while with one member down, under load
 
     def _instance_kill(self) -> None:
-        from svcctl.walkthrough.services import engine_containers, project_instances, registration_key, sample_service_of
+        from svcctl.docker.containers import engine_containers
+        from svcctl.walkthrough.services import project_instances, registration_key, sample_service_of
 
         views = [v for v in project_instances(engine_containers(self.docker), self.settings.project, SERVICE) if v.state == "running"]
         victim = views[-1]
@@ -589,12 +590,12 @@ class Engines:
         return self._clients[context]
 
     def views_of(self, context: str) -> list:
-        from svcctl.walkthrough.services import engine_containers
+        from svcctl.docker.containers import engine_containers
 
         return [] if context in self.down else engine_containers(self._client(context))
 
     def views(self) -> list:
-        from svcctl.walkthrough.services import engine_containers
+        from svcctl.docker.containers import engine_containers
 
         if self.settings.layout is None:
             return engine_containers(self.local)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from svcctl.errors import BadInputError
 from svcctl.docker.images import ImageSpec, register_image
+from svcctl.errors import BadInputError
 
 
 @dataclass(frozen=True)

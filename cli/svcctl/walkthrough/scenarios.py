@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Callable
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.consumer.cache import CallResult, get_instance, parse_instance
+from svcctl.docker.containers import ContainerView
 from svcctl.errors import BadInputError, CheckFailedError
-from svcctl.wait import poll_until
 from svcctl.progress import Progress, no_progress
-from svcctl.walkthrough.samples import SERVICES
-from svcctl.walkthrough.services import ContainerView, project_instances, registration_key, sample_service_of
 from svcctl.security.mode import client_tls
+from svcctl.wait import poll_until
+from svcctl.walkthrough.samples import SERVICES
+from svcctl.walkthrough.services import project_instances, registration_key, sample_service_of
 
 if TYPE_CHECKING:
     import docker
@@ -221,7 +222,8 @@ class StepResult:
 def observe(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", service: str, base: str = DEFAULT_BASE) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
     instances of `service` this project runs."""
-    from svcctl.walkthrough.services import engine_containers, read_owned_registrations, read_registrations
+    from svcctl.docker.containers import engine_containers
+    from svcctl.walkthrough.services import read_owned_registrations, read_registrations
 
     views = engine_containers(docker_client)
     running = [v for v in project_instances(views, settings.project, service) if v.state == "running"]
@@ -295,7 +297,7 @@ def perform(settings: Settings, step: Step, on_progress: Progress) -> None:
 
 
 def run_step(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", step: Step, timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> StepResult:
-    from svcctl.walkthrough.services import engine_containers
+    from svcctl.docker.containers import engine_containers
 
     before = len([v for v in project_instances(engine_containers(docker_client), settings.project, step.service) if v.state == "running"])
     target = target_count(step, before)
@@ -315,9 +317,10 @@ def run_step(settings: Settings, zk: "KazooClient", docker_client: "docker.Docke
 def reset(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> None:
     """Before `all`: no instance of this project runs and ZooKeeper agrees, so step 1 starts
     from the classic empty state."""
+    from svcctl.docker.containers import engine_containers
     from svcctl.walkthrough import services
 
-    running = project_instances(services.engine_containers(docker_client), settings.project)
+    running = project_instances(engine_containers(docker_client), settings.project)
     if running:
         on_progress("reset: stopping " + ", ".join(v.name for v in running))
         services.stop(settings, sorted({v.compose_service or "" for v in running}), on_progress)

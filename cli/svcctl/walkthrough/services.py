@@ -4,68 +4,27 @@ cross-checked against what ZooKeeper has registered for each container."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from svcctl.docker.compose import compose_error, require_compose
-from svcctl.ensemble.project import compose_client
 from svcctl.config.settings import DEFAULT_BASE, Settings
+from svcctl.docker.compose import run_compose
+from svcctl.docker.containers import ContainerView, engine_containers
+from svcctl.ensemble.project import compose_client
 from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 from svcctl.progress import Progress, no_progress
 from svcctl.registry.model import RegistrationPayload
-from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
 from svcctl.security.mode import client_tls
+from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
 
 if TYPE_CHECKING:
-    import docker
     from kazoo.client import KazooClient
+
     from svcctl.config.engines import EngineEndpoint
 
 LOOPBACK = "127.0.0.1"
 
 
-# --- Docker's view, as plain data (what the pure scenario logic works on) -----------------
-
-
-@dataclass(frozen=True)
-class ContainerView:
-    """One container as the engine reports it, reduced to what registration depends on."""
-
-    id: str
-    name: str
-    state: str  # running, exited, paused, ...
-    health: str | None  # healthy, starting, unhealthy, or None without a HEALTHCHECK
-    project: str | None  # com.docker.compose.project
-    compose_service: str | None  # com.docker.compose.service
-    number: int | None  # com.docker.compose.container-number
-    env: dict[str, str]
-    labels: dict[str, str]
-    # "8080/tcp" -> [(host ip, host port), ...]; empty list when the port is not published
-    ports: dict[str, list[tuple[str, int]]]
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["ports"] = {k: [f"{ip}:{port}" for ip, port in v] for k, v in self.ports.items()}
-        return data
-
-
-def container_view(attrs: dict[str, Any]) -> ContainerView:
-    """Build a ContainerView from `docker inspect` JSON (pure): its listing entry and its config."""
-    state = attrs.get("State") or {}
-    health = (state.get("Health") or {}).get("Status")
-    listed_ports = [
-        {"PrivatePort": int(key.split("/")[0]), "Type": key.partition("/")[2] or "tcp", **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {})}
-        for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
-        for b in ([x for x in bindings or [] if x.get("HostPort")] or [None])
-    ]
-    summary = {
-        "Id": attrs.get("Id", ""),
-        "Names": [attrs.get("Name") or ""],
-        "State": state.get("Status", "unknown"),
-        "Status": f"({'health: starting' if health == 'starting' else health})" if health else "",
-        "Labels": (attrs.get("Config") or {}).get("Labels") or {},
-        "Ports": listed_ports,
-    }
-    return listed_view(summary, attrs.get("Config") or {})
+# --- Docker's view: which sample service a container is, where it is published ------------------
 
 
 def sample_service_of(view: ContainerView) -> SampleService | None:
@@ -98,63 +57,6 @@ def registration_key(view: ContainerView, service: SampleService) -> str | None:
     ip, port = bindings[0]
     # registrator advertises the published host IP; 0.0.0.0 is not an address (ours run -ip 127.0.0.1).
     return f"{LOOPBACK if ip in ('0.0.0.0', '') else ip}:{port}"
-
-
-def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerView:
-    """A ContainerView from one entry of the engine's container listing (state, health, ports,
-    labels) and the container's configuration from `docker inspect` (its env), pure."""
-    labels = dict(summary.get("Labels") or {})
-    env: dict[str, str] = {}
-    for item in config.get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
-    ports: dict[str, list[tuple[str, int]]] = {}
-    for port in summary.get("Ports") or []:
-        bindings = ports.setdefault(f"{port.get('PrivatePort')}/{port.get('Type') or 'tcp'}", [])
-        if port.get("PublicPort"):
-            bindings.append((port.get("IP") or "0.0.0.0", int(port["PublicPort"])))
-    for bindings in ports.values():
-        bindings.sort(key=lambda b: ":" in b[0])  # IPv4 first, as inspect lists them
-    status = summary.get("Status") or ""
-    health = next((h for marker, h in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")) if marker in status), None)
-    number = labels.get("com.docker.compose.container-number")
-    return ContainerView(
-        id=summary.get("Id", ""),
-        name=((summary.get("Names") or [""])[0]).lstrip("/"),
-        state=summary.get("State") or "unknown",
-        health=health,
-        project=labels.get("com.docker.compose.project"),
-        compose_service=labels.get("com.docker.compose.service"),
-        number=int(number) if number and number.isdigit() else None,
-        env=env,
-        labels=labels,
-        ports=ports,
-    )
-
-
-# Id -> Config of containers inspected once: a container's configuration never changes, so the
-# scenarios' and ps' polls list the engine's containers (one call) and inspect only new ones.
-_CONFIGS: dict[str, dict[str, Any]] = {}
-
-
-def engine_containers(client: "docker.DockerClient | None" = None) -> list[ContainerView]:
-    """Every container of the engine (all states), from one listing."""
-    import docker.errors
-
-    from svcctl.docker.engine import docker_client
-
-    client = client or docker_client()
-    views = []
-    for summary in client.api.containers(all=True):
-        config = _CONFIGS.get(summary["Id"])
-        if config is None:
-            try:
-                config = client.api.inspect_container(summary["Id"]).get("Config") or {}
-            except docker.errors.NotFound:
-                continue  # removed between the listing and the inspect
-            _CONFIGS[summary["Id"]] = config
-        views.append(listed_view(summary, config))
-    return views
 
 
 def project_instances(views: list[ContainerView], project: str, service: str | None = None) -> list[ContainerView]:
@@ -215,15 +117,9 @@ def payload_matches(payload: RegistrationPayload | dict | None, container_id: st
 
 
 def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine: "EngineEndpoint | None" = None) -> None:
-    from python_on_whales.exceptions import DockerException
-
-    require_compose()
     compose = compose_client(settings, engine=engine)
-    try:
-        # recreate=False: running instances stay as they are; only the count changes.
-        compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never")
-    except DockerException as exc:
-        raise compose_error(exc, action) from exc
+    # recreate=False: running instances stay as they are; only the count changes.
+    run_compose(action, lambda: compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never"))
 
 
 def up(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> dict[str, int]:
@@ -270,17 +166,15 @@ def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_
 def stop(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> None:
     """Stop and remove every instance of the named services: their registrations must go, and
     the next `up` starts a fresh container (new host port, new registration)."""
-    from python_on_whales.exceptions import DockerException
-
     services = [s.name for s in validate_services(names)]
-    require_compose()
     compose = compose_client(settings)
     on_progress(f"stopping {', '.join(services)}")
-    try:
+
+    def stop_and_remove() -> None:
         compose.compose.stop(services=services, timeout=10)
         compose.compose.rm(services=services, stop=True)
-    except DockerException as exc:
-        raise compose_error(exc, "stop " + " ".join(services)) from exc
+
+    run_compose("stop " + " ".join(services), stop_and_remove)
 
 
 # --- ps --------------------------------------------------------------------------------------

@@ -35,12 +35,25 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from svcctl.consumer.gateway.haproxy import (
+    SERVER_OPTIONS,
+    HaproxyProcess,
+    ProxySettings,
+    RuntimeApiError,
+    backend_name,
+    haproxy_binary,
+    parse_stats_csv,
+    render_config,
+    render_map,
+    routable,
+    runtime_command,
+    spare_name,
+)
 from svcctl.files import atomic_write
-from svcctl.consumer.gateway.haproxy import SERVER_OPTIONS, HaproxyProcess, ProxySettings, RuntimeApiError, backend_name, haproxy_binary, parse_stats_csv, render_config, render_map, routable, runtime_command, spare_name
 
 if TYPE_CHECKING:
-    from svcctl.zk.tls import ZkTls
     from svcctl.consumer.cache import ServiceCache
+    from svcctl.zk.tls import ZkTls
 
 READY, DRAINING = "ready", "draining"
 # A draining server with connections still open after this long has them shut.
