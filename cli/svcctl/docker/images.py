@@ -52,13 +52,8 @@ def _load_optional_specs() -> None:
     # Modules that own an image register it on import (registrator, sample services).
     import importlib
 
-    for module in ("svcctl.toolkit.registrator_image", "svcctl.toolkit.gateway_image", "svcctl.security.mode.dockerproxy", "svcctl.walkthrough.samples"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # Absent until its issue lands; any other missing module is a real error.
-            if not exc.name or not module.startswith(exc.name):
-                raise
+    for module in ("svcctl.toolkit.registrator_image", "svcctl.toolkit.gateway_image", "svcctl.security.dockerproxy", "svcctl.walkthrough.samples"):
+        importlib.import_module(module)
 
 
 @dataclass

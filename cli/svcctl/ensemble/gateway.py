@@ -14,7 +14,7 @@ from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeout
 from svcctl.progress import Progress, no_progress
 
 SERVICE = "gateway"
-LABEL = "svcctl.consumer.gateway."
+LABEL = "svcctl.gateway."
 
 
 @dataclass
