@@ -4,6 +4,7 @@ exercised by tests/e2e/test_registrator.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -21,6 +22,7 @@ from svcctl.registrator.leadership import Demoted, Elected, Leadership, predeces
 from svcctl.registrator.reconciler import EMPTY_SERVICE_MIN_AGE_MS, Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
+from svcctl.registry.election import ElectionIdentity
 from svcctl.registry.model import Op, Options, Registration
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
@@ -389,7 +391,7 @@ ME = {"id": "r1", "hostname": "c0ffee", "pid": 1, "started_at": 200.0}
     ({**ME, "pid": None}, False, False),
 ])
 def test_predecessor_is_dead(theirs, alive, dead):
-    assert predecessor_is_dead(theirs, ME, is_pid_alive=lambda pid: alive) is dead
+    assert predecessor_is_dead(ElectionIdentity.from_dict(theirs), ElectionIdentity.from_dict(ME), is_pid_alive=lambda pid: alive) is dead
 
 
 def leadership(client: FakeClient, posted: list | None = None, registrator_id: str = "r1") -> Leadership:
@@ -402,7 +404,7 @@ def test_a_dead_earlier_life_is_removed_from_the_election_and_a_live_duplicate_i
     client = FakeClient(FakeEnsemble(), OURS)
     client.ensure_path(ELECTION)
     lead = leadership(client)
-    me = lead.identity("standby")
+    me = dataclasses.asdict(lead.identity("standby"))
     dead = FakeClient(client.ensemble, 0x501)  # our previous life: its session lingers until its timeout
     dead.create(f"{ELECTION}/a__lock__0000000001", json.dumps({**me, "role": "active", "started_at": 1.0}).encode(), ephemeral=True)
     standby = FakeClient(client.ensemble, 0x502)
@@ -410,7 +412,7 @@ def test_a_dead_earlier_life_is_removed_from_the_election_and_a_live_duplicate_i
     twin = FakeClient(client.ensemble, 0x503)  # same id, another host: alive as far as we know
     twin.create(f"{ELECTION}/c__lock__0000000003", json.dumps({**me, "hostname": "elsewhere"}).encode(), ephemeral=True)
     lead.clear_stale_contenders()
-    assert [c.identity["id"] for c in lead.contenders()] == ["r2", "r1"]  # the standby is first now
+    assert [c.identity.id for c in lead.contenders()] == ["r2", "r1"]  # the standby is first now
     assert [c.session for c in lead.contenders()] == [0x502, 0x503]
 
 

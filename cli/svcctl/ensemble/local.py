@@ -270,13 +270,13 @@ def foreign_lock_reason(acl: list, data: bytes | None, registrator_acl, registra
     """Why an election lock is not one of this project's registrators' (None when it is). Its
     creator chose its ACL, so the ACL alone proves nothing: the lock must also carry the
     identity a registrator of ours publishes in it (leadership.py: JSON with its `id`)."""
-    from svcctl.registry.model import decode_payload
+    from svcctl.registry.election import ElectionIdentity
 
     if registrator_acl not in acl:
         return "not a registrator identity"
-    claimed = (decode_payload(data) or {}).get("id")
+    claimed = ElectionIdentity.from_bytes(data).id
     if claimed not in registrator_ids:
-        return f"names {claimed!r}, not a registrator of this project" if isinstance(claimed, str) else "names no registrator of this project"
+        return f"names {claimed!r}, not a registrator of this project" if claimed is not None else "names no registrator of this project"
     return None
 
 

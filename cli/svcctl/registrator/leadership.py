@@ -6,7 +6,6 @@ once instead of after the dead session's timeout."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -16,8 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from svcctl.registrator.logfmt import log
-from svcctl.registry.election import contenders_in_order
-from svcctl.registry.model import decode_payload
+from svcctl.registry.election import ElectionIdentity, contenders_in_order
 
 if TYPE_CHECKING:
     from svcctl.registrator.session import SessionKeeper
@@ -37,7 +35,7 @@ class Demoted:
 @dataclass(frozen=True)
 class Contender:
     node: str  # the lock node's name
-    identity: dict
+    identity: ElectionIdentity
     session: int  # its ephemeral owner
 
 
@@ -51,19 +49,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def predecessor_is_dead(theirs: dict, ours: dict, is_pid_alive: Callable[[int], bool] = pid_alive) -> bool:
+def predecessor_is_dead(theirs: ElectionIdentity, ours: ElectionIdentity, is_pid_alive: Callable[[int], bool] = pid_alive) -> bool:
     """Is a contender with our registrator id, on another session than ours, an earlier life of
     this registrator? Only when that can be known here: same host (a restarted container keeps
     its hostname) and its process is gone — our own pid (only one process has it: us, so that
     node is from a session we abandoned, or from the previous process of a restarted container,
     where the daemon is pid 1 again) or no such process. A contender with our id on another
     host, or with a live process, is a misconfigured duplicate: alive."""
-    if theirs.get("id") != ours.get("id") or theirs.get("hostname") != ours.get("hostname"):
+    if theirs.id != ours.id or theirs.hostname != ours.hostname or theirs.pid is None:
         return False
-    pid = theirs.get("pid")
-    if not isinstance(pid, int):
-        return False
-    return pid == ours.get("pid") or not is_pid_alive(pid)
+    return theirs.pid == ours.pid or not is_pid_alive(theirs.pid)
 
 
 class Leadership:
@@ -92,26 +87,26 @@ class Leadership:
         """Active, connected, and on the very session that won (not a new one after expiry)."""
         return self.active and not self.demoting.is_set() and self.session.connected and self.session.session_id == self.lead_session
 
-    def identity(self, role: str) -> dict:
-        return {
-            "id": self.registrator_id,
-            "role": role,
-            "since": self.active_since if role == "active" else self.started_at,
-            "started_at": self.started_at,
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "engine_id": self.engine_id,
-            "base": self.base,
-            "registrations": self.registrations() if role == "active" else 0,
-            **({"x509": self.x509_identity} if self.x509_identity else {}),
-        }
+    def identity(self, role: str) -> ElectionIdentity:
+        return ElectionIdentity(
+            id=self.registrator_id,
+            role=role,
+            since=self.active_since if role == "active" else self.started_at,
+            started_at=self.started_at,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            engine_id=self.engine_id,
+            base=self.base,
+            registrations=self.registrations() if role == "active" else 0,
+            x509=self.x509_identity,
+        )
 
     def publish_identity(self) -> None:
         """Informative only (status reads it): failures are ignored."""
         if not self.active or not self.lead_node:
             return
         try:
-            self.session.client.set(self.lead_node, _encode(self.identity("active")))
+            self.session.client.set(self.lead_node, self.identity("active").to_bytes())
         except Exception:
             pass
 
@@ -124,7 +119,7 @@ class Leadership:
                 data, stat = client.get(f"{self.election_path}/{child}")
             except Exception:  # left between the listing and the read
                 continue
-            out.append(Contender(child, decode_payload(data) or {}, stat.ephemeralOwner))
+            out.append(Contender(child, ElectionIdentity.from_bytes(data), stat.ephemeralOwner))
         return out
 
     # --- the term ------------------------------------------------------------------------------
@@ -152,7 +147,7 @@ class Leadership:
                 self.clear_stale_contenders()
                 self.demoting.clear()
                 # A fresh Election each term: a lock whose release failed keeps is_acquired set.
-                election = Election(client, self.election_path, _encode(self.identity("standby")).decode())  # kazoo encodes it
+                election = Election(client, self.election_path, self.identity("standby").to_bytes().decode())  # kazoo encodes it
                 # The lock retries forever, even on a closed client: stop it when we stop or when
                 # the session keeper replaced the client (kazoo keeps this knob private).
                 election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.session.client
@@ -179,14 +174,14 @@ class Leadership:
             elif predecessor_is_dead(contender.identity, ours):
                 reason = "an earlier life of this registrator (crashed and restarted)"
             else:
-                if contender.identity.get("id") == self.registrator_id and contender.node not in self._duplicates_logged:
+                if contender.identity.id == self.registrator_id and contender.node not in self._duplicates_logged:
                     self._duplicates_logged.add(contender.node)
-                    log("duplicate registrator id", logging.WARNING, registrator=self.registrator_id, other_host=contender.identity.get("hostname"),
-                        other_pid=contender.identity.get("pid"), fix="give every registrator of an engine its own id (--id / SVCCTL_REGISTRATOR_ID)")
+                    log("duplicate registrator id", logging.WARNING, registrator=self.registrator_id, other_host=contender.identity.hostname,
+                        other_pid=contender.identity.pid, fix="give every registrator of an engine its own id (--id / SVCCTL_REGISTRATOR_ID)")
                 continue
             try:
                 client.delete(path)
-                log("contender removed", node=contender.node, reason=reason, was_active=contender.identity.get("role") == "active" or None)
+                log("contender removed", node=contender.node, reason=reason, was_active=contender.identity.role == "active" or None)
             except Exception:  # gone already, or the connection moved: the next term retries
                 pass
 
@@ -228,16 +223,12 @@ class Leadership:
                 if not any(c.session != session for c in contenders):
                     log("handover skipped", reason="no standby registrator: our nodes go with our session")
                     return
-                if contenders[0].session != session and contenders[0].identity.get("role") == "active":
+                if contenders[0].session != session and contenders[0].identity.role == "active":
                     stats = [client.exists_async(p) for p in paths]
                     if not any((st := s.get()) is not None and st.ephemeralOwner == session for s in stats):
-                        log("handover done", successor=contenders[0].identity.get("id"), registrations=len(paths))
+                        log("handover done", successor=contenders[0].identity.id, registrations=len(paths))
                         return
             except Exception:
                 return
             time.sleep(0.1)
         log("handover timeout", logging.WARNING, waited_s=timeout, note="no standby took over; our nodes go with our session")
-
-
-def _encode(identity: dict) -> bytes:
-    return json.dumps(identity, separators=(",", ":")).encode()

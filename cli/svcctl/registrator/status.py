@@ -10,8 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
-from svcctl.registry.election import ELECTION_ROOT, contenders_in_order
-from svcctl.registry.model import decode_payload
+from svcctl.registry.election import ELECTION_ROOT, ElectionIdentity, contenders_in_order
 from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
@@ -76,21 +75,21 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
                 data, stat = client.get(f"{path}/{child}")
             except NoNodeError:
                 continue  # left between the listing and the read
-            info = decode_payload(data) or {}
+            info = ElectionIdentity.from_bytes(data)
             role = "active" if index == 0 else "standby"
-            since = info.get("since") if role == "active" and info.get("role") == "active" else info.get("started_at")
+            since = info.since if role == "active" and info.role == "active" else info.started_at
             out.append(
                 RegistratorStatus(
-                    id=str(info.get("id") or child),
+                    id=info.id or child,
                     engine_id=engine,
                     role=role,
                     since=since,
                     registrations=owners.get(stat.ephemeralOwner, 0),
                     session=hex(stat.ephemeralOwner),
-                    hostname=info.get("hostname"),
-                    pid=info.get("pid"),
+                    hostname=info.hostname,
+                    pid=info.pid,
                     node=f"{path}/{child}",
-                    identity=info.get("x509") if isinstance(info.get("x509"), str) else None,
+                    identity=info.x509,
                 )
             )
     return out
