@@ -12,6 +12,7 @@ from svcctl.docker.compose import require_compose, run_compose
 from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
+from svcctl.wait import poll_until
 
 SERVICE = "gateway"
 LABEL = "svcctl.gateway."
@@ -105,13 +106,21 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
     })
     on_progress(f"starting the gateway ({image}) on {host}:{port}, stats on 127.0.0.1:{stats_port}")
     run_compose("gateway up", lambda: compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never"))
-    deadline = time.monotonic() + timeout
-    while not answers(host, port):
+
+    def not_answering(container) -> WaitTimeoutError:
+        logs = container.logs(tail=15).decode(errors="replace") if container is not None else "(no container)"
+        return WaitTimeoutError(f"the gateway does not answer on {host}:{port} after {timeout:.0f}s", f"read its log below (`docker logs {container_name(settings)}`)", details=logs)
+
+    def answering() -> bool:
+        if answers(host, port):
+            return True
         container = _container(settings)
-        if time.monotonic() > deadline or (container is not None and container.status in ("exited", "dead")):
-            logs = container.logs(tail=15).decode(errors="replace") if container is not None else "(no container)"
-            raise WaitTimeoutError(f"the gateway does not answer on {host}:{port} after {timeout:.0f}s", f"read its log below (`docker logs {container_name(settings)}`)", details=logs)
-        time.sleep(0.2)
+        if container is not None and container.status in ("exited", "dead"):
+            raise not_answering(container)  # it will not answer: no need to wait out the timeout
+        return False
+
+    if not poll_until(answering, bool, time.monotonic() + timeout, interval=0.2):
+        raise not_answering(_container(settings))
     container = _container(settings)
     assert container is not None
     return _info(container)

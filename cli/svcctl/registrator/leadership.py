@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from svcctl.registrator.logfmt import log
 from svcctl.registry.election import ElectionIdentity, contenders_in_order
+from svcctl.wait import poll_until
 
 if TYPE_CHECKING:
     from svcctl.registrator.session import SessionKeeper
@@ -216,19 +217,26 @@ class Leadership:
         is still owned by our session: with no paths this would pass as soon as the successor
         calls itself active, before its resync re-created anything."""
         client, session = self.session.client, self.session.session_id
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def handover() -> tuple[str, str | None] | None:
+            """(outcome, successor) once there is one: skipped, done, or failed (our session
+            is going: nothing more to wait for)."""
             try:
                 contenders = self.contenders()
                 if not any(c.session != session for c in contenders):
-                    log("handover skipped", reason="no standby registrator: our nodes go with our session")
-                    return
+                    return "skipped", None
                 if contenders[0].session != session and contenders[0].identity.role == "active":
                     stats = [client.exists_async(p) for p in paths]
                     if not any((st := s.get()) is not None and st.ephemeralOwner == session for s in stats):
-                        log("handover done", successor=contenders[0].identity.id, registrations=len(paths))
-                        return
+                        return "done", contenders[0].identity.id
             except Exception:
-                return
-            time.sleep(0.1)
-        log("handover timeout", logging.WARNING, waited_s=timeout, note="no standby took over; our nodes go with our session")
+                return "failed", None
+            return None
+
+        outcome = poll_until(handover, lambda found: found is not None, time.monotonic() + timeout, interval=0.1)
+        if outcome is None:
+            log("handover timeout", logging.WARNING, waited_s=timeout, note="no standby took over; our nodes go with our session")
+        elif outcome[0] == "skipped":
+            log("handover skipped", reason="no standby registrator: our nodes go with our session")
+        elif outcome[0] == "done":
+            log("handover done", successor=outcome[1], registrations=len(paths))

@@ -34,6 +34,7 @@ from svcctl.errors import (
     WaitTimeoutError,
 )
 from svcctl.progress import Progress, no_progress
+from svcctl.wait import poll_until
 
 if TYPE_CHECKING:
     import docker
@@ -226,8 +227,8 @@ def ensure_context(endpoint: EngineEndpoint) -> None:
 def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
     """The host's engine once it answers; fails at once (with its log) if the host exits."""
     name = endpoint.context
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def engine() -> "docker.DockerClient | None":
         try:
             return client_for(endpoint, timeout=5)
         except DockerUnavailableError:
@@ -239,12 +240,15 @@ def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT,
                         "read its log below; `svcctl hosts down` then `svcctl hosts up` starts over",
                         details=container.logs(tail=15).decode(errors="replace"),
                     ) from None
-            if time.monotonic() > deadline:
-                raise WaitTimeoutError(
-                    f"the engine of host {name} does not answer at {endpoint.host} after {timeout:.0f}s",
-                    f"read `docker logs {name}`; `svcctl hosts down` then `svcctl hosts up` starts over",
-                ) from None
-            time.sleep(0.3)
+            return None
+
+    client = poll_until(engine, lambda found: found is not None, time.monotonic() + timeout, interval=0.3)
+    if client is None:
+        raise WaitTimeoutError(
+            f"the engine of host {name} does not answer at {endpoint.host} after {timeout:.0f}s",
+            f"read `docker logs {name}`; `svcctl hosts down` then `svcctl hosts up` starts over",
+        )
+    return client
 
 
 def project_images(settings: Settings, names: list[str] | None) -> dict[str, str]:

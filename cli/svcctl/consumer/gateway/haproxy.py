@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
+from svcctl.wait import poll_until
 
 BACKEND_PREFIX = "svc."
 SPARE_PREFIX = "spare."
@@ -346,15 +347,16 @@ class HaproxyProcess:
         )
         self._reader = threading.Thread(target=self._read_output, name="haproxy-output", daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + timeout
-        while worker_pid(self.admin_socket) is None:
-            if self.proc.poll() is not None:
+        def worker() -> int | None:
+            pid = worker_pid(self.admin_socket)
+            if pid is None and self.proc.poll() is not None:
                 self._reader.join(timeout=2)
                 raise self._start_error()
-            if time.monotonic() > deadline:
-                self.stop()
-                raise WaitTimeoutError(f"haproxy did not answer on {self.admin_socket} within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
-            time.sleep(0.05)
+            return pid
+
+        if poll_until(worker, lambda pid: pid is not None, time.monotonic() + timeout, interval=0.05) is None:
+            self.stop()
+            raise WaitTimeoutError(f"haproxy did not answer on {self.admin_socket} within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
 
     def _start_error(self) -> SvcctlError:
         alerts = [line for line in self.last_lines if "ALERT" in line] or list(self.last_lines)
@@ -373,16 +375,16 @@ class HaproxyProcess:
         check_config(self.binary, self.config)
         before = worker_pid(self.admin_socket)
         self.proc.send_signal(signal.SIGUSR2)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def worker() -> int | None:
             pid = worker_pid(self.admin_socket)
-            if pid is not None and pid != before:
-                return
-            if not self.running():
+            if (pid is None or pid == before) and not self.running():
                 raise self._start_error()
-            if time.monotonic() > deadline:
-                raise WaitTimeoutError(f"haproxy's reload did not finish within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
-            time.sleep(0.02)
+            return pid
+
+        pid = poll_until(worker, lambda pid: pid is not None and pid != before, time.monotonic() + timeout, interval=0.02)
+        if pid is None or pid == before:
+            raise WaitTimeoutError(f"haproxy's reload did not finish within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
 
     def stop(self, grace: float = 10.0) -> None:
         """A soft stop (requests in flight finish), then a hard one after `grace` seconds."""
