@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from svcctl.zk.tree import decode_json
+
 ELECTION_ROOT = "/svcctl/registrators"
 LOCK_MARKER = "__lock__"  # kazoo's Lock names its contender nodes `<uuid>__lock__<sequence>`
 
@@ -62,10 +64,7 @@ class ElectionIdentity:
     def from_bytes(cls, data: bytes | str | None) -> "ElectionIdentity":
         """The identity in a lock node's data; an empty one when it holds no JSON object (a
         lock some other client made)."""
-        try:
-            value = json.loads(data) if data else None
-        except (ValueError, UnicodeDecodeError):
-            value = None
+        _, value = decode_json(data)
         return cls.from_dict(value) if isinstance(value, dict) else cls()
 
     def to_bytes(self) -> bytes:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from svcctl.zk.tree import cut, data_summary, decode_json
+from svcctl.zk.tree import cut, decode_json, decoded_summary
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
@@ -363,12 +363,12 @@ class RegistrationPayload:
 def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
     """A one-line summary of a znode's data: a registration shows `[Name container port→port]`,
     anything else as svcctl.zk.tree.data_summary shows it; all cut to `max_len`."""
-    _, value = decode_json(data)
+    text, value = decode_json(data)
     if isinstance(value, dict):
         payload = RegistrationPayload.from_dict(value)
         if payload.is_registration:
             return cut(payload.summary(), max_len)
-    return data_summary(data, max_len)
+    return decoded_summary(text, value, max_len)
 
 
 def comparable(body: Mapping[str, Any] | None) -> dict[str, Any] | None:

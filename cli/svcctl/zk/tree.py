@@ -79,7 +79,11 @@ def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80,
 def data_summary(data: bytes | str | None, max_len: int = 80) -> str:
     """A one-line summary of a znode's data: JSON shows compact JSON, text shows itself; all cut
     to `max_len`."""
-    text, value = decode_json(data)
+    return decoded_summary(*decode_json(data), max_len)
+
+
+def decoded_summary(text: str, value: Any | None, max_len: int = 80) -> str:
+    """data_summary of data decode_json has already read (text, parsed JSON or None)."""
     if not text.strip():
         return ""
     if value is None:
