@@ -21,9 +21,36 @@ TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSED_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_GATEWAY_IMAGE", "SVCCTL_DIND_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
-# The test gateway's port and stats port, derived from the test project so that two checkouts
-# testing on one machine do not collide (20000-29998, below Linux's ephemeral range).
-GATEWAY_PORT = 20000 + zlib.crc32(TEST_PROJECT.encode()) % 5000 * 2
+
+
+def stable_port_pair(name: str, base: int, span: int = 5000) -> int:
+    """The first of two adjacent ports derived from `name`, so that two checkouts testing on one
+    machine do not collide and a re-run finds the same ports. Callers keep `base + 2 * span` at or
+    below 32768: Linux hands out ports from 32768 up to outgoing connections, and a fixed port in
+    that range is sometimes taken by one (a CI run failed on exactly that)."""
+    return base + zlib.crc32(name.encode()) % span * 2
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on 127.0.0.1 right now (the kernel's choice)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+# The test gateway's port and stats port (20000-29998).
+GATEWAY_PORT = stable_port_pair(TEST_PROJECT, 20000)
 GATEWAY_STATS_PORT = GATEWAY_PORT + 1
 # A failover's bound is the session timeout plus ZooKeeper's 2 s tick. An e2e run on a loaded
 # machine adds scheduling delay to every step it times, so a test asserts the mechanism (the

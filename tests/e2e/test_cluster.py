@@ -8,7 +8,7 @@ import json
 import socket
 
 from svcctl.config.settings import registrator_image
-from tests.support import TEST_PROJECT, TEST_ZK_PORTS, run_svcctl, svcctl_env, wait_for
+from tests.support import TEST_PROJECT, TEST_ZK_PORTS, free_ports, run_svcctl, svcctl_env, wait_for
 
 # Derived from the test project's, so two checkouts testing on one engine never collide.
 PROJECT = f"{TEST_PROJECT}-lifecycle"
@@ -144,14 +144,3 @@ def test_status_of_a_project_whose_members_do_not_answer():
     assert [n["member"] for n in nodes] == [f"127.0.0.1:{p}" for p in ports]
     assert {(n["mode"], n["state"]) for n in nodes} == {("down", "absent")}
     assert "no quorum" in proc.stderr
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()

@@ -14,9 +14,9 @@ import threading
 import uuid
 
 from tests.e2e.helpers_zk import unique, wait_for
-from tests.e2e.test_discovery import free_port, get
+from tests.e2e.test_discovery import get
 from tests.e2e.test_zk_cli import Stream
-from tests.support import SVCCTL, TEST_PROJECT, run_svcctl, svcctl_env
+from tests.support import SVCCTL, TEST_PROJECT, free_port, run_svcctl, svcctl_env
 
 WAIT = 90.0
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import threading
 
 from tests.e2e.helpers_zk import register, remove_containers, start_responder, unique, wait_for
-from tests.support import SVCCTL, run_json, run_svcctl, svcctl_env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import SVCCTL, free_port, run_json, run_svcctl, svcctl_env
 
 
 def test_discover_lists_instances(zk, engine):

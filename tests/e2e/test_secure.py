@@ -274,11 +274,12 @@ def test_the_gateway_routes_from_the_registry_with_a_reader_identity_of_its_own(
     """The gateway container on the secured project: it mounts its own reader identity only
     (readers/gateway), opens a session with it, and routes to what the registry holds."""
     import http.client
-    import zlib
 
     from tests.e2e.helpers_zk import register, remove_containers, start_responder
+    from tests.support import stable_port_pair
 
-    port = 40000 + zlib.crc32(SECURE_PROJECT.encode()) % 5000 * 2
+    # 30000-31998: apart from the test gateway's ports and below the ephemeral range.
+    port = stable_port_pair(SECURE_PROJECT, 30000, span=1000)
     registrator = tls_client("registrator")
     service = unique("sgw")
     responder, responder_port = start_responder(engine)
