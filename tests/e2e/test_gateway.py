@@ -1,5 +1,5 @@
 """`svcctl gateway up|status|down`: the project's HAProxy gateway container against the real
-ensemble, the real registrators and real instances (issue 12).
+ensemble, the real registrators and real instances.
 
 The gateway runs once for the module (on the test project's own ports, tests/support.py) and
 `gateway down` is the last test. Other stacks' registrators register every container of the

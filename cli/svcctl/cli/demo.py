@@ -1,4 +1,4 @@
-"""`svcctl demo`: the whole walkthrough as one verified command (issue 4)."""
+"""`svcctl demo`: the whole walkthrough as one verified command."""
 
 from __future__ import annotations
 

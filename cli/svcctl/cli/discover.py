@@ -1,4 +1,4 @@
-"""`svcctl discover|call`: the consumer side (issue 5); the gateway is in gateway.py."""
+"""`svcctl discover|call`: the consumer side; the gateway is in gateway.py."""
 
 from __future__ import annotations
 

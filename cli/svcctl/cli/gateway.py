@@ -1,5 +1,5 @@
 """`svcctl gateway [--port P]` (foreground) and `svcctl gateway up|down|status` (the project's
-gateway container): HAProxy in the data path, driven from ZooKeeper (issue 12)."""
+gateway container): HAProxy in the data path, driven from ZooKeeper."""
 
 from __future__ import annotations
 

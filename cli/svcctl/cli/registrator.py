@@ -1,4 +1,4 @@
-"""`svcctl registrator run|status`: the registrator daemon (issue 3)."""
+"""`svcctl registrator run|status`: the registrator daemon."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`svcctl up|scale|stop|ps`: the sample services (issue 4)."""
+"""`svcctl up|scale|stop|ps`: the sample services."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`svcctl zk ls|tree|get|stat|watch|rm|prune`: ZooKeeper inspection and pruning (issue 5).
+"""`svcctl zk ls|tree|get|stat|watch|rm|prune`: ZooKeeper inspection and pruning.
 
 One-shot commands: only kazoo is imported (docker only inside `zk prune`, which needs the engine).
 """

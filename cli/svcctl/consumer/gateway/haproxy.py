@@ -5,7 +5,7 @@ Routing needs no rule per service: the frontend picks the backend named after th
 `service_name` header (`svc.<name>`); a name with no backend falls to a backend answering 404.
 Each service's backend answers 503 itself when no server is usable.
 
-The trap (../shared/facts/haproxy-gateway.md): servers added at run time do not inherit
+The trap: servers added at run time do not inherit
 `default-server` and, without `pool-max-conn -1`, never reuse a backend connection (80% of the
 throughput lost, sockets piling up in TIME-WAIT). Every server, static or dynamic, is therefore
 written with the same explicit SERVER_OPTIONS.
