@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from svcctl.cli.output import human_size, print_json, print_table, progress
-from svcctl.docker.images import build_images
 from svcctl.progress import no_progress
+from svcctl.toolkit.images import build_images
 
 
 def build(

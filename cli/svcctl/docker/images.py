@@ -1,5 +1,6 @@
-"""The images the toolkit runs, built from Dockerfiles in the project with the docker SDK
-(the engine's own builder, so a rebuild with nothing changed is a cache hit)."""
+"""Building an image from a Dockerfile in the project with the docker SDK (the engine's own
+builder, so a rebuild with nothing changed is a cache hit). Which images the project has is
+svcctl.toolkit.images' business."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from svcctl.config.settings import Settings, dind_image, is_checkout, zk_image
-from svcctl.errors import BadInputError, NotFoundError, SvcctlError
+from svcctl.config.settings import is_checkout
+from svcctl.errors import NotFoundError, SvcctlError
 from svcctl.progress import Progress, no_progress
 
 BUILD_ERROR_TAIL_LINES = 15
@@ -29,31 +30,6 @@ class ImageSpec:
     tag: str
     context: str  # relative to the project directory
     prepare: Callable[[Path, Progress], None] | None = None  # fills generated parts of the context
-
-
-IMAGES: dict[str, ImageSpec] = {
-    "zookeeper": ImageSpec("zookeeper", zk_image(), "images/zookeeper"),
-    # The simulated Docker hosts' engine (`svcctl hosts up`); never loaded into a host itself.
-    "dind": ImageSpec("dind", dind_image(), "images/dind"),
-}
-
-
-def register_image(spec: ImageSpec) -> None:
-    IMAGES[spec.name] = spec
-
-
-def known_images(project_dir: Path) -> dict[str, ImageSpec]:
-    """Specs whose build context exists in this project."""
-    _load_optional_specs()
-    return {name: spec for name, spec in IMAGES.items() if (project_dir / spec.context / "Dockerfile").is_file()}
-
-
-def _load_optional_specs() -> None:
-    # Modules that own an image register it on import (registrator, sample services).
-    import importlib
-
-    for module in ("svcctl.toolkit.registrator_image", "svcctl.toolkit.gateway_image", "svcctl.security.dockerproxy", "svcctl.walkthrough.samples"):
-        importlib.import_module(module)
 
 
 @dataclass
@@ -92,16 +68,6 @@ def resolve_base_image(client: "docker.DockerClient", chosen: str | None = None)
         f"no base image: neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine",
         "run `svcctl doctor --fix` to pull one or bootstrap one with debootstrap",
     )
-
-
-def select_images(project_dir: Path, names: list[str]) -> list[ImageSpec]:
-    available = known_images(project_dir)
-    if not names:
-        return list(available.values())
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise BadInputError(f"unknown image {', '.join(unknown)}", f"choose from: {', '.join(available)}")
-    return [available[n] for n in names]
 
 
 def build_context(project_dir: Path, spec: ImageSpec, state: Path | None) -> Path:
@@ -152,15 +118,3 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
     seconds = time.monotonic() - started
     size = int(client.images.get(spec.tag).attrs.get("Size", 0))
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)
-
-
-def build_images(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
-    from svcctl.docker.engine import docker_client
-
-    project_dir = settings.project_path()
-    specs = select_images(project_dir, names)
-    client = docker_client(timeout=600)
-    base_image = resolve_base_image(client, settings.base_image)
-    on_progress(f"base image: {base_image}")
-    state = None if is_checkout(project_dir) else settings.state_path()
-    return [build_image(client, project_dir, spec, base_image, on_progress, state) for spec in specs]

@@ -9,9 +9,6 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from svcctl.config.settings import docker_proxy_image
-from svcctl.docker.images import ImageSpec, register_image
-
 SOCKET_PATH = "/run/docker-proxy/docker.sock"
 ENGINE_SOCKET = "/var/run/docker.sock"
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -97,6 +94,3 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
     if not target.is_file() or target.read_text() != text:
         target.write_text(text)
         on_progress("docker-proxy: haproxy.cfg generated")
-
-
-register_image(ImageSpec("docker-proxy", docker_proxy_image(), "images/docker-proxy", prepare=prepare))

@@ -254,7 +254,7 @@ def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT,
 def project_images(settings: Settings, names: list[str] | None) -> dict[str, str]:
     """name -> tag of the images to load into the hosts (default: every image of the project
     but the hosts' own)."""
-    from svcctl.docker.images import known_images
+    from svcctl.toolkit.images import known_images
 
     available = {n: s.tag for n, s in known_images(settings.project_path()).items() if n != "dind"}
     if not names:
@@ -313,8 +313,9 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
     they were started with a plain TCP engine: re-created on their volume); stopped ones are
     started; twice is harmless."""
     from svcctl.docker.engine import docker_client
-    from svcctl.docker.images import build_images, image_exists
+    from svcctl.docker.images import image_exists
     from svcctl.security.pki import ensure_engine_pki
+    from svcctl.toolkit.images import build_images
 
     if not 1 <= count <= MAX_HOSTS:
         raise BadInputError(f"cannot start {count} hosts", f"give 1 to {MAX_HOSTS}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from svcctl.config.settings import Settings
-from svcctl.docker.images import BuildResult, build_images
+from svcctl.docker.images import BuildResult
 from svcctl.ensemble import current
 from svcctl.ensemble import local as cluster
 from svcctl.errors import CheckFailedError, SvcctlError
@@ -17,6 +17,7 @@ from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import client_tls
 from svcctl.toolkit.doctor import Check
 from svcctl.toolkit.doctor import fix as doctor_fix
+from svcctl.toolkit.images import build_images
 from svcctl.walkthrough import scenarios
 
 CLUSTER_TIMEOUT = 180.0

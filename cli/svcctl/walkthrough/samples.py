@@ -1,12 +1,12 @@
-"""The sample services of the classic demo: their images (registered with svcctl.docker.images on
-import) and the catalog the service commands and scenarios work from. Pure data, no I/O."""
+"""The sample services of the classic demo: the catalog the service commands and scenarios work
+from (their images are in svcctl.toolkit.images). Pure data, no I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from svcctl.docker.images import ImageSpec, register_image
 from svcctl.errors import BadInputError
+from svcctl.toolkit.images import JAVA_SERVICE_1, PHP_SERVICE_2
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,10 @@ class SampleService:
 
 SERVICES: dict[str, SampleService] = {
     "service_1": SampleService(
-        "service_1", "java_service_1", "java_service_1:1.0", 8080, "This is Service 1.", (("/user?id=7", "It's user 7."),)
+        "service_1", JAVA_SERVICE_1.name, JAVA_SERVICE_1.tag, 8080, "This is Service 1.", (("/user?id=7", "It's user 7."),)
     ),
-    "service_2": SampleService("service_2", "php_service_2", "php_service_2:1.0", 80, "This is Service 2."),
+    "service_2": SampleService("service_2", PHP_SERVICE_2.name, PHP_SERVICE_2.tag, 80, "This is Service 2."),
 }
-
-register_image(ImageSpec("java_service_1", "java_service_1:1.0", "services/java_service_1"))
-register_image(ImageSpec("php_service_2", "php_service_2:1.0", "services/php_service_2"))
 
 
 def known_services() -> list[str]:

@@ -1,5 +1,5 @@
-"""The `registrator` image: svcctl from wheels built on the host (a build cannot reach an
-index). Built reproducibly (SOURCE_DATE_EPOCH, a clean copy of the sources), so unchanged code
+"""svcctl as wheels built on the host, for the images that run svcctl (registrator, gateway): a
+build cannot reach an index. Built reproducibly (SOURCE_DATE_EPOCH, a clean copy of the sources), so unchanged code
 gives a byte-identical wheel and `svcctl build registrator` is a cache hit."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from svcctl.config.settings import INSTALLED_PROJECT, is_checkout, registrator_image
-from svcctl.docker.images import ImageSpec, register_image
+from svcctl.config.settings import INSTALLED_PROJECT, is_checkout
 from svcctl.errors import SvcctlError
 
 SOURCE_DATE_EPOCH = "1700000000"  # any fixed value: wheel timestamps must not depend on the clock
@@ -93,6 +92,3 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
         old.unlink()
     _pip(["wheel", "-q", "-w", str(deps_dir), *requirements], f"building dependency wheels ({', '.join(requirements)})", on_progress)
     stamp.write_text(digest + "\n")
-
-
-register_image(ImageSpec("registrator", registrator_image(), "images/registrator", prepare=prepare))
