@@ -98,16 +98,10 @@ def check_base_image() -> Check:
 
 
 def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
-    from svcctl.zk.fourletter import four_letter_word
+    from svcctl.zk.fourletter import answers_ruok
 
-    answering = []
     context = tls.context() if tls is not None else None
-    for host in hosts:
-        try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=1.0, tls=context).strip() == "imok":
-                answering.append(str(host))
-        except OSError:
-            pass
+    answering = [str(host) for host in hosts if answers_ruok(host.host, host.port, tls=context)]
     over = " over TLS" if tls is not None else ""
     if not answering:
         return Check("zookeeper", False, f"no member answers ruok{over} at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
@@ -117,15 +111,12 @@ def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
 def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
     """WARN when the running ensemble is open: a member answering plain text on its client port
     lets anyone on the machine forge or delete registrations. None when no member runs."""
-    from svcctl.zk.fourletter import four_letter_word
+    from svcctl.zk.fourletter import answers_ruok
 
     for host in hosts:
-        try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=1.0).strip() == "imok":
-                return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
-                             "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
-        except OSError:
-            continue
+        if answers_ruok(host.host, host.port):
+            return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
+                         "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
     if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
         return Check("security", True, "TLS-only client ports (no member answers plain text)", "", required=False)
     return None

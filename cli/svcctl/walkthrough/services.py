@@ -230,17 +230,11 @@ def cross_check(view: ContainerView, service: SampleService, registrations: dict
 def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
     """A quick ruok round before opening a session: with the ensemble down, `ps` answers at
     once (registered: unknown) instead of waiting out the client's connection retries."""
-    from svcctl.zk.fourletter import four_letter_word
+    from svcctl.zk.fourletter import answers_ruok
 
     tls = client_tls(settings)
     context = tls.context() if tls is not None else None
-    for host in settings.zk_hosts:
-        try:
-            if four_letter_word(host.host, host.port, "ruok", timeout=timeout, tls=context).strip() == "imok":
-                return True
-        except OSError:
-            continue
-    return False
+    return any(answers_ruok(host.host, host.port, timeout=timeout, tls=context) for host in settings.zk_hosts)
 
 
 def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:

@@ -33,6 +33,14 @@ def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0, tls:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+def answers_ruok(host: str, port: int, timeout: float = 1.0, tls: ssl.SSLContext | None = None) -> bool:
+    """Is a member listening there and well (`ruok` → `imok`)? Any socket or TLS failure is a no."""
+    try:
+        return four_letter_word(host, port, "ruok", timeout=timeout, tls=tls).strip() == "imok"
+    except OSError:
+        return False
+
+
 @dataclass
 class ServerStats:
     """One member's state as `srvr` and `mntr` report it; `mode` is leader, follower,
