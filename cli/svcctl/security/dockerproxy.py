@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from svcctl.files import atomic_write
+
 SOCKET_PATH = "/run/docker-proxy/docker.sock"
 ENGINE_SOCKET = "/var/run/docker.sock"
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -92,5 +94,5 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
     target = context / "haproxy.cfg"
     text = render_config()
     if not target.is_file() or target.read_text() != text:
-        target.write_text(text)
+        atomic_write(target, text, mode=0o644)
         on_progress("docker-proxy: haproxy.cfg generated")

@@ -16,6 +16,7 @@ from typing import Callable
 
 from svcctl.config.settings import INSTALLED_PROJECT, is_checkout
 from svcctl.errors import SvcctlError
+from svcctl.files import atomic_write
 
 SOURCE_DATE_EPOCH = "1700000000"  # any fixed value: wheel timestamps must not depend on the clock
 SOURCE_PARTS = ("pyproject.toml", "README.md", "cli/svcctl")
@@ -79,7 +80,7 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
         if not target.is_file() or target.read_bytes() != built.read_bytes():
             for old in own_dir.glob("svcctl-*.whl"):
                 old.unlink()
-            shutil.copy2(built, target)
+            atomic_write(target, built.read_bytes(), mode=0o644)
         else:
             on_progress("registrator: svcctl wheel unchanged")
     requirements = _requirements(target)
@@ -91,4 +92,4 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
     for old in deps_dir.glob("*.whl"):
         old.unlink()
     _pip(["wheel", "-q", "-w", str(deps_dir), *requirements], f"building dependency wheels ({', '.join(requirements)})", on_progress)
-    stamp.write_text(digest + "\n")
+    atomic_write(stamp, digest + "\n", mode=0o644)
