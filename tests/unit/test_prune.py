@@ -24,6 +24,7 @@ from svcctl.registry.prune import (
     registration,
     registry_base,
 )
+from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 RUNNING_FULL = "a" * 64
 GONE_FULL = "b" * 64
@@ -259,45 +260,45 @@ def test_udp_endpoints_are_not_probed():
 # --- apply (a fake client: outcomes, never a traceback) ------------------------------------------------
 
 
-class Stat:
-    def __init__(self, czxid: int) -> None:
-        self.czxid = czxid
-
-
-class FakeClient:
-    """exists() answers from `czxids`; delete() raises what `errors` says for a path."""
-
-    def __init__(self, czxids: dict[str, int], errors: dict[str, Exception] | None = None) -> None:
-        self.czxids, self.errors, self.deleted = czxids, errors or {}, []
-
-    def exists(self, path):
-        return Stat(self.czxids[path]) if path in self.czxids else None
-
-    def delete(self, path, version=-1):
-        assert version >= 0, "prune deletes are versioned"
-        if path in self.errors:
-            raise self.errors[path]
-        self.deleted.append((path, version))
+def judged_tree(paths: list[str]) -> FakeClient:
+    """A client (session 2) on an ensemble holding `paths` as prune judged them: each created, with
+    its parents, in the first transaction (czxid 1) and set three times (version 3)."""
+    setup = FakeClient(FakeEnsemble(), 1)
+    tx = setup.transaction()
+    made: list[str] = []
+    for path in paths:
+        parts = path.split("/")[1:]
+        made += [p for p in ("/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)) if p not in made]
+    for path in made:
+        tx.create(path)
+    for path in paths:
+        for _ in range(3):
+            tx.set_data(path, b"")
+    assert not any(isinstance(r, Exception) for r in tx.commit())
+    return FakeClient(setup.ensemble, 2)
 
 
 def test_apply_outcomes():
-    from kazoo.exceptions import (
-        BadVersionError,
-        ConnectionLoss,
-        NoAuthError,
-        NotEmptyError,
-    )
+    from kazoo.exceptions import ConnectionLoss, NoAuthError
 
     def d(path: str, czxid: int = 1) -> PruneDecision:
         return PruneDecision(path, "instance", NO_OWNER, "", 3, czxid)
 
     decisions = [d("/services/a/ok"), d("/services/a/gone"), d("/services/a/recreated"), d("/services/a/changed"),
                  d("/services/a/refused"), d("/services/a/lost"), d("/services/b"), d("/elsewhere/x"), d("/zookeeper/quota")]
-    client = FakeClient(
-        {p.path: (2 if p.path.endswith("recreated") else 1) for p in decisions if not p.path.endswith("gone")},
-        {"/services/a/changed": BadVersionError(), "/services/a/refused": NoAuthError(), "/services/a/lost": ConnectionLoss(),
-         "/services/b": NotEmptyError()},
-    )
+    judged = [p.path for p in decisions if not p.path.endswith("gone")]
+    client = judged_tree(judged)
+    other = FakeClient(client.ensemble, 3)  # another session, between the judgement and the pruning
+    tx = other.transaction()  # re-created (czxid 2) and changed (version 4)
+    tx.delete("/services/a/recreated")
+    tx.create("/services/a/recreated")
+    for _ in range(3):
+        tx.set_data("/services/a/recreated", b"")
+    tx.set_data("/services/a/changed", b"")
+    assert not any(isinstance(r, Exception) for r in tx.commit())
+    other.create("/services/b/127.0.0.1:1")  # not empty now
+    client.ensemble.fail("delete", "/services/a/refused", NoAuthError())
+    client.ensemble.fail("delete", "/services/a/lost", ConnectionLoss())
     progress: list[str] = []
     apply(client, "/services", decisions, on_progress=progress.append)
     assert {x.path: x.outcome for x in decisions} == {
@@ -311,12 +312,17 @@ def test_apply_outcomes():
         "/elsewhere/x": "kept (outside PATH)",
         "/zookeeper/quota": "kept (outside PATH)",
     }
-    assert client.deleted == [("/services/a/ok", 3)]
+    deletes = [(r.path, r.version) for r in client.requests if r.op == "delete"]
+    assert all(version >= 0 for _, version in deletes), "prune deletes are versioned"
+    assert ("/services/a/ok", 3) in deletes
+    assert [p for p in judged if client.ensemble.stat(p) is None] == ["/services/a/ok"]
     assert len(progress) == len(decisions)
     # Even with PATH itself protected, apply touches nothing there.
     protected = [d("/zookeeper/quota")]
-    apply(FakeClient({"/zookeeper/quota": 1}), "/zookeeper", protected)
+    untouched = judged_tree(["/zookeeper/quota"])
+    apply(untouched, "/zookeeper", protected)
     assert protected[0].outcome.startswith("skipped (") and "ZooKeeper" in protected[0].outcome
+    assert untouched.requests == []
 
 
 def test_one_service_node_of_another_base_is_recognised_by_its_registrations():

@@ -130,7 +130,8 @@ def test_nothing_is_written_on_a_session_that_is_not_the_elected_one():
     writer = FencedWriter(lambda: client)
     # The session expired (the lock node went with it) and kazoo opened a new one on the same
     # client: every write of the batch fails as a whole.
-    client.expire(new_session=0x999)
+    client.ensemble.expire(OURS)
+    client.ensemble.open_session(client, 0x999)
     outcomes = writer.apply([Op("create", path(1), registration(1)), Op("create", path(2, "other"), registration(2, "other"))], LOCK, encode)
     assert [o.status for o in outcomes] == ["fenced", "fenced"]
     assert client.exists(path(1)) is None and client.exists(path(2, "other")) is None
@@ -459,7 +460,13 @@ def test_handover_waits_until_the_successor_owns_every_path():
             tx.create(taken, b"{}", ephemeral=True)
             tx.commit()
 
-    client.on_exists = successor_resyncs
+    polled = client.exists_async
+
+    def exists_async(path, watch=None):
+        successor_resyncs(path)
+        return polled(path, watch)
+
+    client.exists_async = exists_async
     lead.wait_for_handover(paths, timeout=5.0)
     assert all(client.exists(p).ephemeralOwner == SUCCESSOR for p in paths) and len(polls) >= 9
 

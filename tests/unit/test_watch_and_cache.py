@@ -12,13 +12,13 @@ import pytest
 
 from svcctl.consumer.cache import CacheChange, ServiceCache
 from svcctl.zk import watch as w
-from tests.unit.fake_zk import FakeZk
+from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 
 class Stream:
     """A started TreeWatcher's events, read with a deadline (the watcher runs on its own thread)."""
 
-    def __init__(self, zk: FakeZk, root: str, depth: int | None = 0) -> None:
+    def __init__(self, zk: FakeClient, root: str, depth: int | None = 0) -> None:
         self.events: queue.Queue[w.ZkEvent] = queue.Queue()
         self.watcher = w.TreeWatcher(zk, root, self.events.put, depth=depth)
         self.watcher.start(timeout=5)
@@ -41,7 +41,7 @@ class Stream:
 
 @pytest.fixture
 def zk():
-    zk = FakeZk()
+    zk = FakeClient(FakeEnsemble(), 1)
     zk.create("/services", makepath=True)
     return zk
 
@@ -83,7 +83,7 @@ def test_watcher_reports_what_changed_while_the_session_was_lost(zk):
         zk.delete("/services/a")
         zk.create("/services/b")
 
-    zk.lose_session(meanwhile)
+    zk.ensemble.lose_session(zk, meanwhile)
     got = stream.next(4)
     assert got[:2] == [(w.SESSION_LOST, "/services"), (w.SESSION_RECONNECTED, "/services")]
     assert sorted(got[2:]) == [(w.CHILD_ADDED, "/services/b"), (w.CHILD_REMOVED, "/services/a")]

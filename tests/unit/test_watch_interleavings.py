@@ -15,7 +15,7 @@ import pytest
 from svcctl.consumer.cache import ServiceCache
 from svcctl.wait import poll_until
 from svcctl.zk import watch as w
-from tests.unit.fake_zk import FakeZk
+from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 
 def registration(port: int, name: str = "svc", owner: str = "r1") -> bytes:
@@ -27,7 +27,7 @@ def inst(port: int, name: str = "svc") -> str:
     return f"/services/{name}/127.0.0.1:{port}"
 
 
-def truth(zk: FakeZk, root: str = "/services", depth: int | None = None) -> dict[str, int]:
+def truth(zk: FakeClient, root: str = "/services", depth: int | None = None) -> dict[str, int]:
     """path → czxid of what the fake holds under root (within depth)."""
     prefix = root + "/"
     out = {}
@@ -37,6 +37,15 @@ def truth(zk: FakeZk, root: str = "/services", depth: int | None = None) -> dict
             if depth is None or level <= depth:
                 out[path] = node.stat.czxid
     return out
+
+
+def replace(zk: FakeClient, path: str, value: bytes) -> None:
+    """Delete and re-create `path` in one multi-op, as a registrator taking a node over does."""
+    tx = zk.transaction()
+    tx.delete(path)
+    tx.create(path, value, ephemeral=True)
+    results = tx.commit()
+    assert not any(isinstance(r, Exception) for r in results), results
 
 
 def copy_of(watcher: w.TreeWatcher) -> dict[str, int]:
@@ -51,7 +60,7 @@ def cache_view(cache: ServiceCache) -> dict[str, set[int]]:
     return {name: {i.port for i in found} for name, found in cache.services().items()}
 
 
-def zk_view(zk: FakeZk) -> dict[str, set[int]]:
+def zk_view(zk: FakeClient) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
     for path in zk.ensemble.nodes:
         parts = path.split("/")
@@ -83,7 +92,7 @@ class Recorder:
 
 @pytest.fixture
 def zk():
-    zk = FakeZk()
+    zk = FakeClient(FakeEnsemble(), 1)
     zk.create("/services", makepath=True)
     for port in (1001, 1002):
         zk.create(inst(port), registration(port), ephemeral=True, makepath=True)
@@ -102,7 +111,7 @@ def test_takeover_in_one_multi_op_is_a_replacement_and_no_instance_goes_missing(
     recorder = Recorder(cache)
     before = {i.address: i for i in cache.instances("svc")}
     for port in (1001, 1002):
-        zk.replace(inst(port), registration(port, owner="r2"))
+        replace(zk, inst(port), registration(port, owner="r2"))
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow the new czxids")
     assert cache_view(cache) == {"svc": {1001, 1002}}
     assert recorder.lowest == {1001, 1002}  # never fewer, at any step
@@ -112,10 +121,10 @@ def test_takeover_in_one_multi_op_is_a_replacement_and_no_instance_goes_missing(
 
 def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
     recorder = Recorder(cache)
-    with zk.held():
+    with zk.ensemble.held():
         zk.delete(inst(1001))
         zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True)
-    zk.release()
+    zk.ensemble.release()
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
     assert cache_view(cache) == {"svc": {1001, 1002}}
     assert recorder.kinds == [w.NODE_REPLACED]
@@ -124,7 +133,8 @@ def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
 def test_re_created_after_its_deletion_was_read_but_before_the_parent_was(zk, cache):
     # The instance's own firing finds it gone; it comes back before the parent's child list is
     # re-read, under the same name: the parent lists a name we no longer track.
-    zk.before_read("/services/svc", lambda: zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True))
+    zk.ensemble.before_read("/services/svc",
+                            lambda: zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True))
     zk.delete(inst(1001))
     converge(lambda: cache_view(cache) == {"svc": {1001, 1002}}, "1001 to be back")
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
@@ -135,7 +145,7 @@ def test_replaced_between_a_data_firing_and_its_re_read(zk, cache):
         zk.delete(inst(1002))
         zk.create(inst(1002), registration(1002, owner="r3"), ephemeral=True)
 
-    zk.before_read(inst(1002), swap)
+    zk.ensemble.before_read(inst(1002), swap)
     zk.set(inst(1002), registration(1002, owner="r2"))
     converge(lambda: json.loads(cache.watcher.nodes[inst(1002)].data)["svcctl"]["registrator"] == "r3", "the re-created node's data")
     assert copy_of(cache.watcher) == truth(zk, depth=2)
@@ -143,27 +153,28 @@ def test_replaced_between_a_data_firing_and_its_re_read(zk, cache):
 
 
 def test_service_node_deleted_and_re_created_with_other_instances_while_held(zk, cache):
-    with zk.held():
+    with zk.ensemble.held():
         zk.delete("/services/svc", recursive=True)
         zk.create(inst(1003), registration(1003), ephemeral=True, makepath=True)
         zk.create(inst(1001), registration(1001), ephemeral=True)
-    zk.release()
+    zk.ensemble.release()
     converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the new service node's instances")
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
 
 
 def test_root_deleted_and_re_created_while_held(zk, cache):
-    with zk.held():
+    with zk.ensemble.held():
         zk.delete("/services", recursive=True)
         zk.create(inst(1002, "other"), registration(1002, "other"), makepath=True)
-    zk.release()
+    zk.ensemble.release()
     converge(lambda: cache_view(cache) == {"other": {1002}}, "the new registry")
     zk.create(inst(1004, "other"), registration(1004, "other"))  # watches re-armed on the new root
     converge(lambda: cache_view(cache) == {"other": {1002, 1004}}, "a later instance")
 
 
 def test_two_instances_registered_back_to_back_on_a_new_service(zk, cache):
-    zk.before_read("/services/new", lambda: zk.create(inst(2002, "new"), registration(2002, "new"), ephemeral=True))
+    zk.ensemble.before_read("/services/new",
+                            lambda: zk.create(inst(2002, "new"), registration(2002, "new"), ephemeral=True))
     zk.create(inst(2001, "new"), registration(2001, "new"), ephemeral=True, makepath=True)
     converge(lambda: cache_view(cache).get("new") == {2001, 2002}, "both instances")
 
@@ -172,11 +183,11 @@ def test_session_moved_to_another_member_with_changes_meanwhile(zk, cache):
     recorder = Recorder(cache)
 
     def meanwhile() -> None:
-        zk.replace(inst(1001), registration(1001, owner="r2"))
+        replace(zk, inst(1001), registration(1001, owner="r2"))
         zk.create(inst(1003), registration(1003), ephemeral=True)
         zk.delete(inst(1002))
 
-    zk.move_session(meanwhile)
+    zk.ensemble.move_session(zk, meanwhile)
     converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the changes made while moving")
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
     assert 1001 in recorder.lowest
@@ -184,11 +195,11 @@ def test_session_moved_to_another_member_with_changes_meanwhile(zk, cache):
 
 def test_session_expired_and_a_new_one_with_replacements_meanwhile(zk, cache):
     def meanwhile() -> None:
-        zk.replace(inst(1001), registration(1001, owner="r2"))
+        replace(zk, inst(1001), registration(1001, owner="r2"))
         zk.delete(inst(1002))
         zk.create(inst(1002), registration(1002, owner="r2"), ephemeral=True)
 
-    zk.lose_session(meanwhile)
+    zk.ensemble.lose_session(zk, meanwhile)
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
     assert cache_view(cache) == {"svc": {1001, 1002}}
     zk.create(inst(1005), registration(1005), ephemeral=True)  # watches armed on the new session
@@ -199,10 +210,10 @@ def test_a_lost_notification_is_repaired_by_the_periodic_re_read(zk):
     with ServiceCache(zk) as cache:
         cache.watcher.resync_interval = 0.2
         cache.watcher.resync()
-        with zk.held():
+        with zk.ensemble.held():
             zk.delete(inst(1002))
             zk.create(inst(1003), registration(1003), ephemeral=True)
-        assert zk.drop() > 0  # those firings never arrive
+        assert zk.ensemble.drop() > 0  # those firings never arrive
         converge(lambda: cache_view(cache) == {"svc": {1001, 1003}}, "the safety net to find both changes")
         assert cache.watcher.resyncs >= 1
 
@@ -214,14 +225,14 @@ def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
     watcher = w.TreeWatcher(zk, "/services", events.put, depth=None)
     watcher.start(timeout=5)
     try:
-        zk.replace(inst(1001), registration(1001, owner="r2"))
+        replace(zk, inst(1001), registration(1001, owner="r2"))
         event = events.get(timeout=5)
         assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1001))
         assert json.loads(event.data)["svcctl"]["registrator"] == "r2"
-        with zk.held():
+        with zk.ensemble.held():
             zk.delete(inst(1002))
             zk.create(inst(1002), registration(1002, owner="r2"), ephemeral=True)
-        zk.release()
+        zk.ensemble.release()
         event = events.get(timeout=5)
         assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1002))
         converge(lambda: copy_of(watcher) == truth(zk), "the copy to follow")
@@ -230,14 +241,14 @@ def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
         watcher.stop()
 
 
-def _random_step(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
+def _random_step(zk: FakeClient, rng: random.Random, owners: list[str]) -> None:
     """One change of the tree, read-decide-write in one step: a before_read action runs a step on
     the watcher's thread while the test's thread may be in another."""
-    with zk.lock:
+    with zk.ensemble.lock:
         _random_change(zk, rng, owners)
 
 
-def _random_change(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
+def _random_change(zk: FakeClient, rng: random.Random, owners: list[str]) -> None:
     present = [p for p in zk.ensemble.nodes if p.count("/") == 3 and p.startswith("/services/")]
     roll = rng.random()
     service = rng.choice(["svc", "b"])
@@ -245,7 +256,7 @@ def _random_change(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
     path = inst(port, service)
     if roll < 0.3 and present:
         victim = rng.choice(present)
-        zk.replace(victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)))
+        replace(zk, victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)))
     elif roll < 0.5 and present:
         victim = rng.choice(present)
         zk.delete(victim)
@@ -265,7 +276,7 @@ def _random_change(zk: FakeZk, rng: random.Random, owners: list[str]) -> None:
 @pytest.mark.parametrize("seed", range(40))
 def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
     rng = random.Random(seed)
-    zk = FakeZk()
+    zk = FakeClient(FakeEnsemble(), 1)
     zk.create("/services", makepath=True)
     zk.create(inst(1001), registration(1001), ephemeral=True, makepath=True)
     owners = ["r1", "r2", "r3"]
@@ -273,22 +284,22 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
         for _ in range(30):
             mode = rng.random()
             if mode < 0.4:
-                with zk.held():
+                with zk.ensemble.held():
                     for _ in range(rng.randint(1, 4)):
                         _random_step(zk, rng, owners)
-                zk.release()
+                zk.ensemble.release()
             elif mode < 0.55:
-                with zk.lock:
+                with zk.ensemble.lock:
                     target = rng.choice(["/services", "/services/svc", "/services/b"] + [p for p in zk.ensemble.nodes if p.count("/") == 3])
-                zk.before_read(target, lambda: _random_step(zk, rng, owners))
+                zk.ensemble.before_read(target, lambda: _random_step(zk, rng, owners))
                 _random_step(zk, rng, owners)
             elif mode < 0.62:
-                zk.move_session(lambda: _random_step(zk, rng, owners))
+                zk.ensemble.move_session(zk, lambda: _random_step(zk, rng, owners))
             elif mode < 0.67:
-                zk.lose_session(lambda: _random_step(zk, rng, owners))
+                zk.ensemble.lose_session(zk, lambda: _random_step(zk, rng, owners))
             else:
                 _random_step(zk, rng, owners)
-        zk._before_read.clear()
+        zk.ensemble._before_read.clear()
         converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), f"seed {seed}: the copy to equal the tree")
         assert cache_view(cache) == zk_view(zk)
 
@@ -298,14 +309,15 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
 ELECTION = "/svcctl/registrators/ENGINE"
 
 
-def registrator_zk(owner: int = 7) -> FakeZk:
+def registrator_zk(owner: int = 7) -> FakeClient:
     """Two registrations owned by registrator session `owner`, which holds the election lock."""
-    zk = FakeZk()
+    zk = FakeClient(FakeEnsemble(), 1)
     zk.create("/services/svc", makepath=True)
     zk.create(ELECTION, makepath=True)
-    zk.create_as(owner, f"{ELECTION}/x__lock__0000000001")
+    registrator = FakeClient(zk.ensemble, owner)
+    registrator.create(f"{ELECTION}/x__lock__0000000001", ephemeral=True)
     for port in (1001, 1002):
-        zk.create_as(owner, inst(port), registration(port))
+        registrator.create(inst(port), registration(port), ephemeral=True)
     return zk
 
 
@@ -315,15 +327,16 @@ def test_registrations_gone_with_their_owners_session_stay_until_a_successor_wri
         removed = []
         cache.add_listener(lambda change: removed.extend(change.removed))
         assert {i.owner_session for i in cache.instances("svc")} == {7}
-        zk.expire_session(7)  # the active registrator crashed: its lock and registrations go
+        zk.ensemble.expire(7)  # the active registrator crashed: its lock and registrations go
         converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
         converge(lambda: "/services/svc" not in cache.watcher.nodes or not cache.table.instances("svc"), "the table to drop them")
         assert {i.port for i in cache.instances("svc")} == {1001, 1002}  # still offered
         assert {i.port for i in cache.orphans()} == {1001, 1002}
         assert removed == []  # the gateway was not told to drain them
-        zk.create_as(8, f"{ELECTION}/y__lock__0000000002")
+        successor = FakeClient(zk.ensemble, 8)
+        successor.create(f"{ELECTION}/y__lock__0000000002", ephemeral=True)
         for port in (1001, 1002):  # the successor registers them again
-            zk.create_as(8, inst(port), registration(port, owner="r2"))
+            successor.create(inst(port), registration(port, owner="r2"), ephemeral=True)
         converge(lambda: not cache.orphans(), "the successor's registrations to replace them")
         assert {(i.port, i.owner_session) for i in cache.instances("svc")} == {(1001, 8), (1002, 8)}
         assert removed == []
@@ -342,7 +355,7 @@ def test_an_orphan_nobody_registers_again_leaves_after_the_grace():
     with ServiceCache(zk, orphan_grace=0.3) as cache:
         removed = []
         cache.add_listener(lambda change: removed.extend(i.port for i in change.removed))
-        zk.expire_session(7)
+        zk.ensemble.expire(7)
         converge(lambda: cache.orphans(), "them to be kept")
         converge(lambda: cache.instances("svc") == [], "them to leave after the grace")
         assert sorted(removed) == [1001, 1002] and cache.orphans() == []
@@ -356,9 +369,10 @@ def test_without_any_registrator_election_nothing_is_kept(zk, cache):
 
 def test_a_registration_of_a_client_that_is_no_registrator_leaves_at_once():
     zk = registrator_zk()
-    zk.create_as(42, inst(1003), registration(1003))  # a test or a hand-made registration
+    hand_made = FakeClient(zk.ensemble, 42)  # a test's or a hand-made registration
+    hand_made.create(inst(1003), registration(1003), ephemeral=True)
     with ServiceCache(zk, orphan_grace=30) as cache:
-        zk.expire_session(42)
+        zk.ensemble.expire(42)
         converge(lambda: {i.port for i in cache.instances("svc")} == {1001, 1002}, "1003 to leave at once")
         assert cache.orphans() == []
 
@@ -417,7 +431,7 @@ def test_an_election_that_cannot_be_read_keeps_the_orphans_for_the_grace():
             return reads(path, *args, **kwargs)
 
         zk.get_children_async = election_unreadable
-        zk.expire_session(7)
+        zk.ensemble.expire(7)
         converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
         # The change was not lost with the failed read: the instances are kept, not dropped.
         assert {i.port for i in cache.instances("svc")} == {1001, 1002}
@@ -431,7 +445,7 @@ def test_an_orphan_leaves_on_the_watchers_thread_and_not_after_stop():
     threads = []
     with ServiceCache(zk, orphan_grace=0.2) as cache:
         cache.add_listener(lambda change: threads.append(threading.current_thread().name) if change.removed else None)
-        zk.expire_session(7)
+        zk.ensemble.expire(7)
         converge(lambda: cache.instances("svc") == [], "them to leave after the grace")
     assert threads and all(name.startswith("zk-watch") for name in threads)
 
@@ -439,7 +453,7 @@ def test_an_orphan_leaves_on_the_watchers_thread_and_not_after_stop():
     late = []
     cache = ServiceCache(zk, orphan_grace=0.3).start()
     cache.add_listener(lambda change: late.extend(change.removed))
-    zk.expire_session(7)
+    zk.ensemble.expire(7)
     converge(lambda: cache.orphans(), "them to be kept")
     cache.stop()
     time.sleep(0.5)
@@ -447,7 +461,7 @@ def test_an_orphan_leaves_on_the_watchers_thread_and_not_after_stop():
 
 
 def test_a_consumer_failing_on_one_event_still_gets_the_next_ones():
-    zk = FakeZk()
+    zk = FakeClient(FakeEnsemble(), 1)
     zk.create("/services/svc", makepath=True)
     seen = []
 
