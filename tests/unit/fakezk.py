@@ -191,6 +191,10 @@ class FakeEnsemble:
     def before_read(self, path: str, action: Callable[[], None]) -> None:
         self._before_read.setdefault(path, []).append(action)
 
+    def cancel_before_reads(self) -> None:
+        """Drop the actions planted with before_read that no read has triggered yet."""
+        self._before_read.clear()
+
     @contextmanager
     def held(self) -> Iterator[None]:
         with self.lock:

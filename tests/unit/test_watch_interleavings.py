@@ -299,7 +299,7 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
                 zk.ensemble.lose_session(zk, lambda: _random_step(zk, rng, owners))
             else:
                 _random_step(zk, rng, owners)
-        zk.ensemble._before_read.clear()
+        zk.ensemble.cancel_before_reads()
         converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), f"seed {seed}: the copy to equal the tree")
         assert cache_view(cache) == zk_view(zk)
 
