@@ -7,6 +7,7 @@ import json
 import pytest
 
 from svcctl.errors import BadInputError
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.registry.prune import (
     CONTAINER_GONE,
     EMPTY_SERVICE,
@@ -21,7 +22,6 @@ from svcctl.registry.prune import (
     decide,
     instance_endpoints,
     protected_reason,
-    registration,
     registry_base,
 )
 
@@ -126,7 +126,8 @@ def test_a_protected_path_yields_nothing_even_when_it_holds_registration_shaped_
     (payload(1, ip="10.0.0.1"), False),
 ])
 def test_only_registrations_are_recognised(data, is_registration):
-    assert (registration(INSTANCE, data) is not None) is is_registration
+    payload = RegistrationPayload.decode(data)
+    assert (payload is not None and payload.is_registration_at(INSTANCE)) is is_registration
 
 
 @pytest.mark.parametrize("data", [b"", b"plain text", b'{"config": true}', b'{"Name": "svc", "IP": "127.0.0.1"}', payload(2)])
@@ -212,7 +213,7 @@ def test_container_running_by_short_id_or_hostname(ident, running):
     body = json.loads(payload(1, short=ident))
     if not ident:
         body["ContainerID"] = ""
-    assert container_running(body, RUNNING) is running
+    assert container_running(RegistrationPayload.decode(json.dumps(body)), RUNNING) is running
 
 
 def test_scope_is_path_only():

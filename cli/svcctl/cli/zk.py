@@ -59,7 +59,7 @@ def tree(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk import ops
     from svcctl.zk.tree import node_labels, render_tree
 
@@ -69,7 +69,7 @@ def tree(
     if json_out:
         print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
     else:
-        typer.echo(render_tree(path, children, node_labels(infos, data, summarize=payload_summary)))
+        typer.echo(render_tree(path, children, node_labels(infos, data, summarize=RegistrationPayload.summary_of)))
 
 
 def _print_stat(stat) -> None:
@@ -140,7 +140,7 @@ def watch(
     import queue
     import time
 
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk import ops
     from svcctl.zk.client import started_client
     from svcctl.zk.watch import TreeWatcher, describe
@@ -167,7 +167,7 @@ def watch(
             if json_out:
                 typer.echo(json.dumps(event.to_dict()))
             else:
-                typer.echo(f"{_ts(event.ts)}  {describe(event, payload_summary)}")
+                typer.echo(f"{_ts(event.ts)}  {describe(event, RegistrationPayload.summary_of)}")
     finally:
         watcher.stop()
         client.stop()

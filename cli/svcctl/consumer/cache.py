@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError, NotFoundError
-from svcctl.registry.model import RegistrationPayload
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.zk.watch import (
     CHILD_ADDED,
     CHILD_REMOVED,
@@ -80,23 +80,25 @@ class Instance:
 
 def parse_instance(service: str, node: str, data: bytes | None) -> Instance | None:
     """An Instance from a registration node; None when neither payload nor name gives an address."""
-    payload = RegistrationPayload.from_bytes(data)
+    payload = RegistrationPayload.decode(data)
     host, _, port_text = node.rpartition(":")
-    ip = (payload.ip if payload else None) or host
-    port = payload.public_port if payload else None
+    ip = (payload.ip if payload is not None else None) or host
+    port = payload.public_port if payload is not None else None
     if port is None:
         port = int(port_text) if port_text.isdigit() else None
     if not ip or port is None:
         return None
+    if payload is None:
+        return Instance(service=service, node=node, ip=ip, port=port)
     return Instance(
         service=service,
         node=node,
         ip=ip,
         port=port,
-        container_id=payload.container_id or payload.container_hostname if payload else None,
-        container_name=payload.container_name if payload else None,
-        registered_at=payload.registered_at if payload else None,
-        private_port=payload.private_port if payload else None,
+        container_id=payload.container_id or payload.container_hostname,
+        container_name=payload.container_name,
+        registered_at=payload.registered_at,
+        private_port=payload.private_port,
     )
 
 

@@ -14,7 +14,8 @@ from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerE
 from svcctl.registrator.logfmt import log
 from svcctl.registrator.registry import read_nodes, read_tree
 from svcctl.registrator.signals import signal_number, terminating_kill
-from svcctl.registry.model import Options, Registration, container_registrations, desired_map, encode_payload, plan
+from svcctl.registry.model import ActualNode, Options, Registration, container_registrations, desired_map, plan
+from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -213,7 +214,7 @@ class Reconciler:
                     self._conflicts_logged.add(op.path)
                     log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
         now = time.time()
-        outcomes = self.writer.apply(ops, fence, lambda reg: encode_payload(reg, self.engine_id, self.registrator_id, now))
+        outcomes = self.writer.apply(ops, fence, lambda reg: RegistrationPayload.of(reg, self.engine_id, self.registrator_id, now).encode())
         fenced = 0
         for outcome in outcomes:
             if outcome.status == "raced" and outcome.op.kind == "create" and outcome.op.path in presumed_absent:
@@ -247,6 +248,5 @@ class Reconciler:
         self._conflicts_logged.discard(op.path)
 
 
-def _container_of(node) -> str | None:
-    ours = (node.body or {}).get("svcctl")
-    return ours.get("container_id") if isinstance(ours, dict) else None
+def _container_of(node: ActualNode) -> str | None:
+    return node.payload.container_id if node.payload is not None else None

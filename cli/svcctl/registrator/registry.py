@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from svcctl.registry.model import ActualNode, decode_payload
+from svcctl.registry.model import ActualNode
+from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -34,7 +35,7 @@ def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ActualNode], 
         for path in (join_path(service_path, kid) for kid in kids):
             info = infos.get(path)
             if info is not None:
-                nodes[path] = ActualNode(path, decode_payload(info.data), info.stat.ephemeral_owner, info.stat.version)
+                nodes[path] = ActualNode(path, RegistrationPayload.decode(info.data), info.stat.ephemeral_owner, info.stat.version)
     return nodes, empty
 
 
@@ -47,5 +48,5 @@ def _collect(pending) -> dict[str, ActualNode]:
             data, stat = result.get()
         except NoNodeError:
             continue
-        out[path] = ActualNode(path, decode_payload(data), stat.ephemeralOwner, stat.version)
+        out[path] = ActualNode(path, RegistrationPayload.decode(data), stat.ephemeralOwner, stat.version)
     return out

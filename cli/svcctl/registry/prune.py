@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError
-from svcctl.registry.model import decode_payload, payload_engine
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.zk.ops import check_removable, normalize_path
 from svcctl.zk.tree import join_path
 
@@ -48,8 +48,6 @@ EMPTY_SERVICE = "empty service"
 # The registrators' election tree (svcctl.registry.election.ELECTION_ROOT lives below it); not imported
 # from there so that `zk` commands stay light.
 SVCCTL_TREE = "/svcctl"
-# gliderlabs/registrator's payload keys a registration must carry, with their JSON types.
-REGISTRATION_KEYS: dict[str, type] = {"Name": str, "IP": str, "PublicPort": int, "PrivatePort": int, "ContainerID": str}
 
 
 @dataclass
@@ -118,7 +116,7 @@ def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, defau
     if node is not None:
         for child in node.children:
             child_path = f"{path.rstrip('/')}/{child}"
-            if child_path in nodes and registration(child_path, nodes[child_path].data) is not None:
+            if child_path in nodes and _registration(child_path, nodes[child_path].data) is not None:
                 return path.rpartition("/")[0] or "/"
     return path
 
@@ -129,37 +127,17 @@ def _level(base: str, path: str) -> int:
     return path[len(base.rstrip("/")):].strip("/").count("/") + 1
 
 
-def registration(path: str, data: bytes) -> dict[str, Any] | None:
-    """The payload when the node at `path` is a registration as a registrator writes it:
-    registrator's keys with their types, and the node is `<Name>/<IP>:<PublicPort>`."""
-    body = decode_payload(data)
-    if body is None:
-        return None
-    for key, kind in REGISTRATION_KEYS.items():
-        value = body.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and key != "ContainerID" and not value):
-            return None
-    parent, _, name = path.rpartition("/")
-    if name != f"{body['IP']}:{body['PublicPort']}" or parent.rpartition("/")[2] != body["Name"]:
-        return None
-    return body
+def _registration(path: str, data: bytes) -> RegistrationPayload | None:
+    """The payload when the node at `path` is a registration as a registrator writes it."""
+    payload = RegistrationPayload.decode(data)
+    return payload if payload is not None and payload.is_registration_at(path) else None
 
 
-def _endpoint(payload: dict[str, Any]) -> tuple[str, int] | None:
-    ip, port = payload.get("IP"), payload.get("PublicPort")
-    return (ip, port) if ip and isinstance(port, int) and port > 0 else None
-
-
-def container_running(payload: dict[str, Any], containers: list[ContainerInfo]) -> bool | None:
+def container_running(payload: RegistrationPayload, containers: list[ContainerInfo]) -> bool | None:
     """True/False when the payload names a container; None when it names none."""
-    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-    full = ours.get("container_id")
-    if isinstance(full, str) and full:
-        return any(c.id == full for c in containers)
-    short = payload.get("ContainerID")
-    if isinstance(short, str) and short:
-        return any(c.id.startswith(short) or c.hostname == short for c in containers)
-    return None
+    if not payload.names_a_container:
+        return None
+    return any(payload.names_container(c.id, c.hostname) for c in containers)
 
 
 def decide(
@@ -187,19 +165,18 @@ def decide(
         node = inside[p]
         if _level(base, p) != 2 or node.children:
             continue  # a node with children is no plain registration: not ours to judge
-        payload = registration(p, node.data)
+        payload = _registration(p, node.data)
         if payload is None:
             continue  # not a registration: other data, never proposed
         reason = detail = None
-        ours = containers is not None and engine_id is not None and payload_engine(payload) == engine_id
+        ours = containers is not None and engine_id is not None and payload.engine_id == engine_id
         if ours and container_running(payload, containers) is False:
-            stamp = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-            cid = stamp.get("container_id") or payload.get("ContainerID")
+            cid = payload.container_id or payload.container_hostname
             reason, detail = CONTAINER_GONE, f"container {str(cid)[:12]} does not run on this engine"
         elif node.ephemeral_owner == 0:
             reason, detail = NO_OWNER, "persistent registration: no session will ever remove it"
         elif refused is not None and p in refused:
-            endpoint = _endpoint(payload)
+            endpoint = payload.endpoint
             reason, detail = REFUSED, f"{endpoint[0]}:{endpoint[1]} refuses connections" if endpoint else "refuses connections"
         if reason:
             decisions.append(PruneDecision(p, "instance", reason, detail or "", node.version, node.czxid))
@@ -246,11 +223,10 @@ def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot]) -> dict[str, t
     for p, node in nodes.items():
         if _level(base, p) != 2 or node.children:
             continue
-        payload = registration(p, node.data)
-        stamp = (payload or {}).get("svcctl")
-        if payload is None or (isinstance(stamp, dict) and stamp.get("protocol") == "udp") or "udp" in (payload.get("Tags") or []):
+        payload = _registration(p, node.data)
+        if payload is None or payload.is_udp:
             continue
-        endpoint = _endpoint(payload)
+        endpoint = payload.endpoint
         if endpoint:
             out[p] = endpoint
     return out

@@ -254,10 +254,10 @@ def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker
 
 def read_tree(zk: "KazooClient", root: str = DEFAULT_BASE) -> str:
     """The subtree under `root` as a tree drawing, registrations labelled with their payload."""
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk.ops import draw_tree
 
-    return draw_tree(zk, root, data=True, max_len=60, summarize=payload_summary)
+    return draw_tree(zk, root, data=True, max_len=60, summarize=RegistrationPayload.summary_of)
 
 
 def call_endpoint(service: str, endpoint: str, path: str, expected: str, deadline: float) -> CallResult:

@@ -3,6 +3,7 @@ cross-checked against what ZooKeeper has registered for each container."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from svcctl.docker.containers import ContainerView, engine_containers
 from svcctl.ensemble.project import compose_client
 from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 from svcctl.progress import Progress, no_progress
-from svcctl.registry.model import RegistrationPayload
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.security.mode import client_tls
 from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
 
@@ -99,18 +100,11 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
         owned = []
         for child in found:
             info = infos.get(join_path(path, child))
-            payload = RegistrationPayload.from_bytes(info.data) if info is not None else None
+            payload = RegistrationPayload.decode(info.data) if info is not None else None
             if payload is not None and payload.engine_id == engine_id:
                 owned.append(child)
         result[name] = sorted(owned) or None
     return result
-
-
-def payload_matches(payload: RegistrationPayload | dict | None, container_id: str) -> bool:
-    """Does a registration's payload name this container?"""
-    if isinstance(payload, dict):
-        payload = RegistrationPayload.from_dict(payload)
-    return payload is not None and payload.names_container(container_id)
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
@@ -199,9 +193,10 @@ class PsRow:
         return asdict(self)
 
 
-def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> PsRow:
-    """One container's line of `ps` (pure). `registrations` maps a znode path to its payload
-    (None when the node does not exist); None as a whole means ZooKeeper could not be read."""
+def cross_check(view: ContainerView, service: SampleService, registrations: Mapping[str, bytes | None] | None,
+                base: str = DEFAULT_BASE) -> PsRow:
+    """One container's line of `ps` (pure). `registrations` maps a znode path to its data (None
+    when the node does not exist); None as a whole means ZooKeeper could not be read."""
     key = registration_key(view, service)
     znode = f"{base}/{service.name}/{key}" if key else None
     if view.state != "running" or znode is None:
@@ -214,7 +209,9 @@ def cross_check(view: ContainerView, service: SampleService, registrations: dict
     elif znode not in registrations or registrations[znode] is None:
         registered = "no"
     else:
-        registered = "yes" if payload_matches(registrations[znode], view.id) else "other-container"
+        # A node whose data is no registration payload is present, but not this container's.
+        payload = RegistrationPayload.decode(registrations[znode])
+        registered = "yes" if payload is not None and payload.names_container(view.id) else "other-container"
     return PsRow(
         service=service.name,
         container=view.name,
@@ -294,14 +291,13 @@ def cross_check_all(settings: Settings, views: list[ContainerView], base: str = 
         key = registration_key(view, service)
         if key:
             wanted.append(f"{base}/{service.name}/{key}")
-    registrations: dict[str, RegistrationPayload | dict | None] | None = None
+    registrations: dict[str, bytes | None] | None = None
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
         with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=client_tls(settings)) as zk:
             _, infos = registry_tree(zk, base, with_data=True)
-        # A node whose data is not a JSON object reads as {}: present, but not this container's.
-        registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}
+        registrations = {path: infos[path].data if path in infos else None for path in wanted}
     except ZooKeeperUnavailableError:
         registrations = None  # ps still lists the containers; the registered column says unknown
     return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]

@@ -63,8 +63,9 @@ def _line(path: str, name: str, labels: dict[str, str]) -> str:
 def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80,
                 summarize: Callable[[bytes | str | None, int], str] | None = None) -> dict[str, str]:
     """Labels for render_tree from walked nodes (NodeInfo: data and stat): summaries that start
-    with `[` (a registration's, from svcctl.registry.model.payload_summary) always, other data
-    only with `data`; ephemeral nodes say so. `summarize` defaults to data_summary."""
+    with `[` (a registration's, from RegistrationPayload.summary_of in svcctl.registry.payload)
+    always, other data only with `data`; ephemeral nodes say so. `summarize` defaults to
+    data_summary."""
     summarize = summarize or data_summary
     labels: dict[str, str] = {}
     for path, info in infos.items():
