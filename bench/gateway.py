@@ -115,8 +115,8 @@ def compare(args: argparse.Namespace) -> int:
         zk.start(timeout=15)
         # Stamped with no engine: no registrator reconciles it (this session owns it).
         reg = Registration(service, "127.0.0.1", port, 80, "tcp", container.id, container.id[:12], container.name)
-        zk.create(f"/services/{service}/127.0.0.1:{port}", RegistrationPayload.of(reg, None, "bench", time.time()).encode(),
-                  ephemeral=True, makepath=True)
+        data = RegistrationPayload.of(reg, None, "bench", time.time()).encode()
+        zk.create(f"/services/{service}/127.0.0.1:{port}", data, ephemeral=True, makepath=True)
         gateway, gw_port, stats_port = start_gateway(os.environ.copy())
         headers = {"service_name": service}
         wait_until(lambda: status(gw_port, headers) == 200, "the gateway to route the bench service")

@@ -71,8 +71,9 @@ def remove_containers(containers) -> None:
 def payload(service: str, port: int, container_id: str, name: str = "responder") -> bytes:
     """A registration as our registrators write it, stamped with no engine: none of them
     reconciles it (the test's own session owns it)."""
-    reg = Registration(name=service, ip="127.0.0.1", port=port, private_port=8000, protocol="tcp", container_id=container_id,
-                       container_hostname=container_id[:12], container_name=name, compose_project=TEST_PROJECT, compose_service=service)
+    reg = Registration(name=service, ip="127.0.0.1", port=port, private_port=8000, protocol="tcp",
+                       container_id=container_id, container_hostname=container_id[:12], container_name=name,
+                       compose_project=TEST_PROJECT, compose_service=service)
     return RegistrationPayload.of(reg, None, "e2e-test", time.time()).encode()
 
 

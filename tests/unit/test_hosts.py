@@ -151,7 +151,8 @@ def test_owned_registrations_leave_other_engines_out():
     for engine, address in (("E2", "10.0.0.12:32768"), ("E3", "10.0.0.13:32768")):
         ip, port = address.split(":")
         reg = Registration("service_2", ip, int(port), 80, "tcp", "c" * 64, "c" * 12, "n")
-        zk.create(f"/services/service_2/{address}", RegistrationPayload.of(reg, engine, "r", 0.0).encode(), ephemeral=True)
+        data = RegistrationPayload.of(reg, engine, "r", 0.0).encode()
+        zk.create(f"/services/service_2/{address}", data, ephemeral=True)
     owned = read_owned_registrations(zk, "E2", "/services", ["service_1", "service_2"])
     assert owned == {"service_1": [], "service_2": ["10.0.0.12:32768"]}
     # Only another engine's children: not an empty node left behind by this one.

@@ -12,7 +12,7 @@ from svcctl.progress import no_progress
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
 
-def _print_nodes(nodes: list[core.NodeStatus]) -> None:
+def _print_nodes(nodes: list[core.MemberStatus]) -> None:
     over_hosts = any(n.host for n in nodes)
     print_table(
         [
@@ -33,7 +33,7 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
     )
 
 
-def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
+def _registrators(ctx: typer.Context, nodes: list[core.MemberStatus]) -> list:
     from svcctl.ensemble.status import cluster_registrators
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
@@ -67,7 +67,7 @@ def _security(ctx: typer.Context) -> dict:
     return info
 
 
-def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool, health: str | None = None) -> None:
+def _print_all(ctx: typer.Context, nodes: list[core.MemberStatus], json_out: bool, health: str | None = None) -> None:
     rows = _registrators(ctx, nodes)
     security = _security(ctx)
     health = health or core.ensemble_health([n.stats.mode for n in nodes])

@@ -285,15 +285,15 @@ class ServiceCache:
 
         from svcctl.errors import NotFoundError, SvcctlError
         from svcctl.registry.election import ELECTION_ROOT
-        from svcctl.zk.ops import walk
+        from svcctl.zk.ops import snapshots
 
         read_at, sessions = self._live
         fresh = read_at >= self.watcher.item_started if max_age is None else time.monotonic() - read_at <= max_age
         if fresh:
             return sessions
         try:
-            _children, infos = walk(self.client, ELECTION_ROOT, with_data=True, max_depth=2)
-            sessions = {info.stat.ephemeral_owner for info in infos.values() if info.stat.ephemeral_owner}
+            nodes = snapshots(self.client, ELECTION_ROOT, max_depth=2)
+            sessions = {node.ephemeral_owner for node in nodes.values() if node.ephemeral_owner}
         except NotFoundError:
             sessions = set()
         except (KazooException, SvcctlError):
@@ -382,23 +382,24 @@ class ServiceCache:
 
 def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str | None = None) -> dict[str, list[Instance]]:
     """One read of the registry (no watches) for `discover`."""
-    from svcctl.zk.ops import walk
+    from svcctl.zk.ops import children_of, snapshots
 
     root = f"{base.rstrip('/')}/{name}" if name else base
     try:
-        children, infos = walk(client, root, with_data=True)
+        nodes = snapshots(client, root)
     except NotFoundError:
         if name:
             raise NotFoundError(f"service {name!r} is not registered (no {root})", "list services with `svcctl discover`") from None
         return {}  # no registry yet: nothing registered
+    children = children_of(nodes)
     names = [name] if name else children.get(root, [])
     out: dict[str, list[Instance]] = {}
     for svc in names:
         svc_path = f"{base.rstrip('/')}/{svc}"
         found = []
         for node in children.get(svc_path, []):
-            info = infos.get(f"{svc_path}/{node}")
-            inst = parse_instance(svc, node, info.data if info else None)
+            snapshot = nodes.get(f"{svc_path}/{node}")
+            inst = parse_instance(svc, node, snapshot.data if snapshot else None)
             if inst is not None:
                 found.append(inst)
         out[svc] = sorted(found, key=lambda i: (i.ip, i.port))

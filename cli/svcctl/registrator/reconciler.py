@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
 from svcctl.registrator.logfmt import log
 from svcctl.registrator.registry import read_nodes, read_tree
 from svcctl.registrator.signals import signal_number, terminating_kill
-from svcctl.registry.model import ActualNode, Options, Registration, container_registrations, desired_map, plan
+from svcctl.registry.model import Options, Registration, container_registrations, desired_map, plan
 from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from svcctl.registrator.drain import DrainTracker
     from svcctl.registrator.inspector import ContainerInspector
     from svcctl.registrator.writer import FencedWriter, Outcome
+    from svcctl.zk.znode import ZnodeSnapshot
 
 EMPTY_SERVICE_MIN_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 
@@ -155,8 +156,14 @@ class Reconciler:
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
         # A path of a container's earlier life that another container now holds is not ours to
         # delete, nor is a kept container's (see observe).
-        ops = [op for op in ops if not (op.kind == "delete" and (_container_of(actual[op.path]) not in (*views, None) or _container_of(actual[op.path]) in self.kept))]
+        ops = [op for op in ops if not (op.kind == "delete" and self._keeps(actual[op.path], views))]
         return self._apply(ops, fence, cause, since, presumed_absent)
+
+    def _keeps(self, node: "ZnodeSnapshot", views: Iterable[str] | None = None) -> bool:
+        """A delete the plan proposes must not happen: the node is a kept container's or, after
+        events of the containers in `views`, another container's."""
+        container = _container_of(node)
+        return container in self.kept or (views is not None and container not in (*views, None))
 
     def full_resync(self, *, session: int, fence: str, reason: str) -> Report:
         """The whole BASE tree against `docker ps`: add what is missing, take over what a dead
@@ -172,14 +179,16 @@ class Reconciler:
             self.kept = self.inspector.failed_exits()
         actual, empty = read_tree(self.client(), self.base)
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
-        ops = [op for op in ops if not (op.kind == "delete" and _container_of(actual[op.path]) in self.kept)]
+        ops = [op for op in ops if not (op.kind == "delete" and self._keeps(actual[op.path]))]
         report, _ = self._apply(ops, fence, f"resync:{reason}", started)
         self.owned = {}
         for path, reg in desired.items():
             self.owned.setdefault(reg.container_id, set()).add(path)
-        for path, node in actual.items():
-            if _container_of(node) in self.kept and path not in desired:
-                self.owned.setdefault(_container_of(node), set()).add(path)
+        if self.kept:  # a kept container's nodes stay its own (decoded only then)
+            for path, node in actual.items():
+                container = _container_of(node) if path not in desired else None
+                if container in self.kept:
+                    self.owned.setdefault(container, set()).add(path)
         now_ms = time.time() * 1000
         for parent in empty:
             if self.writer.prune_parent(parent, older_than_ms=EMPTY_SERVICE_MIN_AGE_MS, now_ms=now_ms):
@@ -214,7 +223,11 @@ class Reconciler:
                     self._conflicts_logged.add(op.path)
                     log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
         now = time.time()
-        outcomes = self.writer.apply(ops, fence, lambda reg: RegistrationPayload.of(reg, self.engine_id, self.registrator_id, now).encode())
+
+        def encode(reg: Registration) -> bytes:
+            return RegistrationPayload.of(reg, self.engine_id, self.registrator_id, now).encode()
+
+        outcomes = self.writer.apply(ops, fence, encode)
         fenced = 0
         for outcome in outcomes:
             if outcome.status == "raced" and outcome.op.kind == "create" and outcome.op.path in presumed_absent:
@@ -248,5 +261,6 @@ class Reconciler:
         self._conflicts_logged.discard(op.path)
 
 
-def _container_of(node: ActualNode) -> str | None:
-    return node.payload.container_id if node.payload is not None else None
+def _container_of(node: "ZnodeSnapshot") -> str | None:
+    payload = RegistrationPayload.decode(node.data)
+    return payload.container_id if payload is not None else None

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from svcctl.registry.payload import RegistrationPayload
+
+if TYPE_CHECKING:
+    from svcctl.zk.znode import ZnodeSnapshot
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
@@ -263,16 +266,6 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
 
 
 @dataclass(frozen=True)
-class ActualNode:
-    """A registration znode as read from ZooKeeper."""
-
-    path: str
-    payload: RegistrationPayload | None  # None: its data is no JSON object
-    owner: int  # stat.ephemeralOwner (0: persistent)
-    version: int  # stat.version
-
-
-@dataclass(frozen=True)
 class Op:
     """create: absent → create; replace: left by another session of this engine (a dead or
     retired registrator) → delete(version) + create in one transaction; update: ours, data
@@ -288,7 +281,7 @@ class Op:
 
 def plan(
     desired: Mapping[str, Registration],
-    actual: Mapping[str, ActualNode],
+    actual: Mapping[str, ZnodeSnapshot],
     *,
     engine_id: str,
     registrator_id: str,
@@ -296,19 +289,21 @@ def plan(
 ) -> list[Op]:
     """Creates, replaces, updates and deletes that make `actual` what `desired` says, touching
     only nodes of this engine (or our own session). Deterministic order: deletes first (they free
-    paths), then the rest by path."""
+    paths), then the rest by path. Each node's data is decoded once."""
+    held = {path: RegistrationPayload.decode(node.data) for path, node in actual.items()}
+
+    def this_engines(path: str) -> bool:
+        payload = held[path]
+        return payload is not None and payload.engine_id == engine_id
+
     ops: list[Op] = []
-
-    def this_engines(node: ActualNode) -> bool:
-        return node.payload is not None and node.payload.engine_id == engine_id
-
     for path in sorted(actual):
         if path in desired:
             continue
         node = actual[path]
-        if node.owner == session_id and session_id:
+        if node.ephemeral_owner == session_id and session_id:
             ops.append(Op("delete", path, version=node.version, reason="no longer running"))
-        elif this_engines(node):
+        elif this_engines(path):
             ops.append(Op("delete", path, version=node.version, reason="left by another registrator of this engine"))
     for path in sorted(desired):
         reg = desired[path]
@@ -316,13 +311,14 @@ def plan(
         if node is None:
             ops.append(Op("create", path, reg, reason="missing"))
             continue
-        if node.owner != session_id or not session_id:
-            if this_engines(node):
+        if node.ephemeral_owner != session_id or not session_id:
+            if this_engines(path):
                 ops.append(Op("replace", path, reg, version=node.version, reason="taking over from another session"))
             else:
                 ops.append(Op("conflict", path, reg, version=node.version, reason="held by another writer"))
             continue
-        if node.payload is None or not node.payload.same_as(RegistrationPayload.of(reg, engine_id, registrator_id, 0.0)):
+        payload = held[path]
+        if payload is None or not payload.same_as(RegistrationPayload.of(reg, engine_id, registrator_id, 0.0)):
             ops.append(Op("update", path, reg, version=node.version, reason="data changed"))
     return ops
 

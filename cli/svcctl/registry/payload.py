@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from svcctl.zk.tree import cut, decode_json, decoded_summary
+from svcctl.zk.tree import cut, decoded_summary
+from svcctl.zk.znode import decode_json
 
 if TYPE_CHECKING:
     from svcctl.registry.model import Registration
@@ -68,7 +69,8 @@ class RegistrationPayload(Mapping[str, Any]):
         return cls._of_body(value) if isinstance(value, dict) else None
 
     @classmethod
-    def of(cls, reg: Registration, engine_id: str | None, registrator_id: str, registered_at: float) -> RegistrationPayload:
+    def of(cls, reg: Registration, engine_id: str | None, registrator_id: str,
+           registered_at: float) -> RegistrationPayload:
         """What a registrator writes for `reg`: registrator's keys exactly, then our stamp."""
         return cls._of_body({
             "Name": reg.name,
@@ -140,7 +142,9 @@ class RegistrationPayload(Mapping[str, Any]):
         """Every one of registrator's keys with its JSON type; Name and IP not empty."""
         for key, kind in REGISTRATOR_KEYS.items():
             value = self.raw.get(key)
-            if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and key != "ContainerID" and not value):
+            if not isinstance(value, kind) or isinstance(value, bool):
+                return False
+            if kind is str and key != "ContainerID" and not value:
                 return False
         return True
 
@@ -188,7 +192,8 @@ class RegistrationPayload(Mapping[str, Any]):
     def summary(self) -> str:
         """`[Name container public->private/proto]`, as trees and watch lines show it."""
         container = self.container_name or self.container_hostname or "?"
-        return f"[{self.raw.get('Name')} {container} {self.raw.get('PublicPort')}->{self.raw.get('PrivatePort')}/{self.protocol}]"
+        ports = f"{self.raw.get('PublicPort')}->{self.raw.get('PrivatePort')}/{self.protocol}"
+        return f"[{self.raw.get('Name')} {container} {ports}]"
 
     @classmethod
     def summary_of(cls, data: bytes | str | None, max_len: int = 80) -> str:

@@ -28,7 +28,7 @@ Why each instance rule:
 from __future__ import annotations
 
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
@@ -40,6 +40,8 @@ from svcctl.zk.tree import join_path
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
+    from svcctl.zk.znode import ZnodeSnapshot
+
 CONTAINER_GONE = "container not running"
 NO_OWNER = "no owner session"
 REFUSED = "endpoint refuses"
@@ -48,16 +50,6 @@ EMPTY_SERVICE = "empty service"
 # The registrators' election tree (svcctl.registry.election.ELECTION_ROOT lives below it); not imported
 # from there so that `zk` commands stay light.
 SVCCTL_TREE = "/svcctl"
-
-
-@dataclass
-class NodeSnapshot:
-    path: str
-    data: bytes
-    version: int
-    czxid: int
-    ephemeral_owner: int
-    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -106,7 +98,7 @@ def check_prunable(path: str) -> str:
     return path
 
 
-def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, default_base: str = DEFAULT_BASE) -> str:
+def registry_base(path: str, nodes: dict[str, ZnodeSnapshot] | None = None, default_base: str = DEFAULT_BASE) -> str:
     """The base the levels count from: the default base when PATH is it or below it; else PATH's
     parent when PATH holds registrations itself (PATH is one service node of another base, e.g.
     of `registrator run zookeeper://…/myservices`); else PATH."""
@@ -114,7 +106,7 @@ def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, defau
         return default_base
     node = (nodes or {}).get(path)
     if node is not None:
-        for child in node.children:
+        for child in node.children or ():
             child_path = f"{path.rstrip('/')}/{child}"
             if child_path in nodes and _registration(child_path, nodes[child_path].data) is not None:
                 return path.rpartition("/")[0] or "/"
@@ -142,7 +134,7 @@ def container_running(payload: RegistrationPayload, containers: list[ContainerIn
 
 def decide(
     path: str,
-    nodes: dict[str, NodeSnapshot],
+    nodes: dict[str, ZnodeSnapshot],
     containers: list[ContainerInfo] | None,
     engine_id: str | None = None,
     refused: set[str] | None = None,
@@ -185,7 +177,7 @@ def decide(
         node = inside[p]
         if _level(base, p) != 1 or node.ephemeral_owner != 0 or node.data:
             continue  # a registrator's service node is persistent with empty data
-        left = [c for c in node.children if join_path(p, c) not in pruned]
+        left = [c for c in node.children or () if join_path(p, c) not in pruned]
         if not left:
             detail = "no instances" if not node.children else f"no instances after pruning {len(node.children)}"
             decisions.append(PruneDecision(p, "service", EMPTY_SERVICE, detail, node.version, node.czxid))
@@ -206,17 +198,7 @@ def probe_refused(endpoints: dict[str, tuple[str, int]], timeout: float = 1.0) -
     return refused
 
 
-def read_snapshot(client: "KazooClient", path: str) -> dict[str, NodeSnapshot]:
-    from svcctl.zk.ops import walk
-
-    children, infos = walk(client, path, with_data=True)
-    out: dict[str, NodeSnapshot] = {}
-    for p, info in infos.items():
-        out[p] = NodeSnapshot(p, info.data, info.stat.version, info.stat.czxid, info.stat.ephemeral_owner, children.get(p, []))
-    return out
-
-
-def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot]) -> dict[str, tuple[str, int]]:
+def instance_endpoints(path: str, nodes: dict[str, ZnodeSnapshot]) -> dict[str, tuple[str, int]]:
     """The TCP endpoints `--probe` may try: registrations only (UDP ones are not probed)."""
     base = registry_base(path, nodes)
     out: dict[str, tuple[str, int]] = {}

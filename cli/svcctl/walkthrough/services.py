@@ -78,7 +78,7 @@ def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: li
     from svcctl.zk.ops import registry_tree
     from svcctl.zk.tree import join_path
 
-    children, _ = registry_tree(zk, base)
+    children = registry_tree(zk, base)
     return {name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))}
 
 
@@ -86,10 +86,11 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
     """Like read_registrations, but only the children whose payload names `engine_id` as owner:
     in a cluster over hosts, one engine's view must not count the other hosts' instances. A
     service node holding only other engines' children reads as None (not an empty node)."""
-    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.ops import children_of, registry_snapshots
     from svcctl.zk.tree import join_path
 
-    children, infos = registry_tree(zk, base, with_data=True)
+    nodes = registry_snapshots(zk, base)
+    children = children_of(nodes)
     result: dict[str, list[str] | None] = {}
     for name in services if services is not None else list(SERVICES):
         path = join_path(base, name)
@@ -99,8 +100,8 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
             continue
         owned = []
         for child in found:
-            info = infos.get(join_path(path, child))
-            payload = RegistrationPayload.decode(info.data) if info is not None else None
+            node = nodes.get(join_path(path, child))
+            payload = RegistrationPayload.decode(node.data) if node is not None else None
             if payload is not None and payload.engine_id == engine_id:
                 owned.append(child)
         result[name] = sorted(owned) or None
@@ -283,7 +284,7 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
 def cross_check_all(settings: Settings, views: list[ContainerView], base: str = DEFAULT_BASE) -> list[PsRow]:
     """Each container's line of `ps`, its registration read from ZooKeeper in one session."""
     from svcctl.zk.client import zk_session
-    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.ops import registry_snapshots
 
     wanted = []
     for view in views:
@@ -296,8 +297,8 @@ def cross_check_all(settings: Settings, views: list[ContainerView], base: str = 
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
         with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=client_tls(settings)) as zk:
-            _, infos = registry_tree(zk, base, with_data=True)
-        registrations = {path: infos[path].data if path in infos else None for path in wanted}
+            nodes = registry_snapshots(zk, base)
+        registrations = {path: nodes[path].data if path in nodes else None for path in wanted}
     except ZooKeeperUnavailableError:
         registrations = None  # ps still lists the containers; the registered column says unknown
     return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]

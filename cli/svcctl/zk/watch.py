@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.zk.tree import join_path
+from svcctl.zk.znode import ZnodeSnapshot
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -59,7 +60,7 @@ class ZkEvent:
     initial: bool = False  # part of the first read (the baseline), not a change
 
     def to_dict(self) -> dict[str, Any]:
-        from svcctl.zk.tree import decode_json
+        from svcctl.zk.znode import decode_json
 
         text, parsed = decode_json(self.data)
         out: dict[str, Any] = {"ts": self.ts, "kind": self.kind, "path": self.path}
@@ -70,15 +71,6 @@ class ZkEvent:
         if self.ephemeral_owner is not None:
             out["ephemeral_owner"] = hex(self.ephemeral_owner)
         return out
-
-
-@dataclass
-class NodeState:
-    data: bytes
-    version: int
-    czxid: int
-    ephemeral_owner: int
-    children: set[str]
 
 
 _RESYNC = object()  # queue marker: re-read the whole tree and diff (reconnected, or the safety net)
@@ -101,7 +93,7 @@ class TreeWatcher:
         self.on_event = on_event
         self.emit_initial = emit_initial
         self.resync_interval = resync_interval
-        self.nodes: dict[str, NodeState] = {}
+        self.nodes: dict[str, ZnodeSnapshot] = {}
         self.resyncs = 0  # full re-reads done (the baseline is not one)
         self.item_started = 0.0  # time.monotonic() when the firing being handled was taken: reads after it see its change
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -232,7 +224,7 @@ class TreeWatcher:
         prefix = self.root.rstrip("/") + "/"
         return path.startswith(prefix) and (self.depth is None or self._level(path) <= self.depth)
 
-    def _subtree(self, path: str, nodes: dict[str, NodeState] | None = None) -> list[str]:
+    def _subtree(self, path: str, nodes: dict[str, ZnodeSnapshot] | None = None) -> list[str]:
         """`path` and its known descendants, parents first."""
         nodes = self.nodes if nodes is None else nodes
         prefix = path.rstrip("/") + "/"
@@ -240,21 +232,21 @@ class TreeWatcher:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _read(self, path: str) -> NodeState | None:
+    def _read(self, path: str) -> ZnodeSnapshot | None:
         """One node with both watches re-armed; None when it does not exist."""
         from kazoo.exceptions import NoNodeError
 
         try:
             data, stat = self.client.get(path, watch=self._on_watch)
-            kids = set(self.client.get_children(path, watch=self._on_watch))
+            kids = self.client.get_children(path, watch=self._on_watch)
         except NoNodeError:
             return None
-        return NodeState(data or b"", stat.version, stat.czxid, stat.ephemeralOwner, kids)
+        return ZnodeSnapshot.from_kazoo(path, data, stat, kids)
 
-    def _read_tree(self, path: str) -> dict[str, NodeState]:
+    def _read_tree(self, path: str) -> dict[str, ZnodeSnapshot]:
         """`path` and every descendant within depth, read now (nodes that vanish while we read
         are left out: their parent's watch reports them)."""
-        out: dict[str, NodeState] = {}
+        out: dict[str, ZnodeSnapshot] = {}
         pending = [path]
         while pending:
             current = pending.pop()
@@ -267,7 +259,7 @@ class TreeWatcher:
 
     # --- diffing -------------------------------------------------------------------------------
 
-    def _apply(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+    def _apply(self, path: str, old: dict[str, ZnodeSnapshot], new: dict[str, ZnodeSnapshot]) -> None:
         """Make the local copy of `path`'s subtree `new` (it was `old`) and report the difference:
         removals deepest first, then replacements, additions and data changes parents first."""
         for p in old:
@@ -297,7 +289,7 @@ class TreeWatcher:
     def _within_children(self, path: str) -> bool:
         return self.depth is None or self._level(path) < self.depth
 
-    def _report_removed(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+    def _report_removed(self, path: str, old: dict[str, ZnodeSnapshot], new: dict[str, ZnodeSnapshot]) -> None:
         # Called once the local copy is updated: a node whose parent is still there is a child
         # removed (whichever firing found it gone first); the root, or a node whose parent
         # went too, is deleted.
@@ -320,7 +312,7 @@ class TreeWatcher:
         if state is None:
             old = {p: self.nodes[p] for p in self._subtree(path)}
             if not is_root and parent in self.nodes:
-                self.nodes[parent].children.discard(path.rsplit("/", 1)[1])
+                self._child_listed(parent, path.rsplit("/", 1)[1], False)
             self._apply(path, old, {})
             if is_root and self.client.exists(path, watch=self._on_watch) is not None:
                 self._sync(path)  # re-created between the two calls
@@ -335,7 +327,7 @@ class TreeWatcher:
                 if self._within(child):
                     new.update(self._read_tree(child))
             if not is_root:
-                self.nodes[parent].children.add(path.rsplit("/", 1)[1])
+                self._child_listed(parent, path.rsplit("/", 1)[1], True)
             self._apply(path, old, new)
             return
         # The same node: its data, and its child list by identity of what we track.
@@ -353,8 +345,14 @@ class TreeWatcher:
             self._apply(path, old, new)
             return
         # Children that were listed but vanished while we read: drop them from the list too.
-        state.children = {n for n in state.children if join_path(path, n) in new or join_path(path, n) in self.nodes}
+        listed = (n for n in state.children if join_path(path, n) in new or join_path(path, n) in self.nodes)
+        new[path] = state.with_children(listed)
         self._apply(path, old, new)
+
+    def _child_listed(self, parent: str, name: str, listed: bool) -> None:
+        """The local copy of `parent` lists `name` among its children, or no longer does."""
+        known = self.nodes[parent].children or frozenset()
+        self.nodes[parent] = self.nodes[parent].with_children(known | {name} if listed else known - {name})
 
     def _full_resync(self) -> None:
         """The whole tree re-read and diffed against the local copy."""
