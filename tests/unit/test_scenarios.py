@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -314,6 +315,10 @@ def test_cross_check_states():
     assert cross_check(view, service, None).registered == "unknown"
     line = cross_check(view, service, {znode: ours})
     assert (line.host_port, line.znode, line.container_id) == (32791, znode, view.id[:12])
+    assert json.loads(json.dumps(line.to_dict()))["registered"] == "yes" and f"{line.registered}" == "yes"
+    paused = dataclasses.replace(view, state="paused")  # still published, not serving
+    assert cross_check(paused, service, {znode: ours}).registered == "stale"
+    assert cross_check(paused, service, {}).registered == "no"
     stopped = cross_check(svc1(0, status="exited"), service, {})
     assert (stopped.registered, stopped.host_port, stopped.znode) == ("no", None, None)
 

@@ -35,9 +35,10 @@ def _print_nodes(nodes: list[core.MemberStatus]) -> None:
 
 def _registrators(ctx: typer.Context, nodes: list[core.MemberStatus]) -> list:
     from svcctl.ensemble.status import cluster_registrators
+    from svcctl.zk.fourletter import SERVING_MODES
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
-    zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)
+    zk_reachable = any(n.stats.mode in SERVING_MODES for n in nodes)
     if ctx.obj.layout is not None:
         from svcctl.ensemble.hosts import registrator_rows
         from svcctl.ensemble.placement import host_states

@@ -19,18 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError, NotFoundError
 from svcctl.registry.payload import RegistrationPayload
-from svcctl.zk.watch import (
-    CHILD_ADDED,
-    CHILD_REMOVED,
-    DATA_CHANGED,
-    NODE_CREATED,
-    NODE_DELETED,
-    NODE_REPLACED,
-    SESSION_LOST,
-    SESSION_RECONNECTED,
-    TreeWatcher,
-    ZkEvent,
-)
+from svcctl.zk.watch import TreeWatcher, ZkEvent, ZkEventKind
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -130,9 +119,9 @@ class ServiceTable:
         return path[len(prefix):].split("/")
 
     def apply(self, event: ZkEvent) -> CacheChange | None:
-        if event.kind in (SESSION_LOST, SESSION_RECONNECTED):
+        if event.kind in (ZkEventKind.SESSION_LOST, ZkEventKind.SESSION_RECONNECTED):
             return None  # the watcher re-reads and reports the differences as ordinary events
-        if event.path == self.base and event.kind == NODE_DELETED:
+        if event.path == self.base and event.kind == ZkEventKind.NODE_DELETED:
             # The whole registry went away: every service goes with it (one change per service).
             changes = [CacheChange(n, removed=list(s.values()), service_removed=True, event=event) for n, s in self.services.items()]
             self.services.clear()
@@ -140,13 +129,14 @@ class ServiceTable:
         parts = self._split(event.path)
         if len(parts) == 1:
             name = parts[0]
-            if event.kind in (CHILD_ADDED, NODE_CREATED, DATA_CHANGED, NODE_REPLACED):
+            if event.kind in (ZkEventKind.CHILD_ADDED, ZkEventKind.NODE_CREATED, ZkEventKind.DATA_CHANGED,
+                              ZkEventKind.NODE_REPLACED):
                 # A replaced service node keeps its instances here: the watcher reports each
                 # instance's own replacement or removal next, so none goes missing meanwhile.
                 if name not in self.services:
                     self.services[name] = {}
                     return CacheChange(name, service_added=True, event=event)
-            elif event.kind in (CHILD_REMOVED, NODE_DELETED):
+            elif event.kind in (ZkEventKind.CHILD_REMOVED, ZkEventKind.NODE_DELETED):
                 if name in self.services:
                     gone = list(self.services.pop(name).values())
                     return CacheChange(name, removed=gone, service_removed=True, event=event)
@@ -154,7 +144,7 @@ class ServiceTable:
         if len(parts) != 2:
             return None
         name, node = parts
-        if event.kind in (CHILD_ADDED, DATA_CHANGED, NODE_REPLACED):
+        if event.kind in (ZkEventKind.CHILD_ADDED, ZkEventKind.DATA_CHANGED, ZkEventKind.NODE_REPLACED):
             # A replaced registration (another registrator session took it over) is an update:
             # the instance never stopped, so it never leaves the table.
             instance = parse_instance(name, node, event.data)
@@ -171,7 +161,7 @@ class ServiceTable:
             if before != instance:
                 return CacheChange(name, updated=[instance], event=event)
             return None
-        if event.kind in (CHILD_REMOVED, NODE_DELETED):
+        if event.kind in (ZkEventKind.CHILD_REMOVED, ZkEventKind.NODE_DELETED):
             service = self.services.get(name)
             if service and node in service:
                 return CacheChange(name, removed=[service.pop(node)], event=event)

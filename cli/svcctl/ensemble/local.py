@@ -13,12 +13,10 @@ from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, com
 from svcctl.errors import BadInputError, CheckFailedError, ConflictError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
-from svcctl.zk.fourletter import ServerStats, server_stats
+from svcctl.zk.fourletter import SERVING_MODES, ServerStats, server_stats
 
 if TYPE_CHECKING:
     from svcctl.config.engines import EngineEndpoint
-
-SERVING_MODES = ("leader", "follower", "standalone", "observer")
 
 
 @dataclass

@@ -14,7 +14,8 @@ from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerE
 from svcctl.registrator.logfmt import log
 from svcctl.registrator.registry import read_nodes, read_tree
 from svcctl.registrator.signals import signal_number, terminating_kill
-from svcctl.registry.model import Options, Registration, container_registrations, desired_map, plan
+from svcctl.registrator.writer import OutcomeStatus
+from svcctl.registry.model import OpKind, Options, Registration, container_registrations, desired_map, plan
 from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
     from svcctl.registrator.writer import FencedWriter, Outcome
     from svcctl.zk.znode import ZnodeSnapshot
 
+FAILED = "failed"  # Report.counts' key of the writes that failed
 EMPTY_SERVICE_MIN_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 
 
 @dataclass
 class Report:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("create", "replace", "update", "delete", "conflict", "failed"), 0))
+    # Per op kind, and the writes that failed.
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*(k.value for k in OpKind), FAILED), 0))
     needs_resync: bool = False  # a write raced, failed or was fenced: re-plan from fresh reads
     fenced: bool = False  # a write found our election lock node gone
 
@@ -42,7 +45,7 @@ class Report:
 
     @property
     def changed(self) -> bool:
-        return any(self.counts[k] for k in ("create", "replace", "update", "delete", "failed"))
+        return any(count for kind, count in self.counts.items() if kind != OpKind.CONFLICT)
 
 
 class Reconciler:
@@ -156,7 +159,7 @@ class Reconciler:
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
         # A path of a container's earlier life that another container now holds is not ours to
         # delete, nor is a kept container's (see observe).
-        ops = [op for op in ops if not (op.kind == "delete" and self._keeps(actual[op.path], views))]
+        ops = [op for op in ops if not (op.kind == OpKind.DELETE and self._keeps(actual[op.path], views))]
         return self._apply(ops, fence, cause, since, presumed_absent)
 
     def _keeps(self, node: "ZnodeSnapshot", views: Iterable[str] | None = None) -> bool:
@@ -179,7 +182,7 @@ class Reconciler:
             self.kept = self.inspector.failed_exits()
         actual, empty = read_tree(self.client(), self.base)
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
-        ops = [op for op in ops if not (op.kind == "delete" and self._keeps(actual[op.path]))]
+        ops = [op for op in ops if not (op.kind == OpKind.DELETE and self._keeps(actual[op.path]))]
         report, _ = self._apply(ops, fence, f"resync:{reason}", started)
         self.owned = {}
         for path, reg in desired.items():
@@ -217,8 +220,8 @@ class Reconciler:
         paths whose create found a node (to read and plan again)."""
         report, recheck = Report(), []
         for op in ops:
-            if op.kind == "conflict":
-                report.counts["conflict"] += 1
+            if op.kind == OpKind.CONFLICT:
+                report.counts[OpKind.CONFLICT] += 1
                 if op.path not in self._conflicts_logged:
                     self._conflicts_logged.add(op.path)
                     log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
@@ -230,22 +233,24 @@ class Reconciler:
         outcomes = self.writer.apply(ops, fence, encode)
         fenced = 0
         for outcome in outcomes:
-            if outcome.status == "raced" and outcome.op.kind == "create" and outcome.op.path in presumed_absent:
+            raced = outcome.status is OutcomeStatus.RACED
+            if raced and outcome.op.kind == OpKind.CREATE and outcome.op.path in presumed_absent:
                 recheck.append(outcome.op.path)
                 continue
             if not outcome.ok:
-                report.counts["failed"] += 1
+                report.counts[FAILED] += 1
                 report.needs_resync = True
-                fenced += outcome.status == "fenced"
-                if outcome.status != "fenced":
-                    log("write raced" if outcome.status == "raced" else "write failed", logging.WARNING, op=outcome.op.kind, path=outcome.op.path, error=outcome.error)
+                fenced += outcome.status is OutcomeStatus.FENCED
+                if outcome.status is not OutcomeStatus.FENCED:
+                    log("write raced" if outcome.status is OutcomeStatus.RACED else "write failed", logging.WARNING,
+                        op=outcome.op.kind, path=outcome.op.path, error=outcome.error)
                 continue
             report.counts[outcome.op.kind] += 1
             self._tell(outcome, cause, since)
         report.fenced = fenced > 0
         if fenced:
             log("writes fenced", logging.WARNING, ops=fenced, cause=cause, reason="our election lock node is gone: this session is not the elected one")
-        for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == "delete"}:
+        for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == OpKind.DELETE}:
             if self.writer.prune_parent(parent):
                 log("service removed", path=parent, reason="no instances left")
         return report, recheck
@@ -253,11 +258,12 @@ class Reconciler:
     def _tell(self, outcome: "Outcome", cause: str, since: float) -> None:
         op, reg = outcome.op, outcome.op.registration
         latency_ms = round((time.time() - since) * 1000, 1)
-        if op.kind == "delete":
+        if op.kind == OpKind.DELETE:
             log("deregister", path=op.path, reason=op.reason, cause=cause, latency_ms=latency_ms)
             return
-        log("register" if op.kind != "update" else "update", path=op.path, service=reg.name, container=reg.container_name,
-            container_id=reg.container_id[:12], protocol=reg.protocol, takeover=op.kind == "replace" or None, cause=cause, latency_ms=latency_ms)
+        log("register" if op.kind != OpKind.UPDATE else "update", path=op.path, service=reg.name,
+            container=reg.container_name, container_id=reg.container_id[:12], protocol=reg.protocol,
+            takeover=op.kind == OpKind.REPLACE or None, cause=cause, latency_ms=latency_ms)
         self._conflicts_logged.discard(op.path)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Mapping
 
 from svcctl.registry.payload import RegistrationPayload
@@ -265,14 +266,24 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
 # --- reconciliation plan ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Op:
+class OpKind(StrEnum):
     """create: absent → create; replace: left by another session of this engine (a dead or
     retired registrator) → delete(version) + create in one transaction; update: ours, data
     differs → set(version); delete: ours (or this engine's) and no longer wanted;
     conflict: held by another engine or a foreign writer → left alone, logged."""
 
-    kind: str
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    DELETE = "delete"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of a reconciliation plan (see OpKind)."""
+
+    kind: OpKind
     path: str
     registration: Registration | None = None
     version: int = -1
@@ -302,24 +313,26 @@ def plan(
             continue
         node = actual[path]
         if node.ephemeral_owner == session_id and session_id:
-            ops.append(Op("delete", path, version=node.version, reason="no longer running"))
+            ops.append(Op(OpKind.DELETE, path, version=node.version, reason="no longer running"))
         elif this_engines(path):
-            ops.append(Op("delete", path, version=node.version, reason="left by another registrator of this engine"))
+            reason = "left by another registrator of this engine"
+            ops.append(Op(OpKind.DELETE, path, version=node.version, reason=reason))
     for path in sorted(desired):
         reg = desired[path]
         node = actual.get(path)
         if node is None:
-            ops.append(Op("create", path, reg, reason="missing"))
+            ops.append(Op(OpKind.CREATE, path, reg, reason="missing"))
             continue
         if node.ephemeral_owner != session_id or not session_id:
             if this_engines(path):
-                ops.append(Op("replace", path, reg, version=node.version, reason="taking over from another session"))
+                reason = "taking over from another session"
+                ops.append(Op(OpKind.REPLACE, path, reg, version=node.version, reason=reason))
             else:
-                ops.append(Op("conflict", path, reg, version=node.version, reason="held by another writer"))
+                ops.append(Op(OpKind.CONFLICT, path, reg, version=node.version, reason="held by another writer"))
             continue
         payload = held[path]
         if payload is None or not payload.same_as(RegistrationPayload.of(reg, engine_id, registrator_id, 0.0)):
-            ops.append(Op("update", path, reg, version=node.version, reason="data changed"))
+            ops.append(Op(OpKind.UPDATE, path, reg, version=node.version, reason="data changed"))
     return ops
 
 

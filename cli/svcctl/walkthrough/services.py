@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
@@ -175,6 +176,23 @@ def stop(settings: Settings, names: list[str], on_progress: Progress = no_progre
 # --- ps --------------------------------------------------------------------------------------
 
 
+class Registered(StrEnum):
+    """`ps`'s answer to "does ZooKeeper hold this container's registration?".
+
+    yes: its znode names this container; no: a running container's znode is missing, or a
+    stopped container has none (as it should); other-container: the znode is there but names
+    another container (or holds no registration payload); not-published: running, but its
+    service port is not published, so there is nothing to register; unknown: ZooKeeper could not
+    be read; stale: a stopped container whose znode is still there."""
+
+    YES = "yes"
+    NO = "no"
+    OTHER_CONTAINER = "other-container"
+    NOT_PUBLISHED = "not-published"
+    UNKNOWN = "unknown"
+    STALE = "stale"
+
+
 @dataclass
 class PsRow:
     """One container of `svcctl ps`, cross-checked against ZooKeeper (an instance as consumers see
@@ -187,7 +205,7 @@ class PsRow:
     health: str | None
     host_port: int | None
     znode: str | None  # where its registration must be
-    registered: str  # yes | no | other-container | not-published | unknown (ZooKeeper down)
+    registered: Registered
     host: str | None = None  # the host (Docker context) it runs on, with --all-hosts
 
     def to_dict(self) -> dict:
@@ -201,18 +219,19 @@ def cross_check(view: ContainerView, service: SampleService, registrations: Mapp
     key = registration_key(view, service)
     znode = f"{base}/{service.name}/{key}" if key else None
     if view.state != "running" or znode is None:
-        registered = "not-published" if view.state == "running" else "no"
+        registered = Registered.NOT_PUBLISHED if view.state == "running" else Registered.NO
         # A stopped container must not be registered; say so if it still is.
         if znode and registrations is not None and registrations.get(znode) is not None:
-            registered = "stale"
+            registered = Registered.STALE
     elif registrations is None:
-        registered = "unknown"
+        registered = Registered.UNKNOWN
     elif znode not in registrations or registrations[znode] is None:
-        registered = "no"
+        registered = Registered.NO
     else:
         # A node whose data is no registration payload is present, but not this container's.
         payload = RegistrationPayload.decode(registrations[znode])
-        registered = "yes" if payload is not None and payload.names_container(view.id) else "other-container"
+        ours = payload is not None and payload.names_container(view.id)
+        registered = Registered.YES if ours else Registered.OTHER_CONTAINER
     return PsRow(
         service=service.name,
         container=view.name,
