@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import socket
 import subprocess
@@ -36,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.wrk import WrkResult, run_wrk  # noqa: E402
 from svcctl.config.settings import default_zk_connect  # noqa: E402
+from svcctl.registry.model import Registration  # noqa: E402
+from svcctl.registry.payload import RegistrationPayload  # noqa: E402
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 IMAGE = "php_service_2:1.0"
@@ -112,8 +113,10 @@ def compare(args: argparse.Namespace) -> int:
         port = int(container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
         wait_until(lambda: status(port, {}) == 200, "the instance to answer")
         zk.start(timeout=15)
-        payload = {"Name": service, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": container.id[:12], "Tags": [], "Attrs": {}}
-        zk.create(f"/services/{service}/127.0.0.1:{port}", json.dumps(payload).encode(), ephemeral=True, makepath=True)
+        # Stamped with no engine: no registrator reconciles it (this session owns it).
+        reg = Registration(service, "127.0.0.1", port, 80, "tcp", container.id, container.id[:12], container.name)
+        data = RegistrationPayload.of(reg, None, "bench", time.time()).encode()
+        zk.create(f"/services/{service}/127.0.0.1:{port}", data, ephemeral=True, makepath=True)
         gateway, gw_port, stats_port = start_gateway(os.environ.copy())
         headers = {"service_name": service}
         wait_until(lambda: status(gw_port, headers) == 200, "the gateway to route the bench service")

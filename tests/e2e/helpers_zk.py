@@ -5,12 +5,13 @@ payload format."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 import uuid
 from functools import lru_cache
 
+from svcctl.registry.model import Registration
+from svcctl.registry.payload import RegistrationPayload
 from tests.support import TEST_PROJECT, unique, wait_for  # noqa: F401 (re-exported for the tests)
 
 LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
@@ -68,13 +69,12 @@ def remove_containers(containers) -> None:
 
 
 def payload(service: str, port: int, container_id: str, name: str = "responder") -> bytes:
-    return json.dumps({
-        "Name": service, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 8000,
-        "ContainerID": container_id[:12], "Tags": [], "Attrs": {},
-        "svcctl": {"container_id": container_id, "container_name": name, "compose_project": TEST_PROJECT,
-                   "compose_service": service, "protocol": "tcp", "engine_id": None,
-                   "registrator": "e2e-test", "registered_at": time.time()},
-    }).encode()
+    """A registration as our registrators write it, stamped with no engine: none of them
+    reconciles it (the test's own session owns it)."""
+    reg = Registration(name=service, ip="127.0.0.1", port=port, private_port=8000, protocol="tcp",
+                       container_id=container_id, container_hostname=container_id[:12], container_name=name,
+                       compose_project=TEST_PROJECT, compose_service=service)
+    return RegistrationPayload.of(reg, None, "e2e-test", time.time()).encode()
 
 
 def register(zk, service: str, port: int, container_id: str, ephemeral: bool = True, name: str = "responder") -> str:

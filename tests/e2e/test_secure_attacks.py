@@ -169,7 +169,7 @@ def test_nothing_was_planted_while_cluster_up_secure_started(secure_start, engin
         from svcctl.zk import ops
 
         for root in ("/services", "/svcctl"):
-            children, _ = ops.walk(admin, root)
+            children = ops.walk(admin, root)
             for path in [root, *ops.descendants(root, children)]:
                 assert acl_strings(admin.get_acls(path)[0]) == REGISTRY_ACL, path
                 assert admin.get(path)[0] != b"attacker", path

@@ -12,7 +12,8 @@ from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_
 from svcctl.config.settings import ZkHost
 from svcctl.ensemble.hosts import parse_contexts
 from svcctl.errors import BadInputError, NotFoundError
-from svcctl.registry.model import Registration, encode_payload
+from svcctl.registry.model import Registration
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.toolkit.hosts import SUBNET_POOL, candidate_subnets, host_address, host_name, network_name, volume_name
 from svcctl.walkthrough.services import read_owned_registrations
 from tests.support import fake_checkout
@@ -150,7 +151,8 @@ def test_owned_registrations_leave_other_engines_out():
     for engine, address in (("E2", "10.0.0.12:32768"), ("E3", "10.0.0.13:32768")):
         ip, port = address.split(":")
         reg = Registration("service_2", ip, int(port), 80, "tcp", "c" * 64, "c" * 12, "n")
-        zk.create(f"/services/service_2/{address}", encode_payload(reg, engine, "r", 0.0), ephemeral=True)
+        data = RegistrationPayload.of(reg, engine, "r", 0.0).encode()
+        zk.create(f"/services/service_2/{address}", data, ephemeral=True)
     owned = read_owned_registrations(zk, "E2", "/services", ["service_1", "service_2"])
     assert owned == {"service_1": [], "service_2": ["10.0.0.12:32768"]}
     # Only another engine's children: not an empty node left behind by this one.

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from svcctl.errors import BadInputError
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.registry.prune import (
     CONTAINER_GONE,
     EMPTY_SERVICE,
     NO_OWNER,
     REFUSED,
     ContainerInfo,
-    NodeSnapshot,
     PruneDecision,
     apply,
     check_prunable,
@@ -21,9 +21,9 @@ from svcctl.registry.prune import (
     decide,
     instance_endpoints,
     protected_reason,
-    registration,
     registry_base,
 )
+from svcctl.zk.znode import ZnodeSnapshot
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 RUNNING_FULL = "a" * 64
@@ -42,17 +42,18 @@ def payload(port: int, full: str | None = None, short: str | None = None, engine
     return json.dumps(body).encode()
 
 
-def snap(nodes: list[tuple[str, bytes, int]]) -> dict[str, NodeSnapshot]:
+def snap(nodes: list[tuple[str, bytes, int]]) -> dict[str, ZnodeSnapshot]:
     """(path, data, ephemeral owner) → snapshot with children filled in from the paths."""
-    out = {p: NodeSnapshot(p, d, version=3, czxid=i + 100, ephemeral_owner=o) for i, (p, d, o) in enumerate(nodes)}
-    for p in out:
-        parent = p.rsplit("/", 1)[0] or "/"
-        if parent in out:
-            out[parent].children.append(p.rsplit("/", 1)[1])
-    return out
+    paths = [p for p, _d, _o in nodes]
+    return {
+        p: ZnodeSnapshot(p, d, version=3, czxid=i + 100, ephemeral_owner=o,
+                         children=frozenset(c.rsplit("/", 1)[1] for c in paths if (c.rsplit("/", 1)[0] or "/") == p))
+        for i, (p, d, o) in enumerate(nodes)
+    }
 
 
-def service_with(data: bytes, owner: int, service_data: bytes = b"", port: int = 1, base: str = "/services") -> dict[str, NodeSnapshot]:
+def service_with(data: bytes, owner: int, service_data: bytes = b"", port: int = 1,
+                 base: str = "/services") -> dict[str, ZnodeSnapshot]:
     return snap([(base, b"", 0), (f"{base}/svc", service_data, 0), (f"{base}/svc/127.0.0.1:{port}", data, owner)])
 
 
@@ -127,7 +128,8 @@ def test_a_protected_path_yields_nothing_even_when_it_holds_registration_shaped_
     (payload(1, ip="10.0.0.1"), False),
 ])
 def test_only_registrations_are_recognised(data, is_registration):
-    assert (registration(INSTANCE, data) is not None) is is_registration
+    payload = RegistrationPayload.decode(data)
+    assert (payload is not None and payload.is_registration_at(INSTANCE)) is is_registration
 
 
 @pytest.mark.parametrize("data", [b"", b"plain text", b'{"config": true}', b'{"Name": "svc", "IP": "127.0.0.1"}', payload(2)])
@@ -164,8 +166,9 @@ def test_other_applications_tree_is_left_alone():
 def test_empty_service_node(data, owner, children, proposed):
     nodes = snap([("/services", b"", 0), (SERVICE, data, owner)])
     for child in children:
-        nodes[f"{SERVICE}/{child}"] = NodeSnapshot(f"{SERVICE}/{child}", payload(1, RUNNING_FULL), 0, 1, LIVE)
-        nodes[SERVICE].children.append(child)
+        instance = f"{SERVICE}/{child}"
+        nodes[instance] = ZnodeSnapshot(instance, payload(1, RUNNING_FULL), version=0, czxid=1, ephemeral_owner=LIVE)
+        nodes[SERVICE] = nodes[SERVICE].with_children(nodes[SERVICE].children | {child})
     expected = [(SERVICE, EMPTY_SERVICE)] if proposed else []
     assert reasons(decide("/services", nodes, RUNNING, engine_id=ENGINE)) == expected
 
@@ -213,7 +216,7 @@ def test_container_running_by_short_id_or_hostname(ident, running):
     body = json.loads(payload(1, short=ident))
     if not ident:
         body["ContainerID"] = ""
-    assert container_running(body, RUNNING) is running
+    assert container_running(RegistrationPayload.decode(json.dumps(body)), RUNNING) is running
 
 
 def test_scope_is_path_only():
@@ -243,7 +246,7 @@ def test_deeper_nodes_and_base_detection():
     # and so is its service; deeper nodes are never judged.
     assert decide("/registry", nodes, RUNNING) == []
     del nodes["/registry/svc/127.0.0.1:1/deep"]
-    nodes["/registry/svc/127.0.0.1:1"].children.clear()
+    nodes["/registry/svc/127.0.0.1:1"] = nodes["/registry/svc/127.0.0.1:1"].with_children(())
     assert reasons(decide("/registry", nodes, RUNNING)) == [("/registry/svc/127.0.0.1:1", NO_OWNER), ("/registry/svc", EMPTY_SERVICE)]
 
 

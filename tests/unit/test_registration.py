@@ -10,20 +10,18 @@ from pathlib import Path
 import pytest
 
 from svcctl.registry.model import (
-    ActualNode,
     Options,
     Registration,
-    comparable,
     container_registrations,
-    decode_payload,
     desired_map,
-    encode_payload,
     image_basename,
     name_problem,
     plan,
     service_metadata,
     split_tags,
 )
+from svcctl.registry.payload import RegistrationPayload
+from svcctl.zk.znode import ZnodeSnapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inspect"
 BASE = "/services"
@@ -166,7 +164,7 @@ def test_name_problem_accepts_ordinary_names():
 
 def test_payload_has_registrators_keys_exactly_then_ours():
     (reg,) = container_registrations(inspect("single", ["SERVICE_TAGS=a", "SERVICE_X=y"])).registrations
-    raw = encode_payload(reg, ENGINE, "registrator1", 1700000000.5)
+    raw = RegistrationPayload.of(reg, ENGINE, "registrator1", 1700000000.5).encode()
     body = json.loads(raw)
     assert list(body) == ["Name", "IP", "PublicPort", "PrivatePort", "ContainerID", "Tags", "Attrs", "svcctl"]
     assert body["Name"] == "service_1" and body["IP"] == "127.0.0.1"
@@ -188,23 +186,78 @@ def test_payload_has_registrators_keys_exactly_then_ours():
 
 def test_empty_tags_and_attrs_are_a_list_and_an_object_never_null():
     (reg,) = container_registrations(SINGLE).registrations
-    body = json.loads(encode_payload(reg, ENGINE, "r", 0.0))
+    body = json.loads(RegistrationPayload.of(reg, ENGINE, "r", 0.0).encode())
     assert body["Tags"] == [] and body["Attrs"] == {}
 
 
 def test_decode_payload_round_trip_and_garbage():
     (reg,) = container_registrations(SINGLE).registrations
-    assert decode_payload(encode_payload(reg, ENGINE, "r", 1.0))["Name"] == "service_1"
-    assert decode_payload(b"") is None and decode_payload(b"not json") is None and decode_payload(b"[1]") is None
-    assert decode_payload(b"\xff\xfe") is None
+    assert RegistrationPayload.decode(RegistrationPayload.of(reg, ENGINE, "r", 1.0).encode())["Name"] == "service_1"
+    decode = RegistrationPayload.decode
+    assert decode(b"") is None and decode(b"not json") is None and decode(b"[1]") is None
+    assert decode(b"\xff\xfe") is None
 
 
-def test_comparable_ignores_only_the_registration_time():
+def test_same_as_ignores_only_the_registration_time():
     (reg,) = container_registrations(SINGLE).registrations
-    a, b = (json.loads(encode_payload(reg, ENGINE, "r", t)) for t in (1.0, 2.0))
-    assert a != b and comparable(a) == comparable(b)
-    c = json.loads(encode_payload(reg, ENGINE, "other", 1.0))
-    assert comparable(a) != comparable(c)
+    a, b = (RegistrationPayload.decode(RegistrationPayload.of(reg, ENGINE, "r", t).encode()) for t in (1.0, 2.0))
+    assert a != b and a.same_as(b)
+    c = RegistrationPayload.decode(RegistrationPayload.of(reg, ENGINE, "other", 1.0).encode())
+    assert not a.same_as(c)
+
+
+def test_the_encoding_is_byte_for_byte_registrators_then_ours():
+    reg = Registration("svc", "10.0.0.1", 32000, 80, "udp", "f" * 64, "ffffffffffff", "web-1", "proj", "web",
+                       ("a", "udp"), (("k", "v"),))
+    assert RegistrationPayload.of(reg, "E", "r1", 1.5).encode() == (
+        b'{"Name":"svc","IP":"10.0.0.1","PublicPort":32000,"PrivatePort":80,"ContainerID":"ffffffffffff",'
+        b'"Tags":["a","udp"],"Attrs":{"k":"v"},"svcctl":{"container_id":"' + b"f" * 64 + b'","container_name":"web-1",'
+        b'"compose_project":"proj","compose_service":"web","protocol":"udp","engine_id":"E","registrator":"r1",'
+        b'"registered_at":1.5}}'
+    )
+    # A decoded payload encodes back to the same bytes (key order kept).
+    data = RegistrationPayload.of(reg, "E", "r1", 1.5).encode()
+    assert RegistrationPayload.decode(data).encode() == data
+
+
+def test_the_payload_reads_typed_fields_and_is_a_mapping_of_the_raw_body():
+    reg = Registration("svc", "10.0.0.1", 32000, 80, "udp", "f" * 64, "ffffffffffff", "web-1", tags=("udp",))
+    payload = RegistrationPayload.decode(RegistrationPayload.of(reg, "E", "r1", 1.5).encode())
+    assert (payload.name, payload.ip, payload.public_port, payload.private_port) == ("svc", "10.0.0.1", 32000, 80)
+    assert (payload.container_id, payload.container_hostname) == ("f" * 64, "ffffffffffff")
+    assert payload.container_name == "web-1"
+    assert (payload.engine_id, payload.registrator, payload.registered_at, payload.protocol) == ("E", "r1", 1.5, "udp")
+    assert payload.stamped and payload.is_udp and payload.endpoint == ("10.0.0.1", 32000)
+    assert payload["Name"] == "svc" and list(payload)[:2] == ["Name", "IP"] and payload == json.loads(payload.encode())
+    plain = RegistrationPayload.decode(b'{"Name": "svc", "PublicPort": true, "svcctl": "x"}')
+    assert plain.public_port is None and not plain.stamped and plain.protocol == "tcp" and plain.endpoint is None
+    assert plain.has_registrator_keys and not plain.wellformed
+    assert not RegistrationPayload.decode(b'{"Name": "svc"}').has_registrator_keys
+
+
+INSTANCE_PATH = "/services/svc/127.0.0.1:1"
+
+
+def test_a_registration_is_judged_at_the_path_it_names():
+    reg = Registration("svc", "127.0.0.1", 1, 80, "tcp", "c" * 64, "", "c")
+    payload = RegistrationPayload.decode(RegistrationPayload.of(reg, "E", "r", 0.0).encode())
+    assert payload.wellformed  # an empty ContainerID is registrator's own default when it knows none
+    assert payload.is_registration_at(INSTANCE_PATH)
+    assert not payload.is_registration_at("/services/svc/127.0.0.1:2")
+    assert not payload.is_registration_at("/services/other/127.0.0.1:1")
+    partial = RegistrationPayload.decode(b'{"Name": "svc", "IP": "127.0.0.1", "PublicPort": 1}')
+    assert partial.names_node(INSTANCE_PATH) and not partial.is_registration_at(INSTANCE_PATH)
+
+
+def test_names_container_by_full_id_short_id_or_hostname():
+    full = "a" * 64
+    stamped = RegistrationPayload.decode(json.dumps({"ContainerID": "bbbbbbbbbbbb", "svcctl": {"container_id": full}}))
+    assert stamped.names_container(full) and not stamped.names_container("b" * 64)  # the full id wins
+    short = RegistrationPayload.decode(b'{"ContainerID": "aaaaaaaaaaaa"}')
+    assert short.names_container(full) and short.names_container("c" * 64, hostname="aaaaaaaaaaaa")
+    assert not short.names_container("c" * 64)
+    empty = RegistrationPayload.decode(b"{}")
+    assert not empty.names_a_container and not empty.names_container(full)
 
 
 # --- reconciliation plan ---------------------------------------------------------------------
@@ -219,13 +272,16 @@ def reg(name: str, port: int, cid: str = "c1") -> Registration:
 NO_BODY = {}
 
 
-def node(r: Registration, owner: int, engine: str = ENGINE, version: int = 0, registrator: str = "me", body: dict | None = NO_BODY) -> ActualNode:
+def node(r: Registration, owner: int, engine: str = ENGINE, version: int = 0, registrator: str = "me",
+         body: dict | None = NO_BODY) -> ZnodeSnapshot:
     if body is NO_BODY:
-        body = json.loads(encode_payload(r, engine, registrator, 5.0))
-    return ActualNode(r.path(BASE), body, owner, version)
+        data = RegistrationPayload.of(r, engine, registrator, 5.0).encode()
+    else:
+        data = json.dumps(body).encode() if body is not None else b"not json"
+    return ZnodeSnapshot(r.path(BASE), data, version=version, ephemeral_owner=owner)
 
 
-def run_plan(desired: list[Registration], actual: list[ActualNode]) -> list[tuple[str, str]]:
+def run_plan(desired: list[Registration], actual: list[ZnodeSnapshot]) -> list[tuple[str, str]]:
     wanted, _ = desired_map(desired, BASE)
     ops = plan(wanted, {n.path: n for n in actual}, engine_id=ENGINE, registrator_id="me", session_id=ME)
     return [(op.kind, op.path) for op in ops]
@@ -236,7 +292,8 @@ A, B, C = reg("svc", 1001), reg("svc", 1002, "c2"), reg("web", 2001, "c3")
 PLAN_CASES = [
     ("empty tree: create everything", [A, B], [], [("create", A.path(BASE)), ("create", B.path(BASE))]),
     ("in sync: nothing", [A], [node(A, ME)], []),
-    ("registered at another time only: nothing", [A], [node(A, ME, body={**json.loads(encode_payload(A, ENGINE, "me", 99.0))})], []),
+    ("registered at another time only: nothing", [A],
+     [node(A, ME, body={**json.loads(RegistrationPayload.of(A, ENGINE, "me", 99.0).encode())})], []),
     ("ours, no longer running: delete", [], [node(A, ME)], [("delete", A.path(BASE))]),
     ("ours, data changed: update", [A], [node(reg("svc", 1001, "zz"), ME)], [("update", A.path(BASE))]),
     ("left by a dead registrator of this engine, still running: replace", [A], [node(A, DEAD, registrator="dead")], [("replace", A.path(BASE))]),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from svcctl.consumer.cache import get_instance, parse_instance
 from svcctl.docker.containers import ContainerView, container_view
 from svcctl.errors import BadInputError
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.walkthrough.samples import SERVICES, validate_services
 from svcctl.walkthrough.scenarios import (
     STEPS,
@@ -21,7 +25,6 @@ from svcctl.walkthrough.scenarios import (
 )
 from svcctl.walkthrough.services import (
     cross_check,
-    payload_matches,
     registration_key,
     sample_service_of,
     validate_scale,
@@ -286,28 +289,36 @@ def test_a_probe_of_a_closed_port_is_not_ok_and_says_why(answering_server):
 # --- ps cross-check and input validation ---------------------------------------------------------
 
 
-def test_payload_matches_full_id_or_short_id():
+def test_payload_names_a_container_by_full_id_or_short_id():
     cid = "a" * 64
-    assert payload_matches({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": cid}}, cid)
-    assert not payload_matches({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": "b" * 64}}, cid)
-    assert payload_matches({"ContainerID": "aaaaaaaaaaaa"}, cid)  # registrator's payload alone
-    assert not payload_matches({"ContainerID": "bbbbbbbbbbbb"}, cid)
-    assert not payload_matches(None, cid)
-    assert not payload_matches({}, cid)
+
+    def names(body: dict) -> bool:
+        return RegistrationPayload.decode(json.dumps(body)).names_container(cid)
+
+    assert names({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": cid}})
+    assert not names({"ContainerID": "aaaaaaaaaaaa", "svcctl": {"container_id": "b" * 64}})
+    assert names({"ContainerID": "aaaaaaaaaaaa"})  # registrator's payload alone
+    assert not names({"ContainerID": "bbbbbbbbbbbb"})
+    assert not names({})
 
 
 def test_cross_check_states():
     view = svc1(32791)
     znode = "/services/service_1/127.0.0.1:32791"
-    ours = {"ContainerID": view.id[:12], "svcctl": {"container_id": view.id}}
+    ours = json.dumps({"ContainerID": view.id[:12], "svcctl": {"container_id": view.id}}).encode()
     service = SERVICES["service_1"]
     assert cross_check(view, service, {znode: ours}).registered == "yes"
     assert cross_check(view, service, {znode: None}).registered == "no"
     assert cross_check(view, service, {}).registered == "no"
-    assert cross_check(view, service, {znode: {"ContainerID": "ffffffffffff"}}).registered == "other-container"
+    assert cross_check(view, service, {znode: b'{"ContainerID": "ffffffffffff"}'}).registered == "other-container"
+    assert cross_check(view, service, {znode: b"not a payload"}).registered == "other-container"
     assert cross_check(view, service, None).registered == "unknown"
     line = cross_check(view, service, {znode: ours})
     assert (line.host_port, line.znode, line.container_id) == (32791, znode, view.id[:12])
+    assert json.loads(json.dumps(line.to_dict()))["registered"] == "yes" and f"{line.registered}" == "yes"
+    paused = dataclasses.replace(view, state="paused")  # still published, not serving
+    assert cross_check(paused, service, {znode: ours}).registered == "stale"
+    assert cross_check(paused, service, {}).registered == "no"
     stopped = cross_check(svc1(0, status="exited"), service, {})
     assert (stopped.registered, stopped.host_port, stopped.znode) == ("no", None, None)
 

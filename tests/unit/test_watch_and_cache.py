@@ -51,15 +51,15 @@ def test_watcher_reports_children_and_data_and_re_arms(zk):
     stream = Stream(zk, "/services")
     assert stream.quiet()  # the baseline is not reported
     zk.create("/services/b", b"x")
-    assert stream.next(1) == [(w.CHILD_ADDED, "/services/b")]
+    assert stream.next(1) == [(w.ZkEventKind.CHILD_ADDED, "/services/b")]
     zk.create("/services/c")  # the watch fired once: it must have been re-armed to see this
-    assert stream.next(1) == [(w.CHILD_ADDED, "/services/c")]
+    assert stream.next(1) == [(w.ZkEventKind.CHILD_ADDED, "/services/c")]
     zk.delete("/services/a")
-    assert stream.next(1) == [(w.CHILD_REMOVED, "/services/a")]
+    assert stream.next(1) == [(w.ZkEventKind.CHILD_REMOVED, "/services/a")]
     zk.set("/services", b"v1")
     zk.set("/services", b"v2")
     kinds = [k for k, _ in stream.next(1)]
-    assert kinds == [w.DATA_CHANGED]
+    assert kinds == [w.ZkEventKind.DATA_CHANGED]
     stream.watcher.stop()
 
 
@@ -67,11 +67,11 @@ def test_watcher_survives_the_root_being_deleted_and_re_created(zk):
     zk.create("/services/a")
     stream = Stream(zk, "/services")
     zk.delete("/services", recursive=True)
-    assert stream.next(1) == [(w.NODE_DELETED, "/services")]
+    assert stream.next(1) == [(w.ZkEventKind.NODE_DELETED, "/services")]
     zk.create("/services/b", makepath=True)
-    assert stream.next(2) == [(w.NODE_CREATED, "/services"), (w.CHILD_ADDED, "/services/b")]
+    assert stream.next(2) == [(w.ZkEventKind.NODE_CREATED, "/services"), (w.ZkEventKind.CHILD_ADDED, "/services/b")]
     zk.create("/services/c")
-    assert stream.next(1) == [(w.CHILD_ADDED, "/services/c")]
+    assert stream.next(1) == [(w.ZkEventKind.CHILD_ADDED, "/services/c")]
     stream.watcher.stop()
 
 
@@ -85,10 +85,10 @@ def test_watcher_reports_what_changed_while_the_session_was_lost(zk):
 
     zk.ensemble.lose_session(zk, meanwhile)
     got = stream.next(4)
-    assert got[:2] == [(w.SESSION_LOST, "/services"), (w.SESSION_RECONNECTED, "/services")]
-    assert sorted(got[2:]) == [(w.CHILD_ADDED, "/services/b"), (w.CHILD_REMOVED, "/services/a")]
+    assert got[:2] == [(w.ZkEventKind.SESSION_LOST, "/services"), (w.ZkEventKind.SESSION_RECONNECTED, "/services")]
+    assert sorted(got[2:]) == [(w.ZkEventKind.CHILD_ADDED, "/services/b"), (w.ZkEventKind.CHILD_REMOVED, "/services/a")]
     zk.create("/services/c")  # watches were set again on the new session
-    assert stream.next(1) == [(w.CHILD_ADDED, "/services/c")]
+    assert stream.next(1) == [(w.ZkEventKind.CHILD_ADDED, "/services/c")]
     stream.watcher.stop()
 
 
@@ -96,9 +96,10 @@ def test_recursive_watcher_follows_every_level(zk):
     stream = Stream(zk, "/services", depth=None)
     zk.create("/services/svc")
     zk.create("/services/svc/127.0.0.1:1", b"{}")
-    assert stream.next(2) == [(w.CHILD_ADDED, "/services/svc"), (w.CHILD_ADDED, "/services/svc/127.0.0.1:1")]
+    added = w.ZkEventKind.CHILD_ADDED
+    assert stream.next(2) == [(added, "/services/svc"), (added, "/services/svc/127.0.0.1:1")]
     zk.set("/services/svc/127.0.0.1:1", b'{"a": 1}')
-    assert stream.next(1) == [(w.DATA_CHANGED, "/services/svc/127.0.0.1:1")]
+    assert stream.next(1) == [(w.ZkEventKind.DATA_CHANGED, "/services/svc/127.0.0.1:1")]
     stream.watcher.stop()
 
 

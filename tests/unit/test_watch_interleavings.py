@@ -115,7 +115,7 @@ def test_takeover_in_one_multi_op_is_a_replacement_and_no_instance_goes_missing(
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow the new czxids")
     assert cache_view(cache) == {"svc": {1001, 1002}}
     assert recorder.lowest == {1001, 1002}  # never fewer, at any step
-    assert set(recorder.kinds) == {w.NODE_REPLACED}
+    assert set(recorder.kinds) == {w.ZkEventKind.NODE_REPLACED}
     assert {i.address for i in cache.instances("svc")} == set(before)
 
 
@@ -127,7 +127,7 @@ def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
     zk.ensemble.release()
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
     assert cache_view(cache) == {"svc": {1001, 1002}}
-    assert recorder.kinds == [w.NODE_REPLACED]
+    assert recorder.kinds == [w.ZkEventKind.NODE_REPLACED]
 
 
 def test_re_created_after_its_deletion_was_read_but_before_the_parent_was(zk, cache):
@@ -227,14 +227,14 @@ def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
     try:
         replace(zk, inst(1001), registration(1001, owner="r2"))
         event = events.get(timeout=5)
-        assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1001))
+        assert (event.kind, event.path) == (w.ZkEventKind.NODE_REPLACED, inst(1001))
         assert json.loads(event.data)["svcctl"]["registrator"] == "r2"
         with zk.ensemble.held():
             zk.delete(inst(1002))
             zk.create(inst(1002), registration(1002, owner="r2"), ephemeral=True)
         zk.ensemble.release()
         event = events.get(timeout=5)
-        assert (event.kind, event.path) == (w.NODE_REPLACED, inst(1002))
+        assert (event.kind, event.path) == (w.ZkEventKind.NODE_REPLACED, inst(1002))
         converge(lambda: copy_of(watcher) == truth(zk), "the copy to follow")
         assert events.empty()
     finally:
@@ -385,13 +385,13 @@ def test_a_removed_child_is_reported_once_as_child_removed_whichever_firing_come
     watcher.start(timeout=5)
     try:
         zk.delete(inst(1002))  # its own data watch fires before its parent's child watch
-        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.CHILD_REMOVED, inst(1002))
+        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.ZkEventKind.CHILD_REMOVED, inst(1002))
         zk.delete(inst(1001))
         zk.delete("/services/svc")  # the service node after its last instance
         got = [(e.kind, e.path) for e in (events.get(timeout=5), events.get(timeout=5))]
-        assert got == [(w.CHILD_REMOVED, inst(1001)), (w.CHILD_REMOVED, "/services/svc")]
+        assert got == [(w.ZkEventKind.CHILD_REMOVED, inst(1001)), (w.ZkEventKind.CHILD_REMOVED, "/services/svc")]
         zk.delete("/services")
-        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.NODE_DELETED, "/services")
+        assert (lambda e: (e.kind, e.path))(events.get(timeout=5)) == (w.ZkEventKind.NODE_DELETED, "/services")
         time.sleep(0.2)
         assert events.empty()
     finally:
@@ -403,16 +403,16 @@ def test_a_consumer_that_raises_does_not_end_the_stream(zk):
 
     def fragile(event: w.ZkEvent) -> None:
         seen.append((event.kind, event.path))
-        if event.kind != w.CHILD_ADDED or event.path != inst(1004):
+        if event.kind != w.ZkEventKind.CHILD_ADDED or event.path != inst(1004):
             raise RuntimeError("consumer bug")
 
     watcher = w.TreeWatcher(zk, "/services", fragile, depth=None)
     watcher.start(timeout=5)
     try:
         zk.create(inst(1003), registration(1003), ephemeral=True)
-        converge(lambda: (w.CHILD_ADDED, inst(1003)) in seen, "the first event")
+        converge(lambda: (w.ZkEventKind.CHILD_ADDED, inst(1003)) in seen, "the first event")
         zk.create(inst(1004), registration(1004), ephemeral=True)
-        converge(lambda: (w.CHILD_ADDED, inst(1004)) in seen, "the stream to go on")
+        converge(lambda: (w.ZkEventKind.CHILD_ADDED, inst(1004)) in seen, "the stream to go on")
     finally:
         watcher.stop()
 
@@ -477,7 +477,7 @@ def test_a_consumer_failing_on_one_event_still_gets_the_next_ones():
         transaction.create(inst(1001), registration(1001))
         transaction.create(inst(1002), registration(1002))
         transaction.commit()
-        converge(lambda: (w.CHILD_ADDED, inst(1002)) in seen, "the event after the failing one")
-        assert any(kind == w.WATCH_ERROR for kind, _path in seen)
+        converge(lambda: (w.ZkEventKind.CHILD_ADDED, inst(1002)) in seen, "the event after the failing one")
+        assert any(kind == w.ZkEventKind.WATCH_ERROR for kind, _path in seen)
     finally:
         watcher.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from svcctl.registry.model import payload_summary
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.zk.tree import join_path, render_tree
 
 
@@ -47,10 +47,11 @@ def test_payload_summary_registration_and_others():
     payload = {"Name": "service_1", "IP": "127.0.0.1", "PublicPort": 32791, "PrivatePort": 8080,
                "ContainerID": "abcdef123456", "Tags": [], "Attrs": {},
                "svcctl": {"container_name": "svcctl-service_1-1", "protocol": "tcp"}}
-    assert payload_summary(json.dumps(payload).encode()) == "[service_1 svcctl-service_1-1 32791->8080/tcp]"
+    summary_of = RegistrationPayload.summary_of
+    assert summary_of(json.dumps(payload).encode()) == "[service_1 svcctl-service_1-1 32791->8080/tcp]"
     del payload["svcctl"]
-    assert payload_summary(json.dumps(payload)) == "[service_1 abcdef123456 32791->8080/tcp]"
-    assert payload_summary(b"") == "" and payload_summary(None) == ""
-    assert payload_summary(b'{"b": 1, "a": 2}') == '{"a":2,"b":1}'
-    assert payload_summary(b"hello\nworld") == "hello world"
-    assert payload_summary(b"x" * 200, max_len=10) == "x" * 9 + "…"
+    assert summary_of(json.dumps(payload)) == "[service_1 abcdef123456 32791->8080/tcp]"
+    assert summary_of(b"") == "" and summary_of(None) == ""
+    assert summary_of(b'{"b": 1, "a": 2}') == '{"a":2,"b":1}'
+    assert summary_of(b"hello\nworld") == "hello world"
+    assert summary_of(b"x" * 200, max_len=10) == "x" * 9 + "…"

@@ -12,7 +12,7 @@ from svcctl.progress import no_progress
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
 
-def _print_nodes(nodes: list[core.NodeStatus]) -> None:
+def _print_nodes(nodes: list[core.MemberStatus]) -> None:
     over_hosts = any(n.host for n in nodes)
     print_table(
         [
@@ -33,11 +33,12 @@ def _print_nodes(nodes: list[core.NodeStatus]) -> None:
     )
 
 
-def _registrators(ctx: typer.Context, nodes: list[core.NodeStatus]) -> list:
+def _registrators(ctx: typer.Context, nodes: list[core.MemberStatus]) -> list:
     from svcctl.ensemble.status import cluster_registrators
+    from svcctl.zk.fourletter import SERVING_MODES
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
-    zk_reachable = any(n.stats.mode in core.SERVING_MODES for n in nodes)
+    zk_reachable = any(n.stats.mode in SERVING_MODES for n in nodes)
     if ctx.obj.layout is not None:
         from svcctl.ensemble.hosts import registrator_rows
         from svcctl.ensemble.placement import host_states
@@ -67,7 +68,7 @@ def _security(ctx: typer.Context) -> dict:
     return info
 
 
-def _print_all(ctx: typer.Context, nodes: list[core.NodeStatus], json_out: bool, health: str | None = None) -> None:
+def _print_all(ctx: typer.Context, nodes: list[core.MemberStatus], json_out: bool, health: str | None = None) -> None:
     rows = _registrators(ctx, nodes)
     security = _security(ctx)
     health = health or core.ensemble_health([n.stats.mode for n in nodes])

@@ -5,11 +5,16 @@ One-shot commands: only kazoo is imported (docker only inside `zk prune`, which 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from svcctl.cli.output import print_json, print_table
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.security.mode import ADMIN, client_tls
+
+if TYPE_CHECKING:
+    from svcctl.zk.znode import ZnodeSnapshot
 
 app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
 
@@ -41,8 +46,7 @@ def ls(
     with _session(ctx) as client:
         if recursive:
             path = ops.normalize_path(path)
-            children, _ = ops.walk(client, path)
-            names = ops.descendants(path, children)
+            names = ops.descendants(path, ops.walk(client, path))
         else:
             names = ops.list_children(client, path)
     if json_out:
@@ -59,20 +63,21 @@ def tree(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk import ops
     from svcctl.zk.tree import node_labels, render_tree
 
     path = ops.normalize_path(path)
     with _session(ctx) as client:
-        children, infos = ops.walk(client, path, with_data=True)
+        nodes = ops.snapshots(client, path)
     if json_out:
-        print_json({p: {"children": children.get(p, []), **infos[p].to_dict()} for p in sorted(infos)})
+        print_json({p: {"children": sorted(nodes[p].children or ()), **nodes[p].to_dict()} for p in sorted(nodes)})
     else:
-        typer.echo(render_tree(path, children, node_labels(infos, data, summarize=payload_summary)))
+        labels = node_labels(nodes, data, summarize=RegistrationPayload.summary_of)
+        typer.echo(render_tree(path, ops.children_of(nodes), labels))
 
 
-def _print_stat(stat) -> None:
+def _print_stat(stat: "ZnodeSnapshot") -> None:
     rows = [
         ("version", stat.version),
         ("cversion", stat.cversion),
@@ -95,14 +100,13 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     import json
 
     from svcctl.zk import ops
-    from svcctl.zk.tree import decode_json
 
     with _session(ctx) as client:
-        info = ops.get_node(client, path)
+        node = ops.get_node(client, path)
     if json_out:
-        print_json(info.to_dict())
+        print_json(node.to_dict())
         return
-    text, parsed = decode_json(info.data)
+    text, parsed = node.json()
     if parsed is not None:
         typer.echo(json.dumps(parsed, indent=2, sort_keys=False))
     elif text:
@@ -110,7 +114,7 @@ def get(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path."),
     else:
         typer.echo("(no data)")
     typer.echo("")
-    _print_stat(info.stat)
+    _print_stat(node)
 
 
 @app.command("stat")
@@ -119,11 +123,11 @@ def stat(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path.")
     from svcctl.zk import ops
 
     with _session(ctx) as client:
-        result = ops.stat_node(client, path)
+        node = ops.stat_node(client, path)
     if json_out:
-        print_json(result.to_dict())
+        print_json(node.stat_dict())
     else:
-        _print_stat(result)
+        _print_stat(node)
 
 
 @app.command("watch")
@@ -140,7 +144,7 @@ def watch(
     import queue
     import time
 
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk import ops
     from svcctl.zk.client import started_client
     from svcctl.zk.watch import TreeWatcher, describe
@@ -167,7 +171,7 @@ def watch(
             if json_out:
                 typer.echo(json.dumps(event.to_dict()))
             else:
-                typer.echo(f"{_ts(event.ts)}  {describe(event, payload_summary)}")
+                typer.echo(f"{_ts(event.ts)}  {describe(event, RegistrationPayload.summary_of)}")
     finally:
         watcher.stop()
         client.stop()
@@ -218,6 +222,7 @@ def prune(
     registrator-made nodes are judged; anything else is left alone."""
     from svcctl.errors import DockerUnavailableError
     from svcctl.registry import prune as core
+    from svcctl.zk.ops import snapshots
 
     path = core.check_prunable(path)  # refuses /, /zookeeper… and /svcctl before anything runs
     try:
@@ -229,7 +234,7 @@ def prune(
         containers, engine = None, None
         typer.echo(f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)", err=True)
     with _session(ctx, write=yes) as client:
-        nodes = core.read_snapshot(client, path)
+        nodes = snapshots(client, path)
         refused = core.probe_refused(core.instance_endpoints(path, nodes)) if probe else None
         decisions = core.decide(path, nodes, containers, engine_id=engine, refused=refused)
         if yes:

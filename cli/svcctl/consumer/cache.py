@@ -18,19 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError, NotFoundError
-from svcctl.registry.model import RegistrationPayload
-from svcctl.zk.watch import (
-    CHILD_ADDED,
-    CHILD_REMOVED,
-    DATA_CHANGED,
-    NODE_CREATED,
-    NODE_DELETED,
-    NODE_REPLACED,
-    SESSION_LOST,
-    SESSION_RECONNECTED,
-    TreeWatcher,
-    ZkEvent,
-)
+from svcctl.registry.payload import RegistrationPayload
+from svcctl.zk.watch import TreeWatcher, ZkEvent, ZkEventKind
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -80,23 +69,25 @@ class Instance:
 
 def parse_instance(service: str, node: str, data: bytes | None) -> Instance | None:
     """An Instance from a registration node; None when neither payload nor name gives an address."""
-    payload = RegistrationPayload.from_bytes(data)
+    payload = RegistrationPayload.decode(data)
     host, _, port_text = node.rpartition(":")
-    ip = (payload.ip if payload else None) or host
-    port = payload.public_port if payload else None
+    ip = (payload.ip if payload is not None else None) or host
+    port = payload.public_port if payload is not None else None
     if port is None:
         port = int(port_text) if port_text.isdigit() else None
     if not ip or port is None:
         return None
+    if payload is None:
+        return Instance(service=service, node=node, ip=ip, port=port)
     return Instance(
         service=service,
         node=node,
         ip=ip,
         port=port,
-        container_id=payload.container_id or payload.container_hostname if payload else None,
-        container_name=payload.container_name if payload else None,
-        registered_at=payload.registered_at if payload else None,
-        private_port=payload.private_port if payload else None,
+        container_id=payload.container_id or payload.container_hostname,
+        container_name=payload.container_name,
+        registered_at=payload.registered_at,
+        private_port=payload.private_port,
     )
 
 
@@ -128,9 +119,9 @@ class ServiceTable:
         return path[len(prefix):].split("/")
 
     def apply(self, event: ZkEvent) -> CacheChange | None:
-        if event.kind in (SESSION_LOST, SESSION_RECONNECTED):
+        if event.kind in (ZkEventKind.SESSION_LOST, ZkEventKind.SESSION_RECONNECTED):
             return None  # the watcher re-reads and reports the differences as ordinary events
-        if event.path == self.base and event.kind == NODE_DELETED:
+        if event.path == self.base and event.kind == ZkEventKind.NODE_DELETED:
             # The whole registry went away: every service goes with it (one change per service).
             changes = [CacheChange(n, removed=list(s.values()), service_removed=True, event=event) for n, s in self.services.items()]
             self.services.clear()
@@ -138,13 +129,14 @@ class ServiceTable:
         parts = self._split(event.path)
         if len(parts) == 1:
             name = parts[0]
-            if event.kind in (CHILD_ADDED, NODE_CREATED, DATA_CHANGED, NODE_REPLACED):
+            if event.kind in (ZkEventKind.CHILD_ADDED, ZkEventKind.NODE_CREATED, ZkEventKind.DATA_CHANGED,
+                              ZkEventKind.NODE_REPLACED):
                 # A replaced service node keeps its instances here: the watcher reports each
                 # instance's own replacement or removal next, so none goes missing meanwhile.
                 if name not in self.services:
                     self.services[name] = {}
                     return CacheChange(name, service_added=True, event=event)
-            elif event.kind in (CHILD_REMOVED, NODE_DELETED):
+            elif event.kind in (ZkEventKind.CHILD_REMOVED, ZkEventKind.NODE_DELETED):
                 if name in self.services:
                     gone = list(self.services.pop(name).values())
                     return CacheChange(name, removed=gone, service_removed=True, event=event)
@@ -152,7 +144,7 @@ class ServiceTable:
         if len(parts) != 2:
             return None
         name, node = parts
-        if event.kind in (CHILD_ADDED, DATA_CHANGED, NODE_REPLACED):
+        if event.kind in (ZkEventKind.CHILD_ADDED, ZkEventKind.DATA_CHANGED, ZkEventKind.NODE_REPLACED):
             # A replaced registration (another registrator session took it over) is an update:
             # the instance never stopped, so it never leaves the table.
             instance = parse_instance(name, node, event.data)
@@ -169,7 +161,7 @@ class ServiceTable:
             if before != instance:
                 return CacheChange(name, updated=[instance], event=event)
             return None
-        if event.kind in (CHILD_REMOVED, NODE_DELETED):
+        if event.kind in (ZkEventKind.CHILD_REMOVED, ZkEventKind.NODE_DELETED):
             service = self.services.get(name)
             if service and node in service:
                 return CacheChange(name, removed=[service.pop(node)], event=event)
@@ -283,15 +275,15 @@ class ServiceCache:
 
         from svcctl.errors import NotFoundError, SvcctlError
         from svcctl.registry.election import ELECTION_ROOT
-        from svcctl.zk.ops import walk
+        from svcctl.zk.ops import snapshots
 
         read_at, sessions = self._live
         fresh = read_at >= self.watcher.item_started if max_age is None else time.monotonic() - read_at <= max_age
         if fresh:
             return sessions
         try:
-            _children, infos = walk(self.client, ELECTION_ROOT, with_data=True, max_depth=2)
-            sessions = {info.stat.ephemeral_owner for info in infos.values() if info.stat.ephemeral_owner}
+            nodes = snapshots(self.client, ELECTION_ROOT, max_depth=2)
+            sessions = {node.ephemeral_owner for node in nodes.values() if node.ephemeral_owner}
         except NotFoundError:
             sessions = set()
         except (KazooException, SvcctlError):
@@ -380,23 +372,24 @@ class ServiceCache:
 
 def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str | None = None) -> dict[str, list[Instance]]:
     """One read of the registry (no watches) for `discover`."""
-    from svcctl.zk.ops import walk
+    from svcctl.zk.ops import children_of, snapshots
 
     root = f"{base.rstrip('/')}/{name}" if name else base
     try:
-        children, infos = walk(client, root, with_data=True)
+        nodes = snapshots(client, root)
     except NotFoundError:
         if name:
             raise NotFoundError(f"service {name!r} is not registered (no {root})", "list services with `svcctl discover`") from None
         return {}  # no registry yet: nothing registered
+    children = children_of(nodes)
     names = [name] if name else children.get(root, [])
     out: dict[str, list[Instance]] = {}
     for svc in names:
         svc_path = f"{base.rstrip('/')}/{svc}"
         found = []
         for node in children.get(svc_path, []):
-            info = infos.get(f"{svc_path}/{node}")
-            inst = parse_instance(svc, node, info.data if info else None)
+            snapshot = nodes.get(f"{svc_path}/{node}")
+            inst = parse_instance(svc, node, snapshot.data if snapshot else None)
             if inst is not None:
                 found.append(inst)
         out[svc] = sorted(found, key=lambda i: (i.ip, i.port))

@@ -7,13 +7,13 @@ from __future__ import annotations
 from svcctl.config.settings import Settings
 from svcctl.ensemble import hosts as over_hosts
 from svcctl.ensemble import local
-from svcctl.ensemble.local import NodeStatus, wait_for_quorum
+from svcctl.ensemble.local import MemberStatus, wait_for_quorum
 from svcctl.errors import BadInputError
 from svcctl.progress import Progress, no_progress
 
 
 def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None,
-       secure: bool = False, rotate: bool = False) -> list[NodeStatus]:
+       secure: bool = False, rotate: bool = False) -> list[MemberStatus]:
     """Start the cluster and wait for quorum: with `hosts` (Docker contexts), or when a cluster
     over hosts is recorded, member i and its registrators run on host i."""
     if hosts or settings.layout is not None:

@@ -13,16 +13,16 @@ from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, com
 from svcctl.errors import BadInputError, CheckFailedError, ConflictError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
-from svcctl.zk.fourletter import ServerStats, server_stats
+from svcctl.zk.fourletter import SERVING_MODES, ServerStats, server_stats
 
 if TYPE_CHECKING:
     from svcctl.config.engines import EngineEndpoint
 
-SERVING_MODES = ("leader", "follower", "standalone", "observer")
-
 
 @dataclass
-class NodeStatus:
+class MemberStatus:
+    """One member of the ensemble: its container and what it answers."""
+
     member: str  # host:port as in --zk
     container: str
     state: str  # the container's state, or "absent" ("host down" when its host does not answer)
@@ -124,7 +124,8 @@ def four_letter_tls(settings: Settings):
     return tls.context() if tls is not None else None
 
 
-def wait_for_quorum(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress) -> list[NodeStatus]:
+def wait_for_quorum(settings: Settings, timeout: float = 120,
+                    on_progress: Progress = no_progress) -> list[MemberStatus]:
     hosts = settings.ensemble_hosts
     last_report = ""
     tls = four_letter_tls(settings)
@@ -211,7 +212,7 @@ def mode_name(mode: str) -> str:
 
 
 def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress,
-       secure: bool = False, rotate: bool = False) -> list[NodeStatus]:
+       secure: bool = False, rotate: bool = False) -> list[MemberStatus]:
     """The cluster on this process's engine: start what is not running and wait for quorum.
     Running containers are left alone unless their image was rebuilt or their settings changed:
     then Compose recreates them, as `docker compose up` does (data stays in the volumes).
@@ -362,7 +363,7 @@ def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: 
             if f"/{name}" not in (DEFAULT_BASE, "/svcctl", "/zookeeper"):
                 on_progress(f"note: top-level node /{name} is not svcctl's (left alone; `svcctl zk rm /{name}` removes it)")
         for root in (DEFAULT_BASE, "/svcctl"):
-            children, _ = ops.walk(zk, root)
+            children = ops.walk(zk, root)
             for path in [root, *ops.descendants(root, children)]:
                 try:
                     current, stat = zk.get_acls(path)
@@ -388,7 +389,7 @@ def _container_ids(compose, services: list[str]) -> dict[str, str]:
     return {container.name: container.id for container in compose.compose.ps(services=services, all=True)}
 
 
-def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[NodeStatus]:
+def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[MemberStatus]:
     hosts = settings.ensemble_hosts
     if stats is None:
         tls = four_letter_tls(settings)
@@ -399,7 +400,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
 
         per_host = host_states(settings)
         return [
-            NodeStatus(str(h), containers[h], per_host[m.context].get(containers[h], "absent"), s, m.context)
+            MemberStatus(str(h), containers[h], per_host[m.context].get(containers[h], "absent"), s, m.context)
             for h, s, m in zip(hosts, stats, settings.layout.hosts)
         ]
     try:
@@ -407,7 +408,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[N
     except SvcctlError:  # status still answers from ZooKeeper alone when the engine is away
         states = {}
     return [
-        NodeStatus(str(h), containers.get(h, "-"), states.get(containers.get(h, ""), "absent"), s)
+        MemberStatus(str(h), containers.get(h, "-"), states.get(containers.get(h, ""), "absent"), s)
         for h, s in zip(hosts, stats)
     ]
 

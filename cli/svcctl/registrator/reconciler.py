@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
 from svcctl.registrator.logfmt import log
 from svcctl.registrator.registry import read_nodes, read_tree
 from svcctl.registrator.signals import signal_number, terminating_kill
-from svcctl.registry.model import Options, Registration, container_registrations, desired_map, encode_payload, plan
+from svcctl.registrator.writer import OutcomeStatus
+from svcctl.registry.model import OpKind, Options, Registration, container_registrations, desired_map, plan
+from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -22,13 +24,16 @@ if TYPE_CHECKING:
     from svcctl.registrator.drain import DrainTracker
     from svcctl.registrator.inspector import ContainerInspector
     from svcctl.registrator.writer import FencedWriter, Outcome
+    from svcctl.zk.znode import ZnodeSnapshot
 
+FAILED = "failed"  # Report.counts' key of the writes that failed
 EMPTY_SERVICE_MIN_AGE_MS = 10_000  # an empty service node younger than this may be about to get a child
 
 
 @dataclass
 class Report:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("create", "replace", "update", "delete", "conflict", "failed"), 0))
+    # Per op kind, and the writes that failed.
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*(k.value for k in OpKind), FAILED), 0))
     needs_resync: bool = False  # a write raced, failed or was fenced: re-plan from fresh reads
     fenced: bool = False  # a write found our election lock node gone
 
@@ -40,7 +45,7 @@ class Report:
 
     @property
     def changed(self) -> bool:
-        return any(self.counts[k] for k in ("create", "replace", "update", "delete", "failed"))
+        return any(count for kind, count in self.counts.items() if kind != OpKind.CONFLICT)
 
 
 class Reconciler:
@@ -154,8 +159,14 @@ class Reconciler:
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
         # A path of a container's earlier life that another container now holds is not ours to
         # delete, nor is a kept container's (see observe).
-        ops = [op for op in ops if not (op.kind == "delete" and (_container_of(actual[op.path]) not in (*views, None) or _container_of(actual[op.path]) in self.kept))]
+        ops = [op for op in ops if not (op.kind == OpKind.DELETE and self._keeps(actual[op.path], views))]
         return self._apply(ops, fence, cause, since, presumed_absent)
+
+    def _keeps(self, node: "ZnodeSnapshot", views: Iterable[str] | None = None) -> bool:
+        """A delete the plan proposes must not happen: the node is a kept container's or, after
+        events of the containers in `views`, another container's."""
+        container = _container_of(node)
+        return container in self.kept or (views is not None and container not in (*views, None))
 
     def full_resync(self, *, session: int, fence: str, reason: str) -> Report:
         """The whole BASE tree against `docker ps`: add what is missing, take over what a dead
@@ -171,14 +182,16 @@ class Reconciler:
             self.kept = self.inspector.failed_exits()
         actual, empty = read_tree(self.client(), self.base)
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
-        ops = [op for op in ops if not (op.kind == "delete" and _container_of(actual[op.path]) in self.kept)]
+        ops = [op for op in ops if not (op.kind == OpKind.DELETE and self._keeps(actual[op.path]))]
         report, _ = self._apply(ops, fence, f"resync:{reason}", started)
         self.owned = {}
         for path, reg in desired.items():
             self.owned.setdefault(reg.container_id, set()).add(path)
-        for path, node in actual.items():
-            if _container_of(node) in self.kept and path not in desired:
-                self.owned.setdefault(_container_of(node), set()).add(path)
+        if self.kept:  # a kept container's nodes stay its own (decoded only then)
+            for path, node in actual.items():
+                container = _container_of(node) if path not in desired else None
+                if container in self.kept:
+                    self.owned.setdefault(container, set()).add(path)
         now_ms = time.time() * 1000
         for parent in empty:
             if self.writer.prune_parent(parent, older_than_ms=EMPTY_SERVICE_MIN_AGE_MS, now_ms=now_ms):
@@ -207,31 +220,37 @@ class Reconciler:
         paths whose create found a node (to read and plan again)."""
         report, recheck = Report(), []
         for op in ops:
-            if op.kind == "conflict":
-                report.counts["conflict"] += 1
+            if op.kind == OpKind.CONFLICT:
+                report.counts[OpKind.CONFLICT] += 1
                 if op.path not in self._conflicts_logged:
                     self._conflicts_logged.add(op.path)
                     log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
         now = time.time()
-        outcomes = self.writer.apply(ops, fence, lambda reg: encode_payload(reg, self.engine_id, self.registrator_id, now))
+
+        def encode(reg: Registration) -> bytes:
+            return RegistrationPayload.of(reg, self.engine_id, self.registrator_id, now).encode()
+
+        outcomes = self.writer.apply(ops, fence, encode)
         fenced = 0
         for outcome in outcomes:
-            if outcome.status == "raced" and outcome.op.kind == "create" and outcome.op.path in presumed_absent:
+            raced = outcome.status is OutcomeStatus.RACED
+            if raced and outcome.op.kind == OpKind.CREATE and outcome.op.path in presumed_absent:
                 recheck.append(outcome.op.path)
                 continue
             if not outcome.ok:
-                report.counts["failed"] += 1
+                report.counts[FAILED] += 1
                 report.needs_resync = True
-                fenced += outcome.status == "fenced"
-                if outcome.status != "fenced":
-                    log("write raced" if outcome.status == "raced" else "write failed", logging.WARNING, op=outcome.op.kind, path=outcome.op.path, error=outcome.error)
+                fenced += outcome.status is OutcomeStatus.FENCED
+                if outcome.status is not OutcomeStatus.FENCED:
+                    log("write raced" if outcome.status is OutcomeStatus.RACED else "write failed", logging.WARNING,
+                        op=outcome.op.kind, path=outcome.op.path, error=outcome.error)
                 continue
             report.counts[outcome.op.kind] += 1
             self._tell(outcome, cause, since)
         report.fenced = fenced > 0
         if fenced:
             log("writes fenced", logging.WARNING, ops=fenced, cause=cause, reason="our election lock node is gone: this session is not the elected one")
-        for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == "delete"}:
+        for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == OpKind.DELETE}:
             if self.writer.prune_parent(parent):
                 log("service removed", path=parent, reason="no instances left")
         return report, recheck
@@ -239,14 +258,15 @@ class Reconciler:
     def _tell(self, outcome: "Outcome", cause: str, since: float) -> None:
         op, reg = outcome.op, outcome.op.registration
         latency_ms = round((time.time() - since) * 1000, 1)
-        if op.kind == "delete":
+        if op.kind == OpKind.DELETE:
             log("deregister", path=op.path, reason=op.reason, cause=cause, latency_ms=latency_ms)
             return
-        log("register" if op.kind != "update" else "update", path=op.path, service=reg.name, container=reg.container_name,
-            container_id=reg.container_id[:12], protocol=reg.protocol, takeover=op.kind == "replace" or None, cause=cause, latency_ms=latency_ms)
+        log("register" if op.kind != OpKind.UPDATE else "update", path=op.path, service=reg.name,
+            container=reg.container_name, container_id=reg.container_id[:12], protocol=reg.protocol,
+            takeover=op.kind == OpKind.REPLACE or None, cause=cause, latency_ms=latency_ms)
         self._conflicts_logged.discard(op.path)
 
 
-def _container_of(node) -> str | None:
-    ours = (node.body or {}).get("svcctl")
-    return ours.get("container_id") if isinstance(ours, dict) else None
+def _container_of(node: "ZnodeSnapshot") -> str | None:
+    payload = RegistrationPayload.decode(node.data)
+    return payload.container_id if payload is not None else None

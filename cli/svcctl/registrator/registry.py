@@ -5,47 +5,48 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from svcctl.registry.model import ActualNode, decode_payload
+from svcctl.zk.znode import ZnodeSnapshot
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
 
-def read_nodes(client: "KazooClient", paths: Iterable[str]) -> dict[str, ActualNode]:
+def read_nodes(client: "KazooClient", paths: Iterable[str]) -> dict[str, ZnodeSnapshot]:
     """The registration nodes among `paths` that exist."""
     return _collect([(p, client.get_async(p)) for p in paths])
 
 
-def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ActualNode], list[str]]:
+def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ZnodeSnapshot], list[str]]:
     """Every registration node under BASE, and the service nodes that have none (through the one
-    tree reader, svcctl.zk.ops.registry_tree)."""
-    from svcctl.zk.ops import join_path, registry_tree
+    tree reader, svcctl.zk.ops.registry_snapshots)."""
+    from svcctl.zk.ops import join_path, registry_snapshots
 
-    children, infos = registry_tree(client, base, with_data=True)
-    nodes: dict[str, ActualNode] = {}
+    tree = registry_snapshots(client, base)
+    root = tree.get(base)
+    nodes: dict[str, ZnodeSnapshot] = {}
     empty: list[str] = []
-    for service in children.get(base, []):
+    for service in sorted(root.children or ()) if root is not None else ():
         service_path = join_path(base, service)
-        kids = children.get(service_path)
-        if kids is None:
+        service_node = tree.get(service_path)
+        if service_node is None or service_node.children is None:
             continue  # deleted while we read
-        if not kids:
+        if not service_node.children:
             empty.append(service_path)
-        for path in (join_path(service_path, kid) for kid in kids):
-            info = infos.get(path)
-            if info is not None:
-                nodes[path] = ActualNode(path, decode_payload(info.data), info.stat.ephemeral_owner, info.stat.version)
+        for path in (join_path(service_path, kid) for kid in sorted(service_node.children)):
+            node = tree.get(path)
+            if node is not None:
+                nodes[path] = node
     return nodes, empty
 
 
-def _collect(pending) -> dict[str, ActualNode]:
+def _collect(pending) -> dict[str, ZnodeSnapshot]:
     from kazoo.exceptions import NoNodeError
 
-    out: dict[str, ActualNode] = {}
+    out: dict[str, ZnodeSnapshot] = {}
     for path, result in pending:
         try:
             data, stat = result.get()
         except NoNodeError:
             continue
-        out[path] = ActualNode(path, decode_payload(data), stat.ephemeralOwner, stat.version)
+        out[path] = ZnodeSnapshot.from_kazoo(path, data, stat)
     return out

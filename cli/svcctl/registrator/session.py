@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Callable
 from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.errors import ZooKeeperUnavailableError
 from svcctl.registrator.logfmt import log
+from svcctl.zk.fourletter import SERVING_MODES
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
     from svcctl.zk.tls import ZkTls
 
-SERVING_MODES = ("leader", "follower", "standalone", "observer")
 # kazoo's state after which a client never connects again (it ends its connection loop): an
 # authentication the ensemble refused, reported late (start() may have returned long before).
 DEAD_CLIENT_STATES = ("AUTH_FAILED",)

@@ -46,13 +46,12 @@ def since_text(value: float | None) -> str:
 
 def owners_under(client: "KazooClient", base: str) -> Counter:
     """Registration nodes under BASE counted per ephemeral owner (session id)."""
-    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.ops import registry_snapshots
 
-    _, infos = registry_tree(client, base, with_data=True)
+    nodes = registry_snapshots(client, base)
     depth = base.rstrip("/").count("/") + 2
-    return Counter(
-        info.stat.ephemeral_owner for path, info in infos.items() if path.count("/") == depth and info.stat.ephemeral_owner
-    )
+    return Counter(node.ephemeral_owner for path, node in nodes.items()
+                   if path.count("/") == depth and node.ephemeral_owner)
 
 
 def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[RegistratorStatus]:

@@ -10,31 +10,39 @@ them fails are they sent one by one, to learn which.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Callable
 
-from svcctl.registry.model import Op, Registration
+from svcctl.registry.model import Op, OpKind, Registration
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-WRITE_KINDS = ("create", "replace", "update", "delete")
+WRITE_KINDS = (OpKind.CREATE, OpKind.REPLACE, OpKind.UPDATE, OpKind.DELETE)
 MAX_OPS_PER_TRANSACTION = 100  # ~0.5 KB a payload: far below ZooKeeper's 1 MB request limit
 CREATE_ATTEMPTS = 6
 
 
-@dataclass(frozen=True)
-class Outcome:
+class OutcomeStatus(StrEnum):
     """done: written; raced: someone wrote the node meanwhile (NodeExists/BadVersion: re-plan
     from fresh reads); fenced: our lock node is gone, this session is not the elected one;
     failed: anything else (connection loss…)."""
 
+    DONE = "done"
+    RACED = "raced"
+    FENCED = "fenced"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
     op: Op
-    status: str
+    status: OutcomeStatus
     error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "done"
+        return self.status is OutcomeStatus.DONE
 
 
 class NotElected(Exception):
@@ -71,7 +79,8 @@ class FencedWriter:
         if not writes:
             return []
         client = self.client()
-        self._ensure_parents(client, {op.path.rsplit("/", 1)[0] for op in writes if op.kind in ("create", "replace")})
+        creates = (OpKind.CREATE, OpKind.REPLACE)
+        self._ensure_parents(client, {op.path.rsplit("/", 1)[0] for op in writes if op.kind in creates})
         outcomes: list[Outcome] = []
         for start in range(0, len(writes), MAX_OPS_PER_TRANSACTION):
             chunk = writes[start:start + MAX_OPS_PER_TRANSACTION]
@@ -86,11 +95,11 @@ class FencedWriter:
         try:
             results = fenced_result(tx.commit())
         except NotElected:
-            return [Outcome(op, "fenced") for op in ops]
+            return [Outcome(op, OutcomeStatus.FENCED) for op in ops]
         except Exception as exc:  # connection loss: nothing is known of it, the caller resyncs
-            return [Outcome(op, "failed", type(exc).__name__) for op in ops]
+            return [Outcome(op, OutcomeStatus.FAILED, type(exc).__name__) for op in ops]
         if first_error(results) is None:
-            return [Outcome(op, "done") for op in ops]
+            return [Outcome(op, OutcomeStatus.DONE) for op in ops]
         return self._apply_each(client, ops, fence, encode)  # all rolled back: learn which failed
 
     def _apply_each(self, client: "KazooClient", ops: list[Op], fence: str, encode) -> list[Outcome]:
@@ -106,17 +115,17 @@ class FencedWriter:
         for op, result in pending:
             try:
                 error = first_error(fenced_result(result.get()))
-                if isinstance(error, NoNodeError) and op.kind != "delete":
+                if isinstance(error, NoNodeError) and op.kind != OpKind.DELETE:
                     self._create(client, op.path, encode(op.registration), fence)  # its parent went meanwhile
                 elif error is not None and not isinstance(error, NoNodeError):  # a delete of a node gone: done
                     raise error
-                outcomes.append(Outcome(op, "done"))
+                outcomes.append(Outcome(op, OutcomeStatus.DONE))
             except NotElected:
-                outcomes.append(Outcome(op, "fenced"))
+                outcomes.append(Outcome(op, OutcomeStatus.FENCED))
             except (NodeExistsError, BadVersionError) as exc:
-                outcomes.append(Outcome(op, "raced", type(exc).__name__))
+                outcomes.append(Outcome(op, OutcomeStatus.RACED, type(exc).__name__))
             except Exception as exc:
-                outcomes.append(Outcome(op, "failed", type(exc).__name__))
+                outcomes.append(Outcome(op, OutcomeStatus.FAILED, type(exc).__name__))
         return outcomes
 
     def _create(self, client: "KazooClient", path: str, data: bytes, fence: str) -> None:
@@ -171,12 +180,12 @@ class FencedWriter:
 
 
 def _add(tx, op: Op, encode: Callable[[Registration], bytes]) -> None:
-    if op.kind == "delete":
+    if op.kind == OpKind.DELETE:
         tx.delete(op.path, version=op.version)
-    elif op.kind == "create":
+    elif op.kind == OpKind.CREATE:
         tx.create(op.path, encode(op.registration), ephemeral=True)
-    elif op.kind == "update":
+    elif op.kind == OpKind.UPDATE:
         tx.set_data(op.path, encode(op.registration), version=op.version)
-    elif op.kind == "replace":
+    elif op.kind == OpKind.REPLACE:
         tx.delete(op.path, version=op.version)
         tx.create(op.path, encode(op.registration), ephemeral=True)

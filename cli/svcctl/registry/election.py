@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from svcctl.zk.tree import decode_json
+from svcctl.zk.znode import decode_json
 
 ELECTION_ROOT = "/svcctl/registrators"
 LOCK_MARKER = "__lock__"  # kazoo's Lock names its contender nodes `<uuid>__lock__<sequence>`

@@ -1,6 +1,6 @@
 """The registration model, pure logic (no I/O): which registrations a container yields (the
-naming rules of gliderlabs/registrator), their znode payload, and the reconciliation plan that
-turns ZooKeeper's actual state into the desired one.
+naming rules of gliderlabs/registrator) and the reconciliation plan that turns ZooKeeper's actual
+state into the desired one (their znode data: svcctl.registry.payload).
 
 Naming rules (see ../shared/compat/registrator-zookeeper.md):
 - candidate ports are the published ones (every exposed port with `--internal`; the exposed ports
@@ -14,12 +14,15 @@ Naming rules (see ../shared/compat/registrator-zookeeper.md):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Mapping
 
-from svcctl.zk.tree import cut, decode_json, decoded_summary
+from svcctl.registry.payload import RegistrationPayload
+
+if TYPE_CHECKING:
+    from svcctl.zk.znode import ZnodeSnapshot
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
@@ -260,153 +263,27 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
     return result
 
 
-# --- payload -------------------------------------------------------------------------------
-
-
-def payload(reg: Registration, engine_id: str, registrator_id: str, registered_at: float) -> dict[str, Any]:
-    """registrator's keys exactly (Go field order), plus ours under the one extra key."""
-    return {
-        "Name": reg.name,
-        "IP": reg.ip,
-        "PublicPort": reg.port,
-        "PrivatePort": reg.private_port,
-        "ContainerID": reg.container_hostname,
-        "Tags": list(reg.tags),
-        "Attrs": dict(reg.attrs),
-        "svcctl": {
-            "container_id": reg.container_id,
-            "container_name": reg.container_name,
-            "compose_project": reg.compose_project,
-            "compose_service": reg.compose_service,
-            "protocol": reg.protocol,
-            "engine_id": engine_id,
-            "registrator": registrator_id,
-            "registered_at": registered_at,
-        },
-    }
-
-
-def encode_payload(reg: Registration, engine_id: str, registrator_id: str, registered_at: float) -> bytes:
-    # Compact like Go's encoding/json, which registrator's consumers read.
-    return json.dumps(payload(reg, engine_id, registrator_id, registered_at), separators=(",", ":")).encode()
-
-
-def decode_payload(data: bytes | None) -> dict[str, Any] | None:
-    """The payload as a dict, or None when the node holds no JSON object."""
-    _, value = decode_json(data)
-    return value if isinstance(value, dict) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True)
-class RegistrationPayload:
-    """A registration node's data as consumers read it (discover, call, ps, tree, prune):
-    registrator's keys, plus ours under `svcctl` when one of our registrators wrote it."""
-
-    name: str | None
-    ip: str | None
-    public_port: int | None
-    private_port: int | None
-    container_hostname: str | None  # registrator's ContainerID: by default the short id
-    container_id: str | None  # ours: the full id
-    container_name: str | None
-    protocol: str
-    engine_id: str | None
-    registered_at: float | None
-    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_dict(cls, body: Mapping[str, Any]) -> "RegistrationPayload":
-        ours = body.get("svcctl") if isinstance(body.get("svcctl"), dict) else {}
-        ip, name, hostname = body.get("IP"), body.get("Name"), body.get("ContainerID")
-        return cls(
-            name=str(name) if name is not None else None,
-            ip=str(ip) if ip else None,
-            public_port=_int(body.get("PublicPort")),
-            private_port=_int(body.get("PrivatePort")),
-            container_hostname=str(hostname) if hostname else None,
-            container_id=ours.get("container_id") or None,
-            container_name=ours.get("container_name") or None,
-            protocol=ours.get("protocol") or "tcp",
-            engine_id=ours.get("engine_id"),
-            registered_at=ours.get("registered_at"),
-            body=dict(body),
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes | str | None) -> "RegistrationPayload | None":
-        """None when the node holds no JSON object."""
-        _, value = decode_json(data)
-        return cls.from_dict(value) if isinstance(value, dict) else None
-
-    @property
-    def is_registration(self) -> bool:
-        """It carries registrator's own keys (other JSON objects are just data)."""
-        return "Name" in self.body and "PublicPort" in self.body
-
-    def names_container(self, container_id: str) -> bool:
-        """Does it name this container? Our key has the full id; registrator's own ContainerID
-        is the short id (the hostname by default)."""
-        if self.container_id:
-            return self.container_id == container_id
-        return bool(self.container_hostname) and container_id.startswith(self.container_hostname or "")
-
-    def summary(self) -> str:
-        """`[Name container public->private/proto]`, as trees and watch lines show it."""
-        container = self.container_name or self.container_hostname or "?"
-        return f"[{self.body.get('Name')} {container} {self.body.get('PublicPort')}->{self.body.get('PrivatePort')}/{self.protocol}]"
-
-
-def payload_summary(data: bytes | str | None, max_len: int = 80) -> str:
-    """A one-line summary of a znode's data: a registration shows `[Name container port→port]`,
-    anything else as svcctl.zk.tree.data_summary shows it; all cut to `max_len`."""
-    text, value = decode_json(data)
-    if isinstance(value, dict):
-        payload = RegistrationPayload.from_dict(value)
-        if payload.is_registration:
-            return cut(payload.summary(), max_len)
-    return decoded_summary(text, value, max_len)
-
-
-def comparable(body: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A payload without its registration time: two payloads that differ only there are equal."""
-    if body is None:
-        return None
-    out = dict(body)
-    if isinstance(out.get("svcctl"), dict):
-        out["svcctl"] = {k: v for k, v in out["svcctl"].items() if k != "registered_at"}
-    return out
-
-
-def payload_engine(body: Mapping[str, Any] | None) -> str | None:
-    ours = (body or {}).get("svcctl")
-    return ours.get("engine_id") if isinstance(ours, dict) else None
-
-
 # --- reconciliation plan ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ActualNode:
-    """A registration znode as read from ZooKeeper."""
-
-    path: str
-    body: dict[str, Any] | None  # decoded payload (None: not JSON)
-    owner: int  # stat.ephemeralOwner (0: persistent)
-    version: int  # stat.version
-
-
-@dataclass(frozen=True)
-class Op:
+class OpKind(StrEnum):
     """create: absent → create; replace: left by another session of this engine (a dead or
     retired registrator) → delete(version) + create in one transaction; update: ours, data
     differs → set(version); delete: ours (or this engine's) and no longer wanted;
     conflict: held by another engine or a foreign writer → left alone, logged."""
 
-    kind: str
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    DELETE = "delete"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of a reconciliation plan (see OpKind)."""
+
+    kind: OpKind
     path: str
     registration: Registration | None = None
     version: int = -1
@@ -415,7 +292,7 @@ class Op:
 
 def plan(
     desired: Mapping[str, Registration],
-    actual: Mapping[str, ActualNode],
+    actual: Mapping[str, ZnodeSnapshot],
     *,
     engine_id: str,
     registrator_id: str,
@@ -423,31 +300,39 @@ def plan(
 ) -> list[Op]:
     """Creates, replaces, updates and deletes that make `actual` what `desired` says, touching
     only nodes of this engine (or our own session). Deterministic order: deletes first (they free
-    paths), then the rest by path."""
+    paths), then the rest by path. Each node's data is decoded once."""
+    held = {path: RegistrationPayload.decode(node.data) for path, node in actual.items()}
+
+    def this_engines(path: str) -> bool:
+        payload = held[path]
+        return payload is not None and payload.engine_id == engine_id
+
     ops: list[Op] = []
     for path in sorted(actual):
         if path in desired:
             continue
         node = actual[path]
-        if node.owner == session_id and session_id:
-            ops.append(Op("delete", path, version=node.version, reason="no longer running"))
-        elif payload_engine(node.body) == engine_id:
-            ops.append(Op("delete", path, version=node.version, reason="left by another registrator of this engine"))
+        if node.ephemeral_owner == session_id and session_id:
+            ops.append(Op(OpKind.DELETE, path, version=node.version, reason="no longer running"))
+        elif this_engines(path):
+            reason = "left by another registrator of this engine"
+            ops.append(Op(OpKind.DELETE, path, version=node.version, reason=reason))
     for path in sorted(desired):
         reg = desired[path]
         node = actual.get(path)
         if node is None:
-            ops.append(Op("create", path, reg, reason="missing"))
+            ops.append(Op(OpKind.CREATE, path, reg, reason="missing"))
             continue
-        if node.owner != session_id or not session_id:
-            if payload_engine(node.body) == engine_id:
-                ops.append(Op("replace", path, reg, version=node.version, reason="taking over from another session"))
+        if node.ephemeral_owner != session_id or not session_id:
+            if this_engines(path):
+                reason = "taking over from another session"
+                ops.append(Op(OpKind.REPLACE, path, reg, version=node.version, reason=reason))
             else:
-                ops.append(Op("conflict", path, reg, version=node.version, reason="held by another writer"))
+                ops.append(Op(OpKind.CONFLICT, path, reg, version=node.version, reason="held by another writer"))
             continue
-        wanted = comparable(payload(reg, engine_id, registrator_id, 0.0))
-        if comparable(node.body) != wanted:
-            ops.append(Op("update", path, reg, version=node.version, reason="data changed"))
+        payload = held[path]
+        if payload is None or not payload.same_as(RegistrationPayload.of(reg, engine_id, registrator_id, 0.0)):
+            ops.append(Op(OpKind.UPDATE, path, reg, version=node.version, reason="data changed"))
     return ops
 
 

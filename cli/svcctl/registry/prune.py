@@ -28,17 +28,19 @@ Why each instance rule:
 from __future__ import annotations
 
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError
-from svcctl.registry.model import decode_payload, payload_engine
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.zk.ops import check_removable, normalize_path
 from svcctl.zk.tree import join_path
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
+
+    from svcctl.zk.znode import ZnodeSnapshot
 
 CONTAINER_GONE = "container not running"
 NO_OWNER = "no owner session"
@@ -48,18 +50,6 @@ EMPTY_SERVICE = "empty service"
 # The registrators' election tree (svcctl.registry.election.ELECTION_ROOT lives below it); not imported
 # from there so that `zk` commands stay light.
 SVCCTL_TREE = "/svcctl"
-# gliderlabs/registrator's payload keys a registration must carry, with their JSON types.
-REGISTRATION_KEYS: dict[str, type] = {"Name": str, "IP": str, "PublicPort": int, "PrivatePort": int, "ContainerID": str}
-
-
-@dataclass
-class NodeSnapshot:
-    path: str
-    data: bytes
-    version: int
-    czxid: int
-    ephemeral_owner: int
-    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,7 +98,7 @@ def check_prunable(path: str) -> str:
     return path
 
 
-def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, default_base: str = DEFAULT_BASE) -> str:
+def registry_base(path: str, nodes: dict[str, ZnodeSnapshot] | None = None, default_base: str = DEFAULT_BASE) -> str:
     """The base the levels count from: the default base when PATH is it or below it; else PATH's
     parent when PATH holds registrations itself (PATH is one service node of another base, e.g.
     of `registrator run zookeeper://…/myservices`); else PATH."""
@@ -116,9 +106,9 @@ def registry_base(path: str, nodes: dict[str, NodeSnapshot] | None = None, defau
         return default_base
     node = (nodes or {}).get(path)
     if node is not None:
-        for child in node.children:
+        for child in node.children or ():
             child_path = f"{path.rstrip('/')}/{child}"
-            if child_path in nodes and registration(child_path, nodes[child_path].data) is not None:
+            if child_path in nodes and _registration(child_path, nodes[child_path].data) is not None:
                 return path.rpartition("/")[0] or "/"
     return path
 
@@ -129,42 +119,22 @@ def _level(base: str, path: str) -> int:
     return path[len(base.rstrip("/")):].strip("/").count("/") + 1
 
 
-def registration(path: str, data: bytes) -> dict[str, Any] | None:
-    """The payload when the node at `path` is a registration as a registrator writes it:
-    registrator's keys with their types, and the node is `<Name>/<IP>:<PublicPort>`."""
-    body = decode_payload(data)
-    if body is None:
-        return None
-    for key, kind in REGISTRATION_KEYS.items():
-        value = body.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is str and key != "ContainerID" and not value):
-            return None
-    parent, _, name = path.rpartition("/")
-    if name != f"{body['IP']}:{body['PublicPort']}" or parent.rpartition("/")[2] != body["Name"]:
-        return None
-    return body
+def _registration(path: str, data: bytes) -> RegistrationPayload | None:
+    """The payload when the node at `path` is a registration as a registrator writes it."""
+    payload = RegistrationPayload.decode(data)
+    return payload if payload is not None and payload.is_registration_at(path) else None
 
 
-def _endpoint(payload: dict[str, Any]) -> tuple[str, int] | None:
-    ip, port = payload.get("IP"), payload.get("PublicPort")
-    return (ip, port) if ip and isinstance(port, int) and port > 0 else None
-
-
-def container_running(payload: dict[str, Any], containers: list[ContainerInfo]) -> bool | None:
+def container_running(payload: RegistrationPayload, containers: list[ContainerInfo]) -> bool | None:
     """True/False when the payload names a container; None when it names none."""
-    ours = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-    full = ours.get("container_id")
-    if isinstance(full, str) and full:
-        return any(c.id == full for c in containers)
-    short = payload.get("ContainerID")
-    if isinstance(short, str) and short:
-        return any(c.id.startswith(short) or c.hostname == short for c in containers)
-    return None
+    if not payload.names_a_container:
+        return None
+    return any(payload.names_container(c.id, c.hostname) for c in containers)
 
 
 def decide(
     path: str,
-    nodes: dict[str, NodeSnapshot],
+    nodes: dict[str, ZnodeSnapshot],
     containers: list[ContainerInfo] | None,
     engine_id: str | None = None,
     refused: set[str] | None = None,
@@ -187,19 +157,18 @@ def decide(
         node = inside[p]
         if _level(base, p) != 2 or node.children:
             continue  # a node with children is no plain registration: not ours to judge
-        payload = registration(p, node.data)
+        payload = _registration(p, node.data)
         if payload is None:
             continue  # not a registration: other data, never proposed
         reason = detail = None
-        ours = containers is not None and engine_id is not None and payload_engine(payload) == engine_id
+        ours = containers is not None and engine_id is not None and payload.engine_id == engine_id
         if ours and container_running(payload, containers) is False:
-            stamp = payload.get("svcctl") if isinstance(payload.get("svcctl"), dict) else {}
-            cid = stamp.get("container_id") or payload.get("ContainerID")
+            cid = payload.container_id or payload.container_hostname
             reason, detail = CONTAINER_GONE, f"container {str(cid)[:12]} does not run on this engine"
         elif node.ephemeral_owner == 0:
             reason, detail = NO_OWNER, "persistent registration: no session will ever remove it"
         elif refused is not None and p in refused:
-            endpoint = _endpoint(payload)
+            endpoint = payload.endpoint
             reason, detail = REFUSED, f"{endpoint[0]}:{endpoint[1]} refuses connections" if endpoint else "refuses connections"
         if reason:
             decisions.append(PruneDecision(p, "instance", reason, detail or "", node.version, node.czxid))
@@ -208,7 +177,7 @@ def decide(
         node = inside[p]
         if _level(base, p) != 1 or node.ephemeral_owner != 0 or node.data:
             continue  # a registrator's service node is persistent with empty data
-        left = [c for c in node.children if join_path(p, c) not in pruned]
+        left = [c for c in node.children or () if join_path(p, c) not in pruned]
         if not left:
             detail = "no instances" if not node.children else f"no instances after pruning {len(node.children)}"
             decisions.append(PruneDecision(p, "service", EMPTY_SERVICE, detail, node.version, node.czxid))
@@ -229,28 +198,17 @@ def probe_refused(endpoints: dict[str, tuple[str, int]], timeout: float = 1.0) -
     return refused
 
 
-def read_snapshot(client: "KazooClient", path: str) -> dict[str, NodeSnapshot]:
-    from svcctl.zk.ops import walk
-
-    children, infos = walk(client, path, with_data=True)
-    out: dict[str, NodeSnapshot] = {}
-    for p, info in infos.items():
-        out[p] = NodeSnapshot(p, info.data, info.stat.version, info.stat.czxid, info.stat.ephemeral_owner, children.get(p, []))
-    return out
-
-
-def instance_endpoints(path: str, nodes: dict[str, NodeSnapshot]) -> dict[str, tuple[str, int]]:
+def instance_endpoints(path: str, nodes: dict[str, ZnodeSnapshot]) -> dict[str, tuple[str, int]]:
     """The TCP endpoints `--probe` may try: registrations only (UDP ones are not probed)."""
     base = registry_base(path, nodes)
     out: dict[str, tuple[str, int]] = {}
     for p, node in nodes.items():
         if _level(base, p) != 2 or node.children:
             continue
-        payload = registration(p, node.data)
-        stamp = (payload or {}).get("svcctl")
-        if payload is None or (isinstance(stamp, dict) and stamp.get("protocol") == "udp") or "udp" in (payload.get("Tags") or []):
+        payload = _registration(p, node.data)
+        if payload is None or payload.is_udp:
             continue
-        endpoint = _endpoint(payload)
+        endpoint = payload.endpoint
         if endpoint:
             out[p] = endpoint
     return out

@@ -27,7 +27,7 @@ CLUSTER_TIMEOUT = 180.0
 class DemoReport:
     checks: list[Check] = field(default_factory=list)
     builds: list[BuildResult] = field(default_factory=list)
-    nodes: list[cluster.NodeStatus] = field(default_factory=list)
+    nodes: list[cluster.MemberStatus] = field(default_factory=list)
     steps: list[scenarios.StepResult] = field(default_factory=list)
     faults: list[Any] = field(default_factory=list)  # faults.FaultResult, with --faults
     want_faults: bool = False

@@ -29,7 +29,7 @@ from svcctl.errors import BadInputError, CheckFailedError, SvcctlError, WaitTime
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import client_tls
 from svcctl.wait import poll_until
-from svcctl.walkthrough.scenarios import Step, diff_registrations, observe, read_tree, step_problems
+from svcctl.walkthrough.scenarios import Step, StepOp, diff_registrations, observe, read_tree, step_problems
 
 if TYPE_CHECKING:
     import docker
@@ -561,7 +561,7 @@ def choose_crash_host(members: list[tuple[str, str]]) -> str:
     """The host to crash, from (host, its member's mode) in layout order: the last follower, so
     the quorum (and the consumers' ZooKeeper) survive without a leader election; only when the
     others still make a majority. Pure."""
-    from svcctl.ensemble.local import SERVING_MODES
+    from svcctl.zk.fourletter import SERVING_MODES
 
     serving = [host for host, mode in members if mode in SERVING_MODES]
     followers = [host for host, mode in members if mode == "follower"]
@@ -634,7 +634,7 @@ def _ensure_instances(settings: Settings, zk: "KazooClient", engines: Engines, t
     if not poll_until(lambda: _converged(settings, zk, engines, target), bool, time.monotonic() + timeout, 0.2):
         expected, seen, running = _observe(settings, zk, engines)
         diff = diff_registrations(expected, seen)
-        probe = Step(0, f"{SERVICE} x{target}", "scale", SERVICE, target, "")
+        probe = Step(0, f"{SERVICE} x{target}", StepOp.SCALE, SERVICE, target, "")
         raise CheckFailedError("before the fault: ZooKeeper does not match Docker", "is the registrator running? `svcctl cluster status`",
                                details=format_diff(expected, seen, step_problems(probe, target, running, diff)))
     return _project_addresses(settings, engines)
@@ -653,7 +653,7 @@ def _project_addresses(settings: Settings, engines: Engines) -> list[str]:
 
 
 def _converged(settings: Settings, zk: "KazooClient", engines: Engines, target: int) -> bool:
-    probe = Step(0, "after the fault", "scale", SERVICE, target, "")
+    probe = Step(0, "after the fault", StepOp.SCALE, SERVICE, target, "")
     try:
         expected, seen, running = _observe(settings, zk, engines)
     except Exception:  # noqa: BLE001 - our own session moving to another member, a host's engine slow: look again

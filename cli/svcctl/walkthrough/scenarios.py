@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Callable
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
@@ -30,11 +31,19 @@ DEFAULT_TIMEOUT = 30.0
 POLL_SECONDS = 0.1
 
 
+class StepOp(StrEnum):
+    """up: start one instance unless some run; scale: run exactly `count`; stop: remove them all."""
+
+    UP = "up"
+    SCALE = "scale"
+    STOP = "stop"
+
+
 @dataclass(frozen=True)
 class Step:
     number: int
     title: str
-    op: str  # up | scale | stop
+    op: StepOp
     service: str
     count: int  # for scale: the instance count asked for
     expectation: str
@@ -44,10 +53,12 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step(1, "start service_1", "up", "service_1", 1, "/services/service_1/127.0.0.1:<port> appears"),
-    Step(2, "start service_2", "up", "service_2", 1, "/services/service_2/127.0.0.1:<port> appears"),
-    Step(3, "scale service_2 to 2", "scale", "service_2", 2, "two children under /services/service_2, one per container"),
-    Step(4, "stop service_1", "stop", "service_1", 0, "/services/service_1/* and the empty /services/service_1 are gone"),
+    Step(1, "start service_1", StepOp.UP, "service_1", 1, "/services/service_1/127.0.0.1:<port> appears"),
+    Step(2, "start service_2", StepOp.UP, "service_2", 1, "/services/service_2/127.0.0.1:<port> appears"),
+    Step(3, "scale service_2 to 2", StepOp.SCALE, "service_2", 2,
+         "two children under /services/service_2, one per container"),
+    Step(4, "stop service_1", StepOp.STOP, "service_1", 0,
+         "/services/service_1/* and the empty /services/service_1 are gone"),
 )
 
 
@@ -71,11 +82,11 @@ def parse_selection(text: str) -> list[Step]:
 def target_count(step: Step, running_before: int) -> int:
     """How many instances of the step's service this project must run after the step:
     `up` starts one unless some already run, `scale` sets the count, `stop` removes them all."""
-    if step.op == "up":
+    if step.op == StepOp.UP:
         return max(1, running_before)
-    if step.op == "scale":
+    if step.op == StepOp.SCALE:
         return step.count
-    if step.op == "stop":
+    if step.op == StepOp.STOP:
         return 0
     raise ValueError(f"unknown step op {step.op!r}")
 
@@ -254,10 +265,10 @@ def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker
 
 def read_tree(zk: "KazooClient", root: str = DEFAULT_BASE) -> str:
     """The subtree under `root` as a tree drawing, registrations labelled with their payload."""
-    from svcctl.registry.model import payload_summary
+    from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk.ops import draw_tree
 
-    return draw_tree(zk, root, data=True, max_len=60, summarize=payload_summary)
+    return draw_tree(zk, root, data=True, max_len=60, summarize=RegistrationPayload.summary_of)
 
 
 def call_endpoint(service: str, endpoint: str, path: str, expected: str, deadline: float) -> CallResult:
@@ -286,11 +297,11 @@ def call_registered(seen: dict[str, list[str] | None], timeout: float) -> list[C
 def perform(settings: Settings, step: Step, on_progress: Progress) -> None:
     from svcctl.walkthrough import services
 
-    if step.op == "up":
+    if step.op == StepOp.UP:
         services.up(settings, [step.service], on_progress)
-    elif step.op == "scale":
+    elif step.op == StepOp.SCALE:
         services.scale(settings, step.service, step.count, on_progress)
-    elif step.op == "stop":
+    elif step.op == StepOp.STOP:
         services.stop(settings, [step.service], on_progress)
     else:
         raise ValueError(f"unknown step op {step.op!r}")
@@ -324,7 +335,7 @@ def reset(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerCl
     if running:
         on_progress("reset: stopping " + ", ".join(v.name for v in running))
         services.stop(settings, sorted({v.compose_service or "" for v in running}), on_progress)
-    probe = Step(0, "reset", "stop", "service_1", 0, "no sample service of this project runs")
+    probe = Step(0, "reset", StepOp.STOP, "service_1", 0, "no sample service of this project runs")
     result = wait_converged(settings, zk, docker_client, probe, 0, timeout, base)
     if result.problems:
         raise CheckFailedError(

@@ -3,7 +3,9 @@ cross-checked against what ZooKeeper has registered for each container."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
@@ -12,7 +14,7 @@ from svcctl.docker.containers import ContainerView, engine_containers
 from svcctl.ensemble.project import compose_client
 from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 from svcctl.progress import Progress, no_progress
-from svcctl.registry.model import RegistrationPayload
+from svcctl.registry.payload import RegistrationPayload
 from svcctl.security.mode import client_tls
 from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
 
@@ -77,7 +79,7 @@ def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: li
     from svcctl.zk.ops import registry_tree
     from svcctl.zk.tree import join_path
 
-    children, _ = registry_tree(zk, base)
+    children = registry_tree(zk, base)
     return {name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))}
 
 
@@ -85,10 +87,11 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
     """Like read_registrations, but only the children whose payload names `engine_id` as owner:
     in a cluster over hosts, one engine's view must not count the other hosts' instances. A
     service node holding only other engines' children reads as None (not an empty node)."""
-    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.ops import children_of, registry_snapshots
     from svcctl.zk.tree import join_path
 
-    children, infos = registry_tree(zk, base, with_data=True)
+    nodes = registry_snapshots(zk, base)
+    children = children_of(nodes)
     result: dict[str, list[str] | None] = {}
     for name in services if services is not None else list(SERVICES):
         path = join_path(base, name)
@@ -98,19 +101,12 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
             continue
         owned = []
         for child in found:
-            info = infos.get(join_path(path, child))
-            payload = RegistrationPayload.from_bytes(info.data) if info is not None else None
+            node = nodes.get(join_path(path, child))
+            payload = RegistrationPayload.decode(node.data) if node is not None else None
             if payload is not None and payload.engine_id == engine_id:
                 owned.append(child)
         result[name] = sorted(owned) or None
     return result
-
-
-def payload_matches(payload: RegistrationPayload | dict | None, container_id: str) -> bool:
-    """Does a registration's payload name this container?"""
-    if isinstance(payload, dict):
-        payload = RegistrationPayload.from_dict(payload)
-    return payload is not None and payload.names_container(container_id)
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
@@ -180,6 +176,23 @@ def stop(settings: Settings, names: list[str], on_progress: Progress = no_progre
 # --- ps --------------------------------------------------------------------------------------
 
 
+class Registered(StrEnum):
+    """`ps`'s answer to "does ZooKeeper hold this container's registration?".
+
+    yes: its znode names this container; no: a running container's znode is missing, or a
+    stopped container has none (as it should); other-container: the znode is there but names
+    another container (or holds no registration payload); not-published: running, but its
+    service port is not published, so there is nothing to register; unknown: ZooKeeper could not
+    be read; stale: a stopped container whose znode is still there."""
+
+    YES = "yes"
+    NO = "no"
+    OTHER_CONTAINER = "other-container"
+    NOT_PUBLISHED = "not-published"
+    UNKNOWN = "unknown"
+    STALE = "stale"
+
+
 @dataclass
 class PsRow:
     """One container of `svcctl ps`, cross-checked against ZooKeeper (an instance as consumers see
@@ -192,29 +205,33 @@ class PsRow:
     health: str | None
     host_port: int | None
     znode: str | None  # where its registration must be
-    registered: str  # yes | no | other-container | not-published | unknown (ZooKeeper down)
+    registered: Registered
     host: str | None = None  # the host (Docker context) it runs on, with --all-hosts
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def cross_check(view: ContainerView, service: SampleService, registrations: dict[str, dict | None] | None, base: str = DEFAULT_BASE) -> PsRow:
-    """One container's line of `ps` (pure). `registrations` maps a znode path to its payload
-    (None when the node does not exist); None as a whole means ZooKeeper could not be read."""
+def cross_check(view: ContainerView, service: SampleService, registrations: Mapping[str, bytes | None] | None,
+                base: str = DEFAULT_BASE) -> PsRow:
+    """One container's line of `ps` (pure). `registrations` maps a znode path to its data (None
+    when the node does not exist); None as a whole means ZooKeeper could not be read."""
     key = registration_key(view, service)
     znode = f"{base}/{service.name}/{key}" if key else None
     if view.state != "running" or znode is None:
-        registered = "not-published" if view.state == "running" else "no"
+        registered = Registered.NOT_PUBLISHED if view.state == "running" else Registered.NO
         # A stopped container must not be registered; say so if it still is.
         if znode and registrations is not None and registrations.get(znode) is not None:
-            registered = "stale"
+            registered = Registered.STALE
     elif registrations is None:
-        registered = "unknown"
+        registered = Registered.UNKNOWN
     elif znode not in registrations or registrations[znode] is None:
-        registered = "no"
+        registered = Registered.NO
     else:
-        registered = "yes" if payload_matches(registrations[znode], view.id) else "other-container"
+        # A node whose data is no registration payload is present, but not this container's.
+        payload = RegistrationPayload.decode(registrations[znode])
+        ours = payload is not None and payload.names_container(view.id)
+        registered = Registered.YES if ours else Registered.OTHER_CONTAINER
     return PsRow(
         service=service.name,
         container=view.name,
@@ -280,7 +297,7 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
 def cross_check_all(settings: Settings, views: list[ContainerView], base: str = DEFAULT_BASE) -> list[PsRow]:
     """Each container's line of `ps`, its registration read from ZooKeeper in one session."""
     from svcctl.zk.client import zk_session
-    from svcctl.zk.ops import registry_tree
+    from svcctl.zk.ops import registry_snapshots
 
     wanted = []
     for view in views:
@@ -288,14 +305,13 @@ def cross_check_all(settings: Settings, views: list[ContainerView], base: str = 
         key = registration_key(view, service)
         if key:
             wanted.append(f"{base}/{service.name}/{key}")
-    registrations: dict[str, RegistrationPayload | dict | None] | None = None
+    registrations: dict[str, bytes | None] | None = None
     if not any_member_answers(settings):
         return [cross_check(v, SERVICES[v.compose_service or ""], None, base) for v in views]
     try:
         with zk_session(settings.zk_hosts, connect_timeout=3.0, tls=client_tls(settings)) as zk:
-            _, infos = registry_tree(zk, base, with_data=True)
-        # A node whose data is not a JSON object reads as {}: present, but not this container's.
-        registrations = {path: (RegistrationPayload.from_bytes(infos[path].data) or {}) if path in infos else None for path in wanted}
+            nodes = registry_snapshots(zk, base)
+        registrations = {path: nodes[path].data if path in nodes else None for path in wanted}
     except ZooKeeperUnavailableError:
         registrations = None  # ps still lists the containers; the registered column says unknown
     return [cross_check(v, SERVICES[v.compose_service or ""], registrations, base) for v in views]

@@ -7,6 +7,8 @@ import ssl
 from dataclasses import asdict, dataclass
 
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
+# The ServerStats modes of a member that answers clients.
+SERVING_MODES = ("leader", "follower", "standalone", "observer")
 
 
 def four_letter_word(host: str, port: int, word: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> str:

@@ -1,15 +1,15 @@
-"""One-shot znode operations on a started kazoo client: list, walk, get, stat, remove.
+"""One-shot znode operations on a started kazoo client: list, walk, snapshots, get, stat, remove.
 
 Errors are domain errors: a missing path is NotFoundError, a protected path is BadInputError.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from svcctl.errors import BadInputError, ConflictError, NotFoundError
-from svcctl.zk.tree import decode_json, join_path
+from svcctl.zk.tree import join_path
+from svcctl.zk.znode import ZnodeSnapshot
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -32,58 +32,7 @@ def _not_found(path: str) -> NotFoundError:
     return NotFoundError(f"znode {path} does not exist", "list what exists with `svcctl zk ls /` or `svcctl zk tree /services`")
 
 
-@dataclass
-class NodeStat:
-    """The fields of ZooKeeper's Stat a user reads, plus derived ones."""
-
-    version: int
-    cversion: int
-    aversion: int
-    ephemeral_owner: int
-    ephemeral: bool
-    ctime: float  # seconds since the epoch (ZooKeeper keeps milliseconds)
-    mtime: float
-    czxid: int
-    mzxid: int
-    pzxid: int
-    data_length: int
-    num_children: int
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["ephemeral_owner"] = hex(self.ephemeral_owner) if self.ephemeral_owner else "0x0"
-        return out
-
-
-def node_stat(stat: Any) -> NodeStat:
-    return NodeStat(
-        version=stat.version,
-        cversion=stat.cversion,
-        aversion=stat.aversion,
-        ephemeral_owner=stat.ephemeralOwner,
-        ephemeral=bool(stat.ephemeralOwner),
-        ctime=stat.ctime / 1000.0,
-        mtime=stat.mtime / 1000.0,
-        czxid=stat.czxid,
-        mzxid=stat.mzxid,
-        pzxid=stat.pzxid,
-        data_length=stat.dataLength,
-        num_children=stat.numChildren,
-    )
-
-
-@dataclass
-class NodeInfo:
-    path: str
-    data: bytes
-    stat: NodeStat
-
-    def to_dict(self) -> dict[str, Any]:
-        text, parsed = decode_json(self.data)
-        return {"path": self.path, "data": parsed if parsed is not None else text, "json": parsed is not None, "stat": self.stat.to_dict()}
-
-
-def get_node(client: "KazooClient", path: str) -> NodeInfo:
+def get_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
     from kazoo.exceptions import NoNodeError
 
     path = normalize_path(path)
@@ -91,15 +40,16 @@ def get_node(client: "KazooClient", path: str) -> NodeInfo:
         data, stat = client.get(path)
     except NoNodeError:
         raise _not_found(path) from None
-    return NodeInfo(path, data or b"", node_stat(stat))
+    return ZnodeSnapshot.from_kazoo(path, data, stat)
 
 
-def stat_node(client: "KazooClient", path: str) -> NodeStat:
+def stat_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
+    """The node's stat only (its data is not read: b"")."""
     path = normalize_path(path)
     stat = client.exists(path)
     if stat is None:
         raise _not_found(path)
-    return node_stat(stat)
+    return ZnodeSnapshot.from_kazoo(path, None, stat)
 
 
 def list_children(client: "KazooClient", path: str) -> list[str]:
@@ -112,10 +62,10 @@ def list_children(client: "KazooClient", path: str) -> list[str]:
         raise _not_found(path) from None
 
 
-def walk(client: "KazooClient", path: str, with_data: bool = False, max_depth: int | None = None) -> tuple[dict[str, list[str]], dict[str, NodeInfo]]:
-    """The subtree under `path` (down to `max_depth` levels below it): (path → sorted child
-    names, path → NodeInfo when with_data). The one tree reader: zk ls/tree, discover, ps, the
-    scenarios, prune and the registrators' status all read through it.
+def _walk(client: "KazooClient", path: str, max_depth: int | None,
+          with_data: bool) -> tuple[dict[str, list[str]], dict[str, ZnodeSnapshot]]:
+    """The subtree under `path` (down to `max_depth` levels below it): path → sorted child names,
+    and path → snapshot (with its children when they were read) when `with_data`.
 
     One level at a time with kazoo's async calls, so a wide tree costs one round trip per level
     instead of one per node. Nodes deleted while walking are simply left out.
@@ -124,7 +74,7 @@ def walk(client: "KazooClient", path: str, with_data: bool = False, max_depth: i
 
     path = normalize_path(path)
     children: dict[str, list[str]] = {}
-    infos: dict[str, NodeInfo] = {}
+    nodes: dict[str, ZnodeSnapshot] = {}
     level = [path]
     first = True
     depth = 0
@@ -146,20 +96,46 @@ def walk(client: "KazooClient", path: str, with_data: bool = False, max_depth: i
                 data, stat = call.get()
             except NoNodeError:
                 continue
-            infos[p] = NodeInfo(p, data or b"", node_stat(stat))
+            nodes[p] = ZnodeSnapshot.from_kazoo(p, data, stat, children.get(p))
         level = next_level
         first = False
         depth += 1
-    return children, infos
+    return children, nodes
 
 
-def registry_tree(client: "KazooClient", base: str, with_data: bool = False) -> tuple[dict[str, list[str]], dict[str, NodeInfo]]:
+def walk(client: "KazooClient", path: str, max_depth: int | None = None) -> dict[str, list[str]]:
+    """The subtree's shape: path → sorted child names (no data read). With `snapshots`, the one
+    tree reader: zk ls/tree, discover, ps, the scenarios, prune and the registrators' status
+    all read through them."""
+    return _walk(client, path, max_depth, with_data=False)[0]
+
+
+def snapshots(client: "KazooClient", path: str, max_depth: int | None = None) -> dict[str, ZnodeSnapshot]:
+    """Every node of the subtree read: path → snapshot with data, stat and child names (children
+    None for a node whose child list went before it was read)."""
+    return _walk(client, path, max_depth, with_data=True)[1]
+
+
+def children_of(nodes: dict[str, ZnodeSnapshot]) -> dict[str, list[str]]:
+    """path → sorted child names of the snapshots whose children were read (render_tree's map)."""
+    return {p: sorted(n.children) for p, n in nodes.items() if n.children is not None}
+
+
+def registry_tree(client: "KazooClient", base: str) -> dict[str, list[str]]:
     """A registry's two levels, its services and their registrations, in one walk (an absent
-    base reads as empty). A service node absent from the children map does not exist."""
+    base reads as empty). A service node absent from the map does not exist."""
     try:
-        return walk(client, base, with_data=with_data, max_depth=2)
+        return walk(client, base, max_depth=2)
     except NotFoundError:
-        return {}, {}
+        return {}
+
+
+def registry_snapshots(client: "KazooClient", base: str) -> dict[str, ZnodeSnapshot]:
+    """registry_tree with every node's data and stat (an absent base reads as empty)."""
+    try:
+        return snapshots(client, base, max_depth=2)
+    except NotFoundError:
+        return {}
 
 
 def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80,
@@ -169,10 +145,10 @@ def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int
 
     path = normalize_path(path)
     try:
-        children, infos = walk(client, path, with_data=True)
+        nodes = snapshots(client, path)
     except NotFoundError:
         return f"{path}  (no node)"
-    return render_tree(path, children, node_labels(infos, data, max_len, summarize))
+    return render_tree(path, children_of(nodes), node_labels(nodes, data, max_len, summarize))
 
 
 def descendants(path: str, children: dict[str, list[str]]) -> list[str]:
@@ -197,7 +173,7 @@ def plan_remove(client: "KazooClient", path: str, recursive: bool) -> list[str]:
     """What `remove` would delete, deepest first. Without `recursive`, a node with children is
     a ConflictError (like `rm` on a directory)."""
     path = check_removable(path)
-    children, _ = walk(client, path)
+    children = walk(client, path)
     below = descendants(path, children)
     if below and not recursive:
         raise ConflictError(f"{path} has {len(children.get(path, []))} children", "pass -r to remove it with everything below it")

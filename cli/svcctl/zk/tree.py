@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Callable
+
+from svcctl.zk.znode import decode_json
+
+if TYPE_CHECKING:
+    from svcctl.zk.znode import ZnodeSnapshot
 
 BRANCH = "├── "
 LAST = "└── "
 PIPE = "│   "
 SPACE = "    "
-
-
-def decode_json(data: bytes | str | None) -> tuple[str, Any | None]:
-    """Any znode's data as (text, parsed JSON or None): the one JSON decoder of node data (the
-    registration payload type builds on it). Binary data reads with replacement characters."""
-    if not data:
-        return "", None
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    try:
-        return text, json.loads(text)
-    except ValueError:
-        return text, None
 
 
 def join_path(parent: str, child: str) -> str:
@@ -31,7 +25,7 @@ def base_name(path: str) -> str:
     return "/" if path == "/" else path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def render_tree(root: str, children: dict[str, list[str]], labels: dict[str, str] | None = None) -> str:
+def render_tree(root: str, children: dict[str, Collection[str]], labels: dict[str, str] | None = None) -> str:
     """Draw `root` and its descendants.
 
     `children` maps a full path to its child *names* (not paths); a path missing from the map is a
@@ -60,18 +54,18 @@ def _line(path: str, name: str, labels: dict[str, str]) -> str:
     return f"{name}  {label}" if label else name
 
 
-def node_labels(infos: dict[str, Any], data: bool = False, max_len: int = 80,
+def node_labels(nodes: dict[str, ZnodeSnapshot], data: bool = False, max_len: int = 80,
                 summarize: Callable[[bytes | str | None, int], str] | None = None) -> dict[str, str]:
-    """Labels for render_tree from walked nodes (NodeInfo: data and stat): summaries that start
-    with `[` (a registration's, from svcctl.registry.model.payload_summary) always, other data
-    only with `data`; ephemeral nodes say so. `summarize` defaults to data_summary."""
+    """Labels for render_tree from walked nodes: summaries that start with `[` (a registration's,
+    from RegistrationPayload.summary_of in svcctl.registry.payload) always, other data only with
+    `data`; ephemeral nodes say so. `summarize` defaults to data_summary."""
     summarize = summarize or data_summary
     labels: dict[str, str] = {}
-    for path, info in infos.items():
-        summary = summarize(info.data, max_len)
+    for path, node in nodes.items():
+        summary = summarize(node.data, max_len)
         if summary and (data or summary.startswith("[")):
             labels[path] = summary
-        if info.stat.ephemeral:
+        if node.ephemeral:
             labels[path] = (labels.get(path, "") + "  (ephemeral)").strip()
     return labels
 

@@ -24,25 +24,31 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Callable
 
 from svcctl.zk.tree import join_path
+from svcctl.zk.znode import ZnodeSnapshot
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-# Event kinds.
-NODE_CREATED = "node_created"  # the watched root appeared (or re-appeared)
-NODE_DELETED = "node_deleted"
-NODE_REPLACED = "node_replaced"  # deleted and re-created under the same name (a new czxid); data is the new node's
-CHILD_ADDED = "child_added"  # path is the child's full path
-CHILD_REMOVED = "child_removed"
-DATA_CHANGED = "data_changed"
-SESSION_SUSPENDED = "session_suspended"  # connection to the current member lost; kazoo tries the others
-SESSION_RESUMED = "session_resumed"  # same session, another (or the same) member
-SESSION_LOST = "session_lost"  # the session expired: every ephemeral node it owned is gone
-SESSION_RECONNECTED = "session_reconnected"  # a new session; the tree was re-read and diffed
-WATCH_ERROR = "watch_error"  # an unexpected failure while re-reading; the stream goes on
+
+class ZkEventKind(StrEnum):
+    """What an event says happened (the strings `zk watch` prints)."""
+
+    NODE_CREATED = "node_created"  # the watched root appeared (or re-appeared)
+    NODE_DELETED = "node_deleted"
+    NODE_REPLACED = "node_replaced"  # deleted and re-created under the same name (a new czxid); data is the new node's
+    CHILD_ADDED = "child_added"  # path is the child's full path
+    CHILD_REMOVED = "child_removed"
+    DATA_CHANGED = "data_changed"
+    SESSION_SUSPENDED = "session_suspended"  # connection to the current member lost; kazoo tries the others
+    SESSION_RESUMED = "session_resumed"  # same session, another (or the same) member
+    SESSION_LOST = "session_lost"  # the session expired: every ephemeral node it owned is gone
+    SESSION_RECONNECTED = "session_reconnected"  # a new session; the tree was re-read and diffed
+    WATCH_ERROR = "watch_error"  # an unexpected failure while re-reading; the stream goes on
+
 
 # The safety net's period: a full re-read and diff of the watched tree.
 RESYNC_INTERVAL_S = 30.0
@@ -50,7 +56,7 @@ RESYNC_INTERVAL_S = 30.0
 
 @dataclass
 class ZkEvent:
-    kind: str
+    kind: ZkEventKind
     path: str
     ts: float = field(default_factory=time.time)
     data: bytes | None = None  # the node's data when known (added children within depth, data changes)
@@ -59,7 +65,7 @@ class ZkEvent:
     initial: bool = False  # part of the first read (the baseline), not a change
 
     def to_dict(self) -> dict[str, Any]:
-        from svcctl.zk.tree import decode_json
+        from svcctl.zk.znode import decode_json
 
         text, parsed = decode_json(self.data)
         out: dict[str, Any] = {"ts": self.ts, "kind": self.kind, "path": self.path}
@@ -70,15 +76,6 @@ class ZkEvent:
         if self.ephemeral_owner is not None:
             out["ephemeral_owner"] = hex(self.ephemeral_owner)
         return out
-
-
-@dataclass
-class NodeState:
-    data: bytes
-    version: int
-    czxid: int
-    ephemeral_owner: int
-    children: set[str]
 
 
 _RESYNC = object()  # queue marker: re-read the whole tree and diff (reconnected, or the safety net)
@@ -101,7 +98,7 @@ class TreeWatcher:
         self.on_event = on_event
         self.emit_initial = emit_initial
         self.resync_interval = resync_interval
-        self.nodes: dict[str, NodeState] = {}
+        self.nodes: dict[str, ZnodeSnapshot] = {}
         self.resyncs = 0  # full re-reads done (the baseline is not one)
         self.item_started = 0.0  # time.monotonic() when the firing being handled was taken: reads after it see its change
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -174,7 +171,8 @@ class TreeWatcher:
                 # next full re-read repairs what this read missed).
                 if not self._is_connection_error(exc):
                     try:
-                        self._emit(ZkEvent(WATCH_ERROR, self.root, data=f"{type(exc).__name__}: {exc}".encode()))
+                        error = f"{type(exc).__name__}: {exc}".encode()
+                        self._emit(ZkEvent(ZkEventKind.WATCH_ERROR, self.root, data=error))
                     except Exception:  # noqa: BLE001 - a consumer that fails on the report too: the stream still goes on
                         pass
                 if self.resync_interval > 0:
@@ -195,16 +193,16 @@ class TreeWatcher:
     def _state_change(self, state: str) -> None:
         previous, self._last_state = self._last_state, state
         if state == "SUSPENDED":
-            self._emit(ZkEvent(SESSION_SUSPENDED, self.root))
+            self._emit(ZkEvent(ZkEventKind.SESSION_SUSPENDED, self.root))
         elif state == "LOST":
-            self._emit(ZkEvent(SESSION_LOST, self.root))
+            self._emit(ZkEvent(ZkEventKind.SESSION_LOST, self.root))
         elif state == "CONNECTED":
             # kazoo re-arms watches itself on a resumed session, but a lost session lost them:
             # re-read everything either way, the diff reports what changed in between.
             if previous == "LOST":
-                self._emit(ZkEvent(SESSION_RECONNECTED, self.root))
+                self._emit(ZkEvent(ZkEventKind.SESSION_RECONNECTED, self.root))
             elif previous == "SUSPENDED":
-                self._emit(ZkEvent(SESSION_RESUMED, self.root))
+                self._emit(ZkEvent(ZkEventKind.SESSION_RESUMED, self.root))
             self._queue.put(_RESYNC)
 
     def _emit(self, event: ZkEvent) -> None:
@@ -216,9 +214,10 @@ class TreeWatcher:
         except Exception as exc:
             # The local copy already holds this change: a consumer failing on one event must
             # not lose the events after it in the same diff. It hears of its own failure once.
-            if event.kind == WATCH_ERROR:
+            if event.kind == ZkEventKind.WATCH_ERROR:
                 return
-            self._emit(ZkEvent(WATCH_ERROR, event.path, data=f"consumer failed on {event.kind}: {type(exc).__name__}: {exc}".encode()))
+            error = f"consumer failed on {event.kind}: {type(exc).__name__}: {exc}".encode()
+            self._emit(ZkEvent(ZkEventKind.WATCH_ERROR, event.path, data=error))
 
     def _level(self, path: str) -> int:
         if path == self.root:
@@ -232,7 +231,7 @@ class TreeWatcher:
         prefix = self.root.rstrip("/") + "/"
         return path.startswith(prefix) and (self.depth is None or self._level(path) <= self.depth)
 
-    def _subtree(self, path: str, nodes: dict[str, NodeState] | None = None) -> list[str]:
+    def _subtree(self, path: str, nodes: dict[str, ZnodeSnapshot] | None = None) -> list[str]:
         """`path` and its known descendants, parents first."""
         nodes = self.nodes if nodes is None else nodes
         prefix = path.rstrip("/") + "/"
@@ -240,21 +239,21 @@ class TreeWatcher:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _read(self, path: str) -> NodeState | None:
+    def _read(self, path: str) -> ZnodeSnapshot | None:
         """One node with both watches re-armed; None when it does not exist."""
         from kazoo.exceptions import NoNodeError
 
         try:
             data, stat = self.client.get(path, watch=self._on_watch)
-            kids = set(self.client.get_children(path, watch=self._on_watch))
+            kids = self.client.get_children(path, watch=self._on_watch)
         except NoNodeError:
             return None
-        return NodeState(data or b"", stat.version, stat.czxid, stat.ephemeralOwner, kids)
+        return ZnodeSnapshot.from_kazoo(path, data, stat, kids)
 
-    def _read_tree(self, path: str) -> dict[str, NodeState]:
+    def _read_tree(self, path: str) -> dict[str, ZnodeSnapshot]:
         """`path` and every descendant within depth, read now (nodes that vanish while we read
         are left out: their parent's watch reports them)."""
-        out: dict[str, NodeState] = {}
+        out: dict[str, ZnodeSnapshot] = {}
         pending = [path]
         while pending:
             current = pending.pop()
@@ -267,7 +266,7 @@ class TreeWatcher:
 
     # --- diffing -------------------------------------------------------------------------------
 
-    def _apply(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+    def _apply(self, path: str, old: dict[str, ZnodeSnapshot], new: dict[str, ZnodeSnapshot]) -> None:
         """Make the local copy of `path`'s subtree `new` (it was `old`) and report the difference:
         removals deepest first, then replacements, additions and data changes parents first."""
         for p in old:
@@ -278,34 +277,36 @@ class TreeWatcher:
         for p in sorted(new, key=lambda p: (p.count("/"), p)):
             state, before = new[p], old.get(p)
             if before is None:
-                if p == self.root:
-                    self._emit(ZkEvent(NODE_CREATED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
-                else:
-                    self._emit(ZkEvent(CHILD_ADDED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+                kind = ZkEventKind.NODE_CREATED if p == self.root else ZkEventKind.CHILD_ADDED
             elif before.czxid != state.czxid:
-                self._emit(ZkEvent(NODE_REPLACED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+                kind = ZkEventKind.NODE_REPLACED
             elif before.version != state.version:
-                self._emit(ZkEvent(DATA_CHANGED, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner))
+                kind = ZkEventKind.DATA_CHANGED
+            else:
+                kind = None
+            if kind is not None:
+                self._emit(ZkEvent(kind, p, data=state.data, version=state.version,
+                                   ephemeral_owner=state.ephemeral_owner))
             if not self._within_children(p):
                 # Beyond depth only the names are followed.
                 before_kids = before.children if before is not None else set()
                 for name in sorted(before_kids - state.children):
-                    self._emit(ZkEvent(CHILD_REMOVED, join_path(p, name)))
+                    self._emit(ZkEvent(ZkEventKind.CHILD_REMOVED, join_path(p, name)))
                 for name in sorted(state.children - before_kids):
-                    self._emit(ZkEvent(CHILD_ADDED, join_path(p, name)))
+                    self._emit(ZkEvent(ZkEventKind.CHILD_ADDED, join_path(p, name)))
 
     def _within_children(self, path: str) -> bool:
         return self.depth is None or self._level(path) < self.depth
 
-    def _report_removed(self, path: str, old: dict[str, NodeState], new: dict[str, NodeState]) -> None:
+    def _report_removed(self, path: str, old: dict[str, ZnodeSnapshot], new: dict[str, ZnodeSnapshot]) -> None:
         # Called once the local copy is updated: a node whose parent is still there is a child
         # removed (whichever firing found it gone first); the root, or a node whose parent
         # went too, is deleted.
         parent = path.rsplit("/", 1)[0] or "/"
         if path != self.root and parent in self.nodes:
-            self._emit(ZkEvent(CHILD_REMOVED, path))
+            self._emit(ZkEvent(ZkEventKind.CHILD_REMOVED, path))
         else:
-            self._emit(ZkEvent(NODE_DELETED, path))
+            self._emit(ZkEvent(ZkEventKind.NODE_DELETED, path))
 
     def _sync(self, path: str) -> None:
         """A firing for `path`: re-read it; a new identity re-reads its subtree; a changed child
@@ -320,7 +321,7 @@ class TreeWatcher:
         if state is None:
             old = {p: self.nodes[p] for p in self._subtree(path)}
             if not is_root and parent in self.nodes:
-                self.nodes[parent].children.discard(path.rsplit("/", 1)[1])
+                self._child_listed(parent, path.rsplit("/", 1)[1], False)
             self._apply(path, old, {})
             if is_root and self.client.exists(path, watch=self._on_watch) is not None:
                 self._sync(path)  # re-created between the two calls
@@ -335,7 +336,7 @@ class TreeWatcher:
                 if self._within(child):
                     new.update(self._read_tree(child))
             if not is_root:
-                self.nodes[parent].children.add(path.rsplit("/", 1)[1])
+                self._child_listed(parent, path.rsplit("/", 1)[1], True)
             self._apply(path, old, new)
             return
         # The same node: its data, and its child list by identity of what we track.
@@ -353,8 +354,14 @@ class TreeWatcher:
             self._apply(path, old, new)
             return
         # Children that were listed but vanished while we read: drop them from the list too.
-        state.children = {n for n in state.children if join_path(path, n) in new or join_path(path, n) in self.nodes}
+        listed = (n for n in state.children if join_path(path, n) in new or join_path(path, n) in self.nodes)
+        new[path] = state.with_children(listed)
         self._apply(path, old, new)
+
+    def _child_listed(self, parent: str, name: str, listed: bool) -> None:
+        """The local copy of `parent` lists `name` among its children, or no longer does."""
+        known = self.nodes[parent].children or frozenset()
+        self.nodes[parent] = self.nodes[parent].with_children(known | {name} if listed else known - {name})
 
     def _full_resync(self) -> None:
         """The whole tree re-read and diffed against the local copy."""
@@ -380,8 +387,9 @@ def describe(event: ZkEvent, summarize: Callable[[bytes | str | None, int], str]
     from svcctl.zk.tree import data_summary
 
     extra = ""
-    if event.kind in (DATA_CHANGED, CHILD_ADDED, NODE_CREATED, NODE_REPLACED) and event.data:
+    with_data = (ZkEventKind.DATA_CHANGED, ZkEventKind.CHILD_ADDED, ZkEventKind.NODE_CREATED, ZkEventKind.NODE_REPLACED)
+    if event.kind in with_data and event.data:
         extra = "  " + (summarize or data_summary)(event.data, 80)
-    if event.version is not None and event.kind == DATA_CHANGED:
+    if event.version is not None and event.kind == ZkEventKind.DATA_CHANGED:
         extra = f"  v{event.version}" + extra
     return f"{event.kind:<20} {event.path}{extra}"

@@ -31,6 +31,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -61,12 +62,22 @@ DRAIN_TIMEOUT = 30.0
 SPARE_BACKENDS = 32
 
 
+class OpKind(StrEnum):
+    """A runtime-API step (the controller's method `_<kind>` does it): assign (a spare backend to
+    a new service), add (a server), drain (maint) or ready (back from draining). Drained servers
+    are deleted apart, once their connections are gone."""
+
+    ASSIGN = "assign"
+    ADD = "add"
+    DRAIN = "drain"
+    READY = "ready"
+
+
 @dataclass(frozen=True)
 class Op:
-    """One runtime-API step: assign (a spare backend to a new service), add, drain (maint),
-    ready (back from draining) or delete."""
+    """One runtime-API step."""
 
-    kind: str
+    kind: OpKind
     service: str
     address: str = ""
 
@@ -88,19 +99,19 @@ def plan(desired: dict[str, set[str]], known: set[str], servers: dict[str, dict[
     new = sorted(set(desired) - known)
     if len(new) > spares:
         return Plan(reload=True)
-    result = Plan(ops=[Op("assign", name) for name in new])
+    result = Plan(ops=[Op(OpKind.ASSIGN, name) for name in new])
     for service in sorted(known | set(new)):
         wanted = desired.get(service, set())
         current = servers.get(service, {})
         for address in sorted(wanted):
             state = current.get(address)
             if state is None:
-                result.ops.append(Op("add", service, address))
+                result.ops.append(Op(OpKind.ADD, service, address))
             elif state == DRAINING:
-                result.ops.append(Op("ready", service, address))
+                result.ops.append(Op(OpKind.READY, service, address))
         for address, state in sorted(current.items()):
             if address not in wanted and state == READY:
-                result.ops.append(Op("drain", service, address))
+                result.ops.append(Op(OpKind.DRAIN, service, address))
     return result
 
 
