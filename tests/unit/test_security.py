@@ -260,8 +260,9 @@ def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_
     # Backoffs 0.2, 0.4, 0.8 s: within 1.3 s the first client and at most three replacements.
     assert 2 <= RefusedLater.made <= 4
     # In the daemon loop too: a dead client is replaced only after its backoff.
-    keeper._next_client_at = 0.0
-    keeper._faults = 0
+    keeper = SessionKeeper([], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2)
+    keeper.client = RefusedLater()
+    keeper.client.start_async()  # refused at once
     made = RefusedLater.made
     assert keeper.check_dead() is False and RefusedLater.made == made  # logged, backoff begins
     assert keeper.check_dead() is False and RefusedLater.made == made  # still waiting: no spin

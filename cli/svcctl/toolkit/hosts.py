@@ -34,7 +34,7 @@ from svcctl.errors import (
     WaitTimeoutError,
 )
 from svcctl.progress import Progress, no_progress
-from svcctl.wait import poll_until
+from svcctl.wait import Backoff, poll_until, retry
 
 if TYPE_CHECKING:
     import docker
@@ -440,19 +440,17 @@ class DownReport:
 
 
 def _remove_volume(volume, attempts: int = 30) -> None:
-    """A volume is briefly "in use" after its container's forced removal returns: retried."""
+    """A volume is briefly "in use" (HTTP 409) after its container's forced removal returns:
+    retried every second, `attempts` tries in all."""
     import docker.errors
 
-    for attempt in range(attempts):
+    def remove() -> None:
         try:
             volume.remove(force=True)
-            return
         except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409 or attempt == attempts - 1:
-                raise
-            time.sleep(1)
+            pass
+
+    retry(remove, Backoff(1, factor=1, tries=attempts), lambda exc: isinstance(exc, docker.errors.APIError) and exc.status_code == 409)
 
 
 def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
