@@ -73,7 +73,7 @@ def main() -> int:
     if shutil.which("docker") is None:
         print("docker CLI missing", file=sys.stderr)
         return 1
-    settings = Settings()
+    settings = Settings.from_environ(os.environ)
     zoo1 = f"{container_prefix(settings.project)}zoo1"
     commands = {
         "svcctl zk ls": [SVCCTL, "zk", "ls", PATH],

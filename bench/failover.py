@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import sys
 import threading
 import time
@@ -45,7 +46,7 @@ def fault_table(runs: int) -> None:
     from svcctl.config.settings import Settings
     from svcctl.walkthrough import faults
 
-    settings = Settings()
+    settings = Settings.from_environ(os.environ)
     rows = []
     for fault in faults.parse_faults("faults", over_hosts=settings.layout is not None):
         results = []
@@ -101,8 +102,8 @@ def latency_run(n: int) -> int:
     from svcctl.wait import poll_until
     from tests.e2e.helpers_zk import base_image
 
-    settings = Settings()
-    engine = docker_client(timeout=120)  # the engine svcctl selects (--context, DOCKER_HOST, the current context)
+    settings = Settings.from_environ(os.environ)
+    engine = docker_client(settings.engine, timeout=120)  # the engine svcctl selects (--context, DOCKER_HOST, the current context)
     image = base_image(engine)
     ready = threading.Event()
     stop = threading.Event()

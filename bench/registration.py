@@ -362,7 +362,7 @@ def registrator_names() -> list[str]:
     from svcctl.config.settings import Settings
     from svcctl.ensemble.project import REGISTRATOR_SERVICES, container_prefix
 
-    prefix = container_prefix(Settings().project)
+    prefix = container_prefix(Settings.from_environ(os.environ).project)
     return [f"{prefix}{s}" for s in REGISTRATOR_SERVICES]
 
 

@@ -5,6 +5,7 @@ payload format."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -41,7 +42,7 @@ def base_image(engine) -> str:
     from svcctl.config.settings import Settings
     from svcctl.docker.images import resolve_base_image
 
-    return resolve_base_image(engine, Settings().base_image)
+    return resolve_base_image(engine, Settings.from_environ(os.environ).base_image)
 
 
 def start_responder(engine):

@@ -86,15 +86,12 @@ def test_state_dir_is_in_the_checkout_or_per_user_for_an_installed_copy(tmp_path
     assert state_dir(installed, "p", env={"HOME": str(tmp_path / "home")}) == tmp_path / "home" / ".local" / "state" / "svcctl" / "p"
 
 
-def test_settings_read_the_environment(monkeypatch):
-    monkeypatch.setenv("SVCCTL_PROJECT", "svcctl-x")
-    monkeypatch.setenv("SVCCTL_ZK_PORTS", "1,2,3")
-    monkeypatch.setenv("SVCCTL_BASE_IMAGE", "debian:test")
-    monkeypatch.delenv("SVCCTL_ZK", raising=False)
-    settings = Settings()
+def test_settings_read_the_environment():
+    environ = {"SVCCTL_PROJECT": "svcctl-x", "SVCCTL_ZK_PORTS": "1,2,3", "SVCCTL_BASE_IMAGE": "debian:test"}
+    settings = Settings.from_environ(environ)
     assert (settings.project, settings.zk_ports, settings.base_image) == ("svcctl-x", (1, 2, 3), "debian:test")
     assert settings.zk == "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"
-    assert Settings(project="other").project == "other"
+    assert Settings.from_environ(environ, project="other").project == "other"
 
 
 @pytest.mark.parametrize("text, expected", [("127.0.0.1", "127.0.0.1"), (" 10.0.0.5 ", "10.0.0.5"), ("::1", "::1")])
@@ -108,8 +105,41 @@ def test_parse_ip_refuses_what_would_break_a_znode_name(text):
         parse_ip(text, "--ip")
 
 
-def test_ensemble_hosts_follow_the_ports_not_the_client_string(monkeypatch):
-    monkeypatch.setenv("SVCCTL_ZK_PORTS", "12181,12182,12183")
-    settings = Settings(zk="10.0.0.9:2181")
+def test_ensemble_hosts_follow_the_ports_not_the_client_string():
+    settings = Settings.from_environ({"SVCCTL_ZK_PORTS": "12181,12182,12183"}, zk="10.0.0.9:2181")
     assert [str(h) for h in settings.ensemble_hosts] == ["127.0.0.1:12181", "127.0.0.1:12182", "127.0.0.1:12183"]
     assert [str(h) for h in settings.zk_hosts] == ["10.0.0.9:2181"]
+
+
+def test_settings_are_frozen_and_a_changed_one_is_a_new_one():
+    import dataclasses
+
+    settings = Settings(zk="10.0.0.9:2181", project="p")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.zk = "10.0.0.8:2181"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.layout = None  # type: ignore[misc]
+    other = dataclasses.replace(settings, zk="10.0.0.8:2181")
+    assert (settings.zk, other.zk, other.project, other.engine) == ("10.0.0.9:2181", "10.0.0.8:2181", "p", settings.engine)
+
+
+def test_settings_from_an_environment_read_only_that_one(monkeypatch):
+    import os
+
+    monkeypatch.setenv("SVCCTL_PROJECT", "from-the-process")
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.9.9.9:2375")
+    before = dict(os.environ)
+    environ = {"SVCCTL_PROJECT": "from-the-snapshot", "DOCKER_HOST": "tcp://10.0.0.5:2375", "SVCCTL_ZK_CA": "/x/ca.pem"}
+    settings = Settings.from_environ(environ)
+    assert (settings.project, settings.zk_ca, settings.engine.host) == ("from-the-snapshot", "/x/ca.pem", "tcp://10.0.0.5:2375")
+    assert dict(os.environ) == before and environ["DOCKER_HOST"] == "tcp://10.0.0.5:2375"
+    assert Settings.from_environ(environ, project="by-option").project == "by-option"  # an option wins over its variable
+    # Built directly, a field left out is svcctl's default, not the process environment's.
+    assert Settings().project == "svcctl"
+
+
+def test_a_bad_project_name_is_refused_when_the_settings_are_made():
+    with pytest.raises(BadInputError, match="bad project name"):
+        Settings.from_environ({"SVCCTL_PROJECT": "Not_Lower"})
+    with pytest.raises(BadInputError, match="bad project name"):
+        Settings(project="a/b")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint, context_endpoint, resolve_engine, select_engine
+from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint, cli_environment, context_endpoint, resolve_engine
 from svcctl.config.layout import ClusterLayout, HostMember, load_layout, remove_layout, save_layout
 from svcctl.config.settings import ZkHost
 from svcctl.ensemble.hosts import parse_contexts
@@ -54,15 +54,16 @@ def test_unknown_context_is_not_found_with_a_fix(docker_config):
     assert "docker context ls" in info.value.fix
 
 
-def test_select_engine_turns_a_context_into_docker_host(docker_config):
-    env = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/elsewhere"}
-    endpoint = select_engine(None, env)
+def test_a_context_becomes_docker_host_in_the_environment_of_a_docker_child(docker_config):
+    parent = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/elsewhere"}
+    endpoint = resolve_engine(None, parent)
+    env = cli_environment(endpoint, parent)
     assert env["DOCKER_HOST"] == "tcp://10.0.0.13:2375" and "DOCKER_CONTEXT" not in env
     assert "DOCKER_TLS_VERIFY" not in env and "DOCKER_CERT_PATH" not in env  # a plain context after a TLS one
     assert endpoint.address == "10.0.0.13"
+    assert parent["DOCKER_CONTEXT"] == "h3" and "DOCKER_HOST" not in parent  # the parent's own is not written
     untouched = {"DOCKER_CONFIG": str(docker_config)}
-    select_engine(None, untouched)
-    assert "DOCKER_HOST" not in untouched
+    assert "DOCKER_HOST" not in cli_environment(resolve_engine(None, untouched), untouched)
 
 
 def test_endpoint_address_is_loopback_for_a_socket():
@@ -171,8 +172,9 @@ def make_tls_context(config_dir, name: str, host: str) -> str:
 
 def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_path):
     tls = make_tls_context(tmp_path, "secure", "tcp://10.0.0.14:2376")
-    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "secure"}
-    endpoint = select_engine(None, env)
+    parent = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "secure"}
+    endpoint = resolve_engine(None, parent)
+    env = cli_environment(endpoint, parent)
     assert endpoint == EngineEndpoint("tcp://10.0.0.14:2376", "secure", tls)
     assert env["DOCKER_TLS_VERIFY"] == "1" and env["DOCKER_CERT_PATH"] == tls
     ca, cert, key = (f"{tls}/{f}" for f in ("ca.pem", "cert.pem", "key.pem"))
@@ -244,3 +246,82 @@ def test_a_layout_recorded_on_plain_engines_follows_them_to_tls(tmp_path):
     hosts = load_layout(settings.state_path(), "p").hosts
     assert hosts[0] == HostMember("p-host1", "tcp://10.9.0.11:2376", "10.9.0.11", 1, tls_dir="/tls/p-host1")
     assert hosts[1] == old.hosts[1]  # not one of these hosts: untouched
+
+
+def test_a_docker_host_that_verifies_tls_names_its_material():
+    endpoint = resolve_engine(None, {"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs"})
+    assert endpoint == EngineEndpoint("tcp://10.0.0.5:2376", None, "/certs")
+    assert resolve_engine(None, {"DOCKER_HOST": "tcp://10.0.0.5:2375", "DOCKER_TLS_VERIFY": ""}).tls_dir is None
+
+
+def test_the_chosen_context_reaches_the_sdk_the_cli_and_compose_without_the_process_environment(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    import docker
+
+    from svcctl.config.settings import Settings
+    from svcctl.docker import engine as docker_engine
+    from svcctl.ensemble.project import compose_client
+
+    tls = make_tls_context(tmp_path / "docker", "secure", "tcp://10.0.0.14:2376")
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    settings = Settings.from_environ({"DOCKER_CONFIG": str(tmp_path / "docker")}, context="secure",
+                                     project_dir=str(fake_checkout(tmp_path / "checkout")), project="p")
+    assert settings.engine == EngineEndpoint("tcp://10.0.0.14:2376", "secure", tls)
+
+    made = []
+
+    class FakeClient:
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+
+        def ping(self):
+            return True
+
+    monkeypatch.setattr(docker, "DockerClient", FakeClient)
+    docker_engine.docker_client(settings.engine)
+    assert made[0]["base_url"] == "tcp://10.0.0.14:2376" and made[0]["tls"].ca_cert == f"{tls}/ca.pem"
+    assert made[0]["tls"].cert == (f"{tls}/cert.pem", f"{tls}/key.pem")
+
+    runs = []
+    monkeypatch.setattr(docker_engine.shutil, "which", lambda _name: "/usr/bin/docker")
+    monkeypatch.setattr(docker_engine.subprocess, "run", lambda args, **kwargs: runs.append(kwargs) or subprocess.CompletedProcess(args, 0, "", ""))
+    docker_engine.run_docker_cli(["info"], settings.engine)
+    assert runs[0]["env"]["DOCKER_HOST"] == "tcp://10.0.0.14:2376"
+    assert (runs[0]["env"]["DOCKER_TLS_VERIFY"], runs[0]["env"]["DOCKER_CERT_PATH"]) == ("1", tls)
+    docker_engine.run_docker_cli(["compose", "version"], None)
+    assert runs[1]["env"] is None  # a command that reaches no engine: the parent's environment
+
+    compose = compose_client(settings)
+    config = compose.client_config
+    assert (config.host, config.tlsverify, str(config.tlscacert)) == ("tcp://10.0.0.14:2376", True, f"{tls}/ca.pem")
+    assert dict(os.environ) == before
+
+
+def test_the_cli_resolves_context_without_writing_the_process_environment(tmp_path, monkeypatch):
+    import os
+
+    from svcctl.cli.main import app
+
+    make_tls_context(tmp_path, "secure", "tcp://10.0.0.14:2376")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    assert app(["--context", "secure", "version"], standalone_mode=False, prog_name="svcctl") in (None, 0)
+    assert dict(os.environ) == before
+    with pytest.raises(NotFoundError, match="'nope' does not exist"):
+        app(["--context", "nope", "version"], standalone_mode=False, prog_name="svcctl")
+
+
+def test_another_context_is_new_settings_on_that_engine(docker_config):
+    from svcctl.config.settings import Settings
+
+    settings = Settings.from_environ({"DOCKER_CONFIG": str(docker_config), "DOCKER_HOST": "tcp://1.2.3.4:2375"})
+    assert settings.engine.host == "tcp://1.2.3.4:2375"
+    moved = settings.for_context("h2")
+    assert (moved.context, moved.engine) == ("h2", EngineEndpoint("tcp://10.0.0.12:2375", "h2"))
+    assert settings.engine.host == "tcp://1.2.3.4:2375"  # the first ones unchanged

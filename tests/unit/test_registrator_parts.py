@@ -160,6 +160,50 @@ def test_a_create_whose_service_node_was_pruned_meanwhile_recreates_it():
     assert client.exists(path(2)).ephemeralOwner == OURS
 
 
+def test_a_create_whose_service_node_never_stays_fails_with_no_node_after_its_tries():
+    from svcctl.registrator.writer import CREATE_ATTEMPTS
+
+    client = elected_client()
+    client.ensure_path = lambda path: None  # a prune that wins every race: the parent is never there
+    writer = FencedWriter(lambda: client)
+    outcome = writer.apply([Op("create", path(1), registration(1))], LOCK, encode)[0]
+    assert (outcome.status, outcome.error) == ("failed", "NoNodeError")
+    assert client.transactions == 1 + CREATE_ATTEMPTS  # the op's own, then each try of the create
+
+
+def test_a_create_that_loses_its_connection_is_not_tried_again():
+    from concurrent.futures import Future
+
+    from kazoo.exceptions import ConnectionLoss, NoNodeError
+
+    client = elected_client()
+    commits = iter([[None, NoNodeError()], [None, NoNodeError()], ConnectionLoss()])
+
+    class Tx:
+        def check(self, path, version):
+            pass
+
+        def create(self, path, value=b"", acl=None, ephemeral=False, sequence=False):
+            pass
+
+        def commit(self):
+            result = next(commits)
+            if isinstance(result, Exception):
+                raise result
+            return result
+
+        def commit_async(self):
+            done = Future()
+            done.set_result(self.commit())
+            done.get = done.result  # kazoo's async result says get()
+            return done
+
+    client.transaction = Tx
+    outcome = FencedWriter(lambda: client).apply([Op("create", path(1), registration(1))], LOCK, encode)[0]
+    assert (outcome.status, outcome.error) == ("failed", "ConnectionLoss")
+    assert next(commits, None) is None  # the op's commit, the create's NoNode, its next try lost: no further try
+
+
 def test_prune_parent_keeps_a_service_node_with_children_or_too_young():
     client = elected_client()
     client.ensure_path("/services/busy")

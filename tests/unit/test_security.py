@@ -260,8 +260,9 @@ def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_
     # Backoffs 0.2, 0.4, 0.8 s: within 1.3 s the first client and at most three replacements.
     assert 2 <= RefusedLater.made <= 4
     # In the daemon loop too: a dead client is replaced only after its backoff.
-    keeper._next_client_at = 0.0
-    keeper._faults = 0
+    keeper = SessionKeeper([], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2)
+    keeper.client = RefusedLater()
+    keeper.client.start_async()  # refused at once
     made = RefusedLater.made
     assert keeper.check_dead() is False and RefusedLater.made == made  # logged, backoff begins
     assert keeper.check_dead() is False and RefusedLater.made == made  # still waiting: no spin
@@ -404,6 +405,8 @@ def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monke
     """One project's one-engine cluster and its cluster over hosts hold their data on different
     engines: neither's mode answers for the other's (a secured local cluster must not make an
     open cluster over hosts look secured, nor send `cluster down --volumes` to the wrong data)."""
+    from dataclasses import replace
+
     from svcctl.config.layout import ClusterLayout, HostMember
     from svcctl.security.mode import project_mode
 
@@ -413,14 +416,14 @@ def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monke
     record_mode(state, "p1", SECURE)
     record_mode(state, "p1", OPEN, over_hosts=True)
     assert project_mode(settings) == SECURE
-    settings.layout = ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),))
+    settings = replace(settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),)))
     assert project_mode(settings) == OPEN
     forget_mode(state, "p1", over_hosts=True)
-    settings.layout = None
+    settings = replace(settings, layout=None)
     assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) is None
     # State of an svcctl that kept one mode file per project: a layout recorded, no hosts' mode.
     # The hosts take the one file's mode over, once; the one-engine cluster keeps its own.
-    settings.layout = ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2375", "10.0.0.11", 1),))
+    settings = replace(settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2375", "10.0.0.11", 1),)))
     assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) == SECURE
     record_mode(state, "p1", OPEN)
     assert project_mode(settings) == SECURE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from svcctl.cli.output import print_json, print_table, progress
+from svcctl.config.settings import Settings
 from svcctl.ensemble import current
 from svcctl.ensemble import local as core
 from svcctl.progress import no_progress
@@ -33,18 +34,18 @@ def _print_nodes(nodes: list[core.MemberStatus]) -> None:
     )
 
 
-def _registrators(ctx: typer.Context, nodes: list[core.MemberStatus]) -> list:
+def _registrators(settings: Settings, nodes: list[core.MemberStatus]) -> list:
     from svcctl.ensemble.status import cluster_registrators
     from svcctl.zk.fourletter import SERVING_MODES
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
     zk_reachable = any(n.stats.mode in SERVING_MODES for n in nodes)
-    if ctx.obj.layout is not None:
+    if settings.layout is not None:
         from svcctl.ensemble.hosts import registrator_rows
         from svcctl.ensemble.placement import host_states
 
-        return registrator_rows(ctx.obj, host_states(ctx.obj), zk_reachable)
-    return cluster_registrators(ctx.obj, zk_reachable=zk_reachable)
+        return registrator_rows(settings, host_states(settings), zk_reachable)
+    return cluster_registrators(settings, zk_reachable=zk_reachable)
 
 
 def _print_registrators(rows: list) -> None:
@@ -56,21 +57,21 @@ def _print_registrators(rows: list) -> None:
     print_registrators(rows)
 
 
-def _security(ctx: typer.Context) -> dict:
+def _security(settings: Settings) -> dict:
     from svcctl.security.mode import OPEN, SECURE, project_mode
 
-    mode = project_mode(ctx.obj) or OPEN
+    mode = project_mode(settings) or OPEN
     info = {"mode": mode}
     if mode == SECURE:
         from svcctl.security.mode import project_pki
 
-        info["ca"] = str(project_pki(ctx.obj).ca)
+        info["ca"] = str(project_pki(settings).ca)
     return info
 
 
-def _print_all(ctx: typer.Context, nodes: list[core.MemberStatus], json_out: bool, health: str | None = None) -> None:
-    rows = _registrators(ctx, nodes)
-    security = _security(ctx)
+def _print_all(settings: Settings, nodes: list[core.MemberStatus], json_out: bool, health: str | None = None) -> None:
+    rows = _registrators(settings, nodes)
+    security = _security(settings)
     health = health or core.ensemble_health([n.stats.mode for n in nodes])
     if json_out:
         print_json({"health": health, "security": security, "members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
@@ -95,15 +96,16 @@ def up(
     from svcctl.ensemble.hosts import parse_contexts
 
     contexts = parse_contexts(hosts) if hosts is not None else None
-    nodes = current.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts, secure=secure, rotate=rotate)
-    _print_all(ctx, nodes, json_out)
+    settings, nodes = current.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts,
+                                 secure=secure, rotate=rotate)
+    _print_all(settings, nodes, json_out)
 
 
 @app.command()
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
     nodes = core.status(ctx.obj)
-    _print_all(ctx, nodes, json_out, core.ensemble_health([n.stats.mode for n in nodes]))
+    _print_all(ctx.obj, nodes, json_out, core.ensemble_health([n.stats.mode for n in nodes]))
     core.require_healthy(nodes)
 
 

@@ -20,7 +20,7 @@ def doctor(
     """Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."""
     settings = ctx.obj
     tls = client_tls(settings)
-    checks = fix_all(settings.zk_hosts, no_progress if json_out else progress, tls) if fix else run_checks(settings.zk_hosts, tls)
+    checks = fix_all(settings, no_progress if json_out else progress, tls) if fix else run_checks(settings, tls)
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from svcctl import __version__
+from svcctl.cli.output import env_help
 from svcctl.config.settings import Settings, parse_zk_hosts
 from svcctl.errors import BadInputError, SvcctlError
 
@@ -155,31 +156,30 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    zk: str = typer.Option(None, "--zk", envvar="SVCCTL_ZK", help="ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up --hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]"),
-    project: str = typer.Option(None, "--project", envvar="SVCCTL_PROJECT", help="Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]"),
-    project_dir: str = typer.Option(None, "--project-dir", envvar="SVCCTL_PROJECT_DIR", help="Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]"),
+    zk: str = typer.Option(None, "--zk", help=env_help("ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up --hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]", "SVCCTL_ZK")),
+    project: str = typer.Option(None, "--project", help=env_help("Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]", "SVCCTL_PROJECT")),
+    project_dir: str = typer.Option(None, "--project-dir", help=env_help("Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]", "SVCCTL_PROJECT_DIR")),
     context: str = typer.Option(None, "--context", help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]"),
-    zk_ca: str = typer.Option(None, "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]"),
-    zk_cert: str = typer.Option(None, "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM) for a secured ensemble: the identity its ACLs know."),
-    zk_key: str = typer.Option(None, "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of --zk-cert."),
+    zk_ca: str = typer.Option(None, "--zk-ca", help=env_help("CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]", "SVCCTL_ZK_CA")),
+    zk_cert: str = typer.Option(None, "--zk-cert", help=env_help("Client certificate (PEM) for a secured ensemble: the identity its ACLs know.", "SVCCTL_ZK_CERT")),
+    zk_key: str = typer.Option(None, "--zk-key", help=env_help("Private key (PEM) of --zk-cert.", "SVCCTL_ZK_KEY")),
 ) -> None:
     import os
+    from dataclasses import replace
 
     from svcctl.cli.output import quiet_kazoo_logging
-    from svcctl.config.engines import select_engine
     from svcctl.config.layout import recorded_layout
 
     quiet_kazoo_logging()
+    environ = dict(os.environ)  # a snapshot: Settings reads its variables from it, once
     overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("context", context), ("zk_ca", zk_ca), ("zk_cert", zk_cert), ("zk_key", zk_key)) if value}
-    settings = Settings(**overrides)
-    if not settings.project.replace("-", "").replace("_", "").isalnum() or settings.project != settings.project.lower():
-        raise BadInputError(f"bad project name {settings.project!r}", "use lowercase letters, digits, - and _, e.g. --project svcctl-dev")
-    # The docker SDK, the docker CLI and Compose (children) follow DOCKER_HOST: a context becomes one.
-    select_engine(settings.context, settings.docker_env(), os.environ)
+    # A bad project name, then an unknown Docker context (the engine is resolved here), fail
+    # before any command runs.
+    settings = Settings.from_environ(environ, **overrides)
     # A cluster recorded by `cluster up --hosts` gives the members when --zk/SVCCTL_ZK does not.
-    settings.layout = recorded_layout(settings)
-    if settings.layout is not None and not zk:
-        settings.zk = settings.layout.connect_string()
+    layout = recorded_layout(settings)
+    if layout is not None:
+        settings = replace(settings, layout=layout, zk=settings.zk if zk or environ.get("SVCCTL_ZK") else layout.connect_string())
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
 

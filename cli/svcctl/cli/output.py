@@ -9,6 +9,12 @@ from typing import Any, Iterable
 import typer
 
 
+def env_help(text: str, variable: str) -> str:
+    """An option's help naming the variable Settings reads in its stead, as typer's `envvar=`
+    shows one (typer itself does not read it: Settings.from_environ does, once)."""
+    return f"{text}  [env var: {variable}]"
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 

@@ -6,7 +6,7 @@ from enum import Enum
 
 import typer
 
-from svcctl.cli.output import print_json, print_table
+from svcctl.cli.output import env_help, print_json, print_table
 from svcctl.config.settings import DEFAULT_BASE
 
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
@@ -37,9 +37,9 @@ def run(
     session_timeout: float = typer.Option(10.0, "-session-timeout", "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
     registrator_id: str = typer.Option(None, "-id", "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
     host_ip: str = typer.Option(None, "-host-ip", "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
-    zk_ca: str = typer.Option(None, "-zk-ca", "--zk-ca", envvar="SVCCTL_ZK_CA", help="CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured]."),
-    zk_cert: str = typer.Option(None, "-zk-cert", "--zk-cert", envvar="SVCCTL_ZK_CERT", help="Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone)."),
-    zk_key: str = typer.Option(None, "-zk-key", "--zk-key", envvar="SVCCTL_ZK_KEY", help="Private key (PEM) of -zk-cert."),
+    zk_ca: str = typer.Option(None, "-zk-ca", "--zk-ca", help=env_help("CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured].", "SVCCTL_ZK_CA")),
+    zk_cert: str = typer.Option(None, "-zk-cert", "--zk-cert", help=env_help("Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone).", "SVCCTL_ZK_CERT")),
+    zk_key: str = typer.Option(None, "-zk-key", "--zk-key", help=env_help("Private key (PEM) of -zk-cert.", "SVCCTL_ZK_KEY")),
     zk_writers: list[str] = typer.Option([], "-zk-writer", "--zk-writer", envvar="SVCCTL_ZK_WRITERS",
                                          help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
@@ -58,7 +58,7 @@ def run(
     from svcctl.security.mode import client_tls
 
     registry = parse_registry_uri(uri)
-    # Our own options first, then the global ones, then the project's registrator identity.
+    # Our own options first, then the global ones (or SVCCTL_ZK_CA/_CERT/_KEY), then the project's registrator identity.
     settings = replace(ctx.obj, zk_ca=zk_ca or ctx.obj.zk_ca, zk_cert=zk_cert or ctx.obj.zk_cert, zk_key=zk_key or ctx.obj.zk_key)
     tls = client_tls(settings, identity="registrator", hosts=registry.hosts)
     if zk_writers and (tls is None or not tls.cert):
@@ -84,7 +84,7 @@ def run(
     options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address(), tags=tuple(split_tags(tags)), ip_label=ip_label or None)
     config = Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout,
                     retry=RetryPolicy(retry_attempts, retry_interval / 1000), keep_failed=deregister == Deregister.on_success, tls=tls)
-    run_registrator(config)
+    run_registrator(config, settings.engine)
 
 
 @app.command()

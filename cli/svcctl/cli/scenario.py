@@ -108,16 +108,10 @@ def run(
     """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer) or fault scenarios (exit 8 when an expectation fails)."""
     from svcctl.walkthrough import faults
 
-    if context:
-        import os
-
-        from svcctl.config.engines import select_engine
-
-        ctx.obj.context = context
-        select_engine(context, ctx.obj.docker_env(), os.environ)
+    settings = ctx.obj.for_context(context) if context else ctx.obj
     if faults.is_fault(which) or "," in which and all(faults.is_fault(w) for w in which.split(",")):
-        chosen = faults.parse_faults(which, over_hosts=ctx.obj.layout is not None)
-        results = faults.run_faults(ctx.obj, chosen, timeout=faults.DEFAULT_FAULT_TIMEOUT if timeout is None else timeout,
+        chosen = faults.parse_faults(which, over_hosts=settings.layout is not None)
+        results = faults.run_faults(settings, chosen, timeout=faults.DEFAULT_FAULT_TIMEOUT if timeout is None else timeout,
                                     on_progress=no_progress if json_out else progress, on_result=(lambda _: None) if json_out else print_fault)
         if json_out:
             print_json({"ok": all(r.ok for r in results), "faults": [r.to_dict() for r in results]})
@@ -130,7 +124,7 @@ def run(
         return
     steps = core.parse_selection(which)
     results = core.run(
-        ctx.obj,
+        settings,
         steps,
         timeout=core.DEFAULT_TIMEOUT if timeout is None else timeout,
         from_scratch=which.strip().lower() == "all",

@@ -228,7 +228,7 @@ def prune(
     try:
         from svcctl.docker.engine import running_container_ids
 
-        ids, engine = running_container_ids()  # imports docker: only this zk command does
+        ids, engine = running_container_ids(ctx.obj.engine)  # imports docker: only this zk command does
         containers = [core.ContainerInfo(container_id, None) for container_id in ids]
     except DockerUnavailableError as exc:
         containers, engine = None, None

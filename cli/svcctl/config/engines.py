@@ -8,7 +8,7 @@ import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, MutableMapping
+from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
@@ -84,31 +84,39 @@ def context_endpoint(name: str, env: Mapping[str, str]) -> EngineEndpoint:
     return EngineEndpoint(host, name, str(tls_dir) if (tls_dir / "ca.pem").is_file() else None)
 
 
+def _docker_host_tls_dir(env: Mapping[str, str]) -> str | None:
+    """A DOCKER_HOST that verifies TLS (DOCKER_TLS_VERIFY non-empty, as the docker CLI and SDK
+    read it): its material in DOCKER_CERT_PATH, else ~/.docker."""
+    if not env.get("DOCKER_TLS_VERIFY"):
+        return None
+    return env.get("DOCKER_CERT_PATH") or str(Path.home() / ".docker")
+
+
 def resolve_engine(context: str | None, env: Mapping[str, str]) -> EngineEndpoint:
     """Docker's precedence: --context, then DOCKER_HOST, then DOCKER_CONTEXT, then the CLI's
     current context, then the local socket. The context store is read only when one is named.
     `env` holds Docker's variables as Settings read them (Settings.docker_env())."""
     if not context and env.get("DOCKER_HOST"):
-        return EngineEndpoint(env["DOCKER_HOST"])
+        return EngineEndpoint(env["DOCKER_HOST"], tls_dir=_docker_host_tls_dir(env))
     name = context or env.get("DOCKER_CONTEXT") or _current_context_name(env)
     if not name or name == "default":
         return EngineEndpoint(env.get("DOCKER_HOST") or DEFAULT_ENGINE)
     return context_endpoint(name, env)
 
 
-def select_engine(context: str | None, env: MutableMapping[str, str], target: MutableMapping[str, str] | None = None) -> EngineEndpoint:
-    """Make the chosen engine this process's engine: the docker SDK (from_env) and every docker
-    and compose command it runs follow DOCKER_HOST, so a context is turned into one. Reads
-    Docker's variables from `env`, writes them to `target` (default: `env`; the CLI passes the
-    process environment, which its children inherit)."""
-    endpoint = resolve_engine(context, env)
-    target = env if target is None else target
+def cli_environment(endpoint: EngineEndpoint, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a docker or Compose child process that is to reach `endpoint`: `base`
+    (the parent's own), with an engine chosen by a context turned into DOCKER_HOST (and the
+    context's TLS material into DOCKER_TLS_VERIFY/DOCKER_CERT_PATH), since the child would
+    otherwise choose by its own precedence. An engine chosen by DOCKER_HOST is the child's
+    choice too: `base` is left as it is."""
+    env = dict(base)
     if endpoint.context:
-        target["DOCKER_HOST"] = endpoint.host
-        target.pop("DOCKER_CONTEXT", None)
+        env["DOCKER_HOST"] = endpoint.host
+        env.pop("DOCKER_CONTEXT", None)
         if endpoint.tls_dir:
-            target["DOCKER_TLS_VERIFY"], target["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
+            env["DOCKER_TLS_VERIFY"], env["DOCKER_CERT_PATH"] = "1", endpoint.tls_dir
         else:
-            target.pop("DOCKER_TLS_VERIFY", None)
-            target.pop("DOCKER_CERT_PATH", None)
-    return endpoint
+            env.pop("DOCKER_TLS_VERIFY", None)
+            env.pop("DOCKER_CERT_PATH", None)
+    return env

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from svcctl.config.engines import EngineEndpoint, resolve_engine
 from svcctl.errors import BadInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
 DEFAULT_BASE = "/services"
 DEFAULT_DOCKERD_LOG = "/var/log/svcctl-dockerd.log"
 DEFAULT_CONTAINER_UID = 10001  # who the secured containers run as (and own their keys) when svcctl runs as root
+DEFAULT_ZK_CONNECT = ",".join(f"127.0.0.1:{p}" for p in DEFAULT_ZK_PORTS)
 ZK_CONNECT_HINT = "use HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:2181,127.0.0.1:2182"
 
 _HOST_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)$")
@@ -163,35 +165,80 @@ def state_dir(project_dir: Path, project: str, env: Mapping[str, str] | None = N
     return Path(root) / "svcctl" / project
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """Every setting svcctl takes from the environment, read here and nowhere else; the CLI's
-    callback builds one (its options win over the variables) and hands it to every command."""
+    """Every setting svcctl takes from the environment, read once: the CLI's callback builds one
+    from a snapshot of the environment (from_environ; its options win over the variables) and
+    hands it to every command. Never changed afterwards: what needs another one (a layout just
+    recorded, another --context) makes a new one (dataclasses.replace, for_context). Built
+    directly, the fields left out take svcctl's defaults, not the environment's."""
 
-    zk: str = field(default_factory=lambda: _env(None).get("SVCCTL_ZK") or default_zk_connect())
-    project_dir: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_PROJECT_DIR") or None)
-    project: str = field(default_factory=lambda: _env(None).get("SVCCTL_PROJECT") or DEFAULT_PROJECT)
-    zk_ports: tuple[int, int, int] = field(default_factory=zk_ports_from_env)
-    zk_image: str = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE)
-    registrator_image: str = field(default_factory=lambda: registrator_image())
-    base_image: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_BASE_IMAGE") or None)
-    debian_mirror: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_DEBIAN_MIRROR") or None)
-    dockerd_log: str = field(default_factory=lambda: _env(None).get("SVCCTL_DOCKERD_LOG") or DEFAULT_DOCKERD_LOG)
+    zk: str = DEFAULT_ZK_CONNECT
+    project_dir: str | None = None
+    project: str = DEFAULT_PROJECT
+    zk_ports: tuple[int, int, int] = DEFAULT_ZK_PORTS
+    zk_image: str = DEFAULT_ZK_IMAGE
+    registrator_image: str = DEFAULT_REGISTRATOR_IMAGE
+    base_image: str | None = None
+    debian_mirror: str | None = None
+    dockerd_log: str = DEFAULT_DOCKERD_LOG
     # Which engine (Docker's precedence: --context, DOCKER_HOST, DOCKER_CONTEXT, the CLI's current
-    # context): Docker's own variables, read here like the others; engine.select_engine applies them.
+    # context): Docker's own variables, read here like the others, and the engine they choose.
     context: str | None = None  # --context
-    docker_host: str | None = field(default_factory=lambda: _env(None).get("DOCKER_HOST") or None)
-    docker_context: str | None = field(default_factory=lambda: _env(None).get("DOCKER_CONTEXT") or None)
-    docker_config: str | None = field(default_factory=lambda: _env(None).get("DOCKER_CONFIG") or None)
+    docker_host: str | None = None
+    docker_context: str | None = None
+    docker_config: str | None = None
+    docker_tls_verify: str | None = None  # DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: a DOCKER_HOST that verifies
+    docker_cert_path: str | None = None
+    # The engine the docker SDK, the docker CLI and Compose talk to: left out, resolved from the
+    # fields above when the Settings is made (for_context makes one for another context).
+    engine: EngineEndpoint = None  # type: ignore[assignment]
     layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
-    hosts_tmp: str = field(default_factory=lambda: _env(None).get("SVCCTL_HOSTS_TMP") or "/var/tmp")  # image tarballs for `hosts up`
+    hosts_tmp: str = "/var/tmp"  # image tarballs for `hosts up`
     # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
     # cluster needs none of them (its PKI is found under the state directory's pki/).
-    zk_ca: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CA") or None)
-    zk_cert: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_CERT") or None)
-    zk_key: str | None = field(default_factory=lambda: _env(None).get("SVCCTL_ZK_KEY") or None)
+    zk_ca: str | None = None
+    zk_cert: str | None = None
+    zk_key: str | None = None
     # Run as root, svcctl hands the keys the secured containers read to this uid (and gid).
-    container_uid: int = field(default_factory=container_uid_from_env)
+    container_uid: int = DEFAULT_CONTAINER_UID
+
+    def __post_init__(self) -> None:
+        if not self.project.replace("-", "").replace("_", "").isalnum() or self.project != self.project.lower():
+            raise BadInputError(f"bad project name {self.project!r}", "use lowercase letters, digits, - and _, e.g. --project svcctl-dev")
+        if self.engine is None:
+            object.__setattr__(self, "engine", resolve_engine(self.context, self.docker_env()))
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> "Settings":
+        """The settings `environ` gives (SVCCTL_* and Docker's own variables), `overrides` (the
+        CLI's options, by field name) winning over them. Reads `environ` only."""
+        values: dict[str, Any] = {
+            "zk": environ.get("SVCCTL_ZK") or default_zk_connect(environ),
+            "project_dir": environ.get("SVCCTL_PROJECT_DIR") or None,
+            "project": environ.get("SVCCTL_PROJECT") or DEFAULT_PROJECT,
+            "zk_ports": zk_ports_from_env(environ),
+            "zk_image": zk_image(environ),
+            "registrator_image": registrator_image(environ),
+            "base_image": environ.get("SVCCTL_BASE_IMAGE") or None,
+            "debian_mirror": environ.get("SVCCTL_DEBIAN_MIRROR") or None,
+            "dockerd_log": environ.get("SVCCTL_DOCKERD_LOG") or DEFAULT_DOCKERD_LOG,
+            "docker_host": environ.get("DOCKER_HOST") or None,
+            "docker_context": environ.get("DOCKER_CONTEXT") or None,
+            "docker_config": environ.get("DOCKER_CONFIG") or None,
+            "docker_tls_verify": environ.get("DOCKER_TLS_VERIFY") or None,
+            "docker_cert_path": environ.get("DOCKER_CERT_PATH") or None,
+            "hosts_tmp": environ.get("SVCCTL_HOSTS_TMP") or "/var/tmp",
+            "zk_ca": environ.get("SVCCTL_ZK_CA") or None,
+            "zk_cert": environ.get("SVCCTL_ZK_CERT") or None,
+            "zk_key": environ.get("SVCCTL_ZK_KEY") or None,
+            "container_uid": container_uid_from_env(environ),
+        }
+        return cls(**{**values, **overrides})
+
+    def for_context(self, context: str | None) -> "Settings":
+        """These settings on the engine of Docker context `context` (as --context would)."""
+        return replace(self, context=context, engine=resolve_engine(context, self.docker_env()))
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -224,8 +271,9 @@ class Settings:
         return path
 
     def docker_env(self) -> dict[str, str]:
-        """Docker's own variables as read here, for engine.resolve_engine / select_engine."""
-        values = {"DOCKER_HOST": self.docker_host, "DOCKER_CONTEXT": self.docker_context, "DOCKER_CONFIG": self.docker_config}
+        """Docker's own variables as read here, for engines.resolve_engine / context_endpoint."""
+        values = {"DOCKER_HOST": self.docker_host, "DOCKER_CONTEXT": self.docker_context, "DOCKER_CONFIG": self.docker_config,
+                  "DOCKER_TLS_VERIFY": self.docker_tls_verify, "DOCKER_CERT_PATH": self.docker_cert_path}
         return {key: value for key, value in values.items() if value}
 
 
@@ -245,9 +293,9 @@ def parse_ip(value: str, option: str) -> str:
         raise BadInputError(f"{option} {value!r} is not an IP address", f"e.g. {option} 127.0.0.1") from None
 
 
-def registrator_image() -> str:
+def registrator_image(env: Mapping[str, str] | None = None) -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
-    return _env(None).get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
+    return _env(env).get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
 
 
 def gateway_image() -> str:
@@ -260,9 +308,9 @@ def dind_image() -> str:
     return _env(None).get("SVCCTL_DIND_IMAGE") or DEFAULT_DIND_IMAGE
 
 
-def zk_image() -> str:
+def zk_image(env: Mapping[str, str] | None = None) -> str:
     """The members' image: what `svcctl build zookeeper` tags and compose runs."""
-    return _env(None).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
+    return _env(env).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
 
 
 def docker_proxy_image() -> str:

@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from svcctl.config.engines import EngineEndpoint
 
 def whales_compose(files: list[Path], project: str, directory: Path, env_file: Path,
-                   engine: "EngineEndpoint | None" = None) -> "DockerClient":
-    """python-on-whales' Compose on these files as one project (`engine`: that engine instead of
-    this process's)."""
+                   engine: "EngineEndpoint") -> "DockerClient":
+    """python-on-whales' Compose on these files as one project, on `engine` (its host and TLS
+    material given as the docker CLI's options)."""
     from python_on_whales import DockerClient
 
     return DockerClient(
-        **(engine.whales_options() if engine else {}),
+        **engine.whales_options(),
         compose_files=[str(p) for p in files],
         compose_project_name=project,
         compose_project_directory=str(directory),
@@ -65,6 +65,6 @@ def run_compose(action: str, call: Callable[[], T]) -> T:
 def require_compose() -> None:
     from svcctl.docker.engine import run_docker_cli
 
-    proc = run_docker_cli(["compose", "version", "--short"])
+    proc = run_docker_cli(["compose", "version", "--short"], None)
     if proc.returncode != 0:
         raise DockerUnavailableError("Docker Compose v2 is not installed (`docker compose` fails)", "run `svcctl doctor --fix`")

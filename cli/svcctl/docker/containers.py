@@ -89,13 +89,10 @@ def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerVie
 _CONFIGS: dict[str, dict[str, Any]] = {}
 
 
-def engine_containers(client: "docker.DockerClient | None" = None) -> list[ContainerView]:
+def engine_containers(client: "docker.DockerClient") -> list[ContainerView]:
     """Every container of the engine (all states), from one listing."""
     import docker.errors
 
-    from svcctl.docker.engine import docker_client
-
-    client = client or docker_client()
     views = []
     for summary in client.api.containers(all=True):
         config = _CONFIGS.get(summary["Id"])

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from svcctl.config.engines import DEFAULT_ENGINE, EngineEndpoint
+from svcctl.config.engines import EngineEndpoint, cli_environment
 from svcctl.errors import DockerUnavailableError
 
 if TYPE_CHECKING:
@@ -18,36 +18,21 @@ ENGINE_FIX = "start an engine: `svcctl doctor --fix` (root on Debian/Ubuntu) or 
 MIN_API_VERSION = "1.41"
 
 
-def engine_address() -> str:
-    # Docker's own variable, read as the docker SDK and CLI read it (select_engine sets it for --context).
-    return os.environ.get("DOCKER_HOST", DEFAULT_ENGINE)
+def docker_client(engine: EngineEndpoint, timeout: int = 30) -> "docker.DockerClient":
+    """A connected docker SDK client of this command's engine (Settings.engine); raises
+    DockerUnavailableError when no engine answers there."""
+    return _connect(engine, timeout, ENGINE_FIX)
 
 
-def docker_client(timeout: int = 30) -> "docker.DockerClient":
-    """A connected docker SDK client; raises DockerUnavailableError when no engine answers."""
-    import docker
-    import docker.errors
-    import docker.utils
-
-    try:
-        kwargs = docker.utils.kwargs_from_env()
-        tls = kwargs.get("tls")
-        if tls and tls.verify and tls.cert and tls.ca_cert:  # DOCKER_TLS_VERIFY: a context's or the user's own TLS engine
-            kwargs["tls"] = engine_tls(tls.ca_cert, *tls.cert)
-        client = docker.DockerClient(timeout=timeout, **kwargs)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(f"no Docker engine answers at {engine_address()}", ENGINE_FIX) from exc
-    return client
-
-
-def run_docker_cli(args: list[str], timeout: float = 15.0, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
-    """The one runner of the docker CLI; returns the completed process (check returncode
-    yourself). No docker command is DockerUnavailableError; a hang past `timeout` is
-    subprocess.TimeoutExpired."""
+def run_docker_cli(args: list[str], engine: EngineEndpoint | None, timeout: float = 15.0,
+                   stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The one runner of the docker CLI, on `engine` (None: a command that reaches no engine,
+    such as `compose version`); returns the completed process (check returncode yourself). No
+    docker command is DockerUnavailableError; a hang past `timeout` is subprocess.TimeoutExpired."""
     if shutil.which("docker") is None:
         raise DockerUnavailableError("the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`")
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin)
+    env = cli_environment(engine, os.environ) if engine is not None else None
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin, env=env)
 
 
 def api_version_tuple(version: str) -> tuple[int, ...]:
@@ -76,9 +61,14 @@ def engine_tls(ca: str, cert: str, key: str) -> "docker.tls.TLSConfig":
 
 
 def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerClient":
-    """A client of one given engine (a simulated host), whatever this process's engine is, with
-    the endpoint's TLS material when it has some; raises DockerUnavailableError when it does not
-    answer (a certificate it refuses included)."""
+    """A client of one given engine (a simulated host), whatever this command's engine is;
+    raises DockerUnavailableError when it does not answer (a certificate it refuses included)."""
+    return _connect(endpoint, timeout, "is the host up? `svcctl hosts ls`")
+
+
+def _connect(endpoint: EngineEndpoint, timeout: int, fix: str) -> "docker.DockerClient":
+    """A docker SDK client of `endpoint`, with its TLS material when it has some, that answered
+    a ping."""
     import docker
     import docker.errors
 
@@ -87,28 +77,29 @@ def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerCli
     if missing:
         from svcctl.errors import NotFoundError
 
-        raise NotFoundError(f"the TLS material of the engine at {endpoint.host} is missing ({missing[0]})",
-                            "run `svcctl hosts up` (it issues the simulated hosts' engine certificates again)")
+        where = ("run `svcctl hosts up` (it issues the simulated hosts' engine certificates again)" if endpoint.context
+                 else "put ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH, or unset DOCKER_TLS_VERIFY")
+        raise NotFoundError(f"the TLS material of the engine at {endpoint.host} is missing ({missing[0]})", where)
     tls = engine_tls(*files) if files else None
     try:
         client = docker.DockerClient(base_url=endpoint.host, timeout=timeout, tls=tls or False)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
-        raise DockerUnavailableError(f"no Docker engine answers at {endpoint.host}", "is the host up? `svcctl hosts ls`") from exc
+        raise DockerUnavailableError(f"no Docker engine answers at {endpoint.host}", fix) from exc
     return client
 
 
-def running_container_ids() -> tuple[list[str], str]:
+def running_container_ids(engine: EngineEndpoint) -> tuple[list[str], str]:
     """The full ids of what runs on this engine, and the engine's id (zk prune's container rule).
     DockerUnavailableError when the engine does not answer."""
     import docker.errors
     import requests
 
-    client = docker_client()
+    client = docker_client(engine)
     try:
         # One list call, no inspect per container: the container rule only judges payloads
         # stamped with this engine's id, and those carry the full container id.
         running = client.api.containers(quiet=True)
         return [c["Id"] for c in running], engine_id(client)
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        raise DockerUnavailableError(f"the Docker engine at {engine_address()} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc
+        raise DockerUnavailableError(f"the Docker engine at {engine.host} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc

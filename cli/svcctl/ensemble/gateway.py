@@ -55,7 +55,7 @@ def _container(settings: Settings):
     from svcctl.docker.engine import docker_client
 
     try:
-        return docker_client().containers.get(container_name(settings))
+        return docker_client(settings.engine).containers.get(container_name(settings))
     except docker.errors.NotFound:
         return None
 
@@ -88,7 +88,7 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
 
     require_compose()
     image = gateway_image()
-    if not image_exists(docker_client(), image):
+    if not image_exists(docker_client(settings.engine), image):
         raise NotFoundError(f"image {image} is not built", "run `svcctl build gateway`")
     current = _container(settings)
     ours = _info(current) if current is not None and current.status == "running" else None

@@ -8,6 +8,7 @@ registrators write as an identity of their own, CN=svcctl-registrator@<host>."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from svcctl.config.layout import ClusterLayout, HostMember, remove_layout, save_layout
@@ -161,11 +162,12 @@ def _compose_up(settings: Settings, layout: ClusterLayout, member: HostMember, s
 
 
 def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: float = 120,
-       on_progress: Progress = no_progress) -> ClusterLayout:
+       on_progress: Progress = no_progress) -> Settings:
     """Each host's member and registrators started (Compose leaves running ones alone), the
     layout recorded; the caller waits for quorum. Secured: the PKI (made once) completed with
     each host's part and shipped to it, the members started alone, the tree made the admin's
-    with its final ACLs (cluster.secure_tree), and only then the registrators."""
+    with its final ACLs (cluster.secure_tree), and only then the registrators. Returns the
+    settings with the recorded layout (its members the connection string)."""
     from svcctl.ensemble.local import RegistryWriter, existing_mode, mode_name, secure_tree, wait_for_quorum
     from svcctl.security.mode import OPEN, SECURE, record_mode
 
@@ -198,8 +200,7 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     record_mode(settings.state_path(), settings.project, wanted, over_hosts=True)
     # Recorded before anything starts: a start that fails half-way is still found by `cluster down`.
     save_layout(settings.state_path(), layout)
-    settings.layout = layout
-    settings.zk = layout.connect_string()  # what the status after it reads the registrators from
+    settings = replace(settings, layout=layout, zk=layout.connect_string())  # what the status after it reads the registrators from
     if secure:
         for member in layout.hosts:
             on_progress(f"{member.context} ({member.address}): zoo{member.member_id} (TLS+ACL), its part of the PKI shipped")
@@ -218,7 +219,7 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
         on_progress(f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
                     + (" (identity CN=svcctl-registrator@" + member.context + ")" if secure else ""))
         _compose_up(settings, layout, member, secure)
-    return layout
+    return settings
 
 
 def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progress) -> str:
@@ -245,8 +246,8 @@ def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progre
 
 def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> list[str]:
     """Remove the cluster's containers (and its part of the PKI) from every host that answers,
-    then forget the layout. Returns the hosts that did not answer (their containers go with
-    `svcctl hosts down`)."""
+    then forget the layout (the settings of what follows have none). Returns the hosts that did
+    not answer (their containers go with `svcctl hosts down`)."""
     from svcctl.docker.engine import client_for
     from svcctl.security.mode import SECURE, forget_mode, project_mode
 
@@ -270,7 +271,6 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
     remove_layout(settings.state_path(), settings.project)
     if volumes and not unreachable:  # data left on a host that did not answer keeps its mode
         forget_mode(settings.state_path(), settings.project, over_hosts=True)
-    settings.layout = None
     return unreachable
 
 

@@ -82,10 +82,10 @@ def member_containers(settings: Settings) -> dict[ZkHost, str]:
     return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES)}
 
 
-def container_states(names: list[str]) -> dict[str, str]:
+def container_states(engine: "EngineEndpoint", names: list[str]) -> dict[str, str]:
     from svcctl.docker.engine import docker_client
 
-    client = docker_client()
+    client = docker_client(engine)
     states: dict[str, str] = {}
     for container in client.containers.list(all=True, filters={"name": names}):
         states[container.name] = container.status
@@ -105,7 +105,7 @@ def port_is_free(host: str, port: int) -> bool:
 def check_ports_free(settings: Settings) -> None:
     """Before starting, a member's client port must be free unless our own container holds it."""
     members = member_containers(settings)
-    states = container_states(list(members.values()))
+    states = container_states(settings.engine, list(members.values()))
     for host, container in members.items():
         if states.get(container) == "running":
             continue
@@ -149,7 +149,8 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
     details = []
     for host, stat in failing:
         details.append(f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:")
-        details.append(container_log_tail(containers.get(host, ""), 15, engines.get(host)))
+        engine = engines.get(host)
+        details.append(container_log_tail(containers.get(host, ""), 15, engine or settings.engine, timeout=5 if engine else 30))
     raise WaitTimeoutError(
         f"no quorum after {timeout:.0f}s (tried srvr on {', '.join(map(str, hosts))}: {report})",
         "read the log lines below; `svcctl cluster down && svcctl cluster up` restarts the ensemble",
@@ -157,15 +158,15 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
     )
 
 
-def container_log_tail(name: str, lines: int, engine: "EngineEndpoint | None" = None) -> str:
+def container_log_tail(name: str, lines: int, engine: "EngineEndpoint", timeout: int = 30) -> str:
     if not name:
         return "(no container)"
     import docker.errors
 
-    from svcctl.docker.engine import client_for, docker_client
+    from svcctl.docker.engine import client_for
 
     try:
-        client = client_for(engine, timeout=5) if engine else docker_client()
+        client = client_for(engine, timeout=timeout)
         return client.containers.get(name).logs(tail=lines).decode(errors="replace").rstrip()
     except docker.errors.NotFound:
         return f"(container {name} does not exist)"
@@ -197,7 +198,7 @@ def existing_mode(settings: Settings, hosts: list["EngineEndpoint"] | None = Non
     from svcctl.docker.engine import client_for, docker_client
     from svcctl.security.mode import OPEN, recorded_mode
 
-    clients = [docker_client()] if hosts is None else [client_for(endpoint) for endpoint in hosts]
+    clients = [docker_client(settings.engine)] if hosts is None else [client_for(endpoint) for endpoint in hosts]
     member_data = re.compile(r"zoo\d*-data$")  # zoo1-data.. on one engine, zoo-data on each host
     if not any(member_data.search(v.name) for client in clients
                for v in client.volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})):
@@ -301,7 +302,7 @@ def local_writers(settings: Settings) -> list[RegistryWriter]:
     from svcctl.zk.tls import read_cert
 
     ids = frozenset(f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES)
-    return [RegistryWriter(read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client()), ids)]
+    return [RegistryWriter(read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client(settings.engine)), ids)]
 
 
 def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: Progress = no_progress) -> list[str]:
@@ -404,7 +405,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[M
             for h, s, m in zip(hosts, stats, settings.layout.hosts)
         ]
     try:
-        states = container_states(list(containers.values()))
+        states = container_states(settings.engine, list(containers.values()))
     except SvcctlError:  # status still answers from ZooKeeper alone when the engine is away
         states = {}
     return [

@@ -36,7 +36,6 @@ def container_prefix(project: str) -> str:
 
 def compose_environment(settings: Settings) -> dict[str, str]:
     """The ${VARS} the compose files interpolate."""
-    from svcctl.config.engines import resolve_engine
     from svcctl.config.settings import gateway_image
     from svcctl.security.mode import SECURE, project_mode, project_pki
     from svcctl.security.pki import container_owner
@@ -45,7 +44,7 @@ def compose_environment(settings: Settings) -> dict[str, str]:
     ports = settings.zk_ports
     environment = {
         # The sample services publish on the engine's address: loopback here, a host's own with --context.
-        "SVCCTL_PUBLISH_IP": resolve_engine(settings.context, settings.docker_env()).address,
+        "SVCCTL_PUBLISH_IP": settings.engine.address,
         "SVCCTL_ZK_IMAGE": settings.zk_image,
         "SVCCTL_REGISTRATOR_IMAGE": settings.registrator_image,
         "SVCCTL_GATEWAY_IMAGE": gateway_image(),
@@ -86,10 +85,11 @@ def compose_client(settings: Settings, extra: dict[str, str] | None = None, file
                    engine: "EngineEndpoint | None" = None) -> "DockerClient":
     """The project's Compose, with compose/secure.yml layered on when its cluster is secured
     (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `engine`: that engine
-    instead of this process's)."""
+    instead of the command's, Settings.engine)."""
     from svcctl.security.mode import SECURE, project_mode
 
     project_dir = settings.project_path()
     secure = project_mode(settings) == SECURE
     paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir, secure)
-    return whales_compose(paths, settings.project, project_dir / "compose", write_env_file(settings, extra), engine)
+    return whales_compose(paths, settings.project, project_dir / "compose", write_env_file(settings, extra),
+                          engine or settings.engine)

@@ -46,7 +46,7 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
     if (settings.project_path() / "compose" / "registrator.yml").is_file():
         names = [f"{container_prefix(settings.project)}{s}" for s in REGISTRATOR_SERVICES]
     try:
-        states = container_states(names) if names else {}
+        states = container_states(settings.engine, names) if names else {}
     except SvcctlError:
         states = {}
     return join_registrators(settings, names, states, zk_reachable)

@@ -35,6 +35,7 @@ from svcctl.registry.model import Options
 if TYPE_CHECKING:
     import docker
 
+    from svcctl.config.engines import EngineEndpoint
     from svcctl.zk.tls import ZkTls
 
 MAX_BATCH = 256  # queued items handled together: a burst's events become one sync
@@ -63,17 +64,17 @@ def default_registrator_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def connect_engine() -> "docker.DockerClient":
+def connect_engine(engine: "EngineEndpoint") -> "docker.DockerClient":
     """The engine client; a missing socket is a clear, fatal error (exit 3 at the CLI)."""
-    from svcctl.docker.engine import docker_client, engine_address
+    from svcctl.docker.engine import docker_client
 
-    address = engine_address()
+    address = engine.host
     if address.startswith("unix://") and not os.path.exists(address[len("unix://"):]):
         raise DockerUnavailableError(
             f"Docker socket {address[len('unix://'):]} does not exist",
             "mount it into the registrator (-v /var/run/docker.sock:/var/run/docker.sock:ro) or set DOCKER_HOST",
         )
-    return docker_client(timeout=30)
+    return docker_client(engine, timeout=30)
 
 
 class Registrator:
@@ -246,9 +247,11 @@ class Registrator:
                 same_session=session == self.leadership.lead_session if self.leadership.active else None)
 
 
-def run_registrator(config: Config, install_signals: bool = True, on_ready: Callable[[Registrator], None] | None = None) -> None:
-    """Connect to the engine, then run until SIGTERM/SIGINT (an immediate handover to a standby
-    when we are active)."""
+def run_registrator(config: Config, engine: "EngineEndpoint", install_signals: bool = True,
+                    on_ready: Callable[[Registrator], None] | None = None) -> None:
+    """Connect to `engine` (Settings.engine: in a registrator's container, its DOCKER_HOST or the
+    mounted socket), then run until SIGTERM/SIGINT (an immediate handover to a standby when we
+    are active)."""
     import sys
 
     from svcctl.docker.engine import engine_id
@@ -256,8 +259,8 @@ def run_registrator(config: Config, install_signals: bool = True, on_ready: Call
     # An event crosses three threads (engine stream, inspect pool, loop) and kazoo's two: with
     # CPython's default 5 ms GIL switch interval each hand-off can wait that long under a burst.
     sys.setswitchinterval(0.0005)
-    engine = connect_engine()
-    registrator = Registrator(config, engine, engine_id(engine))
+    client = connect_engine(engine)
+    registrator = Registrator(config, client, engine_id(client))
     if install_signals:
         def handle(signum: int, _frame: Any) -> None:
             registrator.stop(f"signal {signal_module.Signals(signum).name}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
 from svcctl.registrator.logfmt import log
+from svcctl.wait import Backoff
 
 if TYPE_CHECKING:
     import docker
@@ -102,7 +103,7 @@ class EngineEventSource:
 
     def _run(self) -> None:
         since: str | None = None
-        backoff = 0.5
+        backoff = Backoff(0.5, factor=2, cap=10)
         resumed = False
         while not self._stopping.is_set():
             try:
@@ -110,7 +111,7 @@ class EngineEventSource:
                 if resumed:
                     log("event stream resumed", since=since)
                     self.post(StreamResumed(since))
-                backoff = 0.5
+                backoff.reset()
                 for raw in self._stream:
                     nano = event_nanos(raw)
                     since = f"{nano // 1_000_000_000}.{nano % 1_000_000_000:09d}"
@@ -126,7 +127,8 @@ class EngineEventSource:
             except Exception as exc:
                 if self._stopping.is_set():
                     return
-                log("event stream lost", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200] or None, retry_in_s=backoff)
+                delay = backoff.failed()
+                log("event stream lost", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200] or None, retry_in_s=delay)
                 resumed = True
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                if self._stopping.wait(delay):
+                    return

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.errors import ZooKeeperUnavailableError
 from svcctl.registrator.logfmt import log
+from svcctl.wait import Backoff, poll_until
 from svcctl.zk.fourletter import SERVING_MODES
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class RetryPolicy:
     attempts: int = -1
     interval: float = 2.0  # seconds between attempts
 
+    def backoff(self) -> Backoff:
+        """The attempts as a Backoff: `interval` each (kazoo itself keeps trying the members)."""
+        return Backoff(self.interval, factor=1, tries=None if self.attempts < 0 else self.attempts)
+
 
 class SessionKeeper:
     def __init__(self, hosts: list[ZkHost], session_timeout: float, post: Callable[[object], None],
@@ -56,7 +61,7 @@ class SessionKeeper:
         self.suspended_since: float | None = None
         self._next_stuck_check = 0.0
         self.fault_backoff = fault_backoff
-        self._faults = 0  # consecutive dead clients: the backoff doubles with each
+        self._faults = Backoff(fault_backoff, factor=2, cap=FAULT_BACKOFF_MAX)  # consecutive dead clients
         self._next_client_at = 0.0
 
     @property
@@ -74,12 +79,10 @@ class SessionKeeper:
         """Start the session; blocks until connected (True), stopping is set (False), or the
         retry policy is exhausted (ZooKeeperUnavailableError)."""
         connected = self._new_client()
-        attempt, started = 0, time.monotonic()
+        tries, started = retry.backoff(), time.monotonic()
         while not stopping.is_set():
             # Short slices, so a SIGTERM while ZooKeeper is down ends us at once.
-            until = time.monotonic() + retry.interval
-            while time.monotonic() < until and not stopping.is_set() and not connected.wait(0.1):
-                pass
+            poll_until(lambda: stopping.is_set() or connected.wait(0.1), bool, time.monotonic() + tries.delay, interval=0)
             if stopping.is_set():
                 return False
             if connected.is_set() and self.connected:
@@ -88,9 +91,10 @@ class SessionKeeper:
             if self.check_dead():
                 connected = self._started
                 continue
-            attempt += 1
+            tries.failed()
+            attempt = tries.failures
             waited = round(time.monotonic() - started, 1)
-            if 0 <= retry.attempts <= attempt:
+            if tries.exhausted:
                 fault = self._diagnose()
                 self.close()
                 raise ZooKeeperUnavailableError(
@@ -139,15 +143,14 @@ class SessionKeeper:
         state = str(getattr(client, "client_state", "")) if client is not None else ""
         if state not in DEAD_CLIENT_STATES:
             if state == "CONNECTED":
-                self._faults = 0
+                self._faults.reset()
             return False
         now = time.monotonic()
         if not self._next_client_at:
-            delay = min(FAULT_BACKOFF_MAX, self.fault_backoff * 2 ** self._faults)
-            self._faults += 1
+            delay = self._faults.failed()
             self._next_client_at = now + delay
             fault = self._diagnose()
-            log("zookeeper session refused", logging.ERROR, state=state, faults=self._faults, retry_in_s=round(delay, 1),
+            log("zookeeper session refused", logging.ERROR, state=state, faults=self._faults.failures, retry_in_s=round(delay, 1),
                 fault=fault.cause if fault else "the ensemble refused this client's authentication",
                 fix=fault.fix if fault else "check the registrator's certificate (--zk-cert/--zk-key) against the ensemble's CA and ACLs")
             return False

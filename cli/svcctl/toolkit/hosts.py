@@ -34,7 +34,7 @@ from svcctl.errors import (
     WaitTimeoutError,
 )
 from svcctl.progress import Progress, no_progress
-from svcctl.wait import poll_until
+from svcctl.wait import Backoff, poll_until, retry
 
 if TYPE_CHECKING:
     import docker
@@ -144,7 +144,7 @@ def ls(settings: Settings) -> list[HostInfo]:
     """The project's hosts, with what each engine says of itself (asked in parallel)."""
     from svcctl.docker.engine import docker_client
 
-    client = docker_client()
+    client = docker_client(settings.engine)
     infos = []
     for container in host_containers(client, settings.project):
         address = _address_of(container, settings.project)
@@ -156,8 +156,8 @@ def ls(settings: Settings) -> list[HostInfo]:
 # --- up --------------------------------------------------------------------------------------------
 
 
-def _docker(args: list[str], what: str, timeout: float = 120.0) -> str:
-    proc = run_docker_cli(args, timeout=timeout)
+def _docker(engine: EngineEndpoint, args: list[str], what: str, timeout: float = 120.0) -> str:
+    proc = run_docker_cli(args, engine, timeout=timeout)
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout).strip().splitlines()
         raise SvcctlError(f"{what} failed: {last[-1] if last else f'docker exited {proc.returncode}'}", "see the message; `svcctl hosts down` removes a half-made set of hosts")
@@ -193,11 +193,12 @@ def ensure_network(client: "docker.DockerClient", project: str, on_progress: Pro
     raise ConflictError("no free /24 left in 10.192.0.0/12 for the hosts' network", "remove unused Docker networks (`docker network ls`)")
 
 
-def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
+def _run_host(engine: EngineEndpoint, project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
     name = host_name(project, index)
     # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
-    _docker(["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)], f"creating volume {volume_name(project, index)}")
+    _docker(engine, ["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)], f"creating volume {volume_name(project, index)}")
     _docker(
+        engine,
         [
             "run", "-d", "--name", name, "--hostname", name, *HOST_RUN_OPTIONS,
             "--network", network_name(project), "--ip", host_address(subnet, index),
@@ -211,17 +212,18 @@ def _run_host(project: str, index: int, subnet: ipaddress.IPv4Network, certs: Pa
     )
 
 
-def ensure_context(endpoint: EngineEndpoint) -> None:
+def ensure_context(endpoint: EngineEndpoint, engine: EngineEndpoint) -> None:
     """The host's Docker context, created or pointed at its engine again, with svcctl's client
-    certificate (the docker CLI copies it into its context store)."""
+    certificate (the docker CLI copies it into its context store); the docker CLI runs as for
+    the command's `engine`."""
     name = endpoint.context or ""
     ca, cert, key = endpoint.tls_files() or ("", "", "")
     endpoint_option = f"host={endpoint.host},ca={ca},cert={cert},key={key}"
-    proc = run_docker_cli(["context", "inspect", name])
+    proc = run_docker_cli(["context", "inspect", name], engine)
     if proc.returncode == 0:
-        _docker(["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
+        _docker(engine, ["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
     else:
-        _docker(["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option], f"creating Docker context {name}")
+        _docker(engine, ["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option], f"creating Docker context {name}")
 
 
 def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
@@ -265,9 +267,11 @@ def project_images(settings: Settings, names: list[str] | None) -> dict[str, str
     return {n: available[n] for n in names}
 
 
-def load_images(client: "docker.DockerClient", hosts: dict[str, EngineEndpoint], tags: list[str], on_progress: Progress, tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
+def load_images(engine: EngineEndpoint, client: "docker.DockerClient", hosts: dict[str, EngineEndpoint], tags: list[str], on_progress: Progress,
+                tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
-    that is missing anywhere, loaded into those hosts in parallel. Returns host -> tags loaded."""
+    that is missing anywhere on `engine` (whose client is `client`), loaded into those hosts in
+    parallel. Returns host -> tags loaded."""
     import docker.errors
 
     wanted: dict[str, str] = {}
@@ -293,10 +297,13 @@ def load_images(client: "docker.DockerClient", hosts: dict[str, EngineEndpoint],
     with tempfile.TemporaryDirectory(prefix="svcctl-hosts-", dir=tmp_dir) as tmp:
         archive = Path(tmp) / "images.tar"
         on_progress(f"images: saving {', '.join(union)}")
-        _docker(["save", "-o", str(archive), *union], "docker save", timeout=900)
+        _docker(engine, ["save", "-o", str(archive), *union], "docker save", timeout=900)
         on_progress(f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel")
+        def load(name: str):  # --host: the host's engine, whatever the command's is
+            return run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], engine, timeout=1800)
+
         with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-            loads = dict(zip(missing, pool.map(lambda name: run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], timeout=1800), missing)))
+            loads = dict(zip(missing, pool.map(load, missing)))
         failed = []
         for name, proc in loads.items():
             err = proc.stderr or ""
@@ -321,7 +328,7 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
         raise BadInputError(f"cannot start {count} hosts", f"give 1 to {MAX_HOSTS}")
     project = settings.project
     tags = list(project_images(settings, images).values())
-    client = docker_client(timeout=600)
+    client = docker_client(settings.engine, timeout=600)
     if not image_exists(client, dind_image()):
         on_progress(f"building {dind_image()}")
         build_images(settings, ["dind"], on_progress)
@@ -339,7 +346,7 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
             container = None
         if container is None:
             on_progress(f"{name}: starting at {host_address(subnet, index)} (engine TLS-verified)")
-            _run_host(project, index, subnet, pki.server_dir(name))
+            _run_host(settings.engine, project, index, subnet, pki.server_dir(name))
         elif container.status != "running":
             on_progress(f"{name}: starting again")
             container.start()
@@ -350,11 +357,11 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
     for index in indexes:
         endpoint = host_endpoint(settings, host_name(project, index), host_address(subnet, index))
         wait_engine(endpoint, container=client.containers.get(endpoint.context))
-        ensure_context(endpoint)
+        ensure_context(endpoint, settings.engine)
         engines[host_name(project, index)] = endpoint
     on_progress(f"engines answer: {', '.join(engines)}")
     _follow_engines(settings, engines)
-    load_images(client, engines, tags, on_progress, settings.hosts_tmp)
+    load_images(settings.engine, client, engines, tags, on_progress, settings.hosts_tmp)
     return ls(settings)
 
 
@@ -390,7 +397,7 @@ def stop(settings: Settings, name: str, graceful: bool = False, on_progress: Pro
     shutdown that stops the inner containers first."""
     from svcctl.docker.engine import docker_client
 
-    container = _host(docker_client(), settings, name)
+    container = _host(docker_client(settings.engine), settings, name)
     if container.status != "running":
         on_progress(f"{name} is not running ({container.status})")
         return
@@ -407,7 +414,7 @@ def start(settings: Settings, name: str, on_progress: Progress = no_progress) ->
     restart policy (the cluster's member and registrators, the sample services)."""
     from svcctl.docker.engine import docker_client
 
-    container = _host(docker_client(), settings, name)
+    container = _host(docker_client(settings.engine), settings, name)
     if container.status != "running":
         on_progress(f"{name}: starting")
         container.start()
@@ -433,19 +440,17 @@ class DownReport:
 
 
 def _remove_volume(volume, attempts: int = 30) -> None:
-    """A volume is briefly "in use" after its container's forced removal returns: retried."""
+    """A volume is briefly "in use" (HTTP 409) after its container's forced removal returns:
+    retried every second, `attempts` tries in all."""
     import docker.errors
 
-    for attempt in range(attempts):
+    def remove() -> None:
         try:
             volume.remove(force=True)
-            return
         except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409 or attempt == attempts - 1:
-                raise
-            time.sleep(1)
+            pass
+
+    retry(remove, Backoff(1, factor=1, tries=attempts), lambda exc: isinstance(exc, docker.errors.APIError) and exc.status_code == 409)
 
 
 def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
@@ -460,7 +465,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     from svcctl.security.mode import forget_mode
 
     project = settings.project
-    client = docker_client(timeout=300)  # a loaded machine takes its time removing a host
+    client = docker_client(settings.engine, timeout=300)  # a loaded machine takes its time removing a host
     report = DownReport([], [], [], None)
     containers = host_containers(client, project)
     on_progress(f"removing {', '.join(c.name for c in containers) or 'no host'}")
@@ -473,8 +478,8 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     report.volumes = [v.name for v in volumes]
     for index in range(1, MAX_HOSTS + 1):
         name = host_name(project, index)
-        if run_docker_cli(["context", "inspect", name]).returncode == 0:
-            _docker(["context", "rm", "--force", name], f"removing Docker context {name}")
+        if run_docker_cli(["context", "inspect", name], settings.engine).returncode == 0:
+            _docker(settings.engine, ["context", "rm", "--force", name], f"removing Docker context {name}")
             report.contexts.append(name)
     try:
         client.networks.get(network_name(project)).remove()

@@ -62,7 +62,7 @@ def build_images(settings: Settings, names: list[str], on_progress: Progress = n
 
     project_dir = settings.project_path()
     specs = select_images(project_dir, names)
-    client = docker_client(timeout=600)
+    client = docker_client(settings.engine, timeout=600)
     base_image = resolve_base_image(client, settings.base_image)
     on_progress(f"base image: {base_image}")
     state = None if is_checkout(project_dir) else settings.state_path()

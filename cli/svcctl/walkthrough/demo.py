@@ -93,7 +93,7 @@ def run_demo(
     begun = time.monotonic()
     try:
         started = _phase(report, "doctor", on_progress, "doctor --fix")
-        report.checks = doctor_fix(settings.zk_hosts, on_progress, tls=client_tls(settings))
+        report.checks = doctor_fix(settings, on_progress, tls=client_tls(settings))
         _timed(report, "doctor", started)
         failed = [c for c in report.checks if c.required and not c.ok]
         if failed:
@@ -108,7 +108,7 @@ def run_demo(
         _timed(report, "build", started)
 
         started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
-        report.nodes = current.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
+        settings, report.nodes = current.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
         report.security = "tls+acl" if secure else "open"
         _timed(report, "cluster", started)
 

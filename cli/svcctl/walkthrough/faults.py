@@ -671,7 +671,7 @@ def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_T
         raise BadInputError(f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first")
     started = time.monotonic()
     result = FaultResult(fault=fault)
-    engines = Engines(settings, make_docker())
+    engines = Engines(settings, make_docker(settings.engine))
     with zk_session(settings.zk_hosts, tls=client_tls(settings)) as zk:
         on_progress(f"{fault.name}: {SERVICE} instances, ZooKeeper == Docker")
         result.instances_before = _ensure_instances(settings, zk, engines, timeout, on_progress)

@@ -357,19 +357,18 @@ def run(
     """Run the steps in order, stopping at the first that fails; `from_scratch` resets first.
     Each result goes to `on_step` as soon as it is known (the CLI prints it). Over hosts the
     steps run on one host's engine: one of the layout's (no registrator watches any other)."""
-    from svcctl.config.engines import resolve_engine
     from svcctl.docker.engine import docker_client
     from svcctl.zk.client import zk_session
 
     if settings.layout is not None:
-        engine = resolve_engine(settings.context, settings.docker_env()).host
+        engine = settings.engine.host
         if engine not in {m.engine for m in settings.layout.hosts}:
             raise BadInputError(f"project {settings.project}'s cluster runs over hosts and no registrator of it watches {engine}",
                                 f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} scenario run all`")
 
     if timeout <= 0:
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")
-    client = docker_client()
+    client = docker_client(settings.engine)
     results: list[StepResult] = []
     with zk_session(settings.zk_hosts, tls=client_tls(settings)) as zk:
         if from_scratch:

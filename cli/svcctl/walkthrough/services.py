@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.docker.compose import run_compose
 from svcctl.docker.containers import ContainerView, engine_containers
+from svcctl.docker.engine import docker_client
 from svcctl.ensemble.project import compose_client
 from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 from svcctl.progress import Progress, no_progress
@@ -122,7 +123,7 @@ def up(settings: Settings, names: list[str], on_progress: Progress = no_progress
     """Make sure each named service runs at least one instance; running ones are left alone.
     Returns the instance count asked of Compose per service."""
     services = validate_services(names)
-    views = engine_containers()
+    views = engine_containers(docker_client(settings.engine))
     running = {
         service.name: sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
         for service in services
@@ -256,7 +257,7 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
 
 def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:
     """This project's sample-service containers, each cross-checked against ZooKeeper."""
-    return cross_check_all(settings, project_instances(engine_containers(), settings.project), base)
+    return cross_check_all(settings, project_instances(engine_containers(docker_client(settings.engine)), settings.project), base)
 
 
 def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsRow], list[str]]:
