@@ -50,14 +50,10 @@ def container_name(settings: Settings) -> str:
 
 
 def _container(settings: Settings):
-    import docker.errors
-
     from svcctl.docker.engine import docker_client
+    from svcctl.docker.objects import or_none
 
-    try:
-        return docker_client(settings.engine).containers.get(container_name(settings))
-    except docker.errors.NotFound:
-        return None
+    return or_none(docker_client(settings.engine).containers.get, container_name(settings))
 
 
 def _info(container) -> GatewayInfo:

@@ -107,9 +107,8 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
     import io
     import tarfile
 
-    import docker.errors
-
     from svcctl.docker.engine import client_for
+    from svcctl.docker.objects import or_none
     from svcctl.security.mode import project_pki
     from svcctl.security.pki import container_owner
 
@@ -119,9 +118,7 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
     client = client_for(member.endpoint, timeout=30)
     for part in parts:
         volume = f"{pki_volume(settings.project)}-{part}"
-        try:
-            client.volumes.get(volume)
-        except docker.errors.NotFound:
+        if or_none(client.volumes.get, volume) is None:
             client.volumes.create(volume, labels={"io.svcctl.pki.project": settings.project})
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -130,12 +127,11 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
                 info = tarfile.TarInfo(path.name)
                 info.size, info.uid, info.gid, info.mode, info.mtime = len(data), uid, gid, path.stat().st_mode & 0o777, path.stat().st_mtime
                 tar.addfile(info, io.BytesIO(data))
-        try:
-            carrier = client.containers.create(settings.zk_image, command=["true"], entrypoint=[], network_mode="none",
-                                               volumes={volume: {"bind": "/pki", "mode": "rw"}}, labels={"SERVICE_IGNORE": "true"})
-        except docker.errors.ImageNotFound:
+        carrier = or_none(client.containers.create, settings.zk_image, command=["true"], entrypoint=[], network_mode="none",
+                          volumes={volume: {"bind": "/pki", "mode": "rw"}}, labels={"SERVICE_IGNORE": "true"})
+        if carrier is None:  # the engine's 404 here is the image's
             raise NotFoundError(f"image {settings.zk_image} is not on host {member.context}",
-                                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`") from None
+                                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`")
         try:
             carrier.put_archive("/pki", archive.getvalue())
         finally:
@@ -144,16 +140,14 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
 
 def remove_pki_volumes(settings: Settings, member: HostMember) -> None:
     """The host's part of the PKI off its engine (its containers are gone)."""
-    import docker.errors
-
     from svcctl.docker.engine import client_for
+    from svcctl.docker.objects import or_none, remove
 
     client = client_for(member.endpoint, timeout=30)
     for part in ("member", "registrator"):
-        try:
-            client.volumes.get(f"{pki_volume(settings.project)}-{part}").remove(force=True)
-        except docker.errors.NotFound:
-            pass
+        volume = or_none(client.volumes.get, f"{pki_volume(settings.project)}-{part}")
+        if volume is not None:
+            remove(volume, force=True)
 
 
 def _compose_up(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool, services: list[str] | None = None) -> None:

@@ -161,17 +161,16 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
 def container_log_tail(name: str, lines: int, engine: "EngineEndpoint", timeout: int = 30) -> str:
     if not name:
         return "(no container)"
-    import docker.errors
-
     from svcctl.docker.engine import client_for
+    from svcctl.docker.objects import or_none
 
     try:
-        client = client_for(engine, timeout=timeout)
-        return client.containers.get(name).logs(tail=lines).decode(errors="replace").rstrip()
-    except docker.errors.NotFound:
-        return f"(container {name} does not exist)"
+        container = or_none(client_for(engine, timeout=timeout).containers.get, name)
     except SvcctlError as exc:
         return f"({exc.cause})"
+    if container is None:
+        return f"(container {name} does not exist)"
+    return container.logs(tail=lines).decode(errors="replace").rstrip()
 
 
 def cluster_services(settings: Settings, secure: bool = False) -> list[str]:

@@ -42,11 +42,10 @@ class ContainerInspector:
 
     def inspect(self, container_id: str) -> dict | None:
         """A fresh `docker inspect`, or None when the container is gone (died while we asked)."""
-        import docker.errors
+        from svcctl.docker.objects import or_none
 
-        try:
-            info = self.engine.api.inspect_container(container_id)
-        except docker.errors.NotFound:
+        info = or_none(self.engine.api.inspect_container, container_id)
+        if info is None:
             self.forget(container_id)
             return None
         with self._lock:

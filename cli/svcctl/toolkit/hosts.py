@@ -34,7 +34,7 @@ from svcctl.errors import (
     WaitTimeoutError,
 )
 from svcctl.progress import Progress, no_progress
-from svcctl.wait import Backoff, poll_until, retry
+from svcctl.wait import poll_until
 
 if TYPE_CHECKING:
     import docker
@@ -167,15 +167,12 @@ def _docker(engine: EngineEndpoint, args: list[str], what: str, timeout: float =
 def ensure_network(client: "docker.DockerClient", project: str, on_progress: Progress) -> ipaddress.IPv4Network:
     """The hosts' bridge network: reused when it exists, else created on the project's subnet
     (or the next one no other network holds)."""
-    import docker.errors
-    import docker.types
+    from svcctl.docker.objects import create_bridge_network, or_none
 
     name = network_name(project)
-    try:
-        network = client.networks.get(name)
+    network = or_none(client.networks.get, name)
+    if network is not None:
         return ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
-    except docker.errors.NotFound:
-        pass
     taken = []
     for net in client.networks.list():
         for config in (net.attrs.get("IPAM") or {}).get("Config") or []:
@@ -185,10 +182,7 @@ def ensure_network(client: "docker.DockerClient", project: str, on_progress: Pro
         if any(subnet.overlaps(other) for other in taken if other.version == 4):
             continue
         on_progress(f"network {name} on {subnet}")
-        client.networks.create(
-            name, driver="bridge", labels={PROJECT_LABEL: project},
-            ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=str(subnet.network_address + 1))]),
-        )
+        create_bridge_network(client, name, subnet, labels={PROJECT_LABEL: project})
         return subnet  # type: ignore[return-value]
     raise ConflictError("no free /24 left in 10.192.0.0/12 for the hosts' network", "remove unused Docker networks (`docker network ls`)")
 
@@ -272,24 +266,21 @@ def load_images(engine: EngineEndpoint, client: "docker.DockerClient", hosts: di
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
     that is missing anywhere on `engine` (whose client is `client`), loaded into those hosts in
     parallel. Returns host -> tags loaded."""
-    import docker.errors
+    from svcctl.docker.objects import or_none
 
     wanted: dict[str, str] = {}
     for tag in tags:
-        try:
-            wanted[tag] = client.images.get(tag).id
-        except docker.errors.ImageNotFound:
-            raise NotFoundError(f"image {tag} is not built", "build it with `svcctl build` first") from None
+        image = or_none(client.images.get, tag)
+        if image is None:
+            raise NotFoundError(f"image {tag} is not built", "build it with `svcctl build` first")
+        wanted[tag] = image.id
     missing: dict[str, list[str]] = {}
     for name, endpoint in hosts.items():
         inner = client_for(endpoint)
         for tag, image_id in wanted.items():
-            try:
-                if inner.images.get(tag).id == image_id:
-                    continue
-            except docker.errors.ImageNotFound:
-                pass
-            missing.setdefault(name, []).append(tag)
+            held = or_none(inner.images.get, tag)
+            if held is None or held.id != image_id:
+                missing.setdefault(name, []).append(tag)
     if not missing:
         on_progress("images: every host has them already")
         return {}
@@ -440,17 +431,10 @@ class DownReport:
 
 
 def _remove_volume(volume, attempts: int = 30) -> None:
-    """A volume is briefly "in use" (HTTP 409) after its container's forced removal returns:
-    retried every second, `attempts` tries in all."""
-    import docker.errors
+    """A volume is briefly "in use" (HTTP 409) after its container's forced removal returns."""
+    from svcctl.docker.objects import remove
 
-    def remove() -> None:
-        try:
-            volume.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-
-    retry(remove, Backoff(1, factor=1, tries=attempts), lambda exc: isinstance(exc, docker.errors.APIError) and exc.status_code == 409)
+    remove(volume, attempts=attempts, force=True)
 
 
 def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
@@ -458,10 +442,9 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     certificates, and the record of a cluster that ran on them."""
     import shutil
 
-    import docker.errors
-
     from svcctl.config.layout import load_layout, remove_layout
     from svcctl.docker.engine import docker_client
+    from svcctl.docker.objects import or_none, remove
     from svcctl.security.mode import forget_mode
 
     project = settings.project
@@ -481,11 +464,10 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
         if run_docker_cli(["context", "inspect", name], settings.engine).returncode == 0:
             _docker(settings.engine, ["context", "rm", "--force", name], f"removing Docker context {name}")
             report.contexts.append(name)
-    try:
-        client.networks.get(network_name(project)).remove()
+    network = or_none(client.networks.get, network_name(project))
+    if network is not None:
+        remove(network)
         report.network = network_name(project)
-    except docker.errors.NotFound:
-        pass
     shutil.rmtree(engine_pki(settings).root, ignore_errors=True)
     recorded = load_layout(settings.state_path(), project)
     if recorded is not None and set(recorded.contexts()) <= set(report.contexts) | {c.name for c in containers}:
