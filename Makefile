@@ -21,7 +21,7 @@ test: lint build
 # The packages' layers and the core's other contracts (.importlinter), then ruff (pyproject.toml).
 lint: setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check cli tests bench setup.py
+	$(VENV)/bin/ruff check cli tests bench testbed setup.py
 
 unit: setup
 	$(PYTEST) -m unit

@@ -69,7 +69,7 @@ def fault_table(runs: int) -> None:
 
 
 def start_responder(engine, image: str, name: str):
-    from tests.e2e.helpers_zk import RESPONDER
+    from testbed.responder import RESPONDER
 
     return engine.containers.run(image, ["perl", "-e", RESPONDER], detach=True, name=name, labels={LABEL: "1"},
                                  environment={"SERVICE_NAME": SERVICE}, ports={"8000/tcp": ("127.0.0.1", None)})
@@ -100,7 +100,7 @@ def latency_run(n: int) -> int:
     from svcctl.consumer.gateway.controller import free_port, run_gateway
     from svcctl.docker.engine import docker_client
     from svcctl.wait import poll_until
-    from tests.e2e.helpers_zk import base_image
+    from testbed.responder import base_image
 
     settings = Settings.from_environ(os.environ)
     engine = docker_client(settings.engine, timeout=120)  # the engine svcctl selects (--context, DOCKER_HOST, the current context)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from registration import latency_run, percentile, warm_up  # noqa: E402
 
-from tests.e2e.helpers_registrator import LABEL, TINY_TAG, build_tiny, remove_all  # noqa: E402
+from testbed.tiny import LABEL, TINY_TAG, build_tiny, remove_all  # noqa: E402
 
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 HOST_IMAGES = "zookeeper,registrator"

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.helpers_registrator import LABEL, build_tiny, remove_all, run_tiny  # noqa: E402
+from testbed.tiny import LABEL, build_tiny, remove_all, run_tiny  # noqa: E402
 
 TARGET_P99_MS = 100.0
 TARGET_RESYNC_200_S = 2.0

@@ -5,27 +5,16 @@ payload format."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
-from functools import lru_cache
 
 from svcctl.registry.model import Registration
 from svcctl.registry.payload import RegistrationPayload
+from testbed.responder import RESPONDER, base_image  # noqa: F401 (for the tests)
 from tests.support import TEST_PROJECT, unique, wait_for  # noqa: F401 (re-exported for the tests)
 
 LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
-
-# One connection at a time, HTTP/1.0, answers `hello from <hostname> <path>`.
-RESPONDER = r"""
-use IO::Socket::INET; $|=1;
-my $s=IO::Socket::INET->new(LocalPort=>8000,Listen=>128,ReuseAddr=>1) or die "listen: $!";
-while(my $c=$s->accept){ my $r=""; while(<$c>){ last if /^\r?\n$/; $r.=$_ }
-  my ($p)=$r=~/^\S+ (\S+)/; my $b="hello from $ENV{HOSTNAME} $p\n";
-  print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($b)."\r\nConnection: close\r\n\r\n$b"; close $c }
-"""
-
 
 def accepts(port: int) -> bool:
     try:
@@ -33,16 +22,6 @@ def accepts(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-@lru_cache(maxsize=1)
-def base_image(engine) -> str:
-    """SVCCTL_BASE_IMAGE, debian:bookworm-slim or the bootstrapped base: whichever this engine
-    has, as for every image svcctl builds."""
-    from svcctl.config.settings import Settings
-    from svcctl.docker.images import resolve_base_image
-
-    return resolve_base_image(engine, Settings.from_environ(os.environ).base_image)
 
 
 def start_responder(engine):
