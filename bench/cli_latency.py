@@ -68,7 +68,9 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--secure", action="store_true", help="also the one-shot on the secured twin (TLS+ACL), beside the open figure")
+    parser.add_argument(
+        "--secure", action="store_true", help="also the one-shot on the secured twin (TLS+ACL), beside the open figure"
+    )
     args = parser.parse_args()
     if shutil.which("docker") is None:
         print("docker CLI missing", file=sys.stderr)
@@ -96,18 +98,26 @@ def main() -> int:
     wall_med = {name: statistics.median(values) for name, values in walls.items()}
     cpu_med = {name: statistics.median(values) for name, values in cpus.items()}
     width = max(map(len, commands))
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.runs} runs each, interleaved "
-          "(CPU: user + sys of the process, which a loaded machine disturbs less)")
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.runs} runs each, interleaved "
+        "(CPU: user + sys of the process, which a loaded machine disturbs less)"
+    )
     for name in commands:
-        print(f"{name:<{width}}  wall median {wall_med[name] * 1000:7.1f} ms (min {min(walls[name]) * 1000:6.1f})"
-              f"   CPU median {cpu_med[name] * 1000:7.1f} ms")
+        print(
+            f"{name:<{width}}  wall median {wall_med[name] * 1000:7.1f} ms (min {min(walls[name]) * 1000:6.1f})"
+            f"   CPU median {cpu_med[name] * 1000:7.1f} ms"
+        )
     ours, bare, zkcli = commands
     vs_bare, vs_zkcli = wall_med[ours] / wall_med[bare], wall_med[zkcli] / wall_med[ours]
     cpu_vs_bare = cpu_med[ours] / cpu_med[bare]
-    print(f"svcctl / bare kazoo: wall {vs_bare:.2f}x, CPU {cpu_vs_bare:.2f}x (target <= {MAX_VS_KAZOO}x: "
-          f"{'met' if vs_bare <= MAX_VS_KAZOO else 'MISSED'} by wall)")
+    print(
+        f"svcctl / bare kazoo: wall {vs_bare:.2f}x, CPU {cpu_vs_bare:.2f}x (target <= {MAX_VS_KAZOO}x: "
+        f"{'met' if vs_bare <= MAX_VS_KAZOO else 'MISSED'} by wall)"
+    )
     # zkCli.sh's JVM runs in the container, not as our child: only wall time compares.
-    print(f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})")
+    print(
+        f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})"
+    )
     if args.secure:
         return secure_latency(commands["svcctl zk ls"], args.runs)
     return 0
@@ -134,10 +144,14 @@ def secure_latency(cmd: list[str], runs: int) -> int:
             walls[name].append(wall)
             cpus[name].append(cpu)
     for name in walls:
-        print(f"svcctl zk ls, {name:<8} wall median {statistics.median(walls[name]) * 1000:7.1f} ms   CPU median {statistics.median(cpus[name]) * 1000:7.1f} ms")
+        print(
+            f"svcctl zk ls, {name:<8} wall median {statistics.median(walls[name]) * 1000:7.1f} ms   CPU median {statistics.median(cpus[name]) * 1000:7.1f} ms"
+        )
     ratio = statistics.median(walls["TLS+ACL"]) / statistics.median(walls["open"])
     cpu_ratio = statistics.median(cpus["TLS+ACL"]) / statistics.median(cpus["open"])
-    print(f"TLS+ACL / open: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x (target <= {TARGET_SECURE_RATIO}x: {'met' if ratio <= TARGET_SECURE_RATIO else 'MISSED'} by wall)")
+    print(
+        f"TLS+ACL / open: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x (target <= {TARGET_SECURE_RATIO}x: {'met' if ratio <= TARGET_SECURE_RATIO else 'MISSED'} by wall)"
+    )
     return 0
 
 

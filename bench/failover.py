@@ -53,7 +53,10 @@ def fault_table(runs: int) -> None:
         for i in range(runs):
             result = faults.run_fault(settings, fault)
             results.append(result)
-            print(f"  {fault.name} run {i + 1}: {'OK' if result.ok else 'FAILED ' + '; '.join(result.problems)}", flush=True)
+            print(
+                f"  {fault.name} run {i + 1}: {'OK' if result.ok else 'FAILED ' + '; '.join(result.problems)}",
+                flush=True,
+            )
         errors = sum(r.gateway.failed + r.cache_calls.failed for r in results)
         sent = sum(r.gateway.sent + r.cache_calls.sent for r in results)
         gaps = [r.max_missing_s * 1000 for r in results]
@@ -71,8 +74,15 @@ def fault_table(runs: int) -> None:
 def start_responder(engine, image: str, name: str):
     from testbed.responder import RESPONDER
 
-    return engine.containers.run(image, ["perl", "-e", RESPONDER], detach=True, name=name, labels={LABEL: "1"},
-                                 environment={"SERVICE_NAME": SERVICE}, ports={"8000/tcp": ("127.0.0.1", None)})
+    return engine.containers.run(
+        image,
+        ["perl", "-e", RESPONDER],
+        detach=True,
+        name=name,
+        labels={LABEL: "1"},
+        environment={"SERVICE_NAME": SERVICE},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
 
 
 def host_address(container) -> str:
@@ -103,7 +113,9 @@ def latency_run(n: int) -> int:
     from testbed.responder import base_image
 
     settings = Settings.from_environ(os.environ)
-    engine = docker_client(settings.engine, timeout=120)  # the engine svcctl selects (--context, DOCKER_HOST, the current context)
+    engine = docker_client(
+        settings.engine, timeout=120
+    )  # the engine svcctl selects (--context, DOCKER_HOST, the current context)
     image = base_image(engine)
     ready = threading.Event()
     stop = threading.Event()
@@ -115,8 +127,12 @@ def latency_run(n: int) -> int:
         ready.set()
 
     log: list[tuple[float, str]] = []
-    threading.Thread(target=run_gateway, args=(settings.zk_hosts, "127.0.0.1", port, 0, lambda m: log.append((time.monotonic(), m)), on_ready, stop),
-                     kwargs={"tls": client_tls(settings)}, daemon=True).start()
+    threading.Thread(
+        target=run_gateway,
+        args=(settings.zk_hosts, "127.0.0.1", port, 0, lambda m: log.append((time.monotonic(), m)), on_ready, stop),
+        kwargs={"tls": client_tls(settings)},
+        daemon=True,
+    ).start()
     if not ready.wait(30):
         print("the gateway did not start")
         return 1
@@ -124,7 +140,13 @@ def latency_run(n: int) -> int:
 
     def up_servers() -> set[str]:
         try:
-            return {s["server"] for row in controller.status() if row["service"] == SERVICE for s in row["servers"] if s["state"] == "UP"}
+            return {
+                s["server"]
+                for row in controller.status()
+                if row["service"] == SERVICE
+                for s in row["servers"]
+                if s["state"] == "UP"
+            }
         except Exception:  # noqa: BLE001 - the runtime API busy for a moment: look again
             return set()
 
@@ -150,16 +172,29 @@ def latency_run(n: int) -> int:
             cached: dict = {}
 
             def sample_cache() -> None:
-                poll_until(lambda: address not in {x.address for x in controller.cache.instances(SERVICE)}, bool, time.monotonic() + 30, 0.001)
+                poll_until(
+                    lambda: address not in {x.address for x in controller.cache.instances(SERVICE)},
+                    bool,
+                    time.monotonic() + 30,
+                    0.001,
+                )
                 cached["at"] = time.monotonic()
 
             sampler = threading.Thread(target=sample_cache, daemon=True)
             sampler.start()
             container.kill()
+
             # Unroutable from the moment the runtime API put it in maintenance (the controller logs
             # it right after HAProxy answered): polling `show stat` would measure the poll.
             def out_of_haproxy() -> float | None:
-                return next((t for t, m in list(log) if t >= killed_at and address in m and ("maintenance" in m or "deleted" in m)), None)
+                return next(
+                    (
+                        t
+                        for t, m in list(log)
+                        if t >= killed_at and address in m and ("maintenance" in m or "deleted" in m)
+                    ),
+                    None,
+                )
 
             gone = poll_until(out_of_haproxy, bool, time.monotonic() + 30, 0.002)
             if gone:
@@ -168,8 +203,10 @@ def latency_run(n: int) -> int:
             if "at" in cached:
                 cache_ms.append((cached["at"] - killed_at) * 1000)
             container.remove(force=True)
-            print(f"  container {i + 1}/{n}: start→200 {start_ms[-1] if start_ms else float('nan'):.0f} ms, kill→unroutable {kill_ms[-1] if kill_ms else float('nan'):.0f} ms (out of the cache {cache_ms[-1] if cache_ms else float('nan'):.0f} ms)",
-                  flush=True)
+            print(
+                f"  container {i + 1}/{n}: start→200 {start_ms[-1] if start_ms else float('nan'):.0f} ms, kill→unroutable {kill_ms[-1] if kill_ms else float('nan'):.0f} ms (out of the cache {cache_ms[-1] if cache_ms else float('nan'):.0f} ms)",
+                flush=True,
+            )
     finally:
         stop.set()
         events.close()
@@ -178,15 +215,19 @@ def latency_run(n: int) -> int:
                 container.remove(force=True)
             except Exception:  # noqa: BLE001 - gone already
                 pass
-    for label, values, target in (("start → first 200 through the gateway", start_ms, TARGET_START_P99_MS),
-                                  ("kill → unroutable (HAProxy's server in maintenance)", kill_ms, TARGET_KILL_P99_MS),
-                                  ("kill → out of the gateway's cache", cache_ms, TARGET_KILL_P99_MS)):
+    for label, values, target in (
+        ("start → first 200 through the gateway", start_ms, TARGET_START_P99_MS),
+        ("kill → unroutable (HAProxy's server in maintenance)", kill_ms, TARGET_KILL_P99_MS),
+        ("kill → out of the gateway's cache", cache_ms, TARGET_KILL_P99_MS),
+    ):
         if not values:
             print(f"{label}: no sample")
             continue
         p50, p99 = percentile(values, 50), percentile(values, 99)
-        print(f"{label}: n={len(values)} p50={p50:.0f} ms p99={p99:.0f} ms max={max(values):.0f} ms | p99/target={p99 / target:.2f} "
-              f"({'OK' if p99 <= target else 'MISSED'} target p99 <= {target:.0f} ms)")
+        print(
+            f"{label}: n={len(values)} p50={p50:.0f} ms p99={p99:.0f} ms max={max(values):.0f} ms | p99/target={p99 / target:.2f} "
+            f"({'OK' if p99 <= target else 'MISSED'} target p99 <= {target:.0f} ms)"
+        )
     return 0
 
 

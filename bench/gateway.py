@@ -88,13 +88,21 @@ def reuse_counters(stats_port: int, backend: str) -> tuple[int, int]:
 
 def start_gateway(env: dict[str, str]) -> tuple[subprocess.Popen, int, int]:
     port, stats_port = free_port(), free_port()
-    proc = subprocess.Popen([SVCCTL, "gateway", "--port", str(port), "--stats-port", str(stats_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [SVCCTL, "gateway", "--port", str(port), "--stats-port", str(stats_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     return proc, port, stats_port
 
 
 def line(label: str, result: WrkResult) -> str:
-    errors = f"  non-2xx {result.non_2xx}, socket errors {result.socket_errors} ({result.socket_errors_by_kind})" if result.failed else ""
+    errors = (
+        f"  non-2xx {result.non_2xx}, socket errors {result.socket_errors} ({result.socket_errors_by_kind})"
+        if result.failed
+        else ""
+    )
     return f"  {label:<8} {result.requests_per_s:9.0f} req/s   p50 {result.p50_ms:6.2f} ms   p99 {result.p99_ms:6.2f} ms{errors}"
 
 
@@ -104,8 +112,14 @@ def compare(args: argparse.Namespace) -> int:
 
     engine = docker.from_env()
     service = f"bench_{uuid.uuid4().hex[:6]}"
-    container = engine.containers.run(IMAGE, detach=True, name=f"svcctl-bench-{service}", ports={"80/tcp": ("127.0.0.1", None)},
-                                      environment={"SERVICE_IGNORE": "1"}, labels={"SERVICE_IGNORE": "true"})
+    container = engine.containers.run(
+        IMAGE,
+        detach=True,
+        name=f"svcctl-bench-{service}",
+        ports={"80/tcp": ("127.0.0.1", None)},
+        environment={"SERVICE_IGNORE": "1"},
+        labels={"SERVICE_IGNORE": "true"},
+    )
     zk = KazooClient(hosts=os.environ.get("SVCCTL_ZK", default_zk_connect()), timeout=10)
     gateway = None
     try:
@@ -120,24 +134,38 @@ def compare(args: argparse.Namespace) -> int:
         gateway, gw_port, stats_port = start_gateway(os.environ.copy())
         headers = {"service_name": service}
         wait_until(lambda: status(gw_port, headers) == 200, "the gateway to route the bench service")
-        print(f"one {IMAGE} instance at 127.0.0.1:{port}; gateway 127.0.0.1:{gw_port} (HAProxy, stats 127.0.0.1:{stats_port}); "
-              f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per path, {args.runs} rounds; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        print(
+            f"one {IMAGE} instance at 127.0.0.1:{port}; gateway 127.0.0.1:{gw_port} (HAProxy, stats 127.0.0.1:{stats_port}); "
+            f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per path, {args.runs} rounds; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        )
         run_wrk(f"http://127.0.0.1:{port}/", 2, threads=args.threads, connections=args.connections)  # warm-up
         failed = False
         ratio = added = 0.0
         for round_no in range(1, args.runs + 1):
-            direct = run_wrk(f"http://127.0.0.1:{port}/", args.seconds, threads=args.threads, connections=args.connections)
-            via = run_wrk(f"http://127.0.0.1:{gw_port}/", args.seconds, headers, threads=args.threads, connections=args.connections)
+            direct = run_wrk(
+                f"http://127.0.0.1:{port}/", args.seconds, threads=args.threads, connections=args.connections
+            )
+            via = run_wrk(
+                f"http://127.0.0.1:{gw_port}/",
+                args.seconds,
+                headers,
+                threads=args.threads,
+                connections=args.connections,
+            )
             ratio, added = via.requests_per_s / direct.requests_per_s, via.p99_ms - direct.p99_ms
             connects, reuses = reuse_counters(stats_port, f"svc.{service}")
             print(f"round {round_no}:")
             print(line("direct", direct))
             print(line("gateway", via))
-            print(f"  ratio gateway/direct {ratio:.2f} (target >= {RATIO_TARGET}); added p99 {added:+.2f} ms (target <= {ADDED_P99_TARGET_MS}); "
-                  f"HAProxy upstream connects {connects} / reuses {reuses}; TIME-WAIT sockets {time_wait_sockets()}")
+            print(
+                f"  ratio gateway/direct {ratio:.2f} (target >= {RATIO_TARGET}); added p99 {added:+.2f} ms (target <= {ADDED_P99_TARGET_MS}); "
+                f"HAProxy upstream connects {connects} / reuses {reuses}; TIME-WAIT sockets {time_wait_sockets()}"
+            )
             failed = failed or via.failed > 0 or direct.failed > 0
         verdict = "meets" if ratio >= RATIO_TARGET and added <= ADDED_P99_TARGET_MS else "misses"
-        print(f"round {args.runs} (the figure to quote): ratio {ratio:.2f}, added p99 {added:+.2f} ms: {verdict} the targets")
+        print(
+            f"round {args.runs} (the figure to quote): ratio {ratio:.2f}, added p99 {added:+.2f} ms: {verdict} the targets"
+        )
         return 1 if failed else 0
     finally:
         if gateway is not None:
@@ -162,8 +190,18 @@ def scale(args: argparse.Namespace) -> int:
     try:
         wait_until(lambda: status(gw_port, headers) == 200, "the gateway to route service_2", 120)
         result: list[WrkResult] = []
-        load = threading.Thread(target=lambda: result.append(run_wrk(
-            f"http://127.0.0.1:{gw_port}/", 20, headers, threads=args.threads, connections=args.connections, timeout=args.timeout)))
+        load = threading.Thread(
+            target=lambda: result.append(
+                run_wrk(
+                    f"http://127.0.0.1:{gw_port}/",
+                    20,
+                    headers,
+                    threads=args.threads,
+                    connections=args.connections,
+                    timeout=args.timeout,
+                )
+            )
+        )
         started = time.monotonic()
         load.start()
         steps = []
@@ -176,10 +214,14 @@ def scale(args: argparse.Namespace) -> int:
         if time.monotonic() - started > 21:
             print("note: the scaling outlasted the 20 s of load (a busy machine); part of it ran without load")
         (res,) = result
-        print(f"20 s of wrk -t{args.threads} -c{args.connections} through the gateway while service_2 scaled 1 -> 3 -> 1 "
-              f"(scale done: {', '.join(steps)}); {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        print(
+            f"20 s of wrk -t{args.threads} -c{args.connections} through the gateway while service_2 scaled 1 -> 3 -> 1 "
+            f"(scale done: {', '.join(steps)}); {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        )
         print(line("gateway", res))
-        print(f"non-2xx responses {res.non_2xx}, socket errors {res.socket_errors} (target: zero): {'meets' if res.failed == 0 else 'misses'} the target")
+        print(
+            f"non-2xx responses {res.non_2xx}, socket errors {res.socket_errors} (target: zero): {'meets' if res.failed == 0 else 'misses'} the target"
+        )
         return 0 if res.failed == 0 else 1
     finally:
         gateway.terminate()
@@ -192,8 +234,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="consecutive rounds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--scale", action="store_true", help="20 s through the gateway while service_2 scales 1 -> 3 -> 1")
-    parser.add_argument("--timeout", type=float, default=2.0, help="--scale: seconds after which wrk counts a response as a socket error (timeout)")
+    parser.add_argument(
+        "--scale", action="store_true", help="20 s through the gateway while service_2 scales 1 -> 3 -> 1"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        help="--scale: seconds after which wrk counts a response as a socket error (timeout)",
+    )
     args = parser.parse_args()
     return scale(args) if args.scale else compare(args)
 

@@ -67,7 +67,9 @@ def main() -> None:
     local_zk = KazooClient(hosts=os.environ.get("SVCCTL_ZK") or default_zk_connect(), timeout=10)
     local_zk.start(timeout=15)
     owner = f"bench-{uuid.uuid4().hex[:6]}"
-    print(f"engine {local.version()['Version']}, {os.cpu_count()} cores, hosts project {project}, label {LABEL}={owner}")
+    print(
+        f"engine {local.version()['Version']}, {os.cpu_count()} cores, hosts project {project}, label {LABEL}={owner}"
+    )
     try:
         up_s, out = timed(["hosts", "up", "3", "--images", HOST_IMAGES, "--json"], env)
         hosts = json.loads(out)
@@ -81,16 +83,22 @@ def main() -> None:
         saved = subprocess.run(["docker", "save", TINY_TAG], capture_output=True, check=True).stdout
         remote.images.load(saved)
         try:
-            with zk_session(parse_zk_hosts(",".join(f"{h['address']}:2181" for h in hosts)), connect_timeout=30) as hosts_zk:
+            with zk_session(
+                parse_zk_hosts(",".join(f"{h['address']}:2181" for h in hosts)), connect_timeout=30
+            ) as hosts_zk:
                 warm_up(local, local_zk, owner)
                 warm_up(remote, hosts_zk, owner)
                 local_up, _ = latency_run(local, local_zk, args.containers, owner, label="local engine: ")
-                remote_up, _ = latency_run(remote, hosts_zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: ")
+                remote_up, _ = latency_run(
+                    remote, hosts_zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: "
+                )
         finally:
             remove_all(remote, owner)
         local_p99, remote_p99 = percentile(local_up, 99), percentile(remote_up, 99)
-        print(f"registration p99 (start event -> znode): host {remote_p99:.1f} ms vs local {local_p99:.1f} ms "
-              f"| ratio host/local = {remote_p99 / local_p99:.2f}")
+        print(
+            f"registration p99 (start event -> znode): host {remote_p99:.1f} ms vs local {local_p99:.1f} ms "
+            f"| ratio host/local = {remote_p99 / local_p99:.2f}"
+        )
     finally:
         remove_all(local, owner)
         local_zk.stop()

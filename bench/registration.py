@@ -66,8 +66,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def report(label: str, values_ms: list[float]) -> None:
     p50, p95, p99 = (percentile(values_ms, q) for q in (50, 95, 99))
-    print(f"{label}: n={len(values_ms)} p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms max={max(values_ms):.1f} ms "
-          f"| p99/target={p99 / TARGET_P99_MS:.2f} ({'OK' if p99 <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)")
+    print(
+        f"{label}: n={len(values_ms)} p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms max={max(values_ms):.1f} ms "
+        f"| p99/target={p99 / TARGET_P99_MS:.2f} ({'OK' if p99 <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)"
+    )
 
 
 class ZnodeClock:
@@ -80,7 +82,9 @@ class ZnodeClock:
         self.gone: dict[str, float] = {}
         self.known: set[str] = set()
         self.lock = threading.Lock()
-        zk.ensure_path(service_path)  # persistent parent watched from the start (empty at the end: the registrator removes it)
+        zk.ensure_path(
+            service_path
+        )  # persistent parent watched from the start (empty at the end: the registrator removes it)
         self._watch()
 
     def _watch(self) -> None:
@@ -129,10 +133,16 @@ class EventRecorder:
         self.stream.close()
 
 
-def delays(ports: dict[str, str], events: dict[tuple[str, str], float], clock: ZnodeClock) -> tuple[list[float], list[float], int]:
+def delays(
+    ports: dict[str, str], events: dict[tuple[str, str], float], clock: ZnodeClock
+) -> tuple[list[float], list[float], int]:
     """(start event -> znode created, first of kill/die -> znode removed) in ms for the containers
     `ports` maps (name -> znode name), and how many znodes were gone before the die event."""
-    up = [(clock.appeared[port] - events[(name, "start")]) * 1000 for name, port in ports.items() if port in clock.appeared and (name, "start") in events]
+    up = [
+        (clock.appeared[port] - events[(name, "start")]) * 1000
+        for name, port in ports.items()
+        if port in clock.appeared and (name, "start") in events
+    ]
     down, before_die = [], 0
     for name, port in ports.items():
         # From the first of kill/die: the registrator acts on a terminating kill's event.
@@ -159,13 +169,17 @@ def warm_up(engine, zk, owner: str, upstream: bool = False) -> None:
     deadline = time.time() + 120
     while not all(zk.exists(path) and zk.get_children(path) for path in paths):
         if time.time() > deadline:
-            raise SystemExit(f"nothing registers {' and '.join(paths)}: is the cluster up (svcctl cluster up)"
-                             + (" and does the upstream registrator run (docker logs)?" if upstream else "?"))
+            raise SystemExit(
+                f"nothing registers {' and '.join(paths)}: is the cluster up (svcctl cluster up)"
+                + (" and does the upstream registrator run (docker logs)?" if upstream else "?")
+            )
         time.sleep(0.1)
     probe.remove(force=True)
 
 
-def latency_run(engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = "") -> tuple[list[float], list[float]]:
+def latency_run(
+    engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = ""
+) -> tuple[list[float], list[float]]:
     """N containers publishing on `address` (the engine's): start -> znode and kill/die -> gone
     delays in ms, printed and returned."""
     service = f"bench_{uuid.uuid4().hex[:8]}"
@@ -189,11 +203,15 @@ def latency_run(engine, zk, n: int, owner: str, address: str = "127.0.0.1", labe
     time.sleep(1)
     recorder.close()
     up, down, before_die = delays(ports, recorder.times, clock)
-    print(f"{label}containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}")
+    print(
+        f"{label}containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}"
+    )
     report(f"{label}start event         -> znode created", up)
     report(f"{label}first of kill/die   -> znode removed", down)
-    print(f"  (removal measured from the first of the engine's kill/die events: deregistration happens at the kill; "
-          f"{before_die}/{len(down)} znodes were gone before the die event)")
+    print(
+        f"  (removal measured from the first of the engine's kill/die events: deregistration happens at the kill; "
+        f"{before_die}/{len(down)} znodes were gone before the die event)"
+    )
     for c in containers:
         c.remove(force=True)
     return up, down
@@ -291,7 +309,9 @@ def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: 
         containers = list(pool.map(lambda _: run_tiny(engine, owner, {"SERVICE_NAME": service}), range(n)))
         started = time.time()
         list(pool.map(lambda c: c.reload(), containers))
-        ports = {c.name: f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}" for c in containers}
+        ports = {
+            c.name: f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}" for c in containers
+        }
         deadline = time.time() + 30
         while any(side.waiting(list(ports.values()), gone=False) for side in sides) and time.time() < deadline:
             time.sleep(0.05)
@@ -306,19 +326,26 @@ def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: 
         time.sleep(max(0.0, deadline - time.time()))
         stale = {side.label: side.still_there(list(ports.values())) for side in sides}
         recorder.close()
-        print(f"burst: {n} containers started by {BURST_THREADS} threads in {started - began:.2f} s, "
-              f"killed by {BURST_THREADS} threads in {killed - kill_began:.2f} s (events recorded live)")
+        print(
+            f"burst: {n} containers started by {BURST_THREADS} threads in {started - began:.2f} s, "
+            f"killed by {BURST_THREADS} threads in {killed - kill_began:.2f} s (events recorded live)"
+        )
         figures = {}
         for side in sides:
             up, down, _ = delays(ports, recorder.times, side.clock)
             figures[side.label] = (up, down)
             lost = sum(port not in side.clock.appeared for port in ports.values())
-            print(f"  {side.label:<8} registered {n - lost}/{n} (lost adds: {lost}), removed {len(down)}/{n}, "
-                  f"stale {stale_after:.0f} s after the kills: {stale[side.label]}")
+            print(
+                f"  {side.label:<8} registered {n - lost}/{n} (lost adds: {lost}), removed {len(down)}/{n}, "
+                f"stale {stale_after:.0f} s after the kills: {stale[side.label]}"
+            )
         print_burst_table(figures)
         if upstream is not None:
             trouble = upstream_trouble(upstream, began - 1)
-            print(f"  upstream's log during the burst (every container of the engine): {sum(trouble.values())} error lines" + (":" if trouble else ""))
+            print(
+                f"  upstream's log during the burst (every container of the engine): {sum(trouble.values())} error lines"
+                + (":" if trouble else "")
+            )
             for message, count in trouble.most_common(6):
                 print(f"    {count:4d}x {message}")
         list(pool.map(lambda c: c.remove(force=True), containers))
@@ -353,9 +380,13 @@ def print_burst_table(figures: dict[str, tuple[list[float], list[float]]]) -> No
                 line += f"{'n/a':>16}"
         print(line)
     if "upstream" in figures:
-        print(f"  goal: ours/upstream p99 <= {TARGET_BURST_RATIO}x for both delays, zero lost and zero stale (same containers, same engine events)")
+        print(
+            f"  goal: ours/upstream p99 <= {TARGET_BURST_RATIO}x for both delays, zero lost and zero stale (same containers, same engine events)"
+        )
     else:
-        print("  no same-run reference measured: pass --upstream-image IMAGE for upstream's figures and the ratios ours/upstream")
+        print(
+            "  no same-run reference measured: pass --upstream-image IMAGE for upstream's figures and the ratios ours/upstream"
+        )
 
 
 def registrator_names() -> list[str]:
@@ -400,9 +431,11 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
         if elected is not None:
             total = done - elected
             scaled = total * 200 / m
-            print(f"  election -> last znode: {total:.2f} s (registrator's own resync step: {resync_ms} ms); "
-                  f"scaled to 200: {scaled:.2f} s | ratio to target={scaled / TARGET_RESYNC_200_S:.2f} "
-                  f"({'OK' if scaled <= TARGET_RESYNC_200_S else 'MISSED'} target 200 <= {TARGET_RESYNC_200_S:.0f} s)")
+            print(
+                f"  election -> last znode: {total:.2f} s (registrator's own resync step: {resync_ms} ms); "
+                f"scaled to 200: {scaled:.2f} s | ratio to target={scaled / TARGET_RESYNC_200_S:.2f} "
+                f"({'OK' if scaled <= TARGET_RESYNC_200_S else 'MISSED'} target 200 <= {TARGET_RESYNC_200_S:.0f} s)"
+            )
     finally:
         for name in names:
             engine.containers.get(name).start()
@@ -419,8 +452,10 @@ def secure_run(engine, n: int, owner: str, open_up: list[float], open_down: list
         up, down = latency_run(engine, secure_zk, n, owner)
         for label, opened, secured in (("start -> created", open_up, up), ("kill  -> removed", open_down, down)):
             p_open, p_secure = percentile(opened, 99), percentile(secured, 99)
-            print(f"p99 {label}: open {p_open:.1f} ms, TLS+ACL {p_secure:.1f} ms (x{p_secure / p_open:.2f}; "
-                  f"{'OK' if p_secure <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)")
+            print(
+                f"p99 {label}: open {p_open:.1f} ms, TLS+ACL {p_secure:.1f} ms (x{p_secure / p_open:.2f}; "
+                f"{'OK' if p_secure <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)"
+            )
     finally:
         secure_zk.stop()
         secure_zk.close()
@@ -428,14 +463,36 @@ def secure_run(engine, n: int, owner: str, open_up: list[float], open_down: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--containers", type=int, default=50, help="sequential part: containers started one after the other")
+    parser.add_argument(
+        "--containers", type=int, default=50, help="sequential part: containers started one after the other"
+    )
     parser.add_argument("--resync-containers", type=int, default=200)
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-resync", action="store_true")
-    parser.add_argument("--burst", type=int, default=0, metavar="N", help="burst part: N containers started, then killed, by 8 threads at once")
-    parser.add_argument("--upstream-image", metavar="IMAGE", help="a local gliderlabs/registrator image run during the burst as the same-run reference")
-    parser.add_argument("--stale-after", type=float, default=10.0, metavar="S", help="burst: a znode still there S seconds after the kills is stale")
-    parser.add_argument("--secure", action="store_true", help="sequential part: also on the secured twin (TLS+ACL), beside the open figures")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        metavar="N",
+        help="burst part: N containers started, then killed, by 8 threads at once",
+    )
+    parser.add_argument(
+        "--upstream-image",
+        metavar="IMAGE",
+        help="a local gliderlabs/registrator image run during the burst as the same-run reference",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="burst: a znode still there S seconds after the kills is stale",
+    )
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="sequential part: also on the secured twin (TLS+ACL), beside the open figures",
+    )
     args = parser.parse_args()
     if args.upstream_image and not args.burst:
         parser.error("--upstream-image needs --burst N")

@@ -31,8 +31,13 @@ def secure_env() -> dict[str, str]:
 def ensure_secure_cluster() -> dict[str, str]:
     """Bring the secured twin up (idempotent) and return the environment that addresses it."""
     env = secure_env()
-    print(f"secured twin: project {env['SVCCTL_PROJECT']}, ZooKeeper {env['SVCCTL_ZK']} (svcctl cluster up --secure)", flush=True)
-    proc = subprocess.run([SVCCTL, "cluster", "up", "--secure", "--timeout", "180"], env=env, capture_output=True, text=True, timeout=900)
+    print(
+        f"secured twin: project {env['SVCCTL_PROJECT']}, ZooKeeper {env['SVCCTL_ZK']} (svcctl cluster up --secure)",
+        flush=True,
+    )
+    proc = subprocess.run(
+        [SVCCTL, "cluster", "up", "--secure", "--timeout", "180"], env=env, capture_output=True, text=True, timeout=900
+    )
     if proc.returncode != 0:
         raise SystemExit(f"svcctl cluster up --secure failed:\n{proc.stderr}")
     return env
@@ -46,7 +51,14 @@ def secure_kazoo(env: dict[str, str]):
 
     pki = ROOT / ".svcctl" / "pki"
     acl = [make_acl("x509", "CN=svcctl-registrator", all=True), make_acl("world", "anyone", read=True)]
-    client = KazooClient(hosts=env["SVCCTL_ZK"], timeout=10, use_ssl=True, ca=str(pki / "ca.pem"), certfile=str(pki / "registrator" / "cert.pem"),
-                         keyfile=str(pki / "registrator" / "key.pem"), default_acl=acl)
+    client = KazooClient(
+        hosts=env["SVCCTL_ZK"],
+        timeout=10,
+        use_ssl=True,
+        ca=str(pki / "ca.pem"),
+        certfile=str(pki / "registrator" / "cert.pem"),
+        keyfile=str(pki / "registrator" / "key.pem"),
+        default_acl=acl,
+    )
     client.start(timeout=15)
     return client

@@ -44,7 +44,10 @@ def parse_wrk(output: str) -> WrkResult:
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return WrkResult(
-        requests, rate, p50, p99,
+        requests,
+        rate,
+        p50,
+        p99,
         int(non_2xx.group(1)) if non_2xx else 0,
         sum(int(g) for g in errors.groups()) if errors else 0,
         output,
@@ -52,12 +55,26 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, seconds: float, headers: dict[str, str] | None = None, threads: int = 2, connections: int = 16, timeout: float = 2.0) -> WrkResult:
+def run_wrk(
+    url: str,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    threads: int = 2,
+    connections: int = 16,
+    timeout: float = 2.0,
+) -> WrkResult:
     """`timeout`: a response slower than this counts as a socket error (wrk's default 2 s)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is not installed: run `svcctl doctor --fix` (installs Debian's wrk)")
-    cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout:g}s", "--latency"]
+    cmd = [
+        binary,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout:g}s",
+        "--latency",
+    ]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
     proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60)

@@ -23,9 +23,16 @@ def build_tiny(engine) -> str:
     return TINY_TAG
 
 
-def run_tiny(engine, owner: str, env: dict[str, str] | None = None, ports: tuple[str, ...] = ("8080/tcp",),
-             name: str | None = None, labels: dict[str, str] | None = None, command: list[str] | None = None,
-             host_ip: str = "127.0.0.1"):
+def run_tiny(
+    engine,
+    owner: str,
+    env: dict[str, str] | None = None,
+    ports: tuple[str, ...] = ("8080/tcp",),
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    host_ip: str = "127.0.0.1",
+):
     """A running tiny container publishing `ports` on `host_ip` (the engine's address) with random host ports."""
     return engine.containers.run(
         TINY_TAG,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -74,7 +74,9 @@ def hosts_cluster(images):
 
     env = hosts_env()
     try:
-        hosts = json.loads(run_svcctl("hosts", "up", "3", "--images", HOSTS_IMAGES, "--json", env=env, timeout=1200).stdout)
+        hosts = json.loads(
+            run_svcctl("hosts", "up", "3", "--images", HOSTS_IMAGES, "--json", env=env, timeout=1200).stdout
+        )
         contexts = [h["name"] for h in hosts]
         run_svcctl("cluster", "up", "--hosts", ",".join(contexts), "--timeout", "180", env=env)
         yield HostsCluster(env, hosts)

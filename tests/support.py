@@ -11,8 +11,8 @@ import sys
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SVCCTL = str(Path(sys.executable).with_name("svcctl"))
@@ -20,7 +20,13 @@ TEST_PROJECT = os.environ.get("SVCCTL_TEST_PROJECT", "svcctl-test")
 TEST_ZK_PORTS = os.environ.get("SVCCTL_TEST_ZK_PORTS", "12181,12182,12183")
 TEST_ZK = ",".join(f"127.0.0.1:{p}" for p in TEST_ZK_PORTS.split(","))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PASSED_THROUGH = ("SVCCTL_REGISTRATOR_IMAGE", "SVCCTL_GATEWAY_IMAGE", "SVCCTL_DIND_IMAGE", "SVCCTL_ZK_IMAGE", "SVCCTL_DOCKER_PROXY_IMAGE")
+PASSED_THROUGH = (
+    "SVCCTL_REGISTRATOR_IMAGE",
+    "SVCCTL_GATEWAY_IMAGE",
+    "SVCCTL_DIND_IMAGE",
+    "SVCCTL_ZK_IMAGE",
+    "SVCCTL_DOCKER_PROXY_IMAGE",
+)
 
 
 def stable_port_pair(name: str, base: int, span: int = 5000) -> int:
@@ -97,11 +103,17 @@ def svcctl_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_svcctl(*args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_svcctl(
+    *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `svcctl` console script as a user would."""
-    proc = subprocess.run([SVCCTL, *args], capture_output=True, text=True, timeout=timeout, env=env or svcctl_env(), input=input)
+    proc = subprocess.run(
+        [SVCCTL, *args], capture_output=True, text=True, timeout=timeout, env=env or svcctl_env(), input=input
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"svcctl {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"svcctl {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -109,12 +121,12 @@ def run_json(*args: str, **kwargs) -> object:
     return json.loads(run_svcctl(*args, "--json", **kwargs).stdout)
 
 
-
-
 # --- the simulated hosts (tests/e2e/test_hosts.py) ------------------------------------------------
 
 HOSTS_PROJECT = f"{TEST_PROJECT}-hosts"
-HOSTS_IMAGES = "zookeeper,registrator,java_service_1,php_service_2,docker-proxy"  # what the hosts tests run: loaded once per run
+HOSTS_IMAGES = (
+    "zookeeper,registrator,java_service_1,php_service_2,docker-proxy"  # what the hosts tests run: loaded once per run
+)
 
 
 def hosts_env(**extra: str) -> dict[str, str]:

@@ -110,14 +110,27 @@ def from_foreign(exc: BaseException) -> SvcctlError:
             f"lost the connection to ZooKeeper ({kind})", "retry; `svcctl cluster status` shows which members answer"
         )
     if isinstance(exc, _loaded_types("kazoo.exceptions", "KazooException", "ZookeeperError")):
-        return SvcctlError(f"ZooKeeper refused the request: {kind} {text}".rstrip(), "check the path and its ACL with `svcctl zk stat PATH`")
-    engine_gone = _loaded_types("requests.exceptions", "ConnectionError") + _loaded_types("urllib3.exceptions", "ProtocolError")
-    if isinstance(exc, engine_gone) or (isinstance(exc, _loaded_types("docker.errors", "DockerException")) and "Connection refused" in text):
+        return SvcctlError(
+            f"ZooKeeper refused the request: {kind} {text}".rstrip(),
+            "check the path and its ACL with `svcctl zk stat PATH`",
+        )
+    engine_gone = _loaded_types("requests.exceptions", "ConnectionError") + _loaded_types(
+        "urllib3.exceptions", "ProtocolError"
+    )
+    if isinstance(exc, engine_gone) or (
+        isinstance(exc, _loaded_types("docker.errors", "DockerException")) and "Connection refused" in text
+    ):
         return DockerUnavailableError(f"lost the Docker engine ({kind})", "run `svcctl doctor` to see what is wrong")
-    if isinstance(exc, _loaded_types("docker.errors", "DockerException") + _loaded_types("requests.exceptions", "RequestException")):
+    if isinstance(
+        exc,
+        _loaded_types("docker.errors", "DockerException") + _loaded_types("requests.exceptions", "RequestException"),
+    ):
         return SvcctlError(f"the Docker engine refused: {text}", "run `svcctl doctor`; the engine log says more")
     if isinstance(exc, subprocess.TimeoutExpired):
         return WaitTimeoutError(f"a command took too long: {text}", "retry; `svcctl doctor` checks the engine")
     if isinstance(exc, OSError):
         return SvcctlError(f"{kind}: {text}", "check the path, permissions or address named above")
-    return SvcctlError(f"unexpected {kind}: {text}", "this is a bug in svcctl: rerun with SVCCTL_DEBUG=1 for the traceback and report it")
+    return SvcctlError(
+        f"unexpected {kind}: {text}",
+        "this is a bug in svcctl: rerun with SVCCTL_DEBUG=1 for the traceback and report it",
+    )

@@ -1,7 +1,8 @@
 """How the core reports progress of long work without printing: a callback taking one line."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Progress = Callable[[str], None]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -58,8 +59,9 @@ class Backoff:
         self.delay = min(self.cap, self.initial)
 
 
-def retry(call: Callable[[], T], backoff: Backoff, retry_on: Callable[[Exception], bool],
-          stop: threading.Event | None = None) -> T:
+def retry(
+    call: Callable[[], T], backoff: Backoff, retry_on: Callable[[Exception], bool], stop: threading.Event | None = None
+) -> T:
     """`call` until it returns. An exception `retry_on` accepts is tried again after the
     backoff's next wait; it is raised when the tries are spent, at once when `stop` is set
     during a wait, and any other exception at once."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from testbed.tiny import LABEL, TINY_TAG, build_tiny, remove_all, run_tiny  # noqa: F401 (for the tests)
 from tests.support import unique  # noqa: F401 (re-exported for the tests)
@@ -21,11 +21,13 @@ def host_port(container, key: str = "8080/tcp") -> int:
 
 def safe(fn: Callable[[], object]) -> Callable[[], object]:
     """A condition that counts a ZooKeeper error (connection moving) as `not yet`."""
+
     def wrapped():
         try:
             return fn()
         except Exception:
             return None
+
     return wrapped
 
 

@@ -14,7 +14,9 @@ READER = "reader:cli"  # the CLI's reader identity (what svcctl's read commands 
 
 
 def secure_env(**extra: str) -> dict[str, str]:
-    return svcctl_env(SVCCTL_PROJECT=SECURE_PROJECT, SVCCTL_ZK_PORTS=",".join(map(str, SECURE_PORTS)), SVCCTL_ZK=SECURE_ZK, **extra)
+    return svcctl_env(
+        SVCCTL_PROJECT=SECURE_PROJECT, SVCCTL_ZK_PORTS=",".join(map(str, SECURE_PORTS)), SVCCTL_ZK=SECURE_ZK, **extra
+    )
 
 
 def identity_files(identity: str) -> tuple[str, str]:
@@ -34,8 +36,14 @@ def tls_client(identity: str | None = None, ca=None, start_timeout: float = 15, 
     if identity:
         cert, key = identity_files(identity)
         cn = f"svcctl-reader@{identity.split(':', 1)[1]}" if identity.startswith("reader:") else f"svcctl-{identity}"
-        kwargs = {"certfile": cert, "keyfile": key, "default_acl": [make_acl("x509", f"CN={cn}", all=True), make_acl("world", "anyone", read=True)]}
-    client = KazooClient(hosts=extra.pop("hosts", SECURE_ZK), timeout=10, use_ssl=True, ca=str(ca or PKI / "ca.pem"), **kwargs, **extra)
+        kwargs = {
+            "certfile": cert,
+            "keyfile": key,
+            "default_acl": [make_acl("x509", f"CN={cn}", all=True), make_acl("world", "anyone", read=True)],
+        }
+    client = KazooClient(
+        hosts=extra.pop("hosts", SECURE_ZK), timeout=10, use_ssl=True, ca=str(ca or PKI / "ca.pem"), **kwargs, **extra
+    )
     try:
         client.start(timeout=start_timeout)
     except BaseException:
@@ -62,7 +70,12 @@ class RacingOutsider:
     should a session ever open, plants what would take the registry over (a world-writable
     /services, /services/service_2, the engine's election node and a lock first in line in it)."""
 
-    PLANTS = ("/services", "/services/service_2", "/svcctl/registrators/{engine}", "/svcctl/registrators/{engine}/attacker__lock__0000000000")
+    PLANTS = (
+        "/services",
+        "/services/service_2",
+        "/svcctl/registrators/{engine}",
+        "/svcctl/registrators/{engine}/attacker__lock__0000000000",
+    )
 
     def __init__(self, ports: tuple[int, ...], engine_id: str) -> None:
         import threading
@@ -120,8 +133,13 @@ class RacingOutsider:
             for path in self.PLANTS:
                 path = path.format(engine=self.engine_id)
                 try:
-                    client.create(path, b"attacker", acl=[make_acl("world", "anyone", all=True)], makepath=True,
-                                  ephemeral=path.endswith("0000000000"))
+                    client.create(
+                        path,
+                        b"attacker",
+                        acl=[make_acl("world", "anyone", all=True)],
+                        makepath=True,
+                        ephemeral=path.endswith("0000000000"),
+                    )
                     self.planted.append(path)
                 except Exception:
                     pass

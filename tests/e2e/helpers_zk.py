@@ -16,6 +16,7 @@ from tests.support import TEST_PROJECT, unique, wait_for  # noqa: F401 (re-expor
 
 LABEL = "svcctl.e2e.zk"  # every responder carries it, so cleanup never touches anything else
 
+
 def accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -51,9 +52,18 @@ def remove_containers(containers) -> None:
 def payload(service: str, port: int, container_id: str, name: str = "responder") -> bytes:
     """A registration as our registrators write it, stamped with no engine: none of them
     reconciles it (the test's own session owns it)."""
-    reg = Registration(name=service, ip="127.0.0.1", port=port, private_port=8000, protocol="tcp",
-                       container_id=container_id, container_hostname=container_id[:12], container_name=name,
-                       compose_project=TEST_PROJECT, compose_service=service)
+    reg = Registration(
+        name=service,
+        ip="127.0.0.1",
+        port=port,
+        private_port=8000,
+        protocol="tcp",
+        container_id=container_id,
+        container_hostname=container_id[:12],
+        container_name=name,
+        compose_project=TEST_PROJECT,
+        compose_service=service,
+    )
     return RegistrationPayload.of(reg, None, "e2e-test", time.time()).encode()
 
 
@@ -61,5 +71,3 @@ def register(zk, service: str, port: int, container_id: str, ephemeral: bool = T
     path = f"/services/{service}/127.0.0.1:{port}"
     zk.create(path, payload(service, port, container_id, name), ephemeral=ephemeral, makepath=True)
     return path
-
-

@@ -86,7 +86,9 @@ def test_cluster_lifecycle(engine, images):
         registrators = [name for name in after if "registrator" in name]
         assert len(registrators) == 3
         assert all(after[name].image.id == new_image for name in registrators)
-        assert all(after[name].attrs["State"]["StartedAt"] == started[name] for name in after if name not in registrators)
+        assert all(
+            after[name].attrs["State"]["StartedAt"] == started[name] for name in after if name not in registrators
+        )
 
         # Kill the leader: the two others elect a new one and `status` shows it.
         leader = next(n["container"] for n in nodes if n["mode"] == "leader")
@@ -119,7 +121,11 @@ def test_cluster_lifecycle(engine, images):
 
 def test_port_in_use_is_refused_before_anything_starts(engine, images):
     ports = tuple(p + 100 for p in PORTS)
-    env = svcctl_env(SVCCTL_PROJECT=f"{TEST_PROJECT}-portbusy", SVCCTL_ZK_PORTS=",".join(map(str, ports)), SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports))
+    env = svcctl_env(
+        SVCCTL_PROJECT=f"{TEST_PROJECT}-portbusy",
+        SVCCTL_ZK_PORTS=",".join(map(str, ports)),
+        SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports),
+    )
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", ports[1]))
         squatter.listen()
@@ -137,7 +143,11 @@ def test_status_of_a_project_whose_members_do_not_answer():
     # cluster commands check the project's own members (SVCCTL_ZK_PORTS), whatever --zk says:
     # a project of its own on ports nothing listens on, so the test holds in any order.
     ports = free_ports(3)
-    env = svcctl_env(SVCCTL_PROJECT=f"{TEST_PROJECT}-absent", SVCCTL_ZK_PORTS=",".join(map(str, ports)), SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports))
+    env = svcctl_env(
+        SVCCTL_PROJECT=f"{TEST_PROJECT}-absent",
+        SVCCTL_ZK_PORTS=",".join(map(str, ports)),
+        SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports),
+    )
     proc = run_svcctl("cluster", "status", "--json", env=env, check=False)
     assert proc.returncode == 8, proc.stderr
     nodes = members(json.loads(proc.stdout))

@@ -49,10 +49,16 @@ def test_watch_sees_scale_up_and_stop(zk):
         ours = {f"/services/service_2/{k}" for k in mine(zk, "service_2")}
         wait_for(lambda: ours <= {p for k, p in stream.kinds() if k == "child_added"}, f"child_added for {ours}", WAIT)
         added = [e for e in stream.events if e["kind"] == "child_added" and e["path"] in ours]
-        assert all(e["data"]["svcctl"]["compose_project"] == TEST_PROJECT and e["data"]["Name"] == "service_2" for e in added)
+        assert all(
+            e["data"]["svcctl"]["compose_project"] == TEST_PROJECT and e["data"]["Name"] == "service_2" for e in added
+        )
 
         run_svcctl("stop", "service_2", timeout=300)
-        wait_for(lambda: ours <= {p for k, p in stream.kinds() if k in ("child_removed", "node_deleted")}, f"removal of {ours}", WAIT)
+        wait_for(
+            lambda: ours <= {p for k, p in stream.kinds() if k in ("child_removed", "node_deleted")},
+            f"removal of {ours}",
+            WAIT,
+        )
     finally:
         stream.stop()
         run_svcctl("stop", "service_2", timeout=300, check=False)
@@ -62,8 +68,13 @@ def test_call_keeps_answering_while_scaling_3_to_1(zk):
     try:
         run_svcctl("scale", "service_2", "3", timeout=300)
         wait_for(lambda: len(mine(zk, "service_2")) == 3, "three registrations", WAIT)
-        proc = subprocess.Popen([SVCCTL, "call", "service_2", "--count", "60", "--interval", "0.1", "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
+        proc = subprocess.Popen(
+            [SVCCTL, "call", "service_2", "--count", "60", "--interval", "0.1", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=svcctl_env(),
+        )
         results: list[dict] = []
         reader = threading.Thread(target=lambda: results.extend(json.loads(line) for line in proc.stdout), daemon=True)
         reader.start()
@@ -83,11 +94,19 @@ def test_call_keeps_answering_while_scaling_3_to_1(zk):
 def test_gateway_503_after_last_instance_stops_and_200_after_it_starts(zk, engine):
     service = unique("gw")
     container = engine.containers.run(
-        "php_service_2:1.0", detach=True, name=f"{TEST_PROJECT}-gw-{uuid.uuid4().hex[:6]}",
-        environment={"SERVICE_NAME": service}, ports={"80/tcp": ("127.0.0.1", None)},
+        "php_service_2:1.0",
+        detach=True,
+        name=f"{TEST_PROJECT}-gw-{uuid.uuid4().hex[:6]}",
+        environment={"SERVICE_NAME": service},
+        ports={"80/tcp": ("127.0.0.1", None)},
     )
     port = free_port()
-    gateway = subprocess.Popen([SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=svcctl_env())
+    gateway = subprocess.Popen(
+        [SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=svcctl_env(),
+    )
 
     def status() -> int:
         try:

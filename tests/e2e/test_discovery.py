@@ -18,7 +18,9 @@ def test_discover_lists_instances(zk, engine):
     try:
         register(zk, svc, port, container.id, name="resp-1")
         data = run_json("discover", svc)
-        assert [(i["address"], i["container_id"], i["container_name"]) for i in data[svc]] == [(f"127.0.0.1:{port}", container.id, "resp-1")]
+        assert [(i["address"], i["container_id"], i["container_name"]) for i in data[svc]] == [
+            (f"127.0.0.1:{port}", container.id, "resp-1")
+        ]
         assert svc in run_json("discover")
         table = run_svcctl("discover", svc).stdout
         assert f"127.0.0.1:{port}" in table and "resp-1" in table
@@ -64,8 +66,13 @@ def test_call_drops_an_instance_that_vanishes_mid_run(zk, engine):
     try:
         register(zk, svc, p1, c1.id)
         gone = register(zk, svc, p2, c2.id)
-        proc = subprocess.Popen([SVCCTL, "call", svc, "--count", "30", "--interval", "0.1", "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
+        proc = subprocess.Popen(
+            [SVCCTL, "call", svc, "--count", "30", "--interval", "0.1", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=svcctl_env(),
+        )
         lines: list[dict] = []
         reader = threading.Thread(target=lambda: lines.extend(json.loads(line) for line in proc.stdout), daemon=True)
         reader.start()
@@ -77,7 +84,7 @@ def test_call_drops_an_instance_that_vanishes_mid_run(zk, engine):
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
         reader.join(timeout=5)
         assert len(lines) == 30 and all(r["ok"] for r in lines)
-        late = lines[seen_at + 1:]
+        late = lines[seen_at + 1 :]
         assert late and all(r["instance"] == f"127.0.0.1:{p1}" and not r["attempts"] for r in late)
         assert f"instance removed: 127.0.0.1:{p2}" in proc.stderr.read()
     finally:
@@ -100,7 +107,12 @@ def test_gateway_routes_404_503_and_follows_the_service_node(zk, engine):
     svc = unique()
     (c1, p1), (c2, p2) = start_responder(engine), start_responder(engine)
     port = free_port()
-    proc = subprocess.Popen([SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=svcctl_env())
+    proc = subprocess.Popen(
+        [SVCCTL, "gateway", "--port", str(port), "--stats-port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=svcctl_env(),
+    )
     try:
         register(zk, svc, p1, c1.id)
         register(zk, svc, p2, c2.id)
@@ -112,7 +124,9 @@ def test_gateway_routes_404_503_and_follows_the_service_node(zk, engine):
                 return False
 
         wait_for(answering, "the gateway to listen")
-        wait_for(lambda: len(json.loads(get(port, "/services")[2]).get(svc, [])) == 2, "the gateway to see both instances")
+        wait_for(
+            lambda: len(json.loads(get(port, "/services")[2]).get(svc, [])) == 2, "the gateway to see both instances"
+        )
 
         answers = [get(port, "/ignored", {"service_name": svc, "api_name": "/user?id=7"}) for _ in range(4)]
         assert [a[0] for a in answers] == [200] * 4

@@ -69,7 +69,9 @@ def test_fault_scenario_holds_three_times_in_a_row(name, service_2):
 def test_host_crash_needs_a_cluster_over_hosts(cluster):
     proc = run_svcctl("scenario", "run", "host-crash", check=False)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines() == ["svcctl: error: host-crash needs a cluster over hosts; fix: `svcctl hosts up 3` and `svcctl cluster up --hosts …` first"]
+    assert proc.stderr.strip().splitlines() == [
+        "svcctl: error: host-crash needs a cluster over hosts; fix: `svcctl hosts up 3` and `svcctl cluster up --hosts …` first"
+    ]
 
 
 def members() -> list[dict]:
@@ -81,13 +83,23 @@ def test_status_says_degraded_with_a_member_down_and_exits_9(cluster, engine):
     follower = next(m["container"] for m in members() if m["mode"] == "follower")
     engine.containers.get(follower).stop(timeout=10)
     try:
-        proc = wait_for(lambda: (p := run_svcctl("cluster", "status", check=False)).returncode == 9 and p, "status to say degraded", 60)
+        proc = wait_for(
+            lambda: (p := run_svcctl("cluster", "status", check=False)).returncode == 9 and p,
+            "status to say degraded",
+            60,
+        )
         assert "ensemble: degraded" in proc.stdout
-        assert proc.stderr.startswith("svcctl: error: the ensemble is degraded: quorum held by 2 of 3 members; not serving: " + follower)
+        assert proc.stderr.startswith(
+            "svcctl: error: the ensemble is degraded: quorum held by 2 of 3 members; not serving: " + follower
+        )
         assert json.loads(run_svcctl("cluster", "status", "--json", check=False).stdout)["health"] == "degraded"
     finally:
         engine.containers.get(follower).start()
-    wait_for(lambda: run_svcctl("cluster", "status", check=False).returncode == 0, "the member back and the ensemble healthy", 120)
+    wait_for(
+        lambda: run_svcctl("cluster", "status", check=False).returncode == 0,
+        "the member back and the ensemble healthy",
+        120,
+    )
 
 
 # --- the consumer's check: wrk and a long call across every fault -------------------------------------
@@ -128,9 +140,16 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
     wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 1, "one instance of this project")
     headers = {"service_name": "service_2"}
     outcome: dict = {}
-    faults_load = threading.Thread(target=lambda: outcome.update(faults=run_wrk(gateway, 45, headers, threads=2, connections=8, timeout=5.0)))
-    call = subprocess.Popen([SVCCTL, "call", "service_2", "-n", "140", "--interval", "0.3", "--json"], env=svcctl_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    faults_load = threading.Thread(
+        target=lambda: outcome.update(faults=run_wrk(gateway, 45, headers, threads=2, connections=8, timeout=5.0))
+    )
+    call = subprocess.Popen(
+        [SVCCTL, "call", "service_2", "-n", "140", "--interval", "0.3", "--json"],
+        env=svcctl_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     faults_load.start()
     stopped = []
     try:
@@ -143,16 +162,25 @@ def test_wrk_and_a_long_call_through_every_fault_get_no_error(service_2, gateway
         container = engine.containers.get(crashed)
         restarts = container.attrs["RestartCount"]
         os.kill(int(container.attrs["State"]["Pid"]), signal.SIGKILL)  # the process dies; the restart policy applies
-        wait_for(lambda: (container.reload(), container.attrs["RestartCount"] > restarts and container.status == "running")[1],
-                 f"{crashed} restarted", 60)
+        wait_for(
+            lambda: (container.reload(), container.attrs["RestartCount"] > restarts and container.status == "running")[
+                1
+            ],
+            f"{crashed} restarted",
+            60,
+        )
         time.sleep(3)
         leader = next(m["container"] for m in members() if m["mode"] == "leader")
         # The last of the registry's faults must still be under both loads, or it proves nothing.
-        assert faults_load.is_alive() and call.poll() is None, "the loads ended before the leader's restart: lengthen them"
+        assert faults_load.is_alive() and call.poll() is None, (
+            "the loads ended before the leader's restart: lengthen them"
+        )
         engine.containers.get(leader).restart(timeout=10)
         wait_for(quorum, "quorum after the leader's restart", 120)
         faults_load.join(timeout=120)
-        scale_load = threading.Thread(target=lambda: outcome.update(scale=run_wrk(gateway, 16, headers, threads=2, connections=8, timeout=5.0)))
+        scale_load = threading.Thread(
+            target=lambda: outcome.update(scale=run_wrk(gateway, 16, headers, threads=2, connections=8, timeout=5.0))
+        )
         scale_load.start()
         time.sleep(2)
         run_svcctl("scale", "service_2", "3", timeout=300)
@@ -193,8 +221,13 @@ def test_replacements_never_take_an_instance_out_of_the_cache_or_the_watch_strea
     paths = [f"/services/{svc}/127.0.0.1:{port}" for port in (41001, 41002)]
     for path in paths:
         zk.create(path, payload(svc, int(path.rsplit(":", 1)[1]), "c" * 12), ephemeral=True, makepath=True)
-    watch = subprocess.Popen([SVCCTL, "zk", "watch", f"/services/{svc}", "-r", "--json", "--timeout", "60"], env=svcctl_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        [SVCCTL, "zk", "watch", f"/services/{svc}", "-r", "--json", "--timeout", "60"],
+        env=svcctl_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     removed: list[str] = []
     cache = ServiceCache(zk, svc)
     cache.add_listener(lambda change: removed.extend(i.address for i in change.removed))
@@ -211,7 +244,11 @@ def test_replacements_never_take_an_instance_out_of_the_cache_or_the_watch_strea
         zk.delete(paths[0])  # and a plain delete + create, the firing racing the re-creation
         zk.create(paths[0], payload(svc, 41001, "e" * 12), ephemeral=True)
         czxids = {p: zk.exists(p).czxid for p in paths}
-        wait_for(lambda: {p: s.czxid for p, s in dict(cache.watcher.nodes).items() if p in czxids} == czxids, "the cache to follow every re-creation", 30)
+        wait_for(
+            lambda: {p: s.czxid for p, s in dict(cache.watcher.nodes).items() if p in czxids} == czxids,
+            "the cache to follow every re-creation",
+            30,
+        )
         assert {i.address for i in cache.instances(svc)} == {"127.0.0.1:41001", "127.0.0.1:41002"}
         assert "127.0.0.1:41002" not in removed  # only ever replaced
         time.sleep(1.0)  # the stream's last events
@@ -240,7 +277,9 @@ def test_a_registrator_gone_for_good_leaves_no_gap_in_the_cache(service_2, zk, e
     from svcctl.consumer.cache import ServiceCache
 
     run_svcctl("scale", "service_2", "2", timeout=300)
-    wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 2, "two instances of this project")
+    wait_for(
+        lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 2, "two instances of this project"
+    )
     mine = set(docker_endpoints(engine, "service_2", project_only=True))
     wait_for(lambda: all(zk.exists(f"/services/service_2/{a}") for a in mine), "both registered")
     removed: list[str] = []
@@ -263,4 +302,8 @@ def test_a_registrator_gone_for_good_leaves_no_gap_in_the_cache(service_2, zk, e
     finally:
         cache.stop()
         engine.containers.get(victim).start()
-    wait_for(lambda: sum(1 for r in registrators() if r["id"].startswith(f"{TEST_PROJECT}-")) == 3, "the registrator back", 60)
+    wait_for(
+        lambda: sum(1 for r in registrators() if r["id"].startswith(f"{TEST_PROJECT}-")) == 3,
+        "the registrator back",
+        60,
+    )

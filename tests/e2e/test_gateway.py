@@ -28,7 +28,9 @@ URL = f"http://127.0.0.1:{GATEWAY_PORT}/"
 CONTAINER = f"{TEST_PROJECT}-gateway"
 
 
-def request(path: str = "/", headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, http.client.HTTPMessage, str]:
+def request(
+    path: str = "/", headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, http.client.HTTPMessage, str]:
     conn = http.client.HTTPConnection("127.0.0.1", GATEWAY_PORT, timeout=10)
     try:
         conn.request(method, path, headers=headers or {})
@@ -131,7 +133,9 @@ def test_scale_down_fails_no_request_under_load(gateway, zk, engine):
         run_svcctl("scale", "service_2", "3", timeout=300)
         wait_for(lambda: len(mine(zk, "service_2")) == 3, "three registrations", WAIT)
         results = []
-        load = threading.Thread(target=lambda: results.append(run_wrk(URL, 10, {"service_name": "service_2"}, threads=2, connections=8)))
+        load = threading.Thread(
+            target=lambda: results.append(run_wrk(URL, 10, {"service_name": "service_2"}, threads=2, connections=8))
+        )
         load.start()
         time.sleep(2)
         run_svcctl("scale", "service_2", "1", timeout=300)
@@ -151,7 +155,9 @@ def test_a_new_service_reloads_without_failing_a_request_and_restart_keeps_servi
         register(zk, svc, p1, c1.id)
         wait_for(lambda: status_of(svc) == 200, "the first service routed", 10)
         results = []
-        load = threading.Thread(target=lambda: results.append(run_wrk(URL, 6, {"service_name": svc}, threads=1, connections=4)))
+        load = threading.Thread(
+            target=lambda: results.append(run_wrk(URL, 6, {"service_name": svc}, threads=1, connections=4))
+        )
         load.start()
         time.sleep(1.5)
         register(zk, other, p2, c2.id)  # a new backend: a seamless reload under load
@@ -186,10 +192,23 @@ def test_status_and_the_stats_page_in_chromium(gateway, zk, engine):
         assert chromium, "chromium is not installed: run `svcctl doctor --fix`"
         with tempfile.TemporaryDirectory(prefix="svcctl-chromium-") as profile:
             proc = subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--dump-dom", info["stats_url"]],
-                capture_output=True, text=True, timeout=120,
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    f"--user-data-dir={profile}",
+                    "--dump-dom",
+                    info["stats_url"],
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
         assert proc.returncode == 0, proc.stderr[-2000:]
         dom = proc.stdout
@@ -203,7 +222,10 @@ def test_status_and_the_stats_page_in_chromium(gateway, zk, engine):
 
 def test_down_removes_everything_it_started(gateway, engine):
     run_svcctl("gateway", "down")
-    left = engine.containers.list(all=True, filters={"label": [f"com.docker.compose.project={TEST_PROJECT}", "com.docker.compose.service=gateway"]})
+    left = engine.containers.list(
+        all=True,
+        filters={"label": [f"com.docker.compose.project={TEST_PROJECT}", "com.docker.compose.service=gateway"]},
+    )
     assert left == []
     assert status_of("anything") == -1  # nothing listens on the port any more
     proc = run_svcctl("gateway", "status", check=False)

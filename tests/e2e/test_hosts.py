@@ -47,7 +47,9 @@ def engine(hosts_cluster, name: str):
 def published(hosts_cluster, name: str) -> dict[str, str]:
     """`<host address>:<port>` -> container id for each running service_2 container on that host."""
     found = {}
-    for container in engine(hosts_cluster, name).containers.list(filters={"label": f"com.docker.compose.project={HOSTS_PROJECT}"}):
+    for container in engine(hosts_cluster, name).containers.list(
+        filters={"label": f"com.docker.compose.project={HOSTS_PROJECT}"}
+    ):
         for binding in container.attrs["NetworkSettings"]["Ports"].get("80/tcp") or []:
             found[f"{binding['HostIp']}:{binding['HostPort']}"] = container.id
     return found
@@ -73,13 +75,21 @@ def test_quorum_across_hosts(hosts_cluster):
     assert [m["member"] for m in members] == [f"{hosts_cluster.addresses[n]}:2181" for n in hosts_cluster.names]
     assert sorted(m["mode"] for m in members) == ["follower", "follower", "leader"]
     assert all(m["state"] == "running" for m in members)
+
     # Two registrators per host, one of them the active writer of that host's engine. Quorum is
     # what `cluster up` waits for; a registrator contends once its own session is up: wait for that.
     def roles() -> dict[str, list[str]]:
         rows = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env).stdout)["registrators"]
-        return {name: sorted(r["role"] for r in rows if r["container"].startswith(f"{name}-")) for name in hosts_cluster.names}
+        return {
+            name: sorted(r["role"] for r in rows if r["container"].startswith(f"{name}-"))
+            for name in hosts_cluster.names
+        }
 
-    wait_for(lambda: all(found == ["active", "standby"] for found in roles().values()), "one active and one standby registrator on every host", timeout=60)
+    wait_for(
+        lambda: all(found == ["active", "standby"] for found in roles().values()),
+        "one active and one standby registrator on every host",
+        timeout=60,
+    )
     # Later commands find the members without --zk: the layout is recorded.
     layout = json.loads((ROOT / ".svcctl" / f"cluster-{HOSTS_PROJECT}.json").read_text())
     assert [h["context"] for h in layout["hosts"]] == hosts_cluster.names
@@ -88,7 +98,11 @@ def test_quorum_across_hosts(hosts_cluster):
 def _engine_version(address: str, port: int, context: ssl.SSLContext | None) -> str:
     """What GET /version on a host's engine port gives this caller: the engine's version, or
     the refusal (the exception's class and text)."""
-    connection = http.client.HTTPSConnection(address, port, context=context, timeout=10) if context else http.client.HTTPConnection(address, port, timeout=10)
+    connection = (
+        http.client.HTTPSConnection(address, port, context=context, timeout=10)
+        if context
+        else http.client.HTTPConnection(address, port, timeout=10)
+    )
     try:
         connection.request("GET", "/version")
         response = connection.getresponse()
@@ -117,7 +131,9 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
     from svcctl.security.pki import engine_pki_dir, ensure_engine_pki
 
     pki = engine_pki_dir(ROOT / ".svcctl", HOSTS_PROJECT)
-    stranger, _ = ensure_engine_pki(tmp_path / "stranger", {"stranger": "127.0.0.1"})  # the outsider's own CA and client certificate
+    stranger, _ = ensure_engine_pki(
+        tmp_path / "stranger", {"stranger": "127.0.0.1"}
+    )  # the outsider's own CA and client certificate
     client = pki / "client"
     for name, address in hosts_cluster.addresses.items():
         control = _engine_version(address, 2376, _tls_as(pki / "ca.pem", client / "cert.pem", client / "key.pem"))
@@ -126,7 +142,11 @@ def test_host_engines_refuse_an_outsider(hosts_cluster, tmp_path):
             "plain 2375 (Docker's unauthenticated port)": _engine_version(address, 2375, None),
             "plain HTTP on 2376": _engine_version(address, 2376, None),
             "TLS with the CA, no client certificate": _engine_version(address, 2376, _tls_as(pki / "ca.pem")),
-            "TLS with a client certificate of another CA": _engine_version(address, 2376, _tls_as(pki / "ca.pem", stranger.client_dir / "cert.pem", stranger.client_dir / "key.pem")),
+            "TLS with a client certificate of another CA": _engine_version(
+                address,
+                2376,
+                _tls_as(pki / "ca.pem", stranger.client_dir / "cert.pem", stranger.client_dir / "key.pem"),
+            ),
         }
         answered = {attempt: result for attempt, result in attempts.items() if result[:1].isdigit()}
         assert answered == {}, (name, answered)
@@ -150,7 +170,11 @@ def test_scale_per_host_registers_the_host_address(hosts_cluster, hosts_zk):
     on2, on3 = published(hosts_cluster, host2), published(hosts_cluster, host3)
     assert len(on2) == 2 and len(on3) == 1
     assert all(key.startswith(hosts_cluster.addresses[host2] + ":") for key in on2)
-    wait_for(lambda: children(hosts_zk) == set(on2) | set(on3), f"ZooKeeper to hold exactly {sorted(on2) + sorted(on3)}", timeout=30)
+    wait_for(
+        lambda: children(hosts_zk) == set(on2) | set(on3),
+        f"ZooKeeper to hold exactly {sorted(on2) + sorted(on3)}",
+        timeout=30,
+    )
     engine_id = engine(hosts_cluster, host2).info()["ID"]
     for key, container_id in on2.items():
         data, _ = hosts_zk.get(f"/services/service_2/{key}")
@@ -191,7 +215,9 @@ def test_host_crash_and_return(hosts_cluster, hosts_zk):
     # Exactly host3's registrations go, within the session timeout + 2 s; the others stay.
     while of_host(children(hosts_zk), address3):
         assert others <= children(hosts_zk), "another host's registration went with host3"
-        assert time.monotonic() - crashed_at <= CRASH_BOUND, f"{sorted(of_host(children(hosts_zk), address3))} still there {CRASH_BOUND}s after the crash"
+        assert time.monotonic() - crashed_at <= CRASH_BOUND, (
+            f"{sorted(of_host(children(hosts_zk), address3))} still there {CRASH_BOUND}s after the crash"
+        )
         time.sleep(0.1)
     gone_after = time.monotonic() - crashed_at
     assert children(hosts_zk) == others
@@ -207,12 +233,19 @@ def test_host_crash_and_return(hosts_cluster, hosts_zk):
 
     # The return: the member rejoins and the instance (restart policy) registers again, no command.
     run_svcctl("hosts", "start", host3, env=hosts_cluster.env)
-    wait_for(lambda: of_host(children(hosts_zk), address3), f"{address3}'s instance registered again", timeout=90, interval=0.2)
+    wait_for(
+        lambda: of_host(children(hosts_zk), address3),
+        f"{address3}'s instance registered again",
+        timeout=90,
+        interval=0.2,
+    )
     assert set(published(hosts_cluster, host3)) == of_host(children(hosts_zk), address3)
     assert children(hosts_zk) >= others
 
     def rejoined():
-        nodes = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env, check=False).stdout)["members"]
+        nodes = json.loads(run_svcctl("cluster", "status", "--json", env=hosts_cluster.env, check=False).stdout)[
+            "members"
+        ]
         return sorted(m["mode"] for m in nodes) == ["follower", "follower", "leader"]
 
     wait_for(rejoined, "host3's member back in the quorum", timeout=90, interval=1.0)
@@ -244,9 +277,11 @@ def host_crash_run(hosts_cluster, zk, attempt: int) -> None:
     on_hosts = set().union(*(published(hosts_cluster, n) for n in hosts_cluster.names))
     assert set(run["haproxy"]) == on_hosts and set(run["haproxy"].values()) == {"UP"}
     wait_for(lambda: children(zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=30)
-    print(f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
-          f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
-          f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all")
+    print(
+        f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
+        f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
+        f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all"
+    )
 
 
 def registrator_ids(hosts_cluster, name: str) -> dict[str, str]:
@@ -261,12 +296,22 @@ def volume_files(hosts_cluster, name: str, volume: str) -> dict[str, tuple[int, 
 
     client = engine(hosts_cluster, name)
     image = next(i for i in client.images.list() if any(t.startswith("svcctl/zookeeper:") for t in i.tags))
-    reader = client.containers.create(image.id, command=["true"], entrypoint=[], network_mode="none", volumes={volume: {"bind": "/v", "mode": "ro"}},
-                                      labels={"SERVICE_IGNORE": "true"})
+    reader = client.containers.create(
+        image.id,
+        command=["true"],
+        entrypoint=[],
+        network_mode="none",
+        volumes={volume: {"bind": "/v", "mode": "ro"}},
+        labels={"SERVICE_IGNORE": "true"},
+    )
     try:
         stream, _ = reader.get_archive("/v/.")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            return {m.name.rsplit("/", 1)[-1]: (m.uid, m.mode & 0o777, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()}
+            return {
+                m.name.rsplit("/", 1)[-1]: (m.uid, m.mode & 0o777, tar.extractfile(m).read())
+                for m in tar.getmembers()
+                if m.isfile()
+            }
     finally:
         reader.remove(force=True)
 
@@ -286,7 +331,11 @@ def test_secured_over_hosts(hosts_cluster):
     env = hosts_cluster.env
     contexts = ",".join(hosts_cluster.names)
     refused = run_svcctl("cluster", "up", "--hosts", contexts, "--secure", env=env, check=False)
-    assert refused.returncode != 0 and "cannot become TLS+ACL in place" in refused.stderr and "Traceback" not in refused.stderr
+    assert (
+        refused.returncode != 0
+        and "cannot become TLS+ACL in place" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
     run_svcctl("cluster", "down", "--volumes", env=env, timeout=300)
     up = run_svcctl("cluster", "up", "--hosts", contexts, "--secure", "--timeout", "180", env=env, timeout=400)
     assert "security: TLS+ACL" in up.stdout
@@ -309,10 +358,16 @@ def test_secured_over_hosts(hosts_cluster):
         # cluster status tells the hosts' registrators apart by identity.
         rows = json.loads(run_svcctl("cluster", "status", "--json", env=env).stdout)["registrators"]
         for name in hosts_cluster.names:
-            assert {r["identity"] for r in rows if r["container"].startswith(f"{name}-") and r["role"] != "unknown"} == {f"CN=svcctl-registrator@{name}"}
+            assert {
+                r["identity"] for r in rows if r["container"].startswith(f"{name}-") and r["role"] != "unknown"
+            } == {f"CN=svcctl-registrator@{name}"}
         # A reader holds a session but writes nothing.
-        for attempt in (lambda: zk.create("/services/service_2/6.6.6.6:66", b"x"), lambda: zk.delete(f"/services/service_2/{sorted(on_hosts)[0]}"),
-                        lambda: zk.set_acls("/services", [make_acl("world", "anyone", all=True)]), lambda: zk.create("/planted", b"x")):
+        for attempt in (
+            lambda: zk.create("/services/service_2/6.6.6.6:66", b"x"),
+            lambda: zk.delete(f"/services/service_2/{sorted(on_hosts)[0]}"),
+            lambda: zk.set_acls("/services", [make_acl("world", "anyone", all=True)]),
+            lambda: zk.create("/planted", b"x"),
+        ):
             with pytest.raises(NoAuthError):
                 attempt()
     finally:
@@ -324,14 +379,19 @@ def test_secured_over_hosts(hosts_cluster):
             tls_client(hosts=f"{hosts_cluster.addresses[name]}:2181", start_timeout=4)
     # Each host's part of the PKI, never another host's keys nor a CA key, on its engine's
     # volumes, read back from that engine: owned by the containers' uid, keys 0600.
-    assert sorted(p.name for p in (PKI / "hosts").iterdir() if p.name in hosts_cluster.names) == sorted(hosts_cluster.names)
+    assert sorted(p.name for p in (PKI / "hosts").iterdir() if p.name in hosts_cluster.names) == sorted(
+        hosts_cluster.names
+    )
     from svcctl.config.settings import container_uid_from_env
     from svcctl.security.pki import container_owner
 
     owner = container_owner(container_uid_from_env())[0]
     secrets = {path.read_bytes(): path for path in PKI.rglob("*key.pem")}
     for name in hosts_cluster.names:
-        for part, source in (("member", PKI / "hosts" / name / "member"), ("registrator", PKI / "hosts" / name / "registrator")):
+        for part, source in (
+            ("member", PKI / "hosts" / name / "member"),
+            ("registrator", PKI / "hosts" / name / "registrator"),
+        ):
             shipped = volume_files(hosts_cluster, name, f"{HOSTS_PROJECT}-pki-{part}")
             assert set(shipped) == {p.name for p in source.glob("*.pem")}, (name, part)
             for file, (uid, mode, data) in shipped.items():
@@ -363,7 +423,11 @@ def test_secured_over_hosts(hosts_cluster):
     # The host-crash fault over TLS: no request lost, the registry converges.
     zk = tls_client("reader:cli", hosts=hosts_cluster.zk)
     try:
-        wait_for(lambda: of_host(children(zk), hosts_cluster.addresses[host2]), f"{host2}'s instance registered again after the rotation", timeout=60)
+        wait_for(
+            lambda: of_host(children(zk), hosts_cluster.addresses[host2]),
+            f"{host2}'s instance registered again after the rotation",
+            timeout=60,
+        )
         host_crash_run(hosts_cluster, zk, 1)
     finally:
         zk.stop()
@@ -385,7 +449,9 @@ def test_hosts_down_leaves_nothing_behind(hosts_cluster):
     assert outer.containers.list(all=True, filters=label) == []
     assert outer.volumes.list(filters=label) == []
     assert [n.name for n in outer.networks.list(names=[f"{HOSTS_PROJECT}-hosts"])] == []
-    contexts = subprocess.run(["docker", "context", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True).stdout.split()
+    contexts = subprocess.run(
+        ["docker", "context", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert not [c for c in contexts if c.startswith(f"{HOSTS_PROJECT}-host")]
     from svcctl.security.pki import engine_pki_dir
 

@@ -92,8 +92,12 @@ def member_of_session(session: str) -> str | None:
 
 
 def test_three_registrators_elect_one_active(cluster, zk):
-    found = wait_for(lambda: (lambda rs: rs if sum(r["role"] == "active" for r in rs) == 1 and len(rs) == 3 else None)(registrators()),
-                     "three registrators, one active")
+    found = wait_for(
+        lambda: (lambda rs: rs if sum(r["role"] == "active" for r in rs) == 1 and len(rs) == 3 else None)(
+            registrators()
+        ),
+        "three registrators, one active",
+    )
     assert sorted(r["id"] for r in found) == [f"{PREFIX}registrator{i}" for i in (1, 2, 3)]
     assert len({r["engine_id"] for r in found}) == 1
     # The election node's data names the active registrator and since when.
@@ -103,7 +107,9 @@ def test_three_registrators_elect_one_active(cluster, zk):
     assert data["id"] == active()["id"] and data["role"] == "active" and data["since"] <= time.time()
     # `cluster status --json` shows them too.
     status = run_json("cluster", "status")
-    assert sorted((r["container"], r["state"]) for r in status["registrators"]) == [(f"{PREFIX}registrator{i}", "running") for i in (1, 2, 3)]
+    assert sorted((r["container"], r["state"]) for r in status["registrators"]) == [
+        (f"{PREFIX}registrator{i}", "running") for i in (1, 2, 3)
+    ]
     assert [r["role"] for r in status["registrators"]].count("active") == 1
 
 
@@ -113,10 +119,17 @@ def test_start_registers_and_stop_deregisters(cluster, zk, engine, owner):
     path = instance_path(service, container)
     body, stat = wait_for(lambda: registered(zk, path), f"{path} to appear", timeout=30)
     assert list(body)[:7] == ["Name", "IP", "PublicPort", "PrivatePort", "ContainerID", "Tags", "Attrs"]
-    assert (body["Name"], body["IP"], body["PublicPort"], body["PrivatePort"]) == (service, "127.0.0.1", host_port(container), 8080)
+    assert (body["Name"], body["IP"], body["PublicPort"], body["PrivatePort"]) == (
+        service,
+        "127.0.0.1",
+        host_port(container),
+        8080,
+    )
     assert body["ContainerID"] == container.id[:12] and body["Tags"] == [] and body["Attrs"] == {}
     ours = body["svcctl"]
-    assert ours["container_id"] == container.id and ours["container_name"] == container.name and ours["protocol"] == "tcp"
+    assert (
+        ours["container_id"] == container.id and ours["container_name"] == container.name and ours["protocol"] == "tcp"
+    )
     # Ephemeral, owned by the active registrator's session, written by it.
     leader = active()
     assert stat.ephemeralOwner and hex(stat.ephemeralOwner) == leader["session"] and ours["registrator"] == leader["id"]
@@ -143,8 +156,12 @@ def test_pause_deregisters_and_unpause_registers_again(cluster, zk, engine, owne
 
 def test_multi_port_naming(cluster, zk, engine, owner):
     service = unique("multi")
-    container = run_tiny(engine, owner, {"SERVICE_NAME": service, "SERVICE_8443_NAME": f"{service}_tls", "SERVICE_TAGS": "a,b\\,c"},
-                         ports=("8080/tcp", "8443/tcp", "5353/udp"))
+    container = run_tiny(
+        engine,
+        owner,
+        {"SERVICE_NAME": service, "SERVICE_8443_NAME": f"{service}_tls", "SERVICE_TAGS": "a,b\\,c"},
+        ports=("8080/tcp", "8443/tcp", "5353/udp"),
+    )
     expected = {
         instance_path(f"{service}-8080", container, "8080/tcp"): ("tcp", ["a", "b,c"]),
         instance_path(f"{service}_tls", container, "8443/tcp"): ("tcp", ["a", "b,c"]),
@@ -159,7 +176,9 @@ def test_multi_port_naming(cluster, zk, engine, owner):
 def test_service_ignore(cluster, zk, engine, owner):
     ignored, sentinel = unique("ignored"), unique("sentinel")
     run_tiny(engine, owner, {"SERVICE_NAME": ignored, "SERVICE_IGNORE": "true"})
-    half = run_tiny(engine, owner, {"SERVICE_NAME": f"{ignored}_half", "SERVICE_8443_IGNORE": "1"}, ports=("8080/tcp", "8443/tcp"))
+    half = run_tiny(
+        engine, owner, {"SERVICE_NAME": f"{ignored}_half", "SERVICE_8443_IGNORE": "1"}, ports=("8080/tcp", "8443/tcp")
+    )
     # Events are handled in order: once a container started later is registered, the ignored
     # ones have been handled too.
     later = run_tiny(engine, owner, {"SERVICE_NAME": sentinel})
@@ -241,7 +260,9 @@ def test_draining_container_is_not_re_registered_by_a_resync(cluster, zk, engine
     zk.delete(other_path)
     deleted_at = time.monotonic()
     wait_for(lambda: registered(zk, other_path, other.id), f"{other_path} re-created by a resync", timeout=60)
-    print(f"a resync ran {time.monotonic() - deleted_at:.1f} s after the sentinel's node was deleted; the draining container stayed out")
+    print(
+        f"a resync ran {time.monotonic() - deleted_at:.1f} s after the sentinel's node was deleted; the draining container stayed out"
+    )
     assert node(zk, path) is None, f"{path} re-registered by the resync while draining"
     assert running(engine, container)
     # Running again after a restart ends the drain: registered again (its new host port).
@@ -259,7 +280,9 @@ def test_kill_the_member_the_active_registrator_talks_to(cluster, zk, engine, ow
     path = instance_path(service, before)
     _, stat = wait_for(lambda: registered(zk, path), f"{path} to appear")
     leader = active()
-    member = wait_for(lambda: member_of_session(leader["session"]), "the member holding the active registrator's session")
+    member = wait_for(
+        lambda: member_of_session(leader["session"]), "the member holding the active registrator's session"
+    )
     try:
         engine.containers.get(member).kill()
         # The session moves to another member: the node stays, with the same owner.
@@ -283,8 +306,11 @@ def test_sigkill_active_registrator_standby_restores(cluster, zk, engine, owner)
         killed_at = time.monotonic()
         engine.containers.get(leader["id"]).kill()
         # A standby takes over once the dead session expires, and restores every registration.
-        body, new_stat = wait_for(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
-                                  f"{path} restored by a standby", timeout=SESSION_TIMEOUT + 50)
+        body, new_stat = wait_for(
+            lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
+            f"{path} restored by a standby",
+            timeout=SESSION_TIMEOUT + 50,
+        )
         restored_after = time.monotonic() - killed_at
         print(f"restored {restored_after:.1f}s after SIGKILL (the bound: session timeout {SESSION_TIMEOUT:.0f}s + 2s)")
         assert restored_after <= SESSION_TIMEOUT + 2 + LOADED_MACHINE_SLACK_S, restored_after
@@ -311,11 +337,16 @@ def test_sigterm_hands_over_without_losing_the_node(cluster, zk, engine, owner):
     DataWatch(zk, path, lambda data, st: seen.append(st.ephemeralOwner if st else None))
     try:
         engine.containers.get(leader["id"]).stop(timeout=15)
-        body, new_stat = wait_for(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
-                                  f"{path} taken over", timeout=30)
+        body, new_stat = wait_for(
+            lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path)),
+            f"{path} taken over",
+            timeout=30,
+        )
         assert body["svcctl"]["registrator"] != leader["id"]
         wait_for(lambda: new_stat.ephemeralOwner in seen, "the watch to see the successor's node", timeout=10)
-        assert None not in seen, f"{path} was absent during the handover: owners seen {[hex(o) if o else o for o in seen]}"
+        assert None not in seen, (
+            f"{path} was absent during the handover: owners seen {[hex(o) if o else o for o in seen]}"
+        )
         # The leaving registrator waited until the successor had replaced its nodes (one
         # transaction each: delete + create) before closing its session, and it waited on the
         # nodes it owned (with none it would stop as soon as the successor called itself active).
@@ -342,16 +373,32 @@ def test_crashed_active_registrator_restarted_hands_over_at_once(cluster, zk, en
         os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
         after = run_tiny(engine, owner, {"SERVICE_NAME": service})
         new_path = instance_path(service, after)
-        wait_for(safe(lambda: registered(zk, new_path)), f"{new_path} (started after the crash)", timeout=SESSION_TIMEOUT + 20)
+        wait_for(
+            safe(lambda: registered(zk, new_path)),
+            f"{new_path} (started after the crash)",
+            timeout=SESSION_TIMEOUT + 20,
+        )
         new_registered = time.monotonic() - crashed_at
-        _, taken = wait_for(safe(lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(registered(zk, path))),
-                            f"{path} owned by a live session", timeout=SESSION_TIMEOUT + 20)
+        _, taken = wait_for(
+            safe(
+                lambda: (lambda f: f if f and f[1].ephemeralOwner != stat.ephemeralOwner else None)(
+                    registered(zk, path)
+                )
+            ),
+            f"{path} owned by a live session",
+            timeout=SESSION_TIMEOUT + 20,
+        )
         owned_again = time.monotonic() - crashed_at
-        print(f"after the crash: new container registered in {new_registered:.2f} s, old registration owned by a live session in {owned_again:.2f} s")
+        print(
+            f"after the crash: new container registered in {new_registered:.2f} s, old registration owned by a live session in {owned_again:.2f} s"
+        )
         successor = active()
         assert hex(taken.ephemeralOwner) == successor["session"]
         assert new_registered <= RESTART_BOUND and owned_again <= RESTART_BOUND, (new_registered, owned_again)
-        wait_for(lambda: engine.containers.get(leader["id"]).status == "running", "the crashed registrator restarted by its policy")
+        wait_for(
+            lambda: engine.containers.get(leader["id"]).status == "running",
+            "the crashed registrator restarted by its policy",
+        )
         logs = engine.containers.get(leader["id"]).logs().decode()
         assert "event=contender removed" in logs and "crashed and restarted" in logs, logs[-2000:]
         assert children(zk, f"/services/{service}") == sorted(p.rsplit("/", 1)[1] for p in (path, new_path))
@@ -368,16 +415,45 @@ def test_upstream_flags_on_a_registrator_of_its_own(cluster, zk, engine, owner, 
     base = "/" + unique("flags")
     log_file = tmp_path / "registrator.log"
     with open(log_file, "w") as log_out:
-        proc = subprocess.Popen([SVCCTL, "registrator", "run", "-tags", "edge,blue", "-useIpFromLabel", "svc.ip", "-deregister", "on-success",
-                                 "-ttl", "30", "-resync", "0", "-id", base[1:], f"zookeeper://{cluster}{base}"], env=svcctl_env(), stderr=log_out)
+        proc = subprocess.Popen(
+            [
+                SVCCTL,
+                "registrator",
+                "run",
+                "-tags",
+                "edge,blue",
+                "-useIpFromLabel",
+                "svc.ip",
+                "-deregister",
+                "on-success",
+                "-ttl",
+                "30",
+                "-resync",
+                "0",
+                "-id",
+                base[1:],
+                f"zookeeper://{cluster}{base}",
+            ],
+            env=svcctl_env(),
+            stderr=log_out,
+        )
     try:
         labelled = run_tiny(engine, owner, {"SERVICE_NAME": "labelled"}, labels={"svc.ip": "10.9.8.7/24"})
         plain = run_tiny(engine, owner, {"SERVICE_NAME": "plain", "SERVICE_TAGS": "own"})
         # They exit with their code once told to (a file appears): their ports are read while they run.
-        failing = run_tiny(engine, owner, {"SERVICE_NAME": "failing"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=3)])
-        succeeding = run_tiny(engine, owner, {"SERVICE_NAME": "succeeding"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=0)])
-        failing_path, succeeding_path = f"{base}/failing/127.0.0.1:{host_port(failing)}", f"{base}/succeeding/127.0.0.1:{host_port(succeeding)}"
-        body, _ = wait_for(lambda: node(zk, f"{base}/labelled/10.9.8.7:{host_port(labelled)}"), "the address from the label")
+        failing = run_tiny(
+            engine, owner, {"SERVICE_NAME": "failing"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=3)]
+        )
+        succeeding = run_tiny(
+            engine, owner, {"SERVICE_NAME": "succeeding"}, command=["sh", "-c", EXIT_WHEN_TOLD.format(code=0)]
+        )
+        failing_path, succeeding_path = (
+            f"{base}/failing/127.0.0.1:{host_port(failing)}",
+            f"{base}/succeeding/127.0.0.1:{host_port(succeeding)}",
+        )
+        body, _ = wait_for(
+            lambda: node(zk, f"{base}/labelled/10.9.8.7:{host_port(labelled)}"), "the address from the label"
+        )
         assert body["IP"] == "10.9.8.7" and body["Tags"] == ["edge", "blue"]
         body, _ = wait_for(lambda: node(zk, f"{base}/plain/127.0.0.1:{host_port(plain)}"), "the plain container")
         assert body["Tags"] == ["own", "edge", "blue"]
@@ -397,7 +473,17 @@ def test_upstream_flags_on_a_registrator_of_its_own(cluster, zk, engine, owner, 
 
 
 def test_bounded_retries_exit_with_one_line():
-    proc = run_svcctl("registrator", "run", "-retry-attempts", "2", "-retry-interval", "200", "zookeeper://127.0.0.1:1/services", check=False, timeout=60)
+    proc = run_svcctl(
+        "registrator",
+        "run",
+        "-retry-attempts",
+        "2",
+        "-retry-interval",
+        "200",
+        "zookeeper://127.0.0.1:1/services",
+        check=False,
+        timeout=60,
+    )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("svcctl: error:")]
     assert proc.returncode == 4 and "Traceback" not in proc.stderr
     assert len(errors) == 1 and "after 2 attempts" in errors[0] and "-retry-attempts" in errors[0]
@@ -412,7 +498,11 @@ def test_restart_the_whole_ensemble(cluster, zk, engine, owner):
         for name in MEMBERS:
             engine.containers.get(name).restart(timeout=2)
         later = run_tiny(engine, owner, {"SERVICE_NAME": service})
-        wait_for(safe(lambda: registered(zk, instance_path(service, later))), "a container started during the restart", timeout=120)
+        wait_for(
+            safe(lambda: registered(zk, instance_path(service, later))),
+            "a container started during the restart",
+            timeout=120,
+        )
         wait_for(safe(lambda: registered(zk, path)), f"{path} after the restart", timeout=120)
     finally:
         restore_cluster()

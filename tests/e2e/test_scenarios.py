@@ -41,8 +41,20 @@ def test_scenario_list():
     listing = run_json("scenario", "list")
     steps = listing["steps"]
     assert [s["number"] for s in steps] == [1, 2, 3, 4]
-    assert [f["name"] for f in listing["faults"]] == ["registrator-handover", "registrator-crash", "leader-loss", "member-loss", "instance-kill", "host-crash"]
-    assert [s["title"] for s in steps] == ["start service_1", "start service_2", "scale service_2 to 2", "stop service_1"]
+    assert [f["name"] for f in listing["faults"]] == [
+        "registrator-handover",
+        "registrator-crash",
+        "leader-loss",
+        "member-loss",
+        "instance-kill",
+        "host-crash",
+    ]
+    assert [s["title"] for s in steps] == [
+        "start service_1",
+        "start service_2",
+        "scale service_2 to 2",
+        "stop service_1",
+    ]
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4])
@@ -99,7 +111,21 @@ def test_a_mismatch_prints_the_diff_and_exits_non_zero(services, engine, zk):
     """A stale registration nobody runs makes the step fail: exit 8 and the diff on stderr."""
     stale = "127.0.0.1:9"  # a port no container publishes (privileged, never random)
     path = f"/services/service_1/{stale}"
-    zk.create(path, json.dumps({"Name": "service_1", "IP": "127.0.0.1", "PublicPort": 9, "PrivatePort": 8080, "ContainerID": "000000000000", "Tags": [], "Attrs": {}}).encode(), makepath=True)
+    zk.create(
+        path,
+        json.dumps(
+            {
+                "Name": "service_1",
+                "IP": "127.0.0.1",
+                "PublicPort": 9,
+                "PrivatePort": 8080,
+                "ContainerID": "000000000000",
+                "Tags": [],
+                "Attrs": {},
+            }
+        ).encode(),
+        makepath=True,
+    )
     try:
         proc = run_svcctl("scenario", "run", "1", "--timeout", "3", check=False, timeout=300)
         assert proc.returncode == 8, proc.stderr

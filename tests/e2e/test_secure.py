@@ -63,13 +63,30 @@ def test_plain_client_is_refused_on_the_tls_port(secure_cluster):
 def test_a_reader_reads_the_ca_alone_is_refused_and_the_mode_is_shown(secure_cluster, reader_zk, tmp_path):
     assert "services" in reader_zk.get_children("/") and "svcctl" in reader_zk.get_children("/")
     # A consumer of another project, given only ca.pem, opens no session: one line naming the fix.
-    proc = run_svcctl("--zk-ca", str(PKI / "ca.pem"), "zk", "ls", "/", check=False, env=svcctl_env(SVCCTL_ZK=SECURE_ZK), timeout=60)
-    assert proc.returncode == 2 and "without a client certificate" in one_error_line(proc) and "pki issue" in proc.stderr
+    proc = run_svcctl(
+        "--zk-ca", str(PKI / "ca.pem"), "zk", "ls", "/", check=False, env=svcctl_env(SVCCTL_ZK=SECURE_ZK), timeout=60
+    )
+    assert (
+        proc.returncode == 2 and "without a client certificate" in one_error_line(proc) and "pki issue" in proc.stderr
+    )
     # Given a reader identity of its own (`pki issue`), it reads with svcctl too.
     issued = secure_json("pki", "issue", "e2e-consumer", "--role", "reader", "--force")
     assert issued["subject"] == "CN=svcctl-reader@e2e-consumer" and issued["key"].startswith(str(PKI))
-    ls = json.loads(run_svcctl("--zk-ca", issued["ca"], "--zk-cert", issued["cert"], "--zk-key", issued["key"], "zk", "ls", "/", "--json",
-                               env=svcctl_env(SVCCTL_ZK=SECURE_ZK)).stdout)
+    ls = json.loads(
+        run_svcctl(
+            "--zk-ca",
+            issued["ca"],
+            "--zk-cert",
+            issued["cert"],
+            "--zk-key",
+            issued["key"],
+            "zk",
+            "ls",
+            "/",
+            "--json",
+            env=svcctl_env(SVCCTL_ZK=SECURE_ZK),
+        ).stdout
+    )
     assert "services" in ls
     assert {"admin", "registrator", "cli", "gateway", "e2e-consumer"} <= {r["name"] for r in secure_json("pki", "ls")}
     status = secure_json("cluster", "status")
@@ -113,7 +130,9 @@ def test_a_readers_create_delete_set_are_refused(secure_cluster, reader_zk):
 def test_registrations_appear_on_scale_and_vanish_on_stop(secure_cluster, reader_zk, engine):
     def endpoints() -> set[str]:
         found = set()
-        for container in engine.containers.list(filters={"label": f"com.docker.compose.project={SECURE_PROJECT}", "status": "running"}):
+        for container in engine.containers.list(
+            filters={"label": f"com.docker.compose.project={SECURE_PROJECT}", "status": "running"}
+        ):
             if container.labels.get("com.docker.compose.service") == "service_2":
                 found.add(f"127.0.0.1:{host_port(container, '80/tcp')}")
         return found
@@ -159,10 +178,14 @@ def test_sigkill_of_the_active_registrator_is_restored_by_a_standby_over_tls(sec
             time.sleep(0.02)
         assert restored_at is not None, f"{path} not restored by a standby"
         expired_after, restored_after = (gone_at or restored_at) - killed_at, restored_at - killed_at
-        print(f"over TLS: session expired {expired_after:.1f}s after SIGKILL, registration restored {restored_after:.1f}s after it "
-              f"({restored_at - (gone_at or restored_at):.2f}s after the expiry)")
+        print(
+            f"over TLS: session expired {expired_after:.1f}s after SIGKILL, registration restored {restored_after:.1f}s after it "
+            f"({restored_at - (gone_at or restored_at):.2f}s after the expiry)"
+        )
         assert expired_after <= SESSION_TIMEOUT + 2 + LOADED_MACHINE_SLACK_S  # ZooKeeper's tick
-        assert restored_at - (gone_at or restored_at) <= 2.0 + LOADED_MACHINE_SLACK_S  # the takeover: election + resync over TLS
+        assert (
+            restored_at - (gone_at or restored_at) <= 2.0 + LOADED_MACHINE_SLACK_S
+        )  # the takeover: election + resync over TLS
         [successor] = [r for r in secure_json("registrator", "status") if r["role"] == "active"]
         assert successor["id"] != leader["id"] and hex(restored.ephemeralOwner) == successor["session"]
     finally:
@@ -186,8 +209,22 @@ def test_prune_removes_a_planted_stale_node_with_the_admin_identity(secure_clust
         registrator.create(stale, json.dumps(body).encode(), acl=acl)  # persistent: no session will remove it
         # A reader (a consumer's identity): proposed, but the ACL refuses the delete.
         cert, key = identity_files("reader:cli")
-        reader = json.loads(run_svcctl("--zk-ca", str(PKI / "ca.pem"), "--zk-cert", cert, "--zk-key", key, "zk", "prune", base, "--yes",
-                                       "--json", env=svcctl_env(SVCCTL_ZK=SECURE_ZK)).stdout)
+        reader = json.loads(
+            run_svcctl(
+                "--zk-ca",
+                str(PKI / "ca.pem"),
+                "--zk-cert",
+                cert,
+                "--zk-key",
+                key,
+                "zk",
+                "prune",
+                base,
+                "--yes",
+                "--json",
+                env=svcctl_env(SVCCTL_ZK=SECURE_ZK),
+            ).stdout
+        )
         assert {n["path"]: n["outcome"] for n in reader["nodes"]}[stale] == "skipped (NoAuthError)"
         assert reader_zk.exists(stale) is not None
         # From the project: the admin identity (x509 super user) deletes it.
@@ -204,7 +241,9 @@ def test_prune_removes_a_planted_stale_node_with_the_admin_identity(secure_clust
 
 def test_a_registrators_docker_api_refuses_containers_create(secure_cluster, engine):
     registrator = engine.containers.get(f"{PREFIX}registrator1")
-    assert not [m for m in registrator.attrs["Mounts"] if "docker.sock" in m.get("Source", "") + m.get("Destination", "")]
+    assert not [
+        m for m in registrator.attrs["Mounts"] if "docker.sock" in m.get("Source", "") + m.get("Destination", "")
+    ]
     script = (
         "import docker\n"
         "c = docker.from_env()\n"
@@ -233,7 +272,11 @@ def test_wrong_ca_missing_and_refused_certificates_are_one_line_errors(secure_cl
         (["--zk-ca", str(tmp_path / "nope.pem")], 2, "no such file"),
         (["--zk-ca", str(PKI / "ca.pem"), "--zk-cert", str(PKI / "admin" / "cert.pem")], 2, "without --zk-key"),
         # A client certificate from another CA: the members refuse the handshake.
-        (["--zk-ca", str(PKI / "ca.pem"), "--zk-cert", str(other.admin.cert), "--zk-key", str(other.admin.key)], 2, "refused the client certificate"),
+        (
+            ["--zk-ca", str(PKI / "ca.pem"), "--zk-cert", str(other.admin.cert), "--zk-key", str(other.admin.key)],
+            2,
+            "refused the client certificate",
+        ),
         (["--zk-ca", str(PKI / "ca.pem")], 2, "without a client certificate"),
     ]
     for options, code, text in cases:
@@ -263,10 +306,24 @@ def test_registrator_run_takes_the_tls_options_and_names_a_wrong_ca(secure_clust
     env = svcctl_env(SVCCTL_ZK=SECURE_ZK)
     proc = run_svcctl("registrator", "run", "-zk-ca", str(tmp_path / "nope.pem"), uri, check=False, env=env, timeout=60)
     assert proc.returncode == 2 and "no such file" in one_error_line(proc)
-    proc = run_svcctl("registrator", "run", "--zk-ca", str(other.ca), "-retry-attempts", "2", "-retry-interval", "500", uri,
-                      check=False, env=env, timeout=120)
+    proc = run_svcctl(
+        "registrator",
+        "run",
+        "--zk-ca",
+        str(other.ca),
+        "-retry-attempts",
+        "2",
+        "-retry-interval",
+        "500",
+        uri,
+        check=False,
+        env=env,
+        timeout=120,
+    )
     last = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode == 4 and last.startswith("svcctl: error: ") and "is not signed by the CA" in last, proc.stderr
+    assert proc.returncode == 4 and last.startswith("svcctl: error: ") and "is not signed by the CA" in last, (
+        proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -329,24 +386,47 @@ def test_an_installed_copy_keeps_its_pki_and_mode_in_the_state_directory(images,
         shutil.copytree(ROOT / part, src / part, ignore=ignore)
     for part in ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in"):
         shutil.copy2(ROOT / part, src / part)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)], check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)], check=True, timeout=600
+    )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", str(ROOT / "images" / "registrator" / "wheels" / "deps"),
-                    *map(str, out.glob("svcctl-*.whl"))], check=True, timeout=600)
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(ROOT / "images" / "registrator" / "wheels" / "deps"),
+            *map(str, out.glob("svcctl-*.whl")),
+        ],
+        check=True,
+        timeout=600,
+    )
     [site] = list((venv / "lib").glob("python3*/site-packages/svcctl"))
 
     def snapshot() -> dict[str, tuple[int, float]]:
-        return {str(p.relative_to(site)): (p.stat().st_size, p.stat().st_mtime) for p in site.rglob("*") if "__pycache__" not in p.parts}
+        return {
+            str(p.relative_to(site)): (p.stat().st_size, p.stat().st_mtime)
+            for p in site.rglob("*")
+            if "__pycache__" not in p.parts
+        }
 
     before = snapshot()
     project = f"{SECURE_PROJECT}-installed"
     ports = ",".join(str(int(p) + 4000) for p in TEST_ZK_PORTS.split(","))
-    env = svcctl_env(SVCCTL_PROJECT=project, SVCCTL_ZK_PORTS=ports, SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports.split(",")),
-                     XDG_STATE_HOME=str(tmp_path / "state"))
+    env = svcctl_env(
+        SVCCTL_PROJECT=project,
+        SVCCTL_ZK_PORTS=ports,
+        SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports.split(",")),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
     env.pop("SVCCTL_PROJECT_DIR")
 
     def installed(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(venv / "bin" / "svcctl"), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [str(venv / "bin" / "svcctl"), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0 or not check, f"svcctl {' '.join(args)}: {proc.stderr}"
         return proc
 

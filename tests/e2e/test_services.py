@@ -27,7 +27,10 @@ def test_up_registers_each_service_and_ps_agrees_with_zookeeper(services, engine
     for name in ("service_1", "service_2"):
         wait_for(lambda: zk_matches_docker(zk, engine, name), f"ZooKeeper to match Docker for {name}")
 
-    rows = wait_for(lambda: (lambda r: r if r and all(i["registered"] == "yes" for i in r) else None)(run_json("ps")), "ps to show every container registered")
+    rows = wait_for(
+        lambda: (lambda r: r if r and all(i["registered"] == "yes" for i in r) else None)(run_json("ps")),
+        "ps to show every container registered",
+    )
     assert sorted(r["service"] for r in rows) == ["service_1", "service_2"]
     for row in rows:
         mine = docker_endpoints(engine, row["service"], project_only=True)
@@ -55,7 +58,10 @@ def test_up_is_idempotent(services, engine, zk):
 
 def test_scale_to_three_and_back_to_one(services, engine, zk):
     run_svcctl("scale", "service_2", "3")
-    three = wait_for(lambda: (lambda e: e if len(e) == 3 else None)(docker_endpoints(engine, "service_2", project_only=True)), "3 instances")
+    three = wait_for(
+        lambda: (lambda e: e if len(e) == 3 else None)(docker_endpoints(engine, "service_2", project_only=True)),
+        "3 instances",
+    )
     wait_for(lambda: zk_matches_docker(zk, engine, "service_2"), "3 registrations")
     assert set(three) <= set(zk_children(zk, "service_2") or [])
     assert len(set(three.values())) == 3  # one registration per container
@@ -63,7 +69,10 @@ def test_scale_to_three_and_back_to_one(services, engine, zk):
         wait_for(lambda: answers_through_zookeeper(zk, "service_2", endpoint), f"{endpoint} to answer")
 
     run_svcctl("scale", "service_2", "1")
-    one = wait_for(lambda: (lambda e: e if len(e) == 1 else None)(docker_endpoints(engine, "service_2", project_only=True)), "1 instance")
+    one = wait_for(
+        lambda: (lambda e: e if len(e) == 1 else None)(docker_endpoints(engine, "service_2", project_only=True)),
+        "1 instance",
+    )
     wait_for(lambda: zk_matches_docker(zk, engine, "service_2"), "2 registrations to go")
     children = set(zk_children(zk, "service_2") or [])
     assert set(one) <= children
@@ -74,7 +83,13 @@ def test_scale_to_three_and_back_to_one(services, engine, zk):
 
 def test_scale_to_zero_removes_the_service_node(services, engine, zk):
     run_svcctl("scale", "service_2", "2")
-    wait_for(lambda: len(docker_endpoints(engine, "service_2", project_only=True)) == 2 and zk_matches_docker(zk, engine, "service_2"), "2 registrations")
+    wait_for(
+        lambda: (
+            len(docker_endpoints(engine, "service_2", project_only=True)) == 2
+            and zk_matches_docker(zk, engine, "service_2")
+        ),
+        "2 registrations",
+    )
     run_svcctl("scale", "service_2", "0")
     assert docker_endpoints(engine, "service_2", project_only=True) == {}
     wait_for(lambda: zk_matches_docker(zk, engine, "service_2"), "registrations to go")
@@ -115,7 +130,11 @@ def test_ps_cross_checks_instead_of_assuming(services, engine, zk):
         detach=True,
         name=f"{TEST_PROJECT}-service_2-ignored",
         environment={"SERVICE_80_NAME": "service_2", "SERVICE_IGNORE": "true"},
-        labels={"com.docker.compose.project": TEST_PROJECT, "com.docker.compose.service": "service_2", "com.docker.compose.container-number": "99"},
+        labels={
+            "com.docker.compose.project": TEST_PROJECT,
+            "com.docker.compose.service": "service_2",
+            "com.docker.compose.container-number": "99",
+        },
         ports={"80/tcp": ("127.0.0.1", None)},
     )
     try:

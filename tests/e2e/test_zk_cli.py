@@ -63,7 +63,9 @@ def test_registration_nodes_show_payload_summary_in_tree(zk, engine):
 def test_missing_path_and_protected_paths_are_one_line_errors(zk):
     proc = run_svcctl("zk", "get", "/does/not/exist", check=False)
     assert proc.returncode == 7 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines() == ["svcctl: error: znode /does/not/exist does not exist; fix: list what exists with `svcctl zk ls /` or `svcctl zk tree /services`"]
+    assert proc.stderr.strip().splitlines() == [
+        "svcctl: error: znode /does/not/exist does not exist; fix: list what exists with `svcctl zk ls /` or `svcctl zk tree /services`"
+    ]
     for path in ("/", "/zookeeper", "/zookeeper/quota"):
         proc = run_svcctl("zk", "rm", path, "-r", "--yes", check=False)
         assert proc.returncode == 2 and "refusing to remove" in proc.stderr
@@ -114,8 +116,12 @@ def test_a_lost_quorum_is_named_with_each_members_state(zk, engine):
         for container in stopped:
             container.stop(timeout=5)
         # zoo1 notices it is alone within its tick time; until then it may still serve.
-        proc = wait_for(lambda: (lambda p: p if p.returncode != 0 else None)(run_svcctl("zk", "ls", "/services", check=False)),
-                        "zoo1 to stop serving", timeout=60, interval=0.5)
+        proc = wait_for(
+            lambda: (lambda p: p if p.returncode != 0 else None)(run_svcctl("zk", "ls", "/services", check=False)),
+            "zoo1 to stop serving",
+            timeout=60,
+            interval=0.5,
+        )
         assert proc.returncode == 4, proc.stderr
         (line,) = proc.stderr.strip().splitlines()
         assert "ZooKeeper has lost its quorum: 1 of 3 members up, none serving" in line
@@ -129,7 +135,13 @@ class Stream:
     """`svcctl zk watch --json` running in the background, its events collected as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([SVCCTL, "zk", "watch", *args, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=svcctl_env())
+        self.proc = subprocess.Popen(
+            [SVCCTL, "zk", "watch", *args, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=svcctl_env(),
+        )
         self.events: list[dict] = []
         self.ready = threading.Event()
         threading.Thread(target=self._read_out, daemon=True).start()
@@ -209,7 +221,15 @@ def test_watch_count_stops_the_stream(zk):
         zk.delete(svc, recursive=True)
 
 
-def plant(zk, service_path: str, port: int, container_id: str, engine_id: str | None, ephemeral: bool = True, stamp: bool = True) -> str:
+def plant(
+    zk,
+    service_path: str,
+    port: int,
+    container_id: str,
+    engine_id: str | None,
+    ephemeral: bool = True,
+    stamp: bool = True,
+) -> str:
     """A registration as a registrator writes it, at `<service_path>/127.0.0.1:<port>`: stamped
     with `engine_id` (ours), or plain gliderlabs/registrator format (stamp=False)."""
     body = json.loads(zk_payload(service_path.rsplit("/", 1)[1], port, container_id))
@@ -309,7 +329,17 @@ def test_prune_removes_exactly_the_planted_stale_nodes(zk, engine, cluster):
         assert set(outcomes) == set(expected) - {planted_locked, locked}
         assert set(outcomes.values()) == {"deleted"}
         assert tree() == before - set(outcomes)
-        for path in (live, refusing, foreign, plain, f"{keep}/config", f"{base}/settings", f"{base}/ephemeral", locked, planted_locked):
+        for path in (
+            live,
+            refusing,
+            foreign,
+            plain,
+            f"{keep}/config",
+            f"{base}/settings",
+            f"{base}/ephemeral",
+            locked,
+            planted_locked,
+        ):
             assert owner.exists(path) is not None, path
 
         # --probe also removes the registration whose endpoint refuses, and only it.

@@ -105,7 +105,7 @@ def parent_of(path: str) -> str:
 
 def _children(nodes: dict[str, Node], path: str) -> list[str]:
     prefix = path.rstrip("/") + "/"
-    return sorted(p[len(prefix):] for p in nodes if p.startswith(prefix) and p != path and "/" not in p[len(prefix):])
+    return sorted(p[len(prefix) :] for p in nodes if p.startswith(prefix) and p != path and "/" not in p[len(prefix) :])
 
 
 def _stat(nodes: dict[str, Node], path: str) -> ZnodeStat:
@@ -323,21 +323,28 @@ class FakeEnsemble:
             triggers: list[tuple[str, str, str]] = []  # (which watches, path, event type)
             gone = [p for p in before if p not in after or after[p][0] != before[p][0]]
             for path in sorted(gone, key=lambda p: (-p.count("/"), p)):
-                triggers += [("data", path, EventType.DELETED), ("child", path, EventType.DELETED),
-                             ("child", parent_of(path), EventType.CHILD)]
+                triggers += [
+                    ("data", path, EventType.DELETED),
+                    ("child", path, EventType.DELETED),
+                    ("child", parent_of(path), EventType.CHILD),
+                ]
             born = [p for p in after if p not in before or after[p][0] != before[p][0]]
             for path in sorted(born, key=lambda p: (p.count("/"), p)):
                 triggers += [("data", path, EventType.CREATED), ("child", parent_of(path), EventType.CHILD)]
             changed = [p for p in after if p in before and after[p][0] == before[p][0] and after[p][1] != before[p][1]]
             triggers += [("data", path, EventType.CHANGED) for path in sorted(changed)]
-            fired = [(client, watch, WatchedEvent(kind, KeeperState.CONNECTED, path))
-                     for client in self.clients for table, path, kind in triggers
-                     for watch in client._take(table, path)]
+            fired = [
+                (client, watch, WatchedEvent(kind, KeeperState.CONNECTED, path))
+                for client in self.clients
+                for table, path, kind in triggers
+                for watch in client._take(table, path)
+            ]
         self._deliver(fired)
         return result
 
-    def _deliver(self, fired: list[tuple[FakeClient, Callable[[WatchedEvent], None], WatchedEvent]],
-                 force: bool = False) -> None:
+    def _deliver(
+        self, fired: list[tuple[FakeClient, Callable[[WatchedEvent], None], WatchedEvent]], force: bool = False
+    ) -> None:
         with self.lock:
             if self._holding and not force:
                 self._held.extend(fired)

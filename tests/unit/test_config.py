@@ -28,7 +28,9 @@ def test_parse_zk_hosts_accepts(text, expected):
     assert parse_zk_hosts(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "  ", "host:0", "host:70000", "host:abc", ":2181", "bad host:1", "h:1/chroot", "a:1,,b:2"])
+@pytest.mark.parametrize(
+    "text", ["", "  ", "host:0", "host:70000", "host:abc", ":2181", "bad host:1", "h:1/chroot", "a:1,,b:2"]
+)
 def test_parse_zk_hosts_refuses_with_a_fix(text):
     with pytest.raises(BadInputError) as info:
         parse_zk_hosts(text)
@@ -82,8 +84,14 @@ def test_state_dir_is_in_the_checkout_or_per_user_for_an_installed_copy(tmp_path
     assert state_dir(checkout, "svcctl-x", env={}) == checkout / ".svcctl"
     installed = tmp_path / "site-packages" / "svcctl" / "_project"
     (installed / "compose").mkdir(parents=True)
-    assert state_dir(installed, "svcctl-x", env={"XDG_STATE_HOME": str(tmp_path / "state")}) == tmp_path / "state" / "svcctl" / "svcctl-x"
-    assert state_dir(installed, "p", env={"HOME": str(tmp_path / "home")}) == tmp_path / "home" / ".local" / "state" / "svcctl" / "p"
+    assert (
+        state_dir(installed, "svcctl-x", env={"XDG_STATE_HOME": str(tmp_path / "state")})
+        == tmp_path / "state" / "svcctl" / "svcctl-x"
+    )
+    assert (
+        state_dir(installed, "p", env={"HOME": str(tmp_path / "home")})
+        == tmp_path / "home" / ".local" / "state" / "svcctl" / "p"
+    )
 
 
 def test_settings_read_the_environment():
@@ -120,7 +128,12 @@ def test_settings_are_frozen_and_a_changed_one_is_a_new_one():
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.layout = None  # type: ignore[misc]
     other = dataclasses.replace(settings, zk="10.0.0.8:2181")
-    assert (settings.zk, other.zk, other.project, other.engine) == ("10.0.0.9:2181", "10.0.0.8:2181", "p", settings.engine)
+    assert (settings.zk, other.zk, other.project, other.engine) == (
+        "10.0.0.9:2181",
+        "10.0.0.8:2181",
+        "p",
+        settings.engine,
+    )
 
 
 def test_settings_from_an_environment_read_only_that_one(monkeypatch):
@@ -131,9 +144,15 @@ def test_settings_from_an_environment_read_only_that_one(monkeypatch):
     before = dict(os.environ)
     environ = {"SVCCTL_PROJECT": "from-the-snapshot", "DOCKER_HOST": "tcp://10.0.0.5:2375", "SVCCTL_ZK_CA": "/x/ca.pem"}
     settings = Settings.from_environ(environ)
-    assert (settings.project, settings.zk_ca, settings.engine.host) == ("from-the-snapshot", "/x/ca.pem", "tcp://10.0.0.5:2375")
+    assert (settings.project, settings.zk_ca, settings.engine.host) == (
+        "from-the-snapshot",
+        "/x/ca.pem",
+        "tcp://10.0.0.5:2375",
+    )
     assert dict(os.environ) == before and environ["DOCKER_HOST"] == "tcp://10.0.0.5:2375"
-    assert Settings.from_environ(environ, project="by-option").project == "by-option"  # an option wins over its variable
+    assert (
+        Settings.from_environ(environ, project="by-option").project == "by-option"
+    )  # an option wins over its variable
     # Built directly, a field left out is svcctl's default, not the process environment's.
     assert Settings().project == "svcctl"
 

@@ -13,10 +13,18 @@ from svcctl.zk.watch import ZkEvent, ZkEventKind
 
 
 def reg(port: int, name: str = "service_2", container: str = "c") -> bytes:
-    return json.dumps({
-        "Name": name, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": container[:12],
-        "Tags": [], "Attrs": {}, "svcctl": {"container_id": container * 3, "container_name": f"{name}-{port}", "registered_at": 1.0},
-    }).encode()
+    return json.dumps(
+        {
+            "Name": name,
+            "IP": "127.0.0.1",
+            "PublicPort": port,
+            "PrivatePort": 80,
+            "ContainerID": container[:12],
+            "Tags": [],
+            "Attrs": {},
+            "svcctl": {"container_id": container * 3, "container_name": f"{name}-{port}", "registered_at": 1.0},
+        }
+    ).encode()
 
 
 def ev(kind: str, path: str, data: bytes | None = None, initial: bool = False) -> ZkEvent:
@@ -40,10 +48,13 @@ def test_recorded_events_of_one_service_cache():
     service node deleted and re-created, session loss in between."""
     table = ServiceTable("/services")
     s = "/services/service_2"
-    changes = [table.apply(e) for e in [
-        ev(ZkEventKind.NODE_CREATED, s, b"", initial=True),
-        ev(ZkEventKind.CHILD_ADDED, f"{s}/127.0.0.1:1001", reg(1001), initial=True),
-    ]]
+    changes = [
+        table.apply(e)
+        for e in [
+            ev(ZkEventKind.NODE_CREATED, s, b"", initial=True),
+            ev(ZkEventKind.CHILD_ADDED, f"{s}/127.0.0.1:1001", reg(1001), initial=True),
+        ]
+    ]
     assert changes[0].service_added and changes[1].added[0].port == 1001
     assert addresses(table, "service_2") == ["127.0.0.1:1001"]
 

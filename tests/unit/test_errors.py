@@ -25,7 +25,19 @@ SVCCTL = str(Path(sys.executable).with_name("svcctl"))
 
 
 def test_each_error_has_its_own_exit_code():
-    codes = [EXIT_CODES[c] for c in (SvcctlError, BadInputError, DockerUnavailableError, ZooKeeperUnavailableError, WaitTimeoutError, ConflictError, NotFoundError, CheckFailedError)]
+    codes = [
+        EXIT_CODES[c]
+        for c in (
+            SvcctlError,
+            BadInputError,
+            DockerUnavailableError,
+            ZooKeeperUnavailableError,
+            WaitTimeoutError,
+            ConflictError,
+            NotFoundError,
+            CheckFailedError,
+        )
+    ]
     assert codes == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
@@ -75,7 +87,11 @@ def test_no_engine_is_one_line_exit_3(tmp_path):
 @pytest.mark.parametrize(
     "exc, kind, words",
     [
-        (kazoo.exceptions.ConnectionLoss(), ZooKeeperUnavailableError, "lost the connection to ZooKeeper (ConnectionLoss)"),
+        (
+            kazoo.exceptions.ConnectionLoss(),
+            ZooKeeperUnavailableError,
+            "lost the connection to ZooKeeper (ConnectionLoss)",
+        ),
         (kazoo.exceptions.NoAuthError(), SvcctlError, "ZooKeeper refused the request: NoAuthError"),
         (docker.errors.APIError("500 Server Error: boom"), SvcctlError, "the Docker engine refused"),
         (requests.exceptions.ConnectionError("refused"), DockerUnavailableError, "lost the Docker engine"),
@@ -89,4 +105,3 @@ def test_foreign_exceptions_become_one_line_domain_errors(exc, kind, words):
     error = from_foreign(exc)
     assert type(error) is kind
     assert words in error.one_line() and "fix:" in error.one_line() and "\n" not in error.one_line()
-

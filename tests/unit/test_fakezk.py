@@ -29,9 +29,14 @@ def public_methods(cls: type) -> dict[str, object]:
     return {name: member for name, member in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
 
 
-@pytest.mark.parametrize("fake, real", [
-    (FakeClient, KazooClient), (FakeTransaction, TransactionRequest), (Done, AsyncResult),
-])
+@pytest.mark.parametrize(
+    "fake, real",
+    [
+        (FakeClient, KazooClient),
+        (FakeTransaction, TransactionRequest),
+        (Done, AsyncResult),
+    ],
+)
 def test_the_fake_matches_kazoo(fake, real):
     methods = public_methods(fake)
     assert methods
@@ -41,8 +46,21 @@ def test_the_fake_matches_kazoo(fake, real):
 
 
 def test_the_fake_offers_what_the_tests_and_the_code_use():
-    assert {"add_listener", "remove_listener", "create", "delete", "ensure_path", "exists", "exists_async", "get",
-            "get_async", "get_children", "get_children_async", "set", "transaction"} <= set(public_methods(FakeClient))
+    assert {
+        "add_listener",
+        "remove_listener",
+        "create",
+        "delete",
+        "ensure_path",
+        "exists",
+        "exists_async",
+        "get",
+        "get_async",
+        "get_children",
+        "get_children_async",
+        "set",
+        "transaction",
+    } <= set(public_methods(FakeClient))
     assert set(public_methods(FakeTransaction)) == set(public_methods(TransactionRequest))
 
 

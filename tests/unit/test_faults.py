@@ -10,8 +10,16 @@ from svcctl.walkthrough import faults
 
 def test_selection_by_name_list_and_all():
     assert [f.name for f in faults.parse_faults("faults", over_hosts=False)] == [
-        "registrator-handover", "registrator-crash", "leader-loss", "member-loss", "instance-kill"]
-    assert [f.name for f in faults.parse_faults("leader-loss,instance-kill", over_hosts=False)] == ["leader-loss", "instance-kill"]
+        "registrator-handover",
+        "registrator-crash",
+        "leader-loss",
+        "member-loss",
+        "instance-kill",
+    ]
+    assert [f.name for f in faults.parse_faults("leader-loss,instance-kill", over_hosts=False)] == [
+        "leader-loss",
+        "instance-kill",
+    ]
     assert faults.is_fault("Registrator-Crash") and faults.is_fault("faults") and not faults.is_fault("3")
     with pytest.raises(BadInputError, match="unknown fault scenario"):
         faults.parse_faults("leader-los", over_hosts=False)
@@ -59,14 +67,22 @@ def test_each_broken_expectation_is_named():
     r = result()
     r.gateway.failed = 3
     r.cache_calls.failed = 1
-    assert faults.fault_problems(r) == ["3 of 1000 requests through the gateway failed", "1 of 100 calls through the ServiceCache failed"]
+    assert faults.fault_problems(r) == [
+        "3 of 1000 requests through the gateway failed",
+        "1 of 100 calls through the ServiceCache failed",
+    ]
     assert faults.fault_problems(result(converge_s=None)) == ["ZooKeeper did not match Docker again"]
-    assert faults.fault_problems(result(haproxy_up={"127.0.0.1:1": "DOWN"})) == ["HAProxy lists live instance 127.0.0.1:1 as DOWN"]
+    assert faults.fault_problems(result(haproxy_up={"127.0.0.1:1": "DOWN"})) == [
+        "HAProxy lists live instance 127.0.0.1:1 as DOWN"
+    ]
     assert faults.fault_problems(result(max_missing_s=0.2, missing_s={"127.0.0.1:1": 0.2, "127.0.0.1:2": 0.0})) == [
-        "instances that never stopped went missing from the cache: 127.0.0.1:1 0.200s"]
+        "instances that never stopped went missing from the cache: 127.0.0.1:1 0.200s"
+    ]
     assert faults.fault_problems(result("instance-kill")) == ["the killed instance never left the cache"]
     assert faults.fault_problems(result("instance-kill", unroutable_s=0.05)) == []
-    assert faults.fault_problems(result("member-loss", degraded_seen=False)) == ["cluster status never said degraded while a member was down"]
+    assert faults.fault_problems(result("member-loss", degraded_seen=False)) == [
+        "cluster status never said degraded while a member was down"
+    ]
 
 
 def test_failures_become_one_check_failed_error():
@@ -80,7 +96,10 @@ def test_failures_become_one_check_failed_error():
 
 def test_over_hosts_only_the_hosts_faults_run():
     assert [f.name for f in faults.parse_faults("faults", over_hosts=True)] == ["host-crash"]
-    assert [f.name for f in faults.parse_faults("host-crash,host-crash", over_hosts=True)] == ["host-crash", "host-crash"]
+    assert [f.name for f in faults.parse_faults("host-crash,host-crash", over_hosts=True)] == [
+        "host-crash",
+        "host-crash",
+    ]
     with pytest.raises(BadInputError, match="not over hosts"):
         faults.parse_faults("leader-loss", over_hosts=True)
 
@@ -99,4 +118,6 @@ def test_host_crash_verdict():
     assert faults.fault_problems(clean) == []
     assert faults.fault_problems(result(name="host-crash")) == ["the crashed host's instances never left the cache"]
     survivor_gone = result(name="host-crash", unroutable_s=10.5, missing_s={"10.0.0.2:1": 0.4}, max_missing_s=0.4)
-    assert faults.fault_problems(survivor_gone) == ["instances that never stopped went missing from the cache: 10.0.0.2:1 0.400s"]
+    assert faults.fault_problems(survivor_gone) == [
+        "instances that never stopped went missing from the cache: 10.0.0.2:1 0.400s"
+    ]

@@ -34,7 +34,13 @@ def test_parse_srvr_not_serving():
 
 def test_mntr_overrides_srvr_fields():
     stats = merge_mntr(ServerStats(mode="leader", connections=1), parse_mntr(MNTR))
-    assert (stats.mode, stats.connections, stats.latency_avg, stats.latency_max, stats.znode_count) == ("follower", 4, 1.25, 9, 13)
+    assert (stats.mode, stats.connections, stats.latency_avg, stats.latency_max, stats.znode_count) == (
+        "follower",
+        4,
+        1.25,
+        9,
+        13,
+    )
 
 
 def test_quorum_rule():

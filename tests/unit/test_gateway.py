@@ -70,13 +70,23 @@ def test_every_server_line_carries_the_connection_reuse_options():
     assert f"    server {A} {A} {SERVER_OPTIONS}" in text and f"    server {B} {B} {SERVER_OPTIONS}" in text
     assert "pool-max-conn -1" in SERVER_OPTIONS  # the 80% trap of dynamic servers
     assert "backend svc.s1" in text and "backend svc.empty" in text and "backend spare.1" in text
-    assert "bind 127.0.0.1:18080" in text and "bind 127.0.0.1:18404" in text and "server controller 127.0.0.1:18081" in text
+    assert (
+        "bind 127.0.0.1:18080" in text
+        and "bind 127.0.0.1:18404" in text
+        and "server controller 127.0.0.1:18081" in text
+    )
 
 
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed (svcctl doctor --fix installs it)")
 def test_the_rendered_configuration_is_valid_for_haproxy(tmp_path):
     config = tmp_path / "haproxy.cfg"
-    config.write_text(render_config(ProxySettings("127.0.0.1", 18080, 18404, str(tmp_path / "admin.sock"), str(tmp_path / "m.map"), 18081), {"s1": [A, B], "s_2": []}, spares=2))
+    config.write_text(
+        render_config(
+            ProxySettings("127.0.0.1", 18080, 18404, str(tmp_path / "admin.sock"), str(tmp_path / "m.map"), 18081),
+            {"s1": [A, B], "s_2": []},
+            spares=2,
+        )
+    )
     (tmp_path / "m.map").write_text(render_map({"s1": [A, B], "s_2": []}))
     proc = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -112,7 +122,17 @@ def test_stats_csv_gives_each_service_its_servers_and_totals():
 
 @pytest.mark.parametrize(
     "status, state",
-    [("UP", "UP"), ("UP 1/2", "UP"), ("no check", "UP"), ("DOWN", "DOWN"), ("DOWN 1/2", "DOWN"), ("MAINT", "MAINT"), ("MAINT (via x/y)", "MAINT"), ("DRAIN", "DRAIN"), ("NOLB", "DRAIN")],
+    [
+        ("UP", "UP"),
+        ("UP 1/2", "UP"),
+        ("no check", "UP"),
+        ("DOWN", "DOWN"),
+        ("DOWN 1/2", "DOWN"),
+        ("MAINT", "MAINT"),
+        ("MAINT (via x/y)", "MAINT"),
+        ("DRAIN", "DRAIN"),
+        ("NOLB", "DRAIN"),
+    ],
 )
 def test_server_states(status, state):
     assert server_state(status) == state

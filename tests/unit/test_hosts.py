@@ -23,7 +23,9 @@ from tests.unit.fakezk import FakeClient, FakeEnsemble
 def make_context(config_dir, name: str, host: str) -> None:
     meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}})
+    )
 
 
 @pytest.fixture
@@ -40,7 +42,10 @@ def test_context_flag_wins_over_docker_host(docker_config):
 
 def test_docker_host_wins_over_docker_context_then_context_then_current(docker_config):
     base = {"DOCKER_CONFIG": str(docker_config)}
-    assert resolve_engine(None, {**base, "DOCKER_HOST": "tcp://1.2.3.4:2375", "DOCKER_CONTEXT": "h3"}).host == "tcp://1.2.3.4:2375"
+    assert (
+        resolve_engine(None, {**base, "DOCKER_HOST": "tcp://1.2.3.4:2375", "DOCKER_CONTEXT": "h3"}).host
+        == "tcp://1.2.3.4:2375"
+    )
     assert resolve_engine(None, {**base, "DOCKER_CONTEXT": "h3"}).host == "tcp://10.0.0.13:2375"
     assert resolve_engine(None, base).host == DEFAULT_ENGINE
     (docker_config / "config.json").write_text(json.dumps({"currentContext": "h2"}))
@@ -55,7 +60,12 @@ def test_unknown_context_is_not_found_with_a_fix(docker_config):
 
 
 def test_a_context_becomes_docker_host_in_the_environment_of_a_docker_child(docker_config):
-    parent = {"DOCKER_CONFIG": str(docker_config), "DOCKER_CONTEXT": "h3", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/elsewhere"}
+    parent = {
+        "DOCKER_CONFIG": str(docker_config),
+        "DOCKER_CONTEXT": "h3",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": "/elsewhere",
+    }
     endpoint = resolve_engine(None, parent)
     env = cli_environment(endpoint, parent)
     assert env["DOCKER_HOST"] == "tcp://10.0.0.13:2375" and "DOCKER_CONTEXT" not in env
@@ -96,7 +106,9 @@ def test_parse_contexts():
 
 
 def layout() -> ClusterLayout:
-    return ClusterLayout("p", tuple(HostMember(f"p-host{i}", f"tcp://10.0.0.{10 + i}:2375", f"10.0.0.{10 + i}", i) for i in (1, 2, 3)))
+    return ClusterLayout(
+        "p", tuple(HostMember(f"p-host{i}", f"tcp://10.0.0.{10 + i}:2375", f"10.0.0.{10 + i}", i) for i in (1, 2, 3))
+    )
 
 
 def test_layout_round_trip_and_members(tmp_path):
@@ -137,10 +149,14 @@ def test_compose_publishes_on_the_engine_of_the_context_in_settings(docker_confi
 
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     project = fake_checkout(tmp_path / "checkout")
-    settings = Settings(project_dir=str(project), context="h2", docker_host=None, docker_context=None, docker_config=str(docker_config))
+    settings = Settings(
+        project_dir=str(project), context="h2", docker_host=None, docker_context=None, docker_config=str(docker_config)
+    )
     assert compose_environment(settings)["SVCCTL_PUBLISH_IP"] == "10.0.0.12"
     assert "DOCKER_HOST" not in __import__("os").environ  # Settings is read, the process environment is not written
-    local = Settings(project_dir=str(project), context=None, docker_host=None, docker_context=None, docker_config=str(docker_config))
+    local = Settings(
+        project_dir=str(project), context=None, docker_host=None, docker_context=None, docker_config=str(docker_config)
+    )
     assert compose_environment(local)["SVCCTL_PUBLISH_IP"] == "127.0.0.1"
 
 
@@ -179,10 +195,30 @@ def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_p
     assert env["DOCKER_TLS_VERIFY"] == "1" and env["DOCKER_CERT_PATH"] == tls
     ca, cert, key = (f"{tls}/{f}" for f in ("ca.pem", "cert.pem", "key.pem"))
     assert endpoint.tls_files() == (ca, cert, key)
-    assert endpoint.cli_options() == ["--host", "tcp://10.0.0.14:2376", "--tlsverify", "--tlscacert", ca, "--tlscert", cert, "--tlskey", key]
-    assert endpoint.whales_options() == {"host": "tcp://10.0.0.14:2376", "tlsverify": True, "tlscacert": ca, "tlscert": cert, "tlskey": key}
+    assert endpoint.cli_options() == [
+        "--host",
+        "tcp://10.0.0.14:2376",
+        "--tlsverify",
+        "--tlscacert",
+        ca,
+        "--tlscert",
+        cert,
+        "--tlskey",
+        key,
+    ]
+    assert endpoint.whales_options() == {
+        "host": "tcp://10.0.0.14:2376",
+        "tlsverify": True,
+        "tlscacert": ca,
+        "tlscert": cert,
+        "tlskey": key,
+    }
     plain = EngineEndpoint("tcp://10.0.0.12:2375", "h2")
-    assert plain.tls_files() is None and plain.cli_options() == ["--host", "tcp://10.0.0.12:2375"] and plain.whales_options() == {"host": "tcp://10.0.0.12:2375"}
+    assert (
+        plain.tls_files() is None
+        and plain.cli_options() == ["--host", "tcp://10.0.0.12:2375"]
+        and plain.whales_options() == {"host": "tcp://10.0.0.12:2375"}
+    )
 
 
 def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_says(tmp_path, monkeypatch):
@@ -199,7 +235,10 @@ def test_the_engine_session_trusts_the_engine_ca_whatever_requests_ca_bundle_say
     settings = session.merge_environment_settings("https://10.0.0.14:2376/version", {}, None, None, None)
     assert settings["verify"] == str(ca) and session.cert == (str(cert), str(key))
     # The control: a session that trusts the environment would check against the system bundle.
-    assert requests.Session().merge_environment_settings("https://x/", {}, None, None, None)["verify"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert (
+        requests.Session().merge_environment_settings("https://x/", {}, None, None, None)["verify"]
+        == "/etc/ssl/certs/ca-certificates.crt"
+    )
 
 
 def test_the_engine_pki_is_issued_once_and_a_host_certificate_again_only_when_its_address_moves(tmp_path):
@@ -240,7 +279,13 @@ def test_a_layout_recorded_on_plain_engines_follows_them_to_tls(tmp_path):
     from svcctl.toolkit.hosts import _follow_engines
 
     settings = Settings(project_dir=str(fake_checkout(tmp_path)), project="p")
-    old = ClusterLayout("p", (HostMember("p-host1", "tcp://10.9.0.11:2375", "10.9.0.11", 1), HostMember("elsewhere", "tcp://10.1.1.1:2376", "10.1.1.1", 2)))
+    old = ClusterLayout(
+        "p",
+        (
+            HostMember("p-host1", "tcp://10.9.0.11:2375", "10.9.0.11", 1),
+            HostMember("elsewhere", "tcp://10.1.1.1:2376", "10.1.1.1", 2),
+        ),
+    )
     save_layout(settings.state_path(), old)
     _follow_engines(settings, {"p-host1": EngineEndpoint("tcp://10.9.0.11:2376", "p-host1", "/tls/p-host1")})
     hosts = load_layout(settings.state_path(), "p").hosts
@@ -249,7 +294,9 @@ def test_a_layout_recorded_on_plain_engines_follows_them_to_tls(tmp_path):
 
 
 def test_a_docker_host_that_verifies_tls_names_its_material():
-    endpoint = resolve_engine(None, {"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs"})
+    endpoint = resolve_engine(
+        None, {"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs"}
+    )
     assert endpoint == EngineEndpoint("tcp://10.0.0.5:2376", None, "/certs")
     assert resolve_engine(None, {"DOCKER_HOST": "tcp://10.0.0.5:2375", "DOCKER_TLS_VERIFY": ""}).tls_dir is None
 
@@ -268,8 +315,12 @@ def test_the_chosen_context_reaches_the_sdk_the_cli_and_compose_without_the_proc
     for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
         monkeypatch.delenv(name, raising=False)
     before = dict(os.environ)
-    settings = Settings.from_environ({"DOCKER_CONFIG": str(tmp_path / "docker")}, context="secure",
-                                     project_dir=str(fake_checkout(tmp_path / "checkout")), project="p")
+    settings = Settings.from_environ(
+        {"DOCKER_CONFIG": str(tmp_path / "docker")},
+        context="secure",
+        project_dir=str(fake_checkout(tmp_path / "checkout")),
+        project="p",
+    )
     assert settings.engine == EngineEndpoint("tcp://10.0.0.14:2376", "secure", tls)
 
     made = []
@@ -288,7 +339,11 @@ def test_the_chosen_context_reaches_the_sdk_the_cli_and_compose_without_the_proc
 
     runs = []
     monkeypatch.setattr(docker_engine.shutil, "which", lambda _name: "/usr/bin/docker")
-    monkeypatch.setattr(docker_engine.subprocess, "run", lambda args, **kwargs: runs.append(kwargs) or subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(
+        docker_engine.subprocess,
+        "run",
+        lambda args, **kwargs: runs.append(kwargs) or subprocess.CompletedProcess(args, 0, "", ""),
+    )
     docker_engine.run_docker_cli(["info"], settings.engine)
     assert runs[0]["env"]["DOCKER_HOST"] == "tcp://10.0.0.14:2376"
     assert (runs[0]["env"]["DOCKER_TLS_VERIFY"], runs[0]["env"]["DOCKER_CERT_PATH"]) == ("1", tls)

@@ -13,5 +13,9 @@ def test_every_dockerfile_of_the_project_has_a_catalog_entry():
     from svcctl.toolkit.images import catalog
 
     project = find_project_dir()
-    dockerfiles = {str(path.parent.relative_to(project)) for top in ("images", "services") for path in (project / top).glob("*/Dockerfile")}
+    dockerfiles = {
+        str(path.parent.relative_to(project))
+        for top in ("images", "services")
+        for path in (project / top).glob("*/Dockerfile")
+    }
     assert dockerfiles == {spec.context for spec in catalog().values()}

@@ -31,17 +31,20 @@ print("COMMANDS=" + ",".join(commands))
 NOWHERE = ["--zk", "127.0.0.1:9"]
 
 
-@pytest.mark.parametrize("args, own_module", [
-    (["--help"], ""),
-    (["version"], ""),
-    (["zk", "--help"], "zk"),
-    (["zk", "ls", "--help"], "zk"),
-    ([*NOWHERE, "zk", "ls", "/services"], "zk"),
-    ([*NOWHERE, "zk", "tree", "/"], "zk"),
-    ([*NOWHERE, "zk", "get", "/services"], "zk"),
-    ([*NOWHERE, "discover"], "discover"),
-    ([*NOWHERE, "call", "service_1", "-n", "1"], "discover"),
-])
+@pytest.mark.parametrize(
+    "args, own_module",
+    [
+        (["--help"], ""),
+        (["version"], ""),
+        (["zk", "--help"], "zk"),
+        (["zk", "ls", "--help"], "zk"),
+        ([*NOWHERE, "zk", "ls", "/services"], "zk"),
+        ([*NOWHERE, "zk", "tree", "/"], "zk"),
+        ([*NOWHERE, "zk", "get", "/services"], "zk"),
+        ([*NOWHERE, "discover"], "discover"),
+        ([*NOWHERE, "call", "service_1", "-n", "1"], "discover"),
+    ],
+)
 def test_one_shot_paths_stay_light(args, own_module):
     code = PROBE.format(args=args, heavy=HEAVY, modules=COMMAND_MODULES)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

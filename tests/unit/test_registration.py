@@ -44,7 +44,10 @@ def host_port(data: dict, key: str) -> int:
 
 
 def summary(data: dict, options: Options = Options()) -> list[tuple]:
-    return [(r.name, r.ip, r.port, r.private_port, r.protocol, r.tags, dict(r.attrs)) for r in container_registrations(data, options).registrations]
+    return [
+        (r.name, r.ip, r.port, r.private_port, r.protocol, r.tags, dict(r.attrs))
+        for r in container_registrations(data, options).registrations
+    ]
 
 
 # --- naming rules, table-driven -------------------------------------------------------------
@@ -58,45 +61,158 @@ P8081 = host_port(ANY, "8081/tcp")
 
 CASES = [
     # (case id, fixture, env, labels, image, options, expected [(name, ip, port, private, proto, tags, attrs)])
-    ("SERVICE_NAME env", "single", [], {}, None, Options(),
-     [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
-    ("image basename when no name", "single", ["SERVICE_NAME="], {}, "registry.example:5000/team/web:1.2", Options(),
-     [("web", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
-    ("label wins over env", "single", ["SERVICE_NAME=from_env"], {"SERVICE_NAME": "from_label"}, None, Options(),
-     [("from_label", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
-    ("SERVICE_<port>_NAME wins over SERVICE_NAME", "single", ["SERVICE_8080_NAME=by_port"], {"SERVICE_NAME": "general"}, None, Options(),
-     [("by_port", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
-    ("several published ports get a -<port> suffix, unpublished skipped, udp tagged", "multi", [], {}, "nginx:1.25", Options(),
-     [("nginx-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
-      ("nginx-80", "127.0.0.1", P80, 80, "tcp", (), {}),
-      ("nginx-443", "127.0.0.1", P443, 443, "tcp", (), {})]),
-    ("a port-scoped name takes no suffix", "multi", ["SERVICE_NAME=web", "SERVICE_443_NAME=https"], {}, None, Options(),
-     [("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
-      ("web-80", "127.0.0.1", P80, 80, "tcp", (), {}),
-      ("https", "127.0.0.1", P443, 443, "tcp", (), {})]),
-    ("SERVICE_<port>_IGNORE drops one port (the others keep their suffix)", "multi", ["SERVICE_NAME=web", "SERVICE_53_IGNORE=1"], {}, None, Options(),
-     [("web-80", "127.0.0.1", P80, 80, "tcp", (), {}), ("web-443", "127.0.0.1", P443, 443, "tcp", (), {})]),
+    ("SERVICE_NAME env", "single", [], {}, None, Options(), [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
+    (
+        "image basename when no name",
+        "single",
+        ["SERVICE_NAME="],
+        {},
+        "registry.example:5000/team/web:1.2",
+        Options(),
+        [("web", "127.0.0.1", P8080, 8080, "tcp", (), {})],
+    ),
+    (
+        "label wins over env",
+        "single",
+        ["SERVICE_NAME=from_env"],
+        {"SERVICE_NAME": "from_label"},
+        None,
+        Options(),
+        [("from_label", "127.0.0.1", P8080, 8080, "tcp", (), {})],
+    ),
+    (
+        "SERVICE_<port>_NAME wins over SERVICE_NAME",
+        "single",
+        ["SERVICE_8080_NAME=by_port"],
+        {"SERVICE_NAME": "general"},
+        None,
+        Options(),
+        [("by_port", "127.0.0.1", P8080, 8080, "tcp", (), {})],
+    ),
+    (
+        "several published ports get a -<port> suffix, unpublished skipped, udp tagged",
+        "multi",
+        [],
+        {},
+        "nginx:1.25",
+        Options(),
+        [
+            ("nginx-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
+            ("nginx-80", "127.0.0.1", P80, 80, "tcp", (), {}),
+            ("nginx-443", "127.0.0.1", P443, 443, "tcp", (), {}),
+        ],
+    ),
+    (
+        "a port-scoped name takes no suffix",
+        "multi",
+        ["SERVICE_NAME=web", "SERVICE_443_NAME=https"],
+        {},
+        None,
+        Options(),
+        [
+            ("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {}),
+            ("web-80", "127.0.0.1", P80, 80, "tcp", (), {}),
+            ("https", "127.0.0.1", P443, 443, "tcp", (), {}),
+        ],
+    ),
+    (
+        "SERVICE_<port>_IGNORE drops one port (the others keep their suffix)",
+        "multi",
+        ["SERVICE_NAME=web", "SERVICE_53_IGNORE=1"],
+        {},
+        None,
+        Options(),
+        [("web-80", "127.0.0.1", P80, 80, "tcp", (), {}), ("web-443", "127.0.0.1", P443, 443, "tcp", (), {})],
+    ),
     ("SERVICE_IGNORE drops the container", "multi", ["SERVICE_IGNORE=true"], {}, None, Options(), []),
     ("SERVICE_IGNORE as a label", "single", [], {"SERVICE_IGNORE": "yes"}, None, Options(), []),
-    ("tags with an escaped comma, other keys become attrs", "single",
-     ["SERVICE_TAGS=blue, v1\\,v2 ,", "SERVICE_REGION=eu-west", "SERVICE_CHECK_HTTP=/health", "SERVICE_ID=custom", "OTHER=x"], {}, None, Options(),
-     [("service_1", "127.0.0.1", P8080, 8080, "tcp", ("blue", "v1,v2"), {"region": "eu-west", "check_http": "/health"})]),
-    ("port-scoped attrs only for their port; SERVICE_IGNORE_ME is an attr, not an ignore", "multi", ["SERVICE_NAME=web", "SERVICE_80_WEIGHT=5", "SERVICE_IGNORE_ME="], {}, None, Options(),
-     [("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {"ignore_me": ""}),
-      ("web-80", "127.0.0.1", P80, 80, "tcp", (), {"weight": "5", "ignore_me": ""}),
-      ("web-443", "127.0.0.1", P443, 443, "tcp", (), {"ignore_me": ""})]),
-    ("-ip forces the advertised address", "single", [], {}, None, Options(ip="10.1.2.3"),
-     [("service_1", "10.1.2.3", P8080, 8080, "tcp", (), {})]),
-    ("0.0.0.0 binding advertises the host address; unpublished port skipped", "anyaddr", [], {}, "svcctl/base:bookworm", Options(host_ip="192.0.2.7"),
-     [("base", "192.0.2.7", P8081, 8081, "tcp", (), {})]),
+    (
+        "tags with an escaped comma, other keys become attrs",
+        "single",
+        [
+            "SERVICE_TAGS=blue, v1\\,v2 ,",
+            "SERVICE_REGION=eu-west",
+            "SERVICE_CHECK_HTTP=/health",
+            "SERVICE_ID=custom",
+            "OTHER=x",
+        ],
+        {},
+        None,
+        Options(),
+        [
+            (
+                "service_1",
+                "127.0.0.1",
+                P8080,
+                8080,
+                "tcp",
+                ("blue", "v1,v2"),
+                {"region": "eu-west", "check_http": "/health"},
+            )
+        ],
+    ),
+    (
+        "port-scoped attrs only for their port; SERVICE_IGNORE_ME is an attr, not an ignore",
+        "multi",
+        ["SERVICE_NAME=web", "SERVICE_80_WEIGHT=5", "SERVICE_IGNORE_ME="],
+        {},
+        None,
+        Options(),
+        [
+            ("web-53", "127.0.0.1", P53, 53, "udp", ("udp",), {"ignore_me": ""}),
+            ("web-80", "127.0.0.1", P80, 80, "tcp", (), {"weight": "5", "ignore_me": ""}),
+            ("web-443", "127.0.0.1", P443, 443, "tcp", (), {"ignore_me": ""}),
+        ],
+    ),
+    (
+        "-ip forces the advertised address",
+        "single",
+        [],
+        {},
+        None,
+        Options(ip="10.1.2.3"),
+        [("service_1", "10.1.2.3", P8080, 8080, "tcp", (), {})],
+    ),
+    (
+        "0.0.0.0 binding advertises the host address; unpublished port skipped",
+        "anyaddr",
+        [],
+        {},
+        "svcctl/base:bookworm",
+        Options(host_ip="192.0.2.7"),
+        [("base", "192.0.2.7", P8081, 8081, "tcp", (), {})],
+    ),
     ("-explicit skips containers without a name", "anyaddr", [], {}, None, Options(explicit=True), []),
-    ("-explicit keeps named ones", "single", [], {}, None, Options(explicit=True),
-     [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})]),
-    ("-internal: container IP and exposed port, unpublished ports too", "anyaddr", ["SERVICE_NAME=svc"], {}, None, Options(internal=True),
-     [("svc-8081", ANY["NetworkSettings"]["IPAddress"], 8081, 8081, "tcp", (), {}),
-      ("svc-9001", ANY["NetworkSettings"]["IPAddress"], 9001, 9001, "tcp", (), {})]),
-    ("host network: exposed ports are the host's", "hostnet", ["SERVICE_NAME=hostsvc"], {}, None, Options(host_ip="192.0.2.7"),
-     [("hostsvc", "192.0.2.7", 7000, 7000, "tcp", (), {})]),
+    (
+        "-explicit keeps named ones",
+        "single",
+        [],
+        {},
+        None,
+        Options(explicit=True),
+        [("service_1", "127.0.0.1", P8080, 8080, "tcp", (), {})],
+    ),
+    (
+        "-internal: container IP and exposed port, unpublished ports too",
+        "anyaddr",
+        ["SERVICE_NAME=svc"],
+        {},
+        None,
+        Options(internal=True),
+        [
+            ("svc-8081", ANY["NetworkSettings"]["IPAddress"], 8081, 8081, "tcp", (), {}),
+            ("svc-9001", ANY["NetworkSettings"]["IPAddress"], 9001, 9001, "tcp", (), {}),
+        ],
+    ),
+    (
+        "host network: exposed ports are the host's",
+        "hostnet",
+        ["SERVICE_NAME=hostsvc"],
+        {},
+        None,
+        Options(host_ip="192.0.2.7"),
+        [("hostsvc", "192.0.2.7", 7000, 7000, "tcp", (), {})],
+    ),
     ("paused containers are not registered", "paused", ["SERVICE_NAME=p"], {}, None, Options(), []),
     ("stopped containers are not registered", "stopped", ["SERVICE_NAME=s"], {}, None, Options(), []),
 ]
@@ -130,19 +246,29 @@ def test_an_empty_image_name_is_refused_not_registered():
 def test_compose_labels_and_ids_are_carried():
     (reg,) = container_registrations(SINGLE).registrations
     assert reg.compose_project == "svcctl" and reg.compose_service == "service_1"
-    assert reg.container_id == SINGLE["Id"] and reg.container_hostname == SINGLE["Config"]["Hostname"] == SINGLE["Id"][:12]
+    assert (
+        reg.container_id == SINGLE["Id"] and reg.container_hostname == SINGLE["Config"]["Hostname"] == SINGLE["Id"][:12]
+    )
     assert reg.path(BASE) == f"/services/service_1/127.0.0.1:{P8080}"
 
 
 @pytest.mark.parametrize(
     "image,name",
-    [("nginx", "nginx"), ("nginx:1.25", "nginx"), ("registry.example:5000/team/web:1.2", "web"), ("web@sha256:abcd", "web"), ("a/b/c", "c")],
+    [
+        ("nginx", "nginx"),
+        ("nginx:1.25", "nginx"),
+        ("registry.example:5000/team/web:1.2", "web"),
+        ("web@sha256:abcd", "web"),
+        ("a/b/c", "c"),
+    ],
 )
 def test_image_basename(image, name):
     assert image_basename(image) == name
 
 
-@pytest.mark.parametrize("text,tags", [("", []), ("a", ["a"]), ("a,b", ["a", "b"]), ("a\\,b,c", ["a,b", "c"]), (" a , ,b ", ["a", "b"])])
+@pytest.mark.parametrize(
+    "text,tags", [("", []), ("a", ["a"]), ("a,b", ["a", "b"]), ("a\\,b,c", ["a,b", "c"]), (" a , ,b ", ["a", "b"])]
+)
 def test_split_tags(text, tags):
     assert split_tags(text) == tags
 
@@ -207,8 +333,20 @@ def test_same_as_ignores_only_the_registration_time():
 
 
 def test_the_encoding_is_byte_for_byte_registrators_then_ours():
-    reg = Registration("svc", "10.0.0.1", 32000, 80, "udp", "f" * 64, "ffffffffffff", "web-1", "proj", "web",
-                       ("a", "udp"), (("k", "v"),))
+    reg = Registration(
+        "svc",
+        "10.0.0.1",
+        32000,
+        80,
+        "udp",
+        "f" * 64,
+        "ffffffffffff",
+        "web-1",
+        "proj",
+        "web",
+        ("a", "udp"),
+        (("k", "v"),),
+    )
     assert RegistrationPayload.of(reg, "E", "r1", 1.5).encode() == (
         b'{"Name":"svc","IP":"10.0.0.1","PublicPort":32000,"PrivatePort":80,"ContainerID":"ffffffffffff",'
         b'"Tags":["a","udp"],"Attrs":{"k":"v"},"svcctl":{"container_id":"' + b"f" * 64 + b'","container_name":"web-1",'
@@ -272,8 +410,14 @@ def reg(name: str, port: int, cid: str = "c1") -> Registration:
 NO_BODY = {}
 
 
-def node(r: Registration, owner: int, engine: str = ENGINE, version: int = 0, registrator: str = "me",
-         body: dict | None = NO_BODY) -> ZnodeSnapshot:
+def node(
+    r: Registration,
+    owner: int,
+    engine: str = ENGINE,
+    version: int = 0,
+    registrator: str = "me",
+    body: dict | None = NO_BODY,
+) -> ZnodeSnapshot:
     if body is NO_BODY:
         data = RegistrationPayload.of(r, engine, registrator, 5.0).encode()
     else:
@@ -292,18 +436,46 @@ A, B, C = reg("svc", 1001), reg("svc", 1002, "c2"), reg("web", 2001, "c3")
 PLAN_CASES = [
     ("empty tree: create everything", [A, B], [], [("create", A.path(BASE)), ("create", B.path(BASE))]),
     ("in sync: nothing", [A], [node(A, ME)], []),
-    ("registered at another time only: nothing", [A],
-     [node(A, ME, body={**json.loads(RegistrationPayload.of(A, ENGINE, "me", 99.0).encode())})], []),
+    (
+        "registered at another time only: nothing",
+        [A],
+        [node(A, ME, body={**json.loads(RegistrationPayload.of(A, ENGINE, "me", 99.0).encode())})],
+        [],
+    ),
     ("ours, no longer running: delete", [], [node(A, ME)], [("delete", A.path(BASE))]),
     ("ours, data changed: update", [A], [node(reg("svc", 1001, "zz"), ME)], [("update", A.path(BASE))]),
-    ("left by a dead registrator of this engine, still running: replace", [A], [node(A, DEAD, registrator="dead")], [("replace", A.path(BASE))]),
-    ("left by a dead registrator of this engine, gone: delete", [], [node(A, DEAD, registrator="dead")], [("delete", A.path(BASE))]),
+    (
+        "left by a dead registrator of this engine, still running: replace",
+        [A],
+        [node(A, DEAD, registrator="dead")],
+        [("replace", A.path(BASE))],
+    ),
+    (
+        "left by a dead registrator of this engine, gone: delete",
+        [],
+        [node(A, DEAD, registrator="dead")],
+        [("delete", A.path(BASE))],
+    ),
     ("another engine's node: never deleted", [], [node(C, OTHER_HOST, engine="OTHER")], []),
-    ("another engine's node on a path we want: conflict, left alone", [C], [node(C, OTHER_HOST, engine="OTHER")], [("conflict", C.path(BASE))]),
-    ("a foreign writer's node (no svcctl key): conflict", [A], [node(A, OTHER_HOST, body={"Name": "svc"})], [("conflict", A.path(BASE))]),
+    (
+        "another engine's node on a path we want: conflict, left alone",
+        [C],
+        [node(C, OTHER_HOST, engine="OTHER")],
+        [("conflict", C.path(BASE))],
+    ),
+    (
+        "a foreign writer's node (no svcctl key): conflict",
+        [A],
+        [node(A, OTHER_HOST, body={"Name": "svc"})],
+        [("conflict", A.path(BASE))],
+    ),
     ("a non-JSON node we do not own: left alone", [], [node(A, OTHER_HOST, body=None)], []),
-    ("mixed: deletes first, then by path", [B, C], [node(A, ME), node(B, ME)],
-     [("delete", A.path(BASE)), ("create", C.path(BASE))]),
+    (
+        "mixed: deletes first, then by path",
+        [B, C],
+        [node(A, ME), node(B, ME)],
+        [("delete", A.path(BASE)), ("create", C.path(BASE))],
+    ),
 ]
 
 
@@ -314,7 +486,13 @@ def test_plan(case, desired, actual, expected):
 
 def test_plan_carries_versions_for_versioned_writes():
     wanted, _ = desired_map([A], BASE)
-    (op,) = plan(wanted, {A.path(BASE): node(A, DEAD, version=7, registrator="dead")}, engine_id=ENGINE, registrator_id="me", session_id=ME)
+    (op,) = plan(
+        wanted,
+        {A.path(BASE): node(A, DEAD, version=7, registrator="dead")},
+        engine_id=ENGINE,
+        registrator_id="me",
+        session_id=ME,
+    )
     assert op.kind == "replace" and op.version == 7 and op.registration == A
 
 

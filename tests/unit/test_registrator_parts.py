@@ -61,8 +61,14 @@ def container_info(cid: str, port: int, stop_signal: str | None = None, name: st
     config = {"Image": "tiny", "Env": [f"SERVICE_NAME={name}"], "Labels": {}, "Hostname": cid[:12]}
     if stop_signal:
         config["StopSignal"] = stop_signal
-    return {"Id": cid, "Name": f"/c-{cid[:4]}", "State": {"Running": True}, "Config": config, "HostConfig": {},
-            "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}}}
+    return {
+        "Id": cid,
+        "Name": f"/c-{cid[:4]}",
+        "State": {"Running": True},
+        "Config": config,
+        "HostConfig": {},
+        "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}},
+    }
 
 
 class FakeApi:
@@ -75,9 +81,24 @@ class FakeApi:
 
     def containers(self, all=False, filters=None):
         if all and (filters or {}).get("status") == "exited":
-            return [{"Id": cid, "State": "exited", "Status": f"Exited ({code}) 3 seconds ago"} for cid, code in self.exited.items()]
-        return [{"Id": cid, "State": "running", "Ports": [{"PrivatePort": 8080, "Type": "tcp", "PublicPort": int(i["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])}]}
-                for cid, i in self.running.items()]
+            return [
+                {"Id": cid, "State": "exited", "Status": f"Exited ({code}) 3 seconds ago"}
+                for cid, code in self.exited.items()
+            ]
+        return [
+            {
+                "Id": cid,
+                "State": "running",
+                "Ports": [
+                    {
+                        "PrivatePort": 8080,
+                        "Type": "tcp",
+                        "PublicPort": int(i["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]),
+                    }
+                ],
+            }
+            for cid, i in self.running.items()
+        ]
 
     def inspect_container(self, cid):
         import docker.errors
@@ -94,8 +115,17 @@ class FakeEngine:
 
 
 def make_reconciler(client: FakeClient, api: FakeApi | None = None, clock: Clock | None = None, **kwargs) -> Reconciler:
-    return Reconciler(base="/services", options=Options(), engine_id="E", registrator_id="r1", inspector=ContainerInspector(FakeEngine(api), workers=2),
-                      drains=DrainTracker(60.0, clock or Clock()), writer=FencedWriter(lambda: client), client=lambda: client, **kwargs)
+    return Reconciler(
+        base="/services",
+        options=Options(),
+        engine_id="E",
+        registrator_id="r1",
+        inspector=ContainerInspector(FakeEngine(api), workers=2),
+        drains=DrainTracker(60.0, clock or Clock()),
+        writer=FencedWriter(lambda: client),
+        client=lambda: client,
+        **kwargs,
+    )
 
 
 def happen(r: Reconciler, cid: str, action: str, signal: str | None = None, exit_code: int | None = None) -> None:
@@ -132,7 +162,9 @@ def test_nothing_is_written_on_a_session_that_is_not_the_elected_one():
     # client: every write of the batch fails as a whole.
     client.ensemble.expire(OURS)
     client.ensemble.open_session(client, 0x999)
-    outcomes = writer.apply([Op("create", path(1), registration(1)), Op("create", path(2, "other"), registration(2, "other"))], LOCK, encode)
+    outcomes = writer.apply(
+        [Op("create", path(1), registration(1)), Op("create", path(2, "other"), registration(2, "other"))], LOCK, encode
+    )
     assert [o.status for o in outcomes] == ["fenced", "fenced"]
     assert client.exists(path(1)) is None and client.exists(path(2, "other")) is None
 
@@ -143,10 +175,17 @@ def test_a_raced_write_is_told_apart_and_the_others_still_land():
     client.create(path(1), b"old", ephemeral=True)
     client.set(path(1), b"changed by someone")  # version 1 now
     writer = FencedWriter(lambda: client)
-    ops = [Op("update", path(1), registration(1), version=0), Op("create", path(2), registration(2)), Op("delete", path(3), version=0)]
+    ops = [
+        Op("update", path(1), registration(1), version=0),
+        Op("create", path(2), registration(2)),
+        Op("delete", path(3), version=0),
+    ]
     outcomes = writer.apply(ops, LOCK, encode)
     assert [(o.op.kind, o.status, o.error) for o in outcomes] == [
-        ("update", "raced", "BadVersionError"), ("create", "done", None), ("delete", "done", None)]  # a node already gone is deleted
+        ("update", "raced", "BadVersionError"),
+        ("create", "done", None),
+        ("delete", "done", None),
+    ]  # a node already gone is deleted
     assert client.get(path(1))[0] == b"changed by someone" and client.exists(path(2)) is not None
 
 
@@ -350,7 +389,9 @@ def test_a_raced_write_asks_for_a_resync_which_takes_the_node_over():
     # creates the node after our read found it absent: our create races.
     dead = FakeClient(client.ensemble, 0x333)
     body = json.dumps({"svcctl": {"engine_id": "E", "container_id": CID}}).encode()
-    r.writer = RacingWriter(client, lambda: client.exists(path(32001)) or dead.create(path(32001), body, ephemeral=True))
+    r.writer = RacingWriter(
+        client, lambda: client.exists(path(32001)) or dead.create(path(32001), body, ephemeral=True)
+    )
     report = r.sync({CID: api.running[CID]}, session=OURS, fence=LOCK, cause="start")
     # The create raced; read and planned again at once: a takeover (delete + create, one transaction).
     assert report.counts["replace"] == 1 and not report.needs_resync
@@ -361,10 +402,18 @@ def test_a_raced_write_asks_for_a_resync_which_takes_the_node_over():
     api.running[CID] = container_info(CID, 32001, name="svc")
     r.writer = RacingWriter(client, lambda: client.set(path(32001), data))
     stale = client.get(path(32001))[1].version
-    report = r.sync({CID: {**api.running[CID], "Config": {**api.running[CID]["Config"], "Hostname": "renamed"}}}, session=OURS, fence=LOCK, cause="update")
+    report = r.sync(
+        {CID: {**api.running[CID], "Config": {**api.running[CID]["Config"], "Hostname": "renamed"}}},
+        session=OURS,
+        fence=LOCK,
+        cause="update",
+    )
     assert report.needs_resync and report.counts["failed"] == 1 and client.get(path(32001))[1].version == stale + 1
     r.full_resync(session=OURS, fence=LOCK, reason="state change")  # re-planned from fresh reads
-    assert client.get(path(32001))[1].ephemeralOwner == OURS and not r.full_resync(session=OURS, fence=LOCK, reason="periodic").changed
+    assert (
+        client.get(path(32001))[1].ephemeralOwner == OURS
+        and not r.full_resync(session=OURS, fence=LOCK, reason="periodic").changed
+    )
 
 
 def test_a_path_another_container_now_holds_is_not_deleted_by_the_old_ones_die():
@@ -413,12 +462,22 @@ def test_resync_prunes_only_empty_service_nodes_old_enough():
 
 
 def test_events_are_parsed_with_signal_and_exit_code():
-    kill = parse_event({"Type": "container", "Action": "kill", "id": CID, "timeNano": 1_700_000_000_500_000_000,
-                        "Actor": {"ID": CID, "Attributes": {"signal": "15"}}})
+    kill = parse_event(
+        {
+            "Type": "container",
+            "Action": "kill",
+            "id": CID,
+            "timeNano": 1_700_000_000_500_000_000,
+            "Actor": {"ID": CID, "Attributes": {"signal": "15"}},
+        }
+    )
     die = parse_event({"Action": "die", "Actor": {"ID": CID, "Attributes": {"exitCode": "137"}}, "time": 1})
     assert (kill.action, kill.signal, kill.time, kill.exit_code) == ("kill", "15", 1_700_000_000.5, None)
     assert (die.action, die.exit_code, die.gone) == ("die", 137, True)
-    assert parse_event({"Action": "exec_start: sh", "id": CID}) is None and parse_event({"Action": "oom", "id": CID}) is None
+    assert (
+        parse_event({"Action": "exec_start: sh", "id": CID}) is None
+        and parse_event({"Action": "oom", "id": CID}) is None
+    )
 
 
 # --- leadership ---------------------------------------------------------------------------------
@@ -427,22 +486,32 @@ def test_events_are_parsed_with_signal_and_exit_code():
 ME = {"id": "r1", "hostname": "c0ffee", "pid": 1, "started_at": 200.0}
 
 
-@pytest.mark.parametrize("theirs, alive, dead", [
-    ({**ME, "started_at": 100.0}, True, True),  # a restarted container: same host, pid 1 again
-    ({**ME, "pid": 4242}, False, True),  # same host, that process is gone
-    ({**ME, "pid": 4242}, True, False),  # same host, that process lives: a misconfigured duplicate
-    ({**ME, "hostname": "other", "started_at": 100.0}, False, False),  # another host: cannot know
-    ({**ME, "id": "r2", "started_at": 100.0}, False, False),  # another registrator
-    ({**ME, "pid": None}, False, False),
-])
+@pytest.mark.parametrize(
+    "theirs, alive, dead",
+    [
+        ({**ME, "started_at": 100.0}, True, True),  # a restarted container: same host, pid 1 again
+        ({**ME, "pid": 4242}, False, True),  # same host, that process is gone
+        ({**ME, "pid": 4242}, True, False),  # same host, that process lives: a misconfigured duplicate
+        ({**ME, "hostname": "other", "started_at": 100.0}, False, False),  # another host: cannot know
+        ({**ME, "id": "r2", "started_at": 100.0}, False, False),  # another registrator
+        ({**ME, "pid": None}, False, False),
+    ],
+)
 def test_predecessor_is_dead(theirs, alive, dead):
-    assert predecessor_is_dead(ElectionIdentity.from_dict(theirs), ElectionIdentity.from_dict(ME), is_pid_alive=lambda pid: alive) is dead
+    assert (
+        predecessor_is_dead(
+            ElectionIdentity.from_dict(theirs), ElectionIdentity.from_dict(ME), is_pid_alive=lambda pid: alive
+        )
+        is dead
+    )
 
 
 def leadership(client: FakeClient, posted: list | None = None, registrator_id: str = "r1") -> Leadership:
     session = SessionKeeper([], 10.0, lambda item: None)
     session.client = client
-    return Leadership(session, ELECTION, registrator_id, "E", "/services", (posted if posted is not None else []).append, lambda: 0)
+    return Leadership(
+        session, ELECTION, registrator_id, "E", "/services", (posted if posted is not None else []).append, lambda: 0
+    )
 
 
 def test_a_dead_earlier_life_is_removed_from_the_election_and_a_live_duplicate_is_not():
@@ -451,9 +520,15 @@ def test_a_dead_earlier_life_is_removed_from_the_election_and_a_live_duplicate_i
     lead = leadership(client)
     me = dataclasses.asdict(lead.identity("standby"))
     dead = FakeClient(client.ensemble, 0x501)  # our previous life: its session lingers until its timeout
-    dead.create(f"{ELECTION}/a__lock__0000000001", json.dumps({**me, "role": "active", "started_at": 1.0}).encode(), ephemeral=True)
+    dead.create(
+        f"{ELECTION}/a__lock__0000000001",
+        json.dumps({**me, "role": "active", "started_at": 1.0}).encode(),
+        ephemeral=True,
+    )
     standby = FakeClient(client.ensemble, 0x502)
-    standby.create(f"{ELECTION}/b__lock__0000000002", json.dumps({"id": "r2", "hostname": "h2", "pid": 7}).encode(), ephemeral=True)
+    standby.create(
+        f"{ELECTION}/b__lock__0000000002", json.dumps({"id": "r2", "hostname": "h2", "pid": 7}).encode(), ephemeral=True
+    )
     twin = FakeClient(client.ensemble, 0x503)  # same id, another host: alive as far as we know
     twin.create(f"{ELECTION}/c__lock__0000000003", json.dumps({**me, "hostname": "elsewhere"}).encode(), ephemeral=True)
     lead.clear_stale_contenders()
@@ -492,7 +567,9 @@ def test_handover_waits_until_the_successor_owns_every_path():
     # Our lock node is released; the successor calls itself active before its resync...
     client.delete(LOCK)
     successor = FakeClient(client.ensemble, SUCCESSOR)
-    successor.create(f"{ELECTION}/y__lock__0000000002", json.dumps({"id": "r2", "role": "active"}).encode(), ephemeral=True)
+    successor.create(
+        f"{ELECTION}/y__lock__0000000002", json.dumps({"id": "r2", "role": "active"}).encode(), ephemeral=True
+    )
     polls = []
 
     def successor_resyncs(p):  # ... and replaces one node per poll round, a little later
@@ -537,7 +614,12 @@ class NeverConnects:
 
 def test_bounded_retries_end_with_a_clear_error():
     client = NeverConnects()
-    keeper = SessionKeeper(parse_registry_uri("zookeeper://127.0.0.1:1/services").hosts, 10.0, lambda item: None, client_factory=lambda hosts, timeout: client)
+    keeper = SessionKeeper(
+        parse_registry_uri("zookeeper://127.0.0.1:1/services").hosts,
+        10.0,
+        lambda item: None,
+        client_factory=lambda hosts, timeout: client,
+    )
     with pytest.raises(ZooKeeperUnavailableError, match="after 3 attempts"):
         keeper.connect(RetryPolicy(attempts=3, interval=0.01), threading.Event())
     assert client.stopped
@@ -547,7 +629,9 @@ def test_bounded_retries_end_with_a_clear_error():
 
 
 def daemon(client: FakeClient, api: FakeApi) -> Registrator:
-    config = Config(uri=parse_registry_uri("zookeeper://127.0.0.1:2181/services"), options=Options(), registrator_id="r1")
+    config = Config(
+        uri=parse_registry_uri("zookeeper://127.0.0.1:2181/services"), options=Options(), registrator_id="r1"
+    )
     r = Registrator(config, FakeEngine(api), "E")
     r.session.client = client
     r.leadership.active, r.leadership.lead_session, r.leadership.lead_node = True, OURS, LOCK
@@ -567,7 +651,12 @@ def test_a_batch_of_events_becomes_one_sync_and_demoted_keeps_owned_only_when_st
     done = {cid: Future() for cid in api.running}
     for cid, future in done.items():
         future.set_result(api.running[cid])
-    r.handle([ContainerEvent(CID, "start", 0.0, inspection=done[CID]), ContainerEvent(OTHER, "start", 0.0, inspection=done[OTHER])])
+    r.handle(
+        [
+            ContainerEvent(CID, "start", 0.0, inspection=done[CID]),
+            ContainerEvent(OTHER, "start", 0.0, inspection=done[OTHER]),
+        ]
+    )
     assert client.exists(path(32001)) and client.exists(path(32002)) and client.transactions == 1
     r.handle([Demoted()])
     assert r.reconciler.owned == {}
@@ -595,6 +684,8 @@ def test_a_slow_inspect_holds_back_only_its_own_container():
     slow, quick = Future(), Future()
     quick.set_result(api.running[OTHER])
     threading.Timer(0.3, lambda: slow.set_result(api.running[CID])).start()
-    r.handle([ContainerEvent(CID, "start", 0.0, inspection=slow), ContainerEvent(OTHER, "start", 0.0, inspection=quick)])
+    r.handle(
+        [ContainerEvent(CID, "start", 0.0, inspection=slow), ContainerEvent(OTHER, "start", 0.0, inspection=quick)]
+    )
     assert client.transactions == 2  # written in two steps, the quick one first
     assert client.exists(path(32002)).czxid < client.exists(path(32001)).czxid

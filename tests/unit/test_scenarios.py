@@ -59,12 +59,18 @@ def inspect_json(
 
 def svc1(port: int, n: int = 1, status: str = "running", project: str = "svcctl") -> ContainerView:
     bindings = {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]} if status == "running" else {}
-    return container_view(inspect_json(f"{project}-service_1-{n}", ["SERVICE_NAME=service_1"], bindings, status, project, "service_1", n))
+    return container_view(
+        inspect_json(f"{project}-service_1-{n}", ["SERVICE_NAME=service_1"], bindings, status, project, "service_1", n)
+    )
 
 
 def svc2(port: int, n: int = 1, status: str = "running", project: str = "svcctl") -> ContainerView:
     bindings = {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]} if status == "running" else {}
-    return container_view(inspect_json(f"{project}-service_2-{n}", ["SERVICE_80_NAME=service_2"], bindings, status, project, "service_2", n))
+    return container_view(
+        inspect_json(
+            f"{project}-service_2-{n}", ["SERVICE_80_NAME=service_2"], bindings, status, project, "service_2", n
+        )
+    )
 
 
 # --- Docker's view -----------------------------------------------------------------------------
@@ -85,7 +91,11 @@ def test_unpublished_port_has_no_registration_key():
 
 
 def test_wildcard_host_ip_is_advertised_as_loopback():
-    view = container_view(inspect_json("x-service_2-1", ["SERVICE_80_NAME=service_2"], {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32800"}]}))
+    view = container_view(
+        inspect_json(
+            "x-service_2-1", ["SERVICE_80_NAME=service_2"], {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32800"}]}
+        )
+    )
     assert registration_key(view, SERVICES["service_2"]) == "127.0.0.1:32800"
 
 
@@ -133,7 +143,9 @@ def test_docker_expectation_counts_running_containers_of_every_project():
 
 
 def test_diff_equal_is_ok():
-    diff = diff_registrations({"service_1": {"127.0.0.1:1"}, "service_2": set()}, {"service_1": ["127.0.0.1:1"], "service_2": None})
+    diff = diff_registrations(
+        {"service_1": {"127.0.0.1:1"}, "service_2": set()}, {"service_1": ["127.0.0.1:1"], "service_2": None}
+    )
     assert diff.ok
     assert diff.to_dict() == {"missing": {}, "stale": {}, "empty_nodes": []}
 
@@ -177,7 +189,10 @@ def test_four_steps_in_classic_order():
     ]
 
 
-@pytest.mark.parametrize("text,numbers", [("all", [1, 2, 3, 4]), ("1", [1]), ("4", [4]), (" 3 ", [3]), ("1,3", [1, 3]), ("ALL", [1, 2, 3, 4])])
+@pytest.mark.parametrize(
+    "text,numbers",
+    [("all", [1, 2, 3, 4]), ("1", [1]), ("4", [4]), (" 3 ", [3]), ("1,3", [1, 3]), ("ALL", [1, 2, 3, 4])],
+)
 def test_parse_selection(text, numbers):
     assert [s.number for s in parse_selection(text)] == numbers
 
@@ -206,7 +221,9 @@ def test_step_problems_empty_when_converged():
 
 def test_step_problems_lists_count_missing_stale_and_leftover():
     step = STEPS[3]
-    diff = diff_registrations({"service_1": set(), "service_2": {"127.0.0.1:7"}}, {"service_1": [], "service_2": ["127.0.0.1:8"]})
+    diff = diff_registrations(
+        {"service_1": set(), "service_2": {"127.0.0.1:7"}}, {"service_1": [], "service_2": ["127.0.0.1:8"]}
+    )
     problems = step_problems(step, 0, 1, diff)
     assert problems == [
         "service_1: 1 instance(s) of this project running, expected 0",
@@ -217,7 +234,9 @@ def test_step_problems_lists_count_missing_stale_and_leftover():
 
 
 def test_format_diff_shows_both_sides():
-    text = format_diff({"service_1": {"127.0.0.1:1": "c1"}, "service_2": {}}, {"service_1": None, "service_2": []}, ["p"])
+    text = format_diff(
+        {"service_1": {"127.0.0.1:1": "c1"}, "service_2": {}}, {"service_1": None, "service_2": []}, ["p"]
+    )
     assert text.splitlines() == [
         "p",
         "Docker (running containers):",
@@ -279,10 +298,14 @@ def test_a_probe_of_a_closed_port_is_not_ok_and_says_why(answering_server):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    call = get_instance(parse_instance("service_2", f"127.0.0.1:{port}", None), "/", timeout=1.0, expected="This is Service 2.")
+    call = get_instance(
+        parse_instance("service_2", f"127.0.0.1:{port}", None), "/", timeout=1.0, expected="This is Service 2."
+    )
     assert (call.ok, call.status) == (False, None)
     assert "ConnectionRefused" in (call.error or "")
-    ok = get_instance(parse_instance("service_2", f"127.0.0.1:{answering_server}", None), "/", expected="This is Service 2.")
+    ok = get_instance(
+        parse_instance("service_2", f"127.0.0.1:{answering_server}", None), "/", expected="This is Service 2."
+    )
     assert ok.ok and ok.url == f"http://127.0.0.1:{answering_server}/"
 
 
@@ -348,15 +371,29 @@ def test_a_listed_container_reads_as_its_inspection_does():
     from svcctl.docker.containers import listed_view
 
     inspect = {
-        "Id": "c" * 64, "Name": "/svcctl-service_2-1",
-        "Config": {"Env": ["SERVICE_80_NAME=service_2", "PATH=/bin"], "Labels": {"com.docker.compose.project": "svcctl", "com.docker.compose.service": "service_2", "com.docker.compose.container-number": "1"}},
+        "Id": "c" * 64,
+        "Name": "/svcctl-service_2-1",
+        "Config": {
+            "Env": ["SERVICE_80_NAME=service_2", "PATH=/bin"],
+            "Labels": {
+                "com.docker.compose.project": "svcctl",
+                "com.docker.compose.service": "service_2",
+                "com.docker.compose.container-number": "1",
+            },
+        },
         "State": {"Status": "running", "Health": {"Status": "healthy"}},
         "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32768"}], "443/tcp": None}},
     }
     summary = {
-        "Id": "c" * 64, "Names": ["/svcctl-service_2-1"], "State": "running", "Status": "Up 3 minutes (healthy)",
+        "Id": "c" * 64,
+        "Names": ["/svcctl-service_2-1"],
+        "State": "running",
+        "Status": "Up 3 minutes (healthy)",
         "Labels": inspect["Config"]["Labels"],
-        "Ports": [{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"}, {"PrivatePort": 443, "Type": "tcp"}],
+        "Ports": [
+            {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"},
+            {"PrivatePort": 443, "Type": "tcp"},
+        ],
     }
     assert listed_view(summary, inspect["Config"]) == container_view(inspect)
     starting = listed_view({**summary, "Status": "Up 1 second (health: starting)"}, inspect["Config"])

@@ -63,11 +63,15 @@ def test_each_member_is_named_alone_and_its_quorum_certificate_comes_from_the_qu
     quorum_ca = x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes())
     assert ca.subject != quorum_ca.subject
     for member in MEMBERS:
-        for store, issuer, other, wanted in (("keystore.pem", ca, quorum_ca, {member, "localhost", "127.0.0.1"}),
-                                             ("quorum.pem", quorum_ca, ca, {member})):
+        for store, issuer, other, wanted in (
+            ("keystore.pem", ca, quorum_ca, {member, "localhost", "127.0.0.1"}),
+            ("quorum.pem", quorum_ca, ca, {member}),
+        ):
             cert = x509.load_pem_x509_certificate((pki.member_dir(member) / store).read_bytes())
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+            names = set(sans.get_values_for_type(x509.DNSName)) | {
+                str(ip) for ip in sans.get_values_for_type(x509.IPAddress)
+            }
             assert names == wanted, (member, store)
             cert.verify_directly_issued_by(issuer)
             with pytest.raises((ValueError, InvalidSignature)):
@@ -85,7 +89,9 @@ def test_issue_writes_a_reader_and_refuses_bad_names_roles_and_overwrites(tmp_pa
     pki, _ = ensure_pki(tmp_path / "pki")
     who = issue(pki, "billing-api")
     assert read_cert(who.cert).subject == "CN=svcctl-reader@billing-api" and mode(who.key) == 0o600
-    x509.load_pem_x509_certificate(who.cert.read_bytes()).verify_directly_issued_by(x509.load_pem_x509_certificate(pki.ca.read_bytes()))
+    x509.load_pem_x509_certificate(who.cert.read_bytes()).verify_directly_issued_by(
+        x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    )
     assert "billing-api" in pki.readers() and who.key in pki.secret_files()
     with pytest.raises(ConflictError, match="exists"):
         issue(pki, "billing-api")
@@ -117,19 +123,42 @@ def test_made_once_and_remade_only_on_rotate(project):
 # --- the Docker API proxy's allow-list -------------------------------------------------------------
 
 ALLOWED = [
-    ("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/v1.41/_ping"), ("GET", "/version"), ("GET", "/v1.43/info"),
-    ("GET", "/containers/json"), ("GET", "/v1.41/containers/json?all=1&filters=%7B%7D"),
-    ("GET", "/containers/0123abcd/json"), ("GET", "/v1.41/containers/svcctl-t10-service_2-1/json"),
+    ("GET", "/_ping"),
+    ("HEAD", "/_ping"),
+    ("GET", "/v1.41/_ping"),
+    ("GET", "/version"),
+    ("GET", "/v1.43/info"),
+    ("GET", "/containers/json"),
+    ("GET", "/v1.41/containers/json?all=1&filters=%7B%7D"),
+    ("GET", "/containers/0123abcd/json"),
+    ("GET", "/v1.41/containers/svcctl-t10-service_2-1/json"),
     ("HEAD", "/v1.41/containers/abc.def/json"),
 ]
 DENIED = [
-    ("POST", "/containers/create"), ("POST", "/v1.41/containers/create"), ("POST", "/containers/abc/start"),
-    ("DELETE", "/containers/abc"), ("POST", "/containers/abc/exec"), ("GET", "/containers/abc/logs"),
-    ("GET", "/containers/abc/archive"), ("GET", "/images/json"), ("GET", "/volumes"), ("GET", "/secrets"),
-    ("POST", "/_ping"), ("PUT", "/info"), ("GET", "/containers/../images/json"), ("GET", "/containers/..%2fimages/json"),
-    ("GET", "/containers/%2e%2e/json"), ("GET", "/containers/../json"), ("GET", "//containers/json"),
-    ("GET", "/v1.41/../images/json"), ("GET", "/vX/_ping"), ("GET", "/containers/json/extra"), ("GET", "/events/../images"),
-    ("GET", "/containers/a/b/json"), ("GET", "/_pingx"), ("GET", "/x/_ping"),
+    ("POST", "/containers/create"),
+    ("POST", "/v1.41/containers/create"),
+    ("POST", "/containers/abc/start"),
+    ("DELETE", "/containers/abc"),
+    ("POST", "/containers/abc/exec"),
+    ("GET", "/containers/abc/logs"),
+    ("GET", "/containers/abc/archive"),
+    ("GET", "/images/json"),
+    ("GET", "/volumes"),
+    ("GET", "/secrets"),
+    ("POST", "/_ping"),
+    ("PUT", "/info"),
+    ("GET", "/containers/../images/json"),
+    ("GET", "/containers/..%2fimages/json"),
+    ("GET", "/containers/%2e%2e/json"),
+    ("GET", "/containers/../json"),
+    ("GET", "//containers/json"),
+    ("GET", "/v1.41/../images/json"),
+    ("GET", "/vX/_ping"),
+    ("GET", "/containers/json/extra"),
+    ("GET", "/events/../images"),
+    ("GET", "/containers/a/b/json"),
+    ("GET", "/_pingx"),
+    ("GET", "/x/_ping"),
 ]
 
 
@@ -208,10 +237,17 @@ def _expired_cert(pki: Pki) -> bytes:
     key = serialization.load_pem_private_key(pki.admin.key.read_bytes(), None)
     ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
     ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(x509.Name.from_rfc4514_string("CN=old")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(days=30))
-            .not_valid_after(now - datetime.timedelta(days=1)).sign(ca_key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=old"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -251,7 +287,9 @@ class RefusedLater:
 
 def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_spin(caplog):
     RefusedLater.made = 0
-    keeper = SessionKeeper([], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2)
+    keeper = SessionKeeper(
+        [], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2
+    )
     stopping = threading.Event()
     threading.Timer(1.3, stopping.set).start()
     started = time.monotonic()
@@ -260,7 +298,9 @@ def test_a_late_auth_failure_is_logged_and_retried_with_a_growing_backoff_not_a_
     # Backoffs 0.2, 0.4, 0.8 s: within 1.3 s the first client and at most three replacements.
     assert 2 <= RefusedLater.made <= 4
     # In the daemon loop too: a dead client is replaced only after its backoff.
-    keeper = SessionKeeper([], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2)
+    keeper = SessionKeeper(
+        [], 10.0, lambda item: None, client_factory=lambda hosts, timeout: RefusedLater(), fault_backoff=0.2
+    )
     keeper.client = RefusedLater()
     keeper.client.start_async()  # refused at once
     made = RefusedLater.made
@@ -288,9 +328,13 @@ def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_r
     assert foreign_lock_reason([registrator, read], lock(standby), registrator, ours) is None
     # Planted with the registrator identity in its ACL (its creator chose it): the payload decides.
     assert "'attacker'" in foreign_lock_reason([registrator, read], lock({"id": "attacker"}), registrator, ours)
-    assert foreign_lock_reason([registrator, read], lock({"id": "registrator1"}), registrator, ours)  # another project's
+    assert foreign_lock_reason(
+        [registrator, read], lock({"id": "registrator1"}), registrator, ours
+    )  # another project's
     assert foreign_lock_reason([registrator, read], b"", registrator, ours) == "names no registrator of this project"
-    assert foreign_lock_reason([registrator], lock({"id": 7}), registrator, ours) == "names no registrator of this project"
+    assert (
+        foreign_lock_reason([registrator], lock({"id": 7}), registrator, ours) == "names no registrator of this project"
+    )
     # Our registrator's identity without its ACL: not ours either.
     world = [make_acl("world", "anyone", all=True)]
     assert foreign_lock_reason(world, lock(standby), registrator, ours) == "not a registrator identity"
@@ -324,7 +368,11 @@ def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
     assert done == "made"
     ca = pki.ca.read_bytes()
     # As an older version left it: no quorum CA, no member quorum files, no readers.
-    for path in (pki.quorum_ca, pki.quorum_ca_key, *(pki.member_dir(m) / f for m in MEMBERS for f in ("quorum-ca.pem", "quorum.pem"))):
+    for path in (
+        pki.quorum_ca,
+        pki.quorum_ca_key,
+        *(pki.member_dir(m) / f for m in MEMBERS for f in ("quorum-ca.pem", "quorum.pem")),
+    ):
         path.unlink()
     shutil.rmtree(pki.root / "readers")
     kept = {p: p.read_bytes() for p in (pki.admin.key, pki.registrator.cert, pki.member_dir("zoo1") / "keystore.pem")}
@@ -336,8 +384,12 @@ def test_an_older_pki_gets_its_missing_parts_from_its_own_ca(tmp_path):
     quorum_ca = x509.load_pem_x509_certificate(again.quorum_ca.read_bytes())
     for member in MEMBERS:
         pem = (again.member_dir(member) / "quorum.pem").read_bytes()
-        x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN CERTIFICATE-----"):]).verify_directly_issued_by(quorum_ca)
-    x509.load_pem_x509_certificate(again.reader("cli").cert.read_bytes()).verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+        x509.load_pem_x509_certificate(pem[pem.index(b"-----BEGIN CERTIFICATE-----") :]).verify_directly_issued_by(
+            quorum_ca
+        )
+    x509.load_pem_x509_certificate(again.reader("cli").cert.read_bytes()).verify_directly_issued_by(
+        x509.load_pem_x509_certificate(ca)
+    )
     assert all(mode(p) == 0o600 for p in again.secret_files())
     assert ensure_pki(pki.root) == (again, None)
     # Only a missing CA makes a new one.
@@ -365,7 +417,9 @@ def test_each_host_gets_a_member_certificate_naming_its_address_and_a_registrato
         for store, issuer in (("keystore.pem", ca), ("quorum.pem", quorum_ca)):
             cert = x509.load_pem_x509_certificate((directory / store).read_bytes())
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            names = set(sans.get_values_for_type(x509.DNSName)) | {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+            names = set(sans.get_values_for_type(x509.DNSName)) | {
+                str(ip) for ip in sans.get_values_for_type(x509.IPAddress)
+            }
             assert names == {bundle.member, bundle.address, "localhost", "127.0.0.1"}, (bundle, store)
             cert.verify_directly_issued_by(issuer)
         assert read_cert(pki.host_registrator(bundle.host).cert).subject == f"CN=svcctl-registrator@{bundle.host}"
@@ -373,14 +427,27 @@ def test_each_host_gets_a_member_certificate_naming_its_address_and_a_registrato
     for path in pki.secret_files():
         assert mode(path) == 0o600 and b"PRIVATE KEY" in path.read_bytes(), path
     assert {p for p in pki.secret_files() if "hosts" in p.parts} == {
-        p for h in ("h1", "h2", "h3") for p in (pki.host_member_dir(h) / "keystore.pem", pki.host_member_dir(h) / "quorum.pem", pki.host_registrator(h).key)}
+        p
+        for h in ("h1", "h2", "h3")
+        for p in (
+            pki.host_member_dir(h) / "keystore.pem",
+            pki.host_member_dir(h) / "quorum.pem",
+            pki.host_registrator(h).key,
+        )
+    }
 
     # Idempotent; a host at another address gets new member certificates, the others nothing.
-    prints = {h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent)) for h in ("h1", "h2", "h3")}
+    prints = {
+        h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent))
+        for h in ("h1", "h2", "h3")
+    }
     assert ensure_host_bundles(pki, bundles) == []
     moved = [bundles[0], HostBundle("h2", "zoo2", "10.9.0.22"), bundles[2]]
     assert ensure_host_bundles(pki, moved) == ["h2"]
-    after = {h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent)) for h in ("h1", "h2", "h3")}
+    after = {
+        h: (bundle_fingerprint(pki.host_member_dir(h)), bundle_fingerprint(pki.host_registrator(h).cert.parent))
+        for h in ("h1", "h2", "h3")
+    }
     assert after["h1"] == prints["h1"] and after["h3"] == prints["h3"] and after["h2"][0] != prints["h2"][0]
 
     # Rotating one host's identity: a new key, the same subject; the other hosts untouched.
@@ -394,10 +461,19 @@ def test_each_host_gets_a_member_certificate_naming_its_address_and_a_registrato
 
 def test_the_registry_acl_names_every_writer_once_and_read_for_anyone(project):
     pki = Pki(project / ".svcctl" / "pki")
-    tls = ZkTls(pki.registrator.ca, pki.registrator.cert, pki.registrator.key, writers=("CN=svcctl-registrator@b", "CN=svcctl-registrator", "CN=a"))
+    tls = ZkTls(
+        pki.registrator.ca,
+        pki.registrator.cert,
+        pki.registrator.key,
+        writers=("CN=svcctl-registrator@b", "CN=svcctl-registrator", "CN=a"),
+    )
     acl = tls.registry_acl()
     assert [(a.id.scheme, a.id.id, a.perms) for a in acl] == [
-        ("x509", "CN=a", 31), ("x509", "CN=svcctl-registrator", 31), ("x509", "CN=svcctl-registrator@b", 31), ("world", "anyone", 1)]
+        ("x509", "CN=a", 31),
+        ("x509", "CN=svcctl-registrator", 31),
+        ("x509", "CN=svcctl-registrator@b", 31),
+        ("world", "anyone", 1),
+    ]
     assert ZkTls(pki.ca).registry_acl() is None  # no identity of our own: we create nothing
 
 
@@ -416,14 +492,18 @@ def test_the_cluster_over_hosts_keeps_a_mode_of_its_own(project, tmp_path, monke
     record_mode(state, "p1", SECURE)
     record_mode(state, "p1", OPEN, over_hosts=True)
     assert project_mode(settings) == SECURE
-    settings = replace(settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),)))
+    settings = replace(
+        settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2376", "10.0.0.11", 1),))
+    )
     assert project_mode(settings) == OPEN
     forget_mode(state, "p1", over_hosts=True)
     settings = replace(settings, layout=None)
     assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) is None
     # State of an svcctl that kept one mode file per project: a layout recorded, no hosts' mode.
     # The hosts take the one file's mode over, once; the one-engine cluster keeps its own.
-    settings = replace(settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2375", "10.0.0.11", 1),)))
+    settings = replace(
+        settings, layout=ClusterLayout("p1", (HostMember("h1", "tcp://10.0.0.11:2375", "10.0.0.11", 1),))
+    )
     assert project_mode(settings) == SECURE and recorded_mode(state, "p1", over_hosts=True) == SECURE
     record_mode(state, "p1", OPEN)
     assert project_mode(settings) == SECURE

@@ -104,8 +104,16 @@ def test_recursive_watcher_follows_every_level(zk):
 
 
 def registration(port: int, name: str = "svc") -> bytes:
-    return json.dumps({"Name": name, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": f"c{port}",
-                       "svcctl": {"container_name": f"{name}-{port}"}}).encode()
+    return json.dumps(
+        {
+            "Name": name,
+            "IP": "127.0.0.1",
+            "PublicPort": port,
+            "PrivatePort": 80,
+            "ContainerID": f"c{port}",
+            "svcctl": {"container_name": f"{name}-{port}"},
+        }
+    ).encode()
 
 
 def wait_until(condition, what: str, timeout: float = 5.0) -> None:

@@ -19,8 +19,16 @@ from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 
 def registration(port: int, name: str = "svc", owner: str = "r1") -> bytes:
-    return json.dumps({"Name": name, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": f"c{port}",
-                       "svcctl": {"container_name": f"{name}-{port}", "registrator": owner}}).encode()
+    return json.dumps(
+        {
+            "Name": name,
+            "IP": "127.0.0.1",
+            "PublicPort": port,
+            "PrivatePort": 80,
+            "ContainerID": f"c{port}",
+            "svcctl": {"container_name": f"{name}-{port}", "registrator": owner},
+        }
+    ).encode()
 
 
 def inst(port: int, name: str = "svc") -> str:
@@ -33,7 +41,7 @@ def truth(zk: FakeClient, root: str = "/services", depth: int | None = None) -> 
     out = {}
     for path, node in zk.ensemble.nodes.items():
         if path == root or path.startswith(prefix):
-            level = 0 if path == root else path[len(prefix):].count("/") + 1
+            level = 0 if path == root else path[len(prefix) :].count("/") + 1
             if depth is None or level <= depth:
                 out[path] = node.stat.czxid
     return out
@@ -133,8 +141,9 @@ def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
 def test_re_created_after_its_deletion_was_read_but_before_the_parent_was(zk, cache):
     # The instance's own firing finds it gone; it comes back before the parent's child list is
     # re-read, under the same name: the parent lists a name we no longer track.
-    zk.ensemble.before_read("/services/svc",
-                            lambda: zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True))
+    zk.ensemble.before_read(
+        "/services/svc", lambda: zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True)
+    )
     zk.delete(inst(1001))
     converge(lambda: cache_view(cache) == {"svc": {1001, 1002}}, "1001 to be back")
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
@@ -147,7 +156,10 @@ def test_replaced_between_a_data_firing_and_its_re_read(zk, cache):
 
     zk.ensemble.before_read(inst(1002), swap)
     zk.set(inst(1002), registration(1002, owner="r2"))
-    converge(lambda: json.loads(cache.watcher.nodes[inst(1002)].data)["svcctl"]["registrator"] == "r3", "the re-created node's data")
+    converge(
+        lambda: json.loads(cache.watcher.nodes[inst(1002)].data)["svcctl"]["registrator"] == "r3",
+        "the re-created node's data",
+    )
     assert copy_of(cache.watcher) == truth(zk, depth=2)
     assert cache_view(cache) == {"svc": {1001, 1002}}
 
@@ -173,8 +185,9 @@ def test_root_deleted_and_re_created_while_held(zk, cache):
 
 
 def test_two_instances_registered_back_to_back_on_a_new_service(zk, cache):
-    zk.ensemble.before_read("/services/new",
-                            lambda: zk.create(inst(2002, "new"), registration(2002, "new"), ephemeral=True))
+    zk.ensemble.before_read(
+        "/services/new", lambda: zk.create(inst(2002, "new"), registration(2002, "new"), ephemeral=True)
+    )
     zk.create(inst(2001, "new"), registration(2001, "new"), ephemeral=True, makepath=True)
     converge(lambda: cache_view(cache).get("new") == {2001, 2002}, "both instances")
 
@@ -261,7 +274,11 @@ def _random_change(zk: FakeClient, rng: random.Random, owners: list[str]) -> Non
         victim = rng.choice(present)
         zk.delete(victim)
         if rng.random() < 0.6:
-            zk.create(victim, registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)), ephemeral=True)
+            zk.create(
+                victim,
+                registration(int(victim.rsplit(":", 1)[1]), victim.split("/")[2], owner=rng.choice(owners)),
+                ephemeral=True,
+            )
         parent = victim.rsplit("/", 1)[0]
         if not zk.ensemble.children(parent) and rng.random() < 0.5:
             zk.delete(parent)  # the registrator removes a service node with its last instance
@@ -290,7 +307,10 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
                 zk.ensemble.release()
             elif mode < 0.55:
                 with zk.ensemble.lock:
-                    target = rng.choice(["/services", "/services/svc", "/services/b"] + [p for p in zk.ensemble.nodes if p.count("/") == 3])
+                    target = rng.choice(
+                        ["/services", "/services/svc", "/services/b"]
+                        + [p for p in zk.ensemble.nodes if p.count("/") == 3]
+                    )
                 zk.ensemble.before_read(target, lambda: _random_step(zk, rng, owners))
                 _random_step(zk, rng, owners)
             elif mode < 0.62:
@@ -329,7 +349,10 @@ def test_registrations_gone_with_their_owners_session_stay_until_a_successor_wri
         assert {i.owner_session for i in cache.instances("svc")} == {7}
         zk.ensemble.expire(7)  # the active registrator crashed: its lock and registrations go
         converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
-        converge(lambda: "/services/svc" not in cache.watcher.nodes or not cache.table.instances("svc"), "the table to drop them")
+        converge(
+            lambda: "/services/svc" not in cache.watcher.nodes or not cache.table.instances("svc"),
+            "the table to drop them",
+        )
         assert {i.port for i in cache.instances("svc")} == {1001, 1002}  # still offered
         assert {i.port for i in cache.orphans()} == {1001, 1002}
         assert removed == []  # the gateway was not told to drain them

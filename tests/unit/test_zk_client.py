@@ -14,7 +14,10 @@ def modes(*values: str) -> dict:
 
 def test_all_down_is_no_member_answers():
     error = unavailable_error(HOSTS, modes("down", "down", "down"))
-    assert error.exit_code == 4 and error.cause == "no ZooKeeper member answers at 127.0.0.1:1,127.0.0.1:2,127.0.0.1:3 (all 3 down)"
+    assert (
+        error.exit_code == 4
+        and error.cause == "no ZooKeeper member answers at 127.0.0.1:1,127.0.0.1:2,127.0.0.1:3 (all 3 down)"
+    )
 
 
 def test_members_up_but_none_serving_is_a_lost_quorum_naming_each():

@@ -44,9 +44,16 @@ def test_deep_tree_does_not_recurse():
 
 
 def test_payload_summary_registration_and_others():
-    payload = {"Name": "service_1", "IP": "127.0.0.1", "PublicPort": 32791, "PrivatePort": 8080,
-               "ContainerID": "abcdef123456", "Tags": [], "Attrs": {},
-               "svcctl": {"container_name": "svcctl-service_1-1", "protocol": "tcp"}}
+    payload = {
+        "Name": "service_1",
+        "IP": "127.0.0.1",
+        "PublicPort": 32791,
+        "PrivatePort": 8080,
+        "ContainerID": "abcdef123456",
+        "Tags": [],
+        "Attrs": {},
+        "svcctl": {"container_name": "svcctl-service_1-1", "protocol": "tcp"},
+    }
     summary_of = RegistrationPayload.summary_of
     assert summary_of(json.dumps(payload).encode()) == "[service_1 svcctl-service_1-1 32791->8080/tcp]"
     del payload["svcctl"]

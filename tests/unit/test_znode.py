@@ -24,9 +24,20 @@ def test_a_snapshot_prints_as_zk_get_and_stat_always_did():
         "path": "/services/svc/127.0.0.1:1",
         "data": {"Name": "svc"},
         "json": True,
-        "stat": {"version": 0, "cversion": 0, "aversion": 0, "ephemeral_owner": "0x42", "ephemeral": True,
-                 "ctime": 1700000000.123, "mtime": 1700000000.123, "czxid": 3, "mzxid": 3, "pzxid": 3,
-                 "data_length": 15, "num_children": 0},
+        "stat": {
+            "version": 0,
+            "cversion": 0,
+            "aversion": 0,
+            "ephemeral_owner": "0x42",
+            "ephemeral": True,
+            "ctime": 1700000000.123,
+            "mtime": 1700000000.123,
+            "czxid": 3,
+            "mzxid": 3,
+            "pzxid": 3,
+            "data_length": 15,
+            "num_children": 0,
+        },
     }
     assert list(node.to_dict()["stat"]) == list(node.stat_dict())
     stat = ops.stat_node(tree(), "/services/other")
@@ -37,7 +48,9 @@ def test_a_snapshot_prints_as_zk_get_and_stat_always_did():
 def test_walk_gives_the_shape_and_snapshots_every_node_with_its_children():
     client = tree()
     assert ops.walk(client, "/services") == {
-        "/services": ["other", "svc"], "/services/other": [], "/services/svc": ["127.0.0.1:1"],
+        "/services": ["other", "svc"],
+        "/services/other": [],
+        "/services/svc": ["127.0.0.1:1"],
         "/services/svc/127.0.0.1:1": [],
     }
     nodes = ops.snapshots(client, "/services")

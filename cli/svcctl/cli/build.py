@@ -11,7 +11,9 @@ from svcctl.toolkit.images import build_images
 
 def build(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(None, help="Images to build (default: all): zookeeper, registrator, java_service_1, php_service_2."),
+    names: list[str] = typer.Argument(
+        None, help="Images to build (default: all): zookeeper, registrator, java_service_1, php_service_2."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."""

@@ -17,7 +17,8 @@ def _print_nodes(nodes: list[core.MemberStatus]) -> None:
     over_hosts = any(n.host for n in nodes)
     print_table(
         [
-            ((n.host,) if over_hosts else ()) + (
+            ((n.host,) if over_hosts else ())
+            + (
                 n.container,
                 n.state,
                 n.member,
@@ -30,7 +31,8 @@ def _print_nodes(nodes: list[core.MemberStatus]) -> None:
             )
             for n in nodes
         ],
-        (["host"] if over_hosts else []) + ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
+        (["host"] if over_hosts else [])
+        + ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
     )
 
 
@@ -74,10 +76,23 @@ def _print_all(settings: Settings, nodes: list[core.MemberStatus], json_out: boo
     security = _security(settings)
     health = health or core.ensemble_health([n.stats.mode for n in nodes])
     if json_out:
-        print_json({"health": health, "security": security, "members": [n.to_dict() for n in nodes], "registrators": [r.to_dict() for r in rows]})
+        print_json(
+            {
+                "health": health,
+                "security": security,
+                "members": [n.to_dict() for n in nodes],
+                "registrators": [r.to_dict() for r in rows],
+            }
+        )
     else:
-        typer.echo(f"security: {core.mode_name(security['mode'])}" + (f" (CA for consumers: {security['ca']})" if "ca" in security else
-                                                                     " (no TLS, no ACLs: `svcctl cluster up --secure` on a new cluster)"))
+        typer.echo(
+            f"security: {core.mode_name(security['mode'])}"
+            + (
+                f" (CA for consumers: {security['ca']})"
+                if "ca" in security
+                else " (no TLS, no ACLs: `svcctl cluster up --secure` on a new cluster)"
+            )
+        )
         typer.echo(f"ensemble: {health}")
         _print_nodes(nodes)
         _print_registrators(rows)
@@ -87,8 +102,17 @@ def _print_all(settings: Settings, nodes: list[core.MemberStatus], json_out: boo
 def up(
     ctx: typer.Context,
     timeout: float = typer.Option(120, help="Seconds to wait for quorum."),
-    hosts: str = typer.Option(None, "--hosts", metavar="CTX1,CTX2,CTX3", help="Docker contexts: member i and the registrators of host i run on host i (recorded for later commands)."),
-    secure: bool = typer.Option(False, "--secure", help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under the state directory's pki/, made once)."),
+    hosts: str = typer.Option(
+        None,
+        "--hosts",
+        metavar="CTX1,CTX2,CTX3",
+        help="Docker contexts: member i and the registrators of host i run on host i (recorded for later commands).",
+    ),
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under the state directory's pki/, made once).",
+    ),
     rotate: bool = typer.Option(False, "--rotate", help="With --secure: remake the PKI and restart the cluster on it."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -96,8 +120,14 @@ def up(
     from svcctl.ensemble.hosts import parse_contexts
 
     contexts = parse_contexts(hosts) if hosts is not None else None
-    settings, nodes = current.up(ctx.obj, timeout=timeout, on_progress=no_progress if json_out else progress, hosts=contexts,
-                                 secure=secure, rotate=rotate)
+    settings, nodes = current.up(
+        ctx.obj,
+        timeout=timeout,
+        on_progress=no_progress if json_out else progress,
+        hosts=contexts,
+        secure=secure,
+        rotate=rotate,
+    )
     _print_all(settings, nodes, json_out)
 
 

@@ -13,11 +13,25 @@ from svcctl.walkthrough.demo import run_demo
 
 def demo(
     ctx: typer.Context,
-    keep: bool = typer.Option(True, "--keep/--down", help="Leave the cluster and services running to explore (default), or take the project down at the end."),
-    timeout: float = typer.Option(scenarios.DEFAULT_TIMEOUT, "--timeout", help="Seconds each scenario step may take to converge."),
-    secure: bool = typer.Option(False, "--secure", help="On the secured cluster: TLS, ACLs, registrators without the engine socket (`cluster up --secure`)."),
-    faults: bool = typer.Option(False, "--faults", help="After the four: the fault scenarios under consumer load (`svcctl scenario list`)."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable report on stdout (the CI smoke test's format)."),
+    keep: bool = typer.Option(
+        True,
+        "--keep/--down",
+        help="Leave the cluster and services running to explore (default), or take the project down at the end.",
+    ),
+    timeout: float = typer.Option(
+        scenarios.DEFAULT_TIMEOUT, "--timeout", help="Seconds each scenario step may take to converge."
+    ),
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="On the secured cluster: TLS, ACLs, registrators without the engine socket (`cluster up --secure`).",
+    ),
+    faults: bool = typer.Option(
+        False, "--faults", help="After the four: the fault scenarios under consumer load (`svcctl scenario list`)."
+    ),
+    json_out: bool = typer.Option(
+        False, "--json", help="Machine-readable report on stdout (the CI smoke test's format)."
+    ),
 ) -> None:
     """Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."""
     from svcctl.cli.scenario import print_fault, print_fault_summary
@@ -35,7 +49,10 @@ def demo(
     if json_out:
         print_json(report.to_dict())
     else:
-        typer.echo("\nimages: " + ", ".join(f"{b.tag} {human_size(b.size_bytes)}{' (cached)' if b.cached else ''}" for b in report.builds))
+        typer.echo(
+            "\nimages: "
+            + ", ".join(f"{b.tag} {human_size(b.size_bytes)}{' (cached)' if b.cached else ''}" for b in report.builds)
+        )
         typer.echo("")
         print_summary(report.steps)
         if report.faults:
@@ -46,7 +63,9 @@ def demo(
         verdict = (held + (" on the TLS+ACL cluster" if secure else "")) if report.ok else f"FAILED in {report.phase}"
         typer.echo(f"\n{verdict} ({phases})")
         if report.ok and keep:
-            typer.echo("the services keep running: try `svcctl ps`, `svcctl zk tree /services`; `svcctl cluster down` ends it")
+            typer.echo(
+                "the services keep running: try `svcctl ps`, `svcctl zk tree /services`; `svcctl cluster down` ends it"
+            )
     if report.error is not None:
         raise report.error
     error = scenarios.failures(report.steps)

@@ -26,7 +26,7 @@ def _age(registered_at: float | None) -> str:
     return f"{seconds // 3600}h"
 
 
-def report_change(change: "CacheChange") -> None:
+def report_change(change: CacheChange) -> None:
     """A progress line per instance added or removed after the initial load (call)."""
     if change.event is not None and change.event.initial:
         return
@@ -65,7 +65,14 @@ def discover(
         if not insts:
             rows.append((svc, "(no instances)", None, None))
         for inst in insts:
-            rows.append((svc, inst.address, inst.container_name or (inst.container_id or "")[:12] or None, _age(inst.registered_at)))
+            rows.append(
+                (
+                    svc,
+                    inst.address,
+                    inst.container_name or (inst.container_id or "")[:12] or None,
+                    _age(inst.registered_at),
+                )
+            )
     if rows:
         print_table(rows, ["service", "address", "container", "age"])
     else:
@@ -78,7 +85,9 @@ def call(
     path: str = typer.Argument("/", help="HTTP path to GET."),
     count: int = typer.Option(10, "--count", "-n", min=0, help="Number of calls (0 = until Ctrl-C)."),
     interval: float = typer.Option(0.5, "--interval", min=0, help="Seconds between calls."),
-    strategy: Strategy = typer.Option(Strategy.round_robin.value, "--strategy", help="How to pick the instance of each call."),
+    strategy: Strategy = typer.Option(
+        Strategy.round_robin.value, "--strategy", help="How to pick the instance of each call."
+    ),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per call, per line."),
 ) -> None:
     """HTTP GETs through the live cache, round-robin; prints which instance answered.
@@ -111,7 +120,9 @@ def call(
                 elif result.ok or result.instance is not None:
                     retried = f"  (after {', '.join(result.attempts)})" if result.attempts else ""
                     body = result.body if len(result.body) <= 60 else result.body[:59] + "…"
-                    typer.echo(f"#{result.seq:<3} {result.instance.label}  {result.status}  {result.elapsed_ms:.1f} ms  {body}{retried}")
+                    typer.echo(
+                        f"#{result.seq:<3} {result.instance.label}  {result.status}  {result.elapsed_ms:.1f} ms  {body}{retried}"
+                    )
                 else:
                     retried = f" ({', '.join(result.attempts)})" if result.attempts else ""
                     typer.echo(f"#{result.seq:<3} FAILED: {result.error}{retried}")
@@ -136,7 +147,10 @@ def call(
             )
             if part
         )
-        raise CheckFailedError(f"{len(failed)} of {calls} calls to {name} failed ({why})", "check the path, `svcctl discover` and the service's containers")
+        raise CheckFailedError(
+            f"{len(failed)} of {calls} calls to {name} failed ({why})",
+            "check the path, `svcctl discover` and the service's containers",
+        )
 
 
 def register(app: typer.Typer) -> None:

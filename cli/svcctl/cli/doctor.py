@@ -24,10 +24,14 @@ def doctor(
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:
-        print_table([(c.name, c.status, c.detail, "" if c.ok else c.fix) for c in checks], ["check", "status", "detail", "fix"])
+        print_table(
+            [(c.name, c.status, c.detail, "" if c.ok else c.fix) for c in checks], ["check", "status", "detail", "fix"]
+        )
     failed = [c.name for c in checks if c.required and not c.ok]
     if failed:
-        raise CheckFailedError(f"doctor: {', '.join(failed)} failed", "run `svcctl doctor --fix` as root, or follow the fix column")
+        raise CheckFailedError(
+            f"doctor: {', '.join(failed)} failed", "run `svcctl doctor --fix` as root, or follow the fix column"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -43,7 +43,9 @@ def gateway(
 
     def ready(controller) -> None:
         known = ", ".join(f"{n} ({len(i)})" for n, i in controller.cache.services().items()) or "none yet"
-        progress(f"gateway listening on http://{controller.host}:{controller.port}; stats on http://127.0.0.1:{controller.stats_port}/; services: {known}")
+        progress(
+            f"gateway listening on http://{controller.host}:{controller.port}; stats on http://127.0.0.1:{controller.stats_port}/; services: {known}"
+        )
 
     try:
         run_gateway(ctx.obj.zk_hosts, host, port, stats_port, on_event=progress, on_ready=ready, stop=stop, tls=tls)
@@ -57,7 +59,9 @@ def up(
     ctx: typer.Context,
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help=HOST_HELP),
-    stats_port: int = typer.Option(8404, "--stats-port", min=1, max=65535, help="Port of HAProxy's stats page on 127.0.0.1."),
+    stats_port: int = typer.Option(
+        8404, "--stats-port", min=1, max=65535, help="Port of HAProxy's stats page on 127.0.0.1."
+    ),
     timeout: float = typer.Option(60, "--timeout", min=1, help="Seconds to wait until it answers."),
 ) -> None:
     """Start the gateway in the background, as part of the project (host network); twice is

@@ -12,15 +12,28 @@ from svcctl.progress import no_progress
 if TYPE_CHECKING:
     from svcctl.toolkit.hosts import HostInfo
 
-app = typer.Typer(help="Simulated Docker hosts: engines in containers, one bridge network, a Docker context each.", no_args_is_help=True)
+app = typer.Typer(
+    help="Simulated Docker hosts: engines in containers, one bridge network, a Docker context each.",
+    no_args_is_help=True,
+)
 
 
-def _print_hosts(hosts: list["HostInfo"]) -> None:
+def _print_hosts(hosts: list[HostInfo]) -> None:
     if not hosts:
         typer.echo("no host (start some with `svcctl hosts up`)")
         return
     print_table(
-        [(h.name, h.address, h.state, h.engine_version or "-", "-" if h.containers is None else h.containers, h.engine) for h in hosts],
+        [
+            (
+                h.name,
+                h.address,
+                h.state,
+                h.engine_version or "-",
+                "-" if h.containers is None else h.containers,
+                h.engine,
+            )
+            for h in hosts
+        ],
         ["host / context", "address", "state", "engine", "containers", "endpoint"],
     )
 
@@ -29,7 +42,9 @@ def _print_hosts(hosts: list["HostInfo"]) -> None:
 def up(
     ctx: typer.Context,
     count: int = typer.Argument(3, metavar="[N]", help="How many hosts (1-9)."),
-    images: str = typer.Option(None, "--images", help="Comma-separated images to load [default: every image of the project]."),
+    images: str = typer.Option(
+        None, "--images", help="Comma-separated images to load [default: every image of the project]."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start N Docker engines, each in its own container with its own address and context, the project's images loaded."""

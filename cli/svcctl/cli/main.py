@@ -7,7 +7,8 @@ one-shot `svcctl zk ls` pays for typer and kazoo, not for docker, Compose or the
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -37,20 +38,35 @@ class Lazy:
 # and a module with `register(root)`; tests/unit/test_cli_lazy.py checks each line's help
 # against the command's own.
 COMMANDS: dict[str, Lazy] = {
-    "doctor": Lazy("doctor", "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."),
-    "build": Lazy("build", "Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."),
+    "doctor": Lazy(
+        "doctor",
+        "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order).",
+    ),
+    "build": Lazy(
+        "build", "Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."
+    ),
     "hosts": Lazy("hosts", "Simulated Docker hosts: engines in containers, one bridge network, a Docker context each."),
     "cluster": Lazy("cluster", "The 3-node ZooKeeper ensemble and its registrators."),
     "up": Lazy("services", "Start one instance of each service (instances already running are left alone)."),
     "scale": Lazy("services", "Run exactly N instances of a service, each on its own random loopback port."),
     "stop": Lazy("services", "Stop and remove every instance of the services (their registrations go)."),
-    "ps": Lazy("services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."),
-    "scenario": Lazy("scenario", "The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker."),
-    "demo": Lazy("demo", "Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."),
+    "ps": Lazy(
+        "services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."
+    ),
+    "scenario": Lazy(
+        "scenario",
+        "The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
+    ),
+    "demo": Lazy(
+        "demo", "Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."
+    ),
     "zk": Lazy("zk", "Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune)."),
     "discover": Lazy("discover", "Services and their instances: address, container, age."),
     "call": Lazy("discover", "HTTP GETs through the live cache, round-robin; prints which instance answered."),
-    "gateway": Lazy("gateway", "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper."),
+    "gateway": Lazy(
+        "gateway",
+        "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper.",
+    ),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
     "pki": Lazy("pki", "The secured cluster's client identities: issue a consumer's reader certificate, list them."),
 }
@@ -85,7 +101,7 @@ def load_commands(module_name: str) -> dict[str, Any]:
     return {name: make() for name, make in command_makers(module_name).items()}
 
 
-def lazy_group(info: Any) -> "LazyGroup":
+def lazy_group(info: Any) -> LazyGroup:
     """A typer sub-app (`root.add_typer(app, name=…)`) as a group that builds its subcommands
     on first use: typer builds the group itself from a copy without commands."""
     import copy
@@ -99,7 +115,9 @@ def lazy_group(info: Any) -> "LazyGroup":
     group = typer.main.get_group_from_info(shell_info, suggest_commands=True, **_BUILD)
     group.__class__ = LazyGroup
     group.makers = {
-        command.name or typer.main.get_command_name(command.callback.__name__): partial(typer.main.get_command_from_info, command, **_BUILD)
+        command.name or typer.main.get_command_name(command.callback.__name__): partial(
+            typer.main.get_command_from_info, command, **_BUILD
+        )
         for command in sub.registered_commands
     }
     group.makers.update({nested.name: partial(lazy_group, nested) for nested in sub.registered_groups})
@@ -156,12 +174,48 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    zk: str = typer.Option(None, "--zk", help=env_help("ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up --hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]", "SVCCTL_ZK")),
-    project: str = typer.Option(None, "--project", help=env_help("Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]", "SVCCTL_PROJECT")),
-    project_dir: str = typer.Option(None, "--project-dir", help=env_help("Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]", "SVCCTL_PROJECT_DIR")),
-    context: str = typer.Option(None, "--context", help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]"),
-    zk_ca: str = typer.Option(None, "--zk-ca", help=env_help("CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]", "SVCCTL_ZK_CA")),
-    zk_cert: str = typer.Option(None, "--zk-cert", help=env_help("Client certificate (PEM) for a secured ensemble: the identity its ACLs know.", "SVCCTL_ZK_CERT")),
+    zk: str = typer.Option(
+        None,
+        "--zk",
+        help=env_help(
+            "ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up --hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]",
+            "SVCCTL_ZK",
+        ),
+    ),
+    project: str = typer.Option(
+        None,
+        "--project",
+        help=env_help(
+            "Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]",
+            "SVCCTL_PROJECT",
+        ),
+    ),
+    project_dir: str = typer.Option(
+        None,
+        "--project-dir",
+        help=env_help(
+            "Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]",
+            "SVCCTL_PROJECT_DIR",
+        ),
+    ),
+    context: str = typer.Option(
+        None,
+        "--context",
+        help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]",
+    ),
+    zk_ca: str = typer.Option(
+        None,
+        "--zk-ca",
+        help=env_help(
+            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]",
+            "SVCCTL_ZK_CA",
+        ),
+    ),
+    zk_cert: str = typer.Option(
+        None,
+        "--zk-cert",
+        help=env_help("Client certificate (PEM) for a secured ensemble: the identity its ACLs know.", "SVCCTL_ZK_CERT"),
+    ),
     zk_key: str = typer.Option(None, "--zk-key", help=env_help("Private key (PEM) of --zk-cert.", "SVCCTL_ZK_KEY")),
 ) -> None:
     import os
@@ -172,14 +226,28 @@ def root(
 
     quiet_kazoo_logging()
     environ = dict(os.environ)  # a snapshot: Settings reads its variables from it, once
-    overrides = {key: value for key, value in (("zk", zk), ("project", project), ("project_dir", project_dir), ("context", context), ("zk_ca", zk_ca), ("zk_cert", zk_cert), ("zk_key", zk_key)) if value}
+    overrides = {
+        key: value
+        for key, value in (
+            ("zk", zk),
+            ("project", project),
+            ("project_dir", project_dir),
+            ("context", context),
+            ("zk_ca", zk_ca),
+            ("zk_cert", zk_cert),
+            ("zk_key", zk_key),
+        )
+        if value
+    }
     # A bad project name, then an unknown Docker context (the engine is resolved here), fail
     # before any command runs.
     settings = Settings.from_environ(environ, **overrides)
     # A cluster recorded by `cluster up --hosts` gives the members when --zk/SVCCTL_ZK does not.
     layout = recorded_layout(settings)
     if layout is not None:
-        settings = replace(settings, layout=layout, zk=settings.zk if zk or environ.get("SVCCTL_ZK") else layout.connect_string())
+        settings = replace(
+            settings, layout=layout, zk=settings.zk if zk or environ.get("SVCCTL_ZK") else layout.connect_string()
+        )
     parse_zk_hosts(settings.zk)  # a bad --zk fails here, before any command runs
     ctx.obj = settings
 

@@ -7,7 +7,10 @@ import typer
 
 from svcctl.cli.output import print_json, print_table
 
-app = typer.Typer(help="The secured cluster's client identities: issue a consumer's reader certificate, list them.", no_args_is_help=True)
+app = typer.Typer(
+    help="The secured cluster's client identities: issue a consumer's reader certificate, list them.",
+    no_args_is_help=True,
+)
 
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
@@ -32,7 +35,14 @@ def issue(
     from svcctl.zk.tls import read_cert
 
     who = issue_identity(_pki(ctx), name, role=role, force=force)
-    info = {"name": name, "role": role, "subject": read_cert(who.cert).subject, "ca": str(who.ca), "cert": str(who.cert), "key": str(who.key)}
+    info = {
+        "name": name,
+        "role": role,
+        "subject": read_cert(who.cert).subject,
+        "ca": str(who.ca),
+        "cert": str(who.cert),
+        "key": str(who.key),
+    }
     if json_out:
         print_json(info)
         return
@@ -49,16 +59,30 @@ def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
 
     pki = _pki(ctx)
     rows = []
-    for name, role, who in [("admin", "admin", pki.admin), ("registrator", "registrator", pki.registrator),
-                            *((f"registrator@{h}", "registrator", pki.host_registrator(h)) for h in pki.hosts()),
-                            *((n, "reader", pki.reader(n)) for n in pki.readers())]:
+    for name, role, who in [
+        ("admin", "admin", pki.admin),
+        ("registrator", "registrator", pki.registrator),
+        *((f"registrator@{h}", "registrator", pki.host_registrator(h)) for h in pki.hosts()),
+        *((n, "reader", pki.reader(n)) for n in pki.readers()),
+    ]:
         if who.cert.is_file():
             cert = read_cert(who.cert)
-            rows.append({"name": name, "role": role, "subject": cert.subject, "not_after": cert.not_after.isoformat(), "cert": str(who.cert)})
+            rows.append(
+                {
+                    "name": name,
+                    "role": role,
+                    "subject": cert.subject,
+                    "not_after": cert.not_after.isoformat(),
+                    "cert": str(who.cert),
+                }
+            )
     if json_out:
         print_json(rows)
     elif rows:
-        print_table([(r["name"], r["role"], r["subject"], r["not_after"][:10]) for r in rows], ["name", "role", "subject", "expires"])
+        print_table(
+            [(r["name"], r["role"], r["subject"], r["not_after"][:10]) for r in rows],
+            ["name", "role", "subject", "expires"],
+        )
     else:
         typer.echo(f"no PKI under {pki.root} (`svcctl cluster up --secure` makes it)")
 
@@ -66,7 +90,12 @@ def ls(ctx: typer.Context, json_out: bool = JSON_OPT) -> None:
 @app.command("rotate")
 def rotate(
     ctx: typer.Context,
-    host: str = typer.Option(..., "--host", metavar="NAME", help="The host (its Docker context) of the secured cluster over hosts whose registrator identity gets a new key."),
+    host: str = typer.Option(
+        ...,
+        "--host",
+        metavar="NAME",
+        help="The host (its Docker context) of the secured cluster over hosts whose registrator identity gets a new key.",
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Re-issue one host's registrator identity (a new key, the same subject: the registry's

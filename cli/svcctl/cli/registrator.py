@@ -20,28 +20,119 @@ class Deregister(str, Enum):
 @app.command(context_settings={"ignore_unknown_options": False, "help_option_names": ["-h", "--help"]})
 def run(
     ctx: typer.Context,
-    uri: str = typer.Argument(..., metavar="zookeeper://HOST:PORT[,HOST:PORT...]/BASE", help="Registry URI; BASE defaults to /services."),
-    ip: str = typer.Option(None, "-ip", "--ip", help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0)."),
-    internal: bool = typer.Option(False, "-internal", "--internal", help="Register the container IP and exposed port instead of the published one."),
-    explicit: bool = typer.Option(False, "-explicit", "--explicit", help="Only register containers with SERVICE_NAME / SERVICE_<port>_NAME set."),
-    resync: float = typer.Option(30.0, "-resync", "--resync", min=0, help="Seconds between full reconciliations against `docker ps` (0: only after reconnects and takeovers)."),
-    cleanup: bool = typer.Option(False, "-cleanup", "--cleanup", help="Remove dangling registrations of this engine: always done by every resync (accepted for compatibility)."),
-    deregister: Deregister = typer.Option(Deregister.always, "-deregister", "--deregister", case_sensitive=False,
-                                          help="always: a container's registrations go when it stops (at the terminating signal); on-success: a container that exited non-zero stays registered until it is removed or runs again (no draining at the signal)."),
-    retry_attempts: int = typer.Option(-1, "-retry-attempts", "--retry-attempts", min=-1, help="Attempts to reach ZooKeeper at start before exiting with exit code 4 (-1: forever)."),
-    retry_interval: int = typer.Option(2000, "-retry-interval", "--retry-interval", min=1, help="Milliseconds between those attempts."),
+    uri: str = typer.Argument(
+        ..., metavar="zookeeper://HOST:PORT[,HOST:PORT...]/BASE", help="Registry URI; BASE defaults to /services."
+    ),
+    ip: str = typer.Option(
+        None,
+        "-ip",
+        "--ip",
+        help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0).",
+    ),
+    internal: bool = typer.Option(
+        False,
+        "-internal",
+        "--internal",
+        help="Register the container IP and exposed port instead of the published one.",
+    ),
+    explicit: bool = typer.Option(
+        False, "-explicit", "--explicit", help="Only register containers with SERVICE_NAME / SERVICE_<port>_NAME set."
+    ),
+    resync: float = typer.Option(
+        30.0,
+        "-resync",
+        "--resync",
+        min=0,
+        help="Seconds between full reconciliations against `docker ps` (0: only after reconnects and takeovers).",
+    ),
+    cleanup: bool = typer.Option(
+        False,
+        "-cleanup",
+        "--cleanup",
+        help="Remove dangling registrations of this engine: always done by every resync (accepted for compatibility).",
+    ),
+    deregister: Deregister = typer.Option(
+        Deregister.always,
+        "-deregister",
+        "--deregister",
+        case_sensitive=False,
+        help="always: a container's registrations go when it stops (at the terminating signal); on-success: a container that exited non-zero stays registered until it is removed or runs again (no draining at the signal).",
+    ),
+    retry_attempts: int = typer.Option(
+        -1,
+        "-retry-attempts",
+        "--retry-attempts",
+        min=-1,
+        help="Attempts to reach ZooKeeper at start before exiting with exit code 4 (-1: forever).",
+    ),
+    retry_interval: int = typer.Option(
+        2000, "-retry-interval", "--retry-interval", min=1, help="Milliseconds between those attempts."
+    ),
     tags: str = typer.Option("", "-tags", "--tags", help="Comma-separated tags appended to every registration's Tags."),
-    ip_label: str = typer.Option(None, "-useIpFromLabel", "--useIpFromLabel", "--use-ip-from-label", help="Advertise the address in this container label (e.g. a macvlan address), when the container has it."),
-    ttl: int = typer.Option(0, "-ttl", "--ttl", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend (ephemeral nodes live as long as our session)."),
-    ttl_refresh: int = typer.Option(0, "-ttl-refresh", "--ttl-refresh", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend."),
-    session_timeout: float = typer.Option(10.0, "-session-timeout", "--session-timeout", help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it."),
-    registrator_id: str = typer.Option(None, "-id", "--id", envvar="SVCCTL_REGISTRATOR_ID", help="This registrator's name in the election [default: HOSTNAME:PID]."),
-    host_ip: str = typer.Option(None, "-host-ip", "--host-ip", help="Address advertised for ports bound to 0.0.0.0 [default: the host's address]."),
-    zk_ca: str = typer.Option(None, "-zk-ca", "--zk-ca", help=env_help("CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured].", "SVCCTL_ZK_CA")),
-    zk_cert: str = typer.Option(None, "-zk-cert", "--zk-cert", help=env_help("Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone).", "SVCCTL_ZK_CERT")),
-    zk_key: str = typer.Option(None, "-zk-key", "--zk-key", help=env_help("Private key (PEM) of -zk-cert.", "SVCCTL_ZK_KEY")),
-    zk_writers: list[str] = typer.Option([], "-zk-writer", "--zk-writer", envvar="SVCCTL_ZK_WRITERS",
-                                         help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated)."),
+    ip_label: str = typer.Option(
+        None,
+        "-useIpFromLabel",
+        "--useIpFromLabel",
+        "--use-ip-from-label",
+        help="Advertise the address in this container label (e.g. a macvlan address), when the container has it.",
+    ),
+    ttl: int = typer.Option(
+        0,
+        "-ttl",
+        "--ttl",
+        min=0,
+        help="Accepted for compatibility; not used by the ZooKeeper backend (ephemeral nodes live as long as our session).",
+    ),
+    ttl_refresh: int = typer.Option(
+        0, "-ttl-refresh", "--ttl-refresh", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend."
+    ),
+    session_timeout: float = typer.Option(
+        10.0,
+        "-session-timeout",
+        "--session-timeout",
+        help="ZooKeeper session timeout in seconds: how long a dead registrator's nodes survive it.",
+    ),
+    registrator_id: str = typer.Option(
+        None,
+        "-id",
+        "--id",
+        envvar="SVCCTL_REGISTRATOR_ID",
+        help="This registrator's name in the election [default: HOSTNAME:PID].",
+    ),
+    host_ip: str = typer.Option(
+        None,
+        "-host-ip",
+        "--host-ip",
+        help="Address advertised for ports bound to 0.0.0.0 [default: the host's address].",
+    ),
+    zk_ca: str = typer.Option(
+        None,
+        "-zk-ca",
+        "--zk-ca",
+        help=env_help(
+            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured].",
+            "SVCCTL_ZK_CA",
+        ),
+    ),
+    zk_cert: str = typer.Option(
+        None,
+        "-zk-cert",
+        "--zk-cert",
+        help=env_help(
+            "Client certificate (PEM): the identity our nodes' ACLs name (all rights for it, read for anyone).",
+            "SVCCTL_ZK_CERT",
+        ),
+    ),
+    zk_key: str = typer.Option(
+        None, "-zk-key", "--zk-key", help=env_help("Private key (PEM) of -zk-cert.", "SVCCTL_ZK_KEY")
+    ),
+    zk_writers: list[str] = typer.Option(
+        [],
+        "-zk-writer",
+        "--zk-writer",
+        envvar="SVCCTL_ZK_WRITERS",
+        help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
@@ -59,10 +150,14 @@ def run(
 
     registry = parse_registry_uri(uri)
     # Our own options first, then the global ones (or SVCCTL_ZK_CA/_CERT/_KEY), then the project's registrator identity.
-    settings = replace(ctx.obj, zk_ca=zk_ca or ctx.obj.zk_ca, zk_cert=zk_cert or ctx.obj.zk_cert, zk_key=zk_key or ctx.obj.zk_key)
+    settings = replace(
+        ctx.obj, zk_ca=zk_ca or ctx.obj.zk_ca, zk_cert=zk_cert or ctx.obj.zk_cert, zk_key=zk_key or ctx.obj.zk_key
+    )
     tls = client_tls(settings, identity="registrator", hosts=registry.hosts)
     if zk_writers and (tls is None or not tls.cert):
-        raise BadInputError("-zk-writer names identities for the ACLs of a secured registry", "give it with -zk-ca/-zk-cert/-zk-key")
+        raise BadInputError(
+            "-zk-writer names identities for the ACLs of a secured registry", "give it with -zk-ca/-zk-cert/-zk-key"
+        )
     if tls is not None:
         tls = replace(tls, writers=tuple(zk_writers))
         tls.validate()
@@ -78,12 +173,35 @@ def run(
     if verbose:  # the CLI silences kazoo's logger for one-shot commands; the daemon wants it
         logging.getLogger("kazoo").propagate = True
     if ttl or ttl_refresh:
-        log("ttl not used", ttl=ttl, ttl_refresh=ttl_refresh, note="the ZooKeeper backend needs no TTL: a registration is an ephemeral node that lives as long as our session")
+        log(
+            "ttl not used",
+            ttl=ttl,
+            ttl_refresh=ttl_refresh,
+            note="the ZooKeeper backend needs no TTL: a registration is an ephemeral node that lives as long as our session",
+        )
     if cleanup:
-        log("cleanup", note="always on: every resync removes this engine's registrations of containers that no longer run")
-    options = Options(ip=ip, internal=internal, explicit=explicit, host_ip=host_ip or host_address(), tags=tuple(split_tags(tags)), ip_label=ip_label or None)
-    config = Config(registry, options, registrator_id or default_registrator_id(), resync=resync, session_timeout=session_timeout,
-                    retry=RetryPolicy(retry_attempts, retry_interval / 1000), keep_failed=deregister == Deregister.on_success, tls=tls)
+        log(
+            "cleanup",
+            note="always on: every resync removes this engine's registrations of containers that no longer run",
+        )
+    options = Options(
+        ip=ip,
+        internal=internal,
+        explicit=explicit,
+        host_ip=host_ip or host_address(),
+        tags=tuple(split_tags(tags)),
+        ip_label=ip_label or None,
+    )
+    config = Config(
+        registry,
+        options,
+        registrator_id or default_registrator_id(),
+        resync=resync,
+        session_timeout=session_timeout,
+        retry=RetryPolicy(retry_attempts, retry_interval / 1000),
+        keep_failed=deregister == Deregister.on_success,
+        tls=tls,
+    )
     run_registrator(config, settings.engine)
 
 
@@ -108,7 +226,10 @@ def print_registrators(rows: list) -> None:
     """The one registrators table (`registrator status`, `cluster status`): RegistratorRow each;
     the container column says `-` where the engine was not asked."""
     print_table(
-        [(r.container, r.state, r.role, r.since_text(), r.registrations, r.session, (r.engine or "")[:17] or None) for r in rows],
+        [
+            (r.container, r.state, r.role, r.since_text(), r.registrations, r.session, (r.engine or "")[:17] or None)
+            for r in rows
+        ],
         ["registrator", "container", "role", "since", "registrations", "session", "engine"],
     )
 

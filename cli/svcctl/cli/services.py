@@ -41,7 +41,9 @@ def stop(
 
 def ps(
     ctx: typer.Context,
-    all_hosts: bool = typer.Option(False, "--all-hosts", help="Every host of the cluster recorded by `cluster up --hosts`."),
+    all_hosts: bool = typer.Option(
+        False, "--all-hosts", help="Every host of the cluster recorded by `cluster up --hosts`."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Per container: service, state, health, host port, and whether ZooKeeper has its registration."""
@@ -51,7 +53,11 @@ def ps(
     else:
         instances = core.ps(ctx.obj)
     if json_out:
-        print_json({"instances": [i.to_dict() for i in instances], "hosts_down": down} if all_hosts else [i.to_dict() for i in instances])
+        print_json(
+            {"instances": [i.to_dict() for i in instances], "hosts_down": down}
+            if all_hosts
+            else [i.to_dict() for i in instances]
+        )
         return
     for host in down:
         typer.echo(f"warning: host {host} does not answer; its containers are not listed", err=True)
@@ -59,8 +65,13 @@ def ps(
         typer.echo("no sample service is running (start one with `svcctl up service_1`)")
         return
     print_table(
-        [((i.host,) if all_hosts else ()) + (i.service, i.container, i.state, i.health, i.host_port, i.registered, i.znode) for i in instances],
-        (["host"] if all_hosts else []) + ["service", "container", "state", "health", "host port", "in zookeeper", "znode"],
+        [
+            ((i.host,) if all_hosts else ())
+            + (i.service, i.container, i.state, i.health, i.host_port, i.registered, i.znode)
+            for i in instances
+        ],
+        (["host"] if all_hosts else [])
+        + ["service", "container", "state", "health", "host port", "in zookeeper", "znode"],
     )
 
 

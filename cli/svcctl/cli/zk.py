@@ -16,7 +16,9 @@ from svcctl.security.mode import ADMIN, client_tls
 if TYPE_CHECKING:
     from svcctl.zk.znode import ZnodeSnapshot
 
-app = typer.Typer(help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and prune the ZooKeeper tree (ls, tree, get, stat, watch, rm, prune).", no_args_is_help=True
+)
 
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
 
@@ -59,7 +61,9 @@ def ls(
 def tree(
     ctx: typer.Context,
     path: str = typer.Argument(DEFAULT_BASE, help="Znode path."),
-    data: bool = typer.Option(False, "--data", help="Show each node's data summary (registrations always show theirs)."),
+    data: bool = typer.Option(
+        False, "--data", help="Show each node's data summary (registrations always show theirs)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draw the tree below PATH; registration nodes show a payload summary."""
@@ -77,7 +81,7 @@ def tree(
         typer.echo(render_tree(path, ops.children_of(nodes), labels))
 
 
-def _print_stat(stat: "ZnodeSnapshot") -> None:
+def _print_stat(stat: ZnodeSnapshot) -> None:
     rows = [
         ("version", stat.version),
         ("cversion", stat.cversion),
@@ -134,7 +138,9 @@ def stat(ctx: typer.Context, path: str = typer.Argument(..., help="Znode path.")
 def watch(
     ctx: typer.Context,
     path: str = typer.Argument(DEFAULT_BASE, help="Znode path (it may not exist yet)."),
-    recursive: bool = typer.Option(False, "--recursive", "-r", help="Watch every descendant, not just PATH and its child list."),
+    recursive: bool = typer.Option(
+        False, "--recursive", "-r", help="Watch every descendant, not just PATH and its child list."
+    ),
     count: int = typer.Option(0, "--count", "-n", min=0, help="Stop after N events (0 = no limit)."),
     timeout: float = typer.Option(0, "--timeout", min=0, help="Stop after S seconds (0 = no limit)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
@@ -201,7 +207,9 @@ def rm(
                 if not isinstance(exc.__context__, EOFError):
                     raise  # Ctrl-C: the boundary reports an interruption
                 # stdin closed (a script without --yes): not a yes
-                raise BadInputError("nothing removed: no answer to the confirmation (stdin closed)", "answer y, or pass --yes") from None
+                raise BadInputError(
+                    "nothing removed: no answer to the confirmation (stdin closed)", "answer y, or pass --yes"
+                ) from None
             if not confirmed:
                 typer.echo("nothing removed")
                 raise typer.Exit(1)
@@ -232,7 +240,10 @@ def prune(
         containers = [core.ContainerInfo(container_id, None) for container_id in ids]
     except DockerUnavailableError as exc:
         containers, engine = None, None
-        typer.echo(f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)", err=True)
+        typer.echo(
+            f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)",
+            err=True,
+        )
     with _session(ctx, write=yes) as client:
         nodes = snapshots(client, path)
         refused = core.probe_refused(core.instance_endpoints(path, nodes)) if probe else None
@@ -240,7 +251,14 @@ def prune(
         if yes:
             core.apply(client, path, decisions)
     if json_out:
-        print_json({"path": path, "dry_run": not yes, "container_rule": containers is not None, "nodes": [d.to_dict() for d in decisions]})
+        print_json(
+            {
+                "path": path,
+                "dry_run": not yes,
+                "container_rule": containers is not None,
+                "nodes": [d.to_dict() for d in decisions],
+            }
+        )
         return
     if not decisions:
         typer.echo(f"nothing stale under {path}")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
@@ -79,7 +79,10 @@ def context_endpoint(name: str, env: Mapping[str, str]) -> EngineEndpoint:
         meta = json.loads((store / "meta" / digest / "meta.json").read_text())
         host = meta["Endpoints"]["docker"]["Host"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise NotFoundError(f"Docker context {name!r} does not exist", "list them with `docker context ls`; `svcctl hosts up` creates the simulated hosts' contexts") from None
+        raise NotFoundError(
+            f"Docker context {name!r} does not exist",
+            "list them with `docker context ls`; `svcctl hosts up` creates the simulated hosts' contexts",
+        ) from None
     tls_dir = store / "tls" / digest / "docker"
     return EngineEndpoint(host, name, str(tls_dir) if (tls_dir / "ca.pem").is_file() else None)
 

@@ -62,7 +62,7 @@ class ClusterLayout:
         return {"project": self.project, "hosts": [asdict(h) for h in self.hosts]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ClusterLayout":
+    def from_dict(cls, data: dict) -> ClusterLayout:
         return cls(str(data["project"]), tuple(HostMember(**h) for h in data["hosts"]))
 
 
@@ -95,7 +95,7 @@ def remove_layout(state: Path, project: str) -> bool:
     return True
 
 
-def recorded_layout(settings: "Settings") -> ClusterLayout | None:
+def recorded_layout(settings: Settings) -> ClusterLayout | None:
     """The layout of this project's cluster, if it runs over hosts; None when there is no
     project directory (commands that need none still work) or nothing is recorded."""
     from svcctl.errors import NotFoundError

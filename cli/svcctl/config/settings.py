@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.engines import EngineEndpoint, resolve_engine
 from svcctl.errors import BadInputError, NotFoundError
@@ -99,7 +100,9 @@ def container_uid_from_env(env: Mapping[str, str] | None = None) -> int:
     if not text:
         return DEFAULT_CONTAINER_UID
     if not text.isdigit() or not 0 < int(text) < 2**31:
-        raise BadInputError(f"bad SVCCTL_CONTAINER_UID {text!r}", "give a numeric uid other than 0 that no host account has, e.g. 10001")
+        raise BadInputError(
+            f"bad SVCCTL_CONTAINER_UID {text!r}", "give a numeric uid other than 0 that no host account has, e.g. 10001"
+        )
     return int(text)
 
 
@@ -193,7 +196,7 @@ class Settings:
     # The engine the docker SDK, the docker CLI and Compose talk to: left out, resolved from the
     # fields above when the Settings is made (for_context makes one for another context).
     engine: EngineEndpoint = None  # type: ignore[assignment]
-    layout: "ClusterLayout | None" = None  # a cluster over Docker hosts (`cluster up --hosts`)
+    layout: ClusterLayout | None = None  # a cluster over Docker hosts (`cluster up --hosts`)
     hosts_tmp: str = "/var/tmp"  # image tarballs for `hosts up`
     # TLS with a foreign secured ensemble (--zk-ca/--zk-cert/--zk-key); a project's own secured
     # cluster needs none of them (its PKI is found under the state directory's pki/).
@@ -205,12 +208,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.project.replace("-", "").replace("_", "").isalnum() or self.project != self.project.lower():
-            raise BadInputError(f"bad project name {self.project!r}", "use lowercase letters, digits, - and _, e.g. --project svcctl-dev")
+            raise BadInputError(
+                f"bad project name {self.project!r}",
+                "use lowercase letters, digits, - and _, e.g. --project svcctl-dev",
+            )
         if self.engine is None:
             object.__setattr__(self, "engine", resolve_engine(self.context, self.docker_env()))
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> "Settings":
+    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """The settings `environ` gives (SVCCTL_* and Docker's own variables), `overrides` (the
         CLI's options, by field name) winning over them. Reads `environ` only."""
         values: dict[str, Any] = {
@@ -236,7 +242,7 @@ class Settings:
         }
         return cls(**{**values, **overrides})
 
-    def for_context(self, context: str | None) -> "Settings":
+    def for_context(self, context: str | None) -> Settings:
         """These settings on the engine of Docker context `context` (as --context would)."""
         return replace(self, context=context, engine=resolve_engine(context, self.docker_env()))
 
@@ -272,8 +278,13 @@ class Settings:
 
     def docker_env(self) -> dict[str, str]:
         """Docker's own variables as read here, for engines.resolve_engine / context_endpoint."""
-        values = {"DOCKER_HOST": self.docker_host, "DOCKER_CONTEXT": self.docker_context, "DOCKER_CONFIG": self.docker_config,
-                  "DOCKER_TLS_VERIFY": self.docker_tls_verify, "DOCKER_CERT_PATH": self.docker_cert_path}
+        values = {
+            "DOCKER_HOST": self.docker_host,
+            "DOCKER_CONTEXT": self.docker_context,
+            "DOCKER_CONFIG": self.docker_config,
+            "DOCKER_TLS_VERIFY": self.docker_tls_verify,
+            "DOCKER_CERT_PATH": self.docker_cert_path,
+        }
         return {key: value for key, value in values.items() if value}
 
 

@@ -12,9 +12,10 @@ import http.client
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError, NotFoundError
@@ -23,6 +24,7 @@ from svcctl.zk.watch import TreeWatcher, ZkEvent, ZkEventKind
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
+
 
 class Strategy(str, Enum):
     """How a call picks among a service's live instances."""
@@ -116,21 +118,32 @@ class ServiceTable:
         prefix = self.base.rstrip("/") + "/"
         if not path.startswith(prefix):
             return []
-        return path[len(prefix):].split("/")
+        return path[len(prefix) :].split("/")
 
     def apply(self, event: ZkEvent) -> CacheChange | None:
         if event.kind in (ZkEventKind.SESSION_LOST, ZkEventKind.SESSION_RECONNECTED):
             return None  # the watcher re-reads and reports the differences as ordinary events
         if event.path == self.base and event.kind == ZkEventKind.NODE_DELETED:
             # The whole registry went away: every service goes with it (one change per service).
-            changes = [CacheChange(n, removed=list(s.values()), service_removed=True, event=event) for n, s in self.services.items()]
+            changes = [
+                CacheChange(n, removed=list(s.values()), service_removed=True, event=event)
+                for n, s in self.services.items()
+            ]
             self.services.clear()
-            return changes[0] if len(changes) == 1 else (CacheChange("*", service_removed=True, event=event) if changes else None)
+            return (
+                changes[0]
+                if len(changes) == 1
+                else (CacheChange("*", service_removed=True, event=event) if changes else None)
+            )
         parts = self._split(event.path)
         if len(parts) == 1:
             name = parts[0]
-            if event.kind in (ZkEventKind.CHILD_ADDED, ZkEventKind.NODE_CREATED, ZkEventKind.DATA_CHANGED,
-                              ZkEventKind.NODE_REPLACED):
+            if event.kind in (
+                ZkEventKind.CHILD_ADDED,
+                ZkEventKind.NODE_CREATED,
+                ZkEventKind.DATA_CHANGED,
+                ZkEventKind.NODE_REPLACED,
+            ):
                 # A replaced service node keeps its instances here: the watcher reports each
                 # instance's own replacement or removal next, so none goes missing meanwhile.
                 if name not in self.services:
@@ -205,8 +218,14 @@ class ServiceCache:
     re-reads and diffs). Listeners get a CacheChange per change, on the watcher's thread.
     """
 
-    def __init__(self, client: "KazooClient", name: str | None = None, base: str = DEFAULT_BASE, strategy: str = "round_robin",
-                 orphan_grace: float = ORPHAN_GRACE_S) -> None:
+    def __init__(
+        self,
+        client: KazooClient,
+        name: str | None = None,
+        base: str = DEFAULT_BASE,
+        strategy: str = "round_robin",
+        orphan_grace: float = ORPHAN_GRACE_S,
+    ) -> None:
         self.client = client
         self.orphan_grace = orphan_grace
         # Registrations that went with their owner's session (a registrator that crashed or
@@ -229,7 +248,7 @@ class ServiceCache:
     def add_listener(self, callback: Callable[[CacheChange], None]) -> None:
         self._listeners.append(callback)
 
-    def start(self, timeout: float = 10.0) -> "ServiceCache":
+    def start(self, timeout: float = 10.0) -> ServiceCache:
         self.watcher.start(timeout)
         return self
 
@@ -240,7 +259,7 @@ class ServiceCache:
             timer.cancel()
         self.watcher.stop()
 
-    def __enter__(self) -> "ServiceCache":
+    def __enter__(self) -> ServiceCache:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -370,7 +389,9 @@ class ServiceCache:
         return self.picker.pick(name, self.instances(name), exclude)
 
 
-def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str | None = None) -> dict[str, list[Instance]]:
+def snapshot_services(
+    client: KazooClient, base: str = DEFAULT_BASE, name: str | None = None
+) -> dict[str, list[Instance]]:
     """One read of the registry (no watches) for `discover`."""
     from svcctl.zk.ops import children_of, snapshots
 
@@ -379,7 +400,9 @@ def snapshot_services(client: "KazooClient", base: str = DEFAULT_BASE, name: str
         nodes = snapshots(client, root)
     except NotFoundError:
         if name:
-            raise NotFoundError(f"service {name!r} is not registered (no {root})", "list services with `svcctl discover`") from None
+            raise NotFoundError(
+                f"service {name!r} is not registered (no {root})", "list services with `svcctl discover`"
+            ) from None
         return {}  # no registry yet: nothing registered
     children = children_of(nodes)
     names = [name] if name else children.get(root, [])
@@ -436,7 +459,9 @@ class CallResult:
         }
 
 
-def http_get(ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def http_get(
+    ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """The one HTTP GET of svcctl (http.client: no proxy from the environment is used)."""
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
     try:
@@ -447,7 +472,9 @@ def http_get(ip: str, port: int, path: str, timeout: float = 5.0, headers: dict[
         conn.close()
 
 
-def get_instance(instance: Instance, path: str, timeout: float = 5.0, expected: str | None = None, seq: int = 0) -> CallResult:
+def get_instance(
+    instance: Instance, path: str, timeout: float = 5.0, expected: str | None = None, seq: int = 0
+) -> CallResult:
     """One GET of one instance; `ok` when the status is 2xx/3xx, or, with `expected`, when it is
     200 with exactly that body. A connection failure is in `error`, status None."""
     result = CallResult(seq=seq, instance=instance, path=path, expected=expected)

@@ -4,8 +4,9 @@ one mapping of a failed compose call to a domain error, and the check that Compo
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from svcctl.errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
 
     from svcctl.config.engines import EngineEndpoint
 
-def whales_compose(files: list[Path], project: str, directory: Path, env_file: Path,
-                   engine: "EngineEndpoint") -> "DockerClient":
+
+def whales_compose(
+    files: list[Path], project: str, directory: Path, env_file: Path, engine: EngineEndpoint
+) -> DockerClient:
     """python-on-whales' Compose on these files as one project, on `engine` (its host and TLS
     material given as the docker CLI's options)."""
     from python_on_whales import DockerClient
@@ -38,15 +41,21 @@ def compose_error(exc: Exception, action: str) -> SvcctlError:
     ) or str(exc)
     lowered = text.lower()
     if "address already in use" in lowered or "port is already allocated" in lowered:
-        return ConflictError(f"{action} failed: a published port is in use", "free the port or set SVCCTL_ZK_PORTS", details=text.strip())
+        return ConflictError(
+            f"{action} failed: a published port is in use", "free the port or set SVCCTL_ZK_PORTS", details=text.strip()
+        )
     if "docker compose" in lowered and "is not a docker command" in lowered or "unknown command" in lowered:
         return DockerUnavailableError("Docker Compose v2 is not installed", "run `svcctl doctor --fix`")
     if "cannot connect to the docker daemon" in lowered:
         return DockerUnavailableError("no Docker engine answers", "run `svcctl doctor --fix`")
     if "no such image" in lowered or "pull access denied" in lowered or "image" in lowered and "not found" in lowered:
-        return NotFoundError(f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip())
+        return NotFoundError(
+            f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip()
+        )
     last = text.strip().splitlines()[-1] if text.strip() else str(exc)
-    return SvcctlError(f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip())
+    return SvcctlError(
+        f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip()
+    )
 
 
 def run_compose(action: str, call: Callable[[], T]) -> T:
@@ -67,4 +76,6 @@ def require_compose() -> None:
 
     proc = run_docker_cli(["compose", "version", "--short"], None)
     if proc.returncode != 0:
-        raise DockerUnavailableError("Docker Compose v2 is not installed (`docker compose` fails)", "run `svcctl doctor --fix`")
+        raise DockerUnavailableError(
+            "Docker Compose v2 is not installed (`docker compose` fails)", "run `svcctl doctor --fix`"
+        )

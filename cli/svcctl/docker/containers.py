@@ -37,7 +37,11 @@ def container_view(attrs: dict[str, Any]) -> ContainerView:
     state = attrs.get("State") or {}
     health = (state.get("Health") or {}).get("Status")
     listed_ports = [
-        {"PrivatePort": int(key.split("/")[0]), "Type": key.partition("/")[2] or "tcp", **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {})}
+        {
+            "PrivatePort": int(key.split("/")[0]),
+            "Type": key.partition("/")[2] or "tcp",
+            **({"IP": b.get("HostIp"), "PublicPort": int(b["HostPort"])} if b else {}),
+        }
         for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
         for b in ([x for x in bindings or [] if x.get("HostPort")] or [None])
     ]
@@ -68,7 +72,18 @@ def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerVie
     for bindings in ports.values():
         bindings.sort(key=lambda b: ":" in b[0])  # IPv4 first, as inspect lists them
     status = summary.get("Status") or ""
-    health = next((h for marker, h in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting")) if marker in status), None)
+    health = next(
+        (
+            h
+            for marker, h in (
+                ("(healthy)", "healthy"),
+                ("(unhealthy)", "unhealthy"),
+                ("(health: starting)", "starting"),
+            )
+            if marker in status
+        ),
+        None,
+    )
     number = labels.get("com.docker.compose.container-number")
     return ContainerView(
         id=summary.get("Id", ""),
@@ -89,7 +104,7 @@ def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerVie
 _CONFIGS: dict[str, dict[str, Any]] = {}
 
 
-def engine_containers(client: "docker.DockerClient") -> list[ContainerView]:
+def engine_containers(client: docker.DockerClient) -> list[ContainerView]:
     """Every container of the engine (all states), from one listing."""
     import docker.errors
 

@@ -18,19 +18,22 @@ ENGINE_FIX = "start an engine: `svcctl doctor --fix` (root on Debian/Ubuntu) or 
 MIN_API_VERSION = "1.41"
 
 
-def docker_client(engine: EngineEndpoint, timeout: int = 30) -> "docker.DockerClient":
+def docker_client(engine: EngineEndpoint, timeout: int = 30) -> docker.DockerClient:
     """A connected docker SDK client of this command's engine (Settings.engine); raises
     DockerUnavailableError when no engine answers there."""
     return _connect(engine, timeout, ENGINE_FIX)
 
 
-def run_docker_cli(args: list[str], engine: EngineEndpoint | None, timeout: float = 15.0,
-                   stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_docker_cli(
+    args: list[str], engine: EngineEndpoint | None, timeout: float = 15.0, stdin: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """The one runner of the docker CLI, on `engine` (None: a command that reaches no engine,
     such as `compose version`); returns the completed process (check returncode yourself). No
     docker command is DockerUnavailableError; a hang past `timeout` is subprocess.TimeoutExpired."""
     if shutil.which("docker") is None:
-        raise DockerUnavailableError("the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`")
+        raise DockerUnavailableError(
+            "the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`"
+        )
     env = cli_environment(engine, os.environ) if engine is not None else None
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin, env=env)
 
@@ -39,12 +42,12 @@ def api_version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
-def engine_id(client: "docker.DockerClient") -> str:
+def engine_id(client: docker.DockerClient) -> str:
     """The engine's stable ID (`docker info` .ID); the registrators elect one writer per engine."""
     return str(client.info().get("ID") or client.info().get("Name"))
 
 
-def engine_tls(ca: str, cert: str, key: str) -> "docker.tls.TLSConfig":
+def engine_tls(ca: str, cert: str, key: str) -> docker.tls.TLSConfig:
     """The docker SDK's TLS settings for an engine that verifies clients, checked against the
     engine's own CA. requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override a session's CA
     (psf/requests#3829): with either set — Debian images, most corporate proxies — the engine's
@@ -60,13 +63,13 @@ def engine_tls(ca: str, cert: str, key: str) -> "docker.tls.TLSConfig":
     return EngineTLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
 
 
-def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> "docker.DockerClient":
+def client_for(endpoint: EngineEndpoint, timeout: int = 30) -> docker.DockerClient:
     """A client of one given engine (a simulated host), whatever this command's engine is;
     raises DockerUnavailableError when it does not answer (a certificate it refuses included)."""
     return _connect(endpoint, timeout, "is the host up? `svcctl hosts ls`")
 
 
-def _connect(endpoint: EngineEndpoint, timeout: int, fix: str) -> "docker.DockerClient":
+def _connect(endpoint: EngineEndpoint, timeout: int, fix: str) -> docker.DockerClient:
     """A docker SDK client of `endpoint`, with its TLS material when it has some, that answered
     a ping."""
     import docker
@@ -77,8 +80,11 @@ def _connect(endpoint: EngineEndpoint, timeout: int, fix: str) -> "docker.Docker
     if missing:
         from svcctl.errors import NotFoundError
 
-        where = ("run `svcctl hosts up` (it issues the simulated hosts' engine certificates again)" if endpoint.context
-                 else "put ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH, or unset DOCKER_TLS_VERIFY")
+        where = (
+            "run `svcctl hosts up` (it issues the simulated hosts' engine certificates again)"
+            if endpoint.context
+            else "put ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH, or unset DOCKER_TLS_VERIFY"
+        )
         raise NotFoundError(f"the TLS material of the engine at {endpoint.host} is missing ({missing[0]})", where)
     tls = engine_tls(*files) if files else None
     try:
@@ -102,4 +108,6 @@ def running_container_ids(engine: EngineEndpoint) -> tuple[list[str], str]:
         running = client.api.containers(quiet=True)
         return [c["Id"] for c in running], engine_id(client)
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        raise DockerUnavailableError(f"the Docker engine at {engine.host} failed to list containers ({type(exc).__name__})", ENGINE_FIX) from exc
+        raise DockerUnavailableError(
+            f"the Docker engine at {engine.host} failed to list containers ({type(exc).__name__})", ENGINE_FIX
+        ) from exc

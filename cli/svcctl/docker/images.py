@@ -7,9 +7,10 @@ from __future__ import annotations
 import shutil
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.config.settings import is_checkout
 from svcctl.errors import NotFoundError, SvcctlError
@@ -44,7 +45,7 @@ class BuildResult:
         return asdict(self)
 
 
-def image_exists(client: "docker.DockerClient", ref: str) -> bool:
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
     import docker.errors
 
     try:
@@ -54,12 +55,15 @@ def image_exists(client: "docker.DockerClient", ref: str) -> bool:
         return False
 
 
-def resolve_base_image(client: "docker.DockerClient", chosen: str | None = None) -> str:
+def resolve_base_image(client: docker.DockerClient, chosen: str | None = None) -> str:
     """`chosen` (SVCCTL_BASE_IMAGE), else debian:bookworm-slim when present, else the
     bootstrapped base."""
     if chosen:
         if not image_exists(client, chosen):
-            raise NotFoundError(f"base image {chosen} (SVCCTL_BASE_IMAGE) is not in the engine", "load or build it, or unset SVCCTL_BASE_IMAGE")
+            raise NotFoundError(
+                f"base image {chosen} (SVCCTL_BASE_IMAGE) is not in the engine",
+                "load or build it, or unset SVCCTL_BASE_IMAGE",
+            )
         return chosen
     for ref in (DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if image_exists(client, ref):
@@ -82,7 +86,14 @@ def build_context(project_dir: Path, spec: ImageSpec, state: Path | None) -> Pat
     return copy
 
 
-def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpec, base_image: str, on_progress: Progress = no_progress, state: Path | None = None) -> BuildResult:
+def build_image(
+    client: docker.DockerClient,
+    project_dir: Path,
+    spec: ImageSpec,
+    base_image: str,
+    on_progress: Progress = no_progress,
+    state: Path | None = None,
+) -> BuildResult:
     import docker.errors
 
     context = build_context(project_dir, spec, state)
@@ -114,7 +125,9 @@ def build_image(client: "docker.DockerClient", project_dir: Path, spec: ImageSpe
             elif "Using cache" in line:
                 cached_steps += 1
     except docker.errors.APIError as exc:
-        raise SvcctlError(f"building image {spec.name} failed: {exc.explanation or exc}", "see the build output above") from exc
+        raise SvcctlError(
+            f"building image {spec.name} failed: {exc.explanation or exc}", "see the build output above"
+        ) from exc
     seconds = time.monotonic() - started
     size = int(client.images.get(spec.tag).attrs.get("Size", 0))
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)

@@ -5,7 +5,8 @@ done when the object is already gone, a bridge network on a chosen subnet."""
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from svcctl.wait import Backoff, retry
 
@@ -40,10 +41,13 @@ def remove(obj: Any, attempts: int = 1, **options: Any) -> None:
     retry(lambda: or_none(obj.remove, **options), Backoff(1, factor=1, tries=attempts), is_conflict)
 
 
-def create_bridge_network(client: "docker.DockerClient", name: str, subnet: ipaddress.IPv4Network,
-                          labels: dict[str, str]) -> Any:
+def create_bridge_network(
+    client: docker.DockerClient, name: str, subnet: ipaddress.IPv4Network, labels: dict[str, str]
+) -> Any:
     """A bridge network on `subnet`, its first address the gateway."""
     import docker.types
 
     pool = docker.types.IPAMPool(subnet=str(subnet), gateway=str(subnet.network_address + 1))
-    return client.networks.create(name, driver="bridge", labels=labels, ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    return client.networks.create(
+        name, driver="bridge", labels=labels, ipam=docker.types.IPAMConfig(pool_configs=[pool])
+    )

@@ -14,15 +14,23 @@ from svcctl.errors import BadInputError
 from svcctl.progress import Progress, no_progress
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress, hosts: list[str] | None = None,
-       secure: bool = False, rotate: bool = False) -> tuple[Settings, list[MemberStatus]]:
+def up(
+    settings: Settings,
+    timeout: float = 120,
+    on_progress: Progress = no_progress,
+    hosts: list[str] | None = None,
+    secure: bool = False,
+    rotate: bool = False,
+) -> tuple[Settings, list[MemberStatus]]:
     """Start the cluster and wait for quorum: with `hosts` (Docker contexts), or when a cluster
     over hosts is recorded, member i and its registrators run on host i. Returns the settings
     of what follows (over hosts: with the layout just recorded) and the members."""
     if hosts or settings.layout is not None:
         if rotate:
-            raise BadInputError("--rotate remakes the PKI of a secured cluster on one engine",
-                                "over hosts, `svcctl pki rotate --host NAME` re-issues one host's registrator identity")
+            raise BadInputError(
+                "--rotate remakes the PKI of a secured cluster on one engine",
+                "over hosts, `svcctl pki rotate --host NAME` re-issues one host's registrator identity",
+            )
         settings = over_hosts.up(settings, hosts or settings.layout.contexts(), secure, timeout, on_progress)  # type: ignore[union-attr]
         return settings, wait_for_quorum(settings, timeout, on_progress)
     return settings, local.up(settings, timeout, on_progress, secure=secure, rotate=rotate)

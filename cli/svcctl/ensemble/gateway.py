@@ -58,7 +58,13 @@ def _container(settings: Settings):
 
 def _info(container) -> GatewayInfo:
     labels = container.labels or {}
-    return GatewayInfo(container.name, container.status, labels.get(LABEL + "host", "127.0.0.1"), int(labels.get(LABEL + "port", 0)), int(labels.get(LABEL + "stats-port", 0)))
+    return GatewayInfo(
+        container.name,
+        container.status,
+        labels.get(LABEL + "host", "127.0.0.1"),
+        int(labels.get(LABEL + "port", 0)),
+        int(labels.get(LABEL + "stats-port", 0)),
+    )
 
 
 def _probe_host(host: str) -> str:
@@ -75,7 +81,14 @@ def answers(host: str, port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float = 60.0, on_progress: Progress = no_progress) -> GatewayInfo:
+def up(
+    settings: Settings,
+    host: str,
+    port: int,
+    stats_port: int,
+    timeout: float = 60.0,
+    on_progress: Progress = no_progress,
+) -> GatewayInfo:
     """Start the gateway container (or leave it when it already runs with these settings) and
     wait until it answers."""
     from svcctl.docker.engine import docker_client
@@ -93,19 +106,29 @@ def up(settings: Settings, host: str, port: int, stats_port: int, timeout: float
             continue  # our own gateway holds it (and Compose recreates it if settings changed)
         probe = "127.0.0.1" if what == "--stats-port" else host
         if not port_is_free(probe, number):
-            raise ConflictError(f"port {number} on {probe} is in use by another process", f"stop it (`ss -ltnp 'sport = :{number}'`) or pick another {what}")
-    compose = compose_client(settings, extra={
-        "SVCCTL_GATEWAY_HOST": host,
-        "SVCCTL_GATEWAY_PORT": str(port),
-        "SVCCTL_GATEWAY_STATS_PORT": str(stats_port),
-        "SVCCTL_GATEWAY_ZK": settings.zk,
-    })
+            raise ConflictError(
+                f"port {number} on {probe} is in use by another process",
+                f"stop it (`ss -ltnp 'sport = :{number}'`) or pick another {what}",
+            )
+    compose = compose_client(
+        settings,
+        extra={
+            "SVCCTL_GATEWAY_HOST": host,
+            "SVCCTL_GATEWAY_PORT": str(port),
+            "SVCCTL_GATEWAY_STATS_PORT": str(stats_port),
+            "SVCCTL_GATEWAY_ZK": settings.zk,
+        },
+    )
     on_progress(f"starting the gateway ({image}) on {host}:{port}, stats on 127.0.0.1:{stats_port}")
     run_compose("gateway up", lambda: compose.compose.up(services=[SERVICE], detach=True, quiet=True, pull="never"))
 
     def not_answering(container) -> WaitTimeoutError:
         logs = container.logs(tail=15).decode(errors="replace") if container is not None else "(no container)"
-        return WaitTimeoutError(f"the gateway does not answer on {host}:{port} after {timeout:.0f}s", f"read its log below (`docker logs {container_name(settings)}`)", details=logs)
+        return WaitTimeoutError(
+            f"the gateway does not answer on {host}:{port} after {timeout:.0f}s",
+            f"read its log below (`docker logs {container_name(settings)}`)",
+            details=logs,
+        )
 
     def answering() -> bool:
         if answers(host, port):
@@ -142,13 +165,18 @@ def fetch_status(stats_port: int, timeout: float = 5.0) -> list[dict]:
         with opener.open(url, timeout=timeout) as response:
             return json.loads(response.read())
     except (OSError, ValueError) as exc:
-        raise SvcctlError(f"the gateway's status {url} does not answer ({exc})", "check the gateway's log (`docker logs`), or `svcctl gateway up`") from exc
+        raise SvcctlError(
+            f"the gateway's status {url} does not answer ({exc})",
+            "check the gateway's log (`docker logs`), or `svcctl gateway up`",
+        ) from exc
 
 
 def status(settings: Settings) -> GatewayInfo:
     container = _container(settings)
     if container is None:
-        raise NotFoundError(f"the gateway is not running (no container {container_name(settings)})", "start it with `svcctl gateway up`")
+        raise NotFoundError(
+            f"the gateway is not running (no container {container_name(settings)})", "start it with `svcctl gateway up`"
+        )
     info = _info(container)
     if container.status == "running":
         info.services = fetch_status(info.stats_port)

@@ -33,9 +33,15 @@ MEMBER_SERVICE = "zoo"
 def parse_contexts(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names or len(set(names)) != len(names):
-        raise BadInputError(f"bad --hosts {text!r}: give distinct Docker contexts", "e.g. --hosts svcctl-host1,svcctl-host2,svcctl-host3 (see `svcctl hosts ls`)")
+        raise BadInputError(
+            f"bad --hosts {text!r}: give distinct Docker contexts",
+            "e.g. --hosts svcctl-host1,svcctl-host2,svcctl-host3 (see `svcctl hosts ls`)",
+        )
     if len(names) % 2 == 0:
-        raise BadInputError(f"bad --hosts {text!r}: {len(names)} members cannot outvote a split", "give an odd number of hosts, e.g. three")
+        raise BadInputError(
+            f"bad --hosts {text!r}: {len(names)} members cannot outvote a split",
+            "give an odd number of hosts, e.g. three",
+        )
     return names
 
 
@@ -47,11 +53,16 @@ def plan_layout(project: str, contexts: list[str], docker_env: dict[str, str]) -
     for index, name in enumerate(contexts, start=1):
         endpoint = context_endpoint(name, docker_env)
         if not endpoint.host.startswith("tcp://"):
-            raise BadInputError(f"context {name} is not a TCP engine ({endpoint.host})", "each member needs a host reachable at its own address, e.g. `svcctl hosts up`")
+            raise BadInputError(
+                f"context {name} is not a TCP engine ({endpoint.host})",
+                "each member needs a host reachable at its own address, e.g. `svcctl hosts up`",
+            )
         hosts.append(HostMember(name, endpoint.host, endpoint.address, index, tls_dir=endpoint.tls_dir))
     addresses = [h.address for h in hosts]
     if len(set(addresses)) != len(addresses):
-        raise BadInputError(f"two contexts of --hosts reach the same address ({', '.join(addresses)})", "give one context per host")
+        raise BadInputError(
+            f"two contexts of --hosts reach the same address ({', '.join(addresses)})", "give one context per host"
+        )
     return ClusterLayout(project, tuple(hosts))
 
 
@@ -60,7 +71,7 @@ def pki_volume(project: str) -> str:
     return f"{project}-pki"
 
 
-def host_bundles(layout: ClusterLayout) -> list["HostBundle"]:
+def host_bundles(layout: ClusterLayout) -> list[HostBundle]:
     from svcctl.security.pki import HostBundle
 
     return [HostBundle(m.context, f"zoo{m.member_id}", m.address) for m in layout.hosts]
@@ -73,7 +84,9 @@ def writer_identities(layout: ClusterLayout) -> list[str]:
     return [f"CN={host_registrator_cn(m.context)}" for m in layout.hosts]
 
 
-def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool = False) -> "DockerClient":
+def host_compose_client(
+    settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool = False
+) -> DockerClient:
     """Compose on one host's engine with hosts.yml (and hosts-secure.yml); the host's own
     ${VARS} go in the env file."""
     extra = {
@@ -89,12 +102,14 @@ def host_compose_client(settings: Settings, layout: ClusterLayout, member: HostM
         from svcctl.security.pki import bundle_fingerprint
 
         pki = project_pki(settings)
-        extra.update({
-            "SVCCTL_PKI_VOLUME": pki_volume(settings.project),
-            "SVCCTL_MEMBER_PKI_ID": bundle_fingerprint(pki.host_member_dir(member.context)),
-            "SVCCTL_REGISTRATOR_PKI_ID": bundle_fingerprint(pki.host_registrator(member.context).cert.parent),
-            "SVCCTL_ZK_WRITERS": " ".join(writer_identities(layout)),
-        })
+        extra.update(
+            {
+                "SVCCTL_PKI_VOLUME": pki_volume(settings.project),
+                "SVCCTL_MEMBER_PKI_ID": bundle_fingerprint(pki.host_member_dir(member.context)),
+                "SVCCTL_REGISTRATOR_PKI_ID": bundle_fingerprint(pki.host_registrator(member.context).cert.parent),
+                "SVCCTL_ZK_WRITERS": " ".join(writer_identities(layout)),
+            }
+        )
         files.append(HOST_SECURE_COMPOSE_FILE)
     return compose_client(settings, extra=extra, files=files, engine=member.endpoint)
 
@@ -114,7 +129,10 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
 
     pki = project_pki(settings)
     uid, gid = container_owner(settings.container_uid)
-    sources = {"member": pki.host_member_dir(member.context), "registrator": pki.host_registrator(member.context).cert.parent}
+    sources = {
+        "member": pki.host_member_dir(member.context),
+        "registrator": pki.host_registrator(member.context).cert.parent,
+    }
     client = client_for(member.endpoint, timeout=30)
     for part in parts:
         volume = f"{pki_volume(settings.project)}-{part}"
@@ -125,13 +143,28 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
             for path in sorted(p for p in sources[part].iterdir() if p.is_file() and p.suffix == ".pem"):
                 data = path.read_bytes()
                 info = tarfile.TarInfo(path.name)
-                info.size, info.uid, info.gid, info.mode, info.mtime = len(data), uid, gid, path.stat().st_mode & 0o777, path.stat().st_mtime
+                info.size, info.uid, info.gid, info.mode, info.mtime = (
+                    len(data),
+                    uid,
+                    gid,
+                    path.stat().st_mode & 0o777,
+                    path.stat().st_mtime,
+                )
                 tar.addfile(info, io.BytesIO(data))
-        carrier = or_none(client.containers.create, settings.zk_image, command=["true"], entrypoint=[], network_mode="none",
-                          volumes={volume: {"bind": "/pki", "mode": "rw"}}, labels={"SERVICE_IGNORE": "true"})
+        carrier = or_none(
+            client.containers.create,
+            settings.zk_image,
+            command=["true"],
+            entrypoint=[],
+            network_mode="none",
+            volumes={volume: {"bind": "/pki", "mode": "rw"}},
+            labels={"SERVICE_IGNORE": "true"},
+        )
         if carrier is None:  # the engine's 404 here is the image's
-            raise NotFoundError(f"image {settings.zk_image} is not on host {member.context}",
-                                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`")
+            raise NotFoundError(
+                f"image {settings.zk_image} is not on host {member.context}",
+                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`",
+            )
         try:
             carrier.put_archive("/pki", archive.getvalue())
         finally:
@@ -150,13 +183,23 @@ def remove_pki_volumes(settings: Settings, member: HostMember) -> None:
             remove(volume, force=True)
 
 
-def _compose_up(settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool, services: list[str] | None = None) -> None:
+def _compose_up(
+    settings: Settings, layout: ClusterLayout, member: HostMember, secure: bool, services: list[str] | None = None
+) -> None:
     compose = host_compose_client(settings, layout, member, secure)
-    run_compose(f"cluster up on {member.context}", lambda: compose.compose.up(services=services, detach=True, quiet=True, pull="never"))
+    run_compose(
+        f"cluster up on {member.context}",
+        lambda: compose.compose.up(services=services, detach=True, quiet=True, pull="never"),
+    )
 
 
-def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: float = 120,
-       on_progress: Progress = no_progress) -> Settings:
+def up(
+    settings: Settings,
+    contexts: list[str],
+    secure: bool = False,
+    timeout: float = 120,
+    on_progress: Progress = no_progress,
+) -> Settings:
     """Each host's member and registrators started (Compose leaves running ones alone), the
     layout recorded; the caller waits for quorum. Secured: the PKI (made once) completed with
     each host's part and shipped to it, the members started alone, the tree made the admin's
@@ -176,7 +219,11 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     current = existing_mode(settings, [member.endpoint for member in layout.hosts])
     if current is not None and current != wanted:
         # `cluster down --volumes` reaches the hosts only through a recorded layout.
-        first = "" if settings.layout is not None else f"`svcctl cluster up --hosts {','.join(contexts)}{' --secure' if current == SECURE else ''}`, "
+        first = (
+            ""
+            if settings.layout is not None
+            else f"`svcctl cluster up --hosts {','.join(contexts)}{' --secure' if current == SECURE else ''}`, "
+        )
         raise ConflictError(
             f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
             f"remove it with its data first: {first}`svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
@@ -194,10 +241,14 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
     record_mode(settings.state_path(), settings.project, wanted, over_hosts=True)
     # Recorded before anything starts: a start that fails half-way is still found by `cluster down`.
     save_layout(settings.state_path(), layout)
-    settings = replace(settings, layout=layout, zk=layout.connect_string())  # what the status after it reads the registrators from
+    settings = replace(
+        settings, layout=layout, zk=layout.connect_string()
+    )  # what the status after it reads the registrators from
     if secure:
         for member in layout.hosts:
-            on_progress(f"{member.context} ({member.address}): zoo{member.member_id} (TLS+ACL), its part of the PKI shipped")
+            on_progress(
+                f"{member.context} ({member.address}): zoo{member.member_id} (TLS+ACL), its part of the PKI shipped"
+            )
             ship_pki(settings, member)
             _compose_up(settings, layout, member, secure, [MEMBER_SERVICE])
         wait_for_quorum(settings, timeout, on_progress)
@@ -207,11 +258,17 @@ def up(settings: Settings, contexts: list[str], secure: bool = False, timeout: f
             from svcctl.zk.tls import read_cert
 
             identity = read_cert(pki.host_registrator(member.context).cert).subject
-            writers.append(RegistryWriter(identity, engine_id(client_for(member.endpoint)), frozenset(registrator_containers(member))))
+            writers.append(
+                RegistryWriter(
+                    identity, engine_id(client_for(member.endpoint)), frozenset(registrator_containers(member))
+                )
+            )
         secure_tree(settings, writers, on_progress)
     for member in layout.hosts:
-        on_progress(f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
-                    + (" (identity CN=svcctl-registrator@" + member.context + ")" if secure else ""))
+        on_progress(
+            f"{member.context} ({member.address}): zoo{member.member_id}, {', '.join(registrator_containers(member))}"
+            + (" (identity CN=svcctl-registrator@" + member.context + ")" if secure else "")
+        )
         _compose_up(settings, layout, member, secure)
     return settings
 
@@ -226,11 +283,16 @@ def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progre
 
     layout = settings.layout
     if layout is None or project_mode(settings) != SECURE:
-        raise BadInputError(f"project {settings.project} has no secured cluster over hosts",
-                            "`svcctl cluster up --hosts CTX1,CTX2,CTX3 --secure` starts one; on one engine `svcctl cluster up --secure --rotate` remakes the PKI")
+        raise BadInputError(
+            f"project {settings.project} has no secured cluster over hosts",
+            "`svcctl cluster up --hosts CTX1,CTX2,CTX3 --secure` starts one; on one engine `svcctl cluster up --secure --rotate` remakes the PKI",
+        )
     member = next((m for m in layout.hosts if m.context == host), None)
     if member is None:
-        raise BadInputError(f"{host} is not a host of project {settings.project}'s cluster", f"name one of {', '.join(layout.contexts())}")
+        raise BadInputError(
+            f"{host} is not a host of project {settings.project}'s cluster",
+            f"name one of {', '.join(layout.contexts())}",
+        )
     who = reissue_host_registrator(project_pki(settings), host)
     on_progress(f"issued a new key for {read_cert(who.cert).subject}; shipping it to {host}")
     ship_pki(settings, member, ("registrator",))
@@ -257,9 +319,14 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
             on_progress(f"{member.context}: the engine does not answer; skipped")
             unreachable.append(member.context)
             continue
-        on_progress(f"{member.context}: removing zoo{member.member_id} and its registrators" + (" and volumes" if volumes else ""))
+        on_progress(
+            f"{member.context}: removing zoo{member.member_id} and its registrators"
+            + (" and volumes" if volumes else "")
+        )
         compose = host_compose_client(settings, layout, member, secure)
-        run_compose(f"cluster down on {member.context}", lambda: compose.compose.down(volumes=volumes, quiet=True, timeout=10))
+        run_compose(
+            f"cluster down on {member.context}", lambda: compose.compose.down(volumes=volumes, quiet=True, timeout=10)
+        )
         if secure:
             remove_pki_volumes(settings, member)
     remove_layout(settings.state_path(), settings.project)
@@ -268,7 +335,7 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
     return unreachable
 
 
-def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list["RegistratorRow"]:
+def registrator_rows(settings: Settings, states: dict[str, dict[str, str]], zk_reachable: bool) -> list[RegistratorRow]:
     """Per host, its registrator containers joined with their election nodes by id."""
     from svcctl.ensemble.status import join_registrators
 

@@ -30,7 +30,13 @@ class MemberStatus:
     host: str | None = None  # the Docker context of its host (a cluster over hosts)
 
     def to_dict(self) -> dict:
-        return {"member": self.member, "container": self.container, "state": self.state, "host": self.host, **self.stats.to_dict()}
+        return {
+            "member": self.member,
+            "container": self.container,
+            "state": self.state,
+            "host": self.host,
+            **self.stats.to_dict(),
+        }
 
 
 # What a member of a quorum answers (a lone "standalone" server is none).
@@ -64,12 +70,19 @@ def require_healthy(nodes: list) -> None:
     if health == HEALTHY:
         return
     serving = sum(1 for n in nodes if n.stats.mode in QUORUM_MODES)
-    down = ", ".join(f"{n.container} ({n.state}, {n.stats.mode})" for n in nodes if n.stats.mode not in QUORUM_MODES) or "none"
+    down = (
+        ", ".join(f"{n.container} ({n.state}, {n.stats.mode})" for n in nodes if n.stats.mode not in QUORUM_MODES)
+        or "none"
+    )
     if health == NO_QUORUM:
-        raise CheckFailedError(f"the ensemble has no quorum ({serving} of {len(nodes)} members serving; not serving: {down})",
-                               "`svcctl cluster up` starts missing members")
-    raise DegradedError(f"the ensemble is degraded: quorum held by {serving} of {len(nodes)} members; not serving: {down}",
-                        "`svcctl cluster up` starts the missing member; one more loss ends the quorum")
+        raise CheckFailedError(
+            f"the ensemble has no quorum ({serving} of {len(nodes)} members serving; not serving: {down})",
+            "`svcctl cluster up` starts missing members",
+        )
+    raise DegradedError(
+        f"the ensemble is degraded: quorum held by {serving} of {len(nodes)} members; not serving: {down}",
+        "`svcctl cluster up` starts the missing member; one more loss ends the quorum",
+    )
 
 
 def member_containers(settings: Settings) -> dict[ZkHost, str]:
@@ -82,7 +95,7 @@ def member_containers(settings: Settings) -> dict[ZkHost, str]:
     return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES)}
 
 
-def container_states(engine: "EngineEndpoint", names: list[str]) -> dict[str, str]:
+def container_states(engine: EngineEndpoint, names: list[str]) -> dict[str, str]:
     from svcctl.docker.engine import docker_client
 
     client = docker_client(engine)
@@ -124,8 +137,9 @@ def four_letter_tls(settings: Settings):
     return tls.context() if tls is not None else None
 
 
-def wait_for_quorum(settings: Settings, timeout: float = 120,
-                    on_progress: Progress = no_progress) -> list[MemberStatus]:
+def wait_for_quorum(
+    settings: Settings, timeout: float = 120, on_progress: Progress = no_progress
+) -> list[MemberStatus]:
     hosts = settings.ensemble_hosts
     last_report = ""
     tls = four_letter_tls(settings)
@@ -139,7 +153,9 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
             last_report = report
         return stats
 
-    stats = poll_until(look, lambda found: quorum_reached([s.mode for s in found]), time.monotonic() + timeout, interval=0.5)
+    stats = poll_until(
+        look, lambda found: quorum_reached([s.mode for s in found]), time.monotonic() + timeout, interval=0.5
+    )
     if quorum_reached([s.mode for s in stats]):
         return status(settings, stats)
     report = last_report
@@ -148,9 +164,13 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
     engines = {m.zk_host: m.endpoint for m in settings.layout.hosts} if settings.layout else {}
     details = []
     for host, stat in failing:
-        details.append(f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:")
+        details.append(
+            f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:"
+        )
         engine = engines.get(host)
-        details.append(container_log_tail(containers.get(host, ""), 15, engine or settings.engine, timeout=5 if engine else 30))
+        details.append(
+            container_log_tail(containers.get(host, ""), 15, engine or settings.engine, timeout=5 if engine else 30)
+        )
     raise WaitTimeoutError(
         f"no quorum after {timeout:.0f}s (tried srvr on {', '.join(map(str, hosts))}: {report})",
         "read the log lines below; `svcctl cluster down && svcctl cluster up` restarts the ensemble",
@@ -158,7 +178,7 @@ def wait_for_quorum(settings: Settings, timeout: float = 120,
     )
 
 
-def container_log_tail(name: str, lines: int, engine: "EngineEndpoint", timeout: int = 30) -> str:
+def container_log_tail(name: str, lines: int, engine: EngineEndpoint, timeout: int = 30) -> str:
     if not name:
         return "(no container)"
     from svcctl.docker.engine import client_for
@@ -187,7 +207,7 @@ def cluster_services(settings: Settings, secure: bool = False) -> list[str]:
     return services
 
 
-def existing_mode(settings: Settings, hosts: list["EngineEndpoint"] | None = None) -> str | None:
+def existing_mode(settings: Settings, hosts: list[EngineEndpoint] | None = None) -> str | None:
     """The mode of the project's existing ensemble data on this engine, or on the `hosts` of a
     cluster over hosts (a cluster taken down without --volumes leaves it): what `cluster up`
     recorded, or open for data made before modes were recorded; None when there is no ensemble
@@ -199,8 +219,11 @@ def existing_mode(settings: Settings, hosts: list["EngineEndpoint"] | None = Non
 
     clients = [docker_client(settings.engine)] if hosts is None else [client_for(endpoint) for endpoint in hosts]
     member_data = re.compile(r"zoo\d*-data$")  # zoo1-data.. on one engine, zoo-data on each host
-    if not any(member_data.search(v.name) for client in clients
-               for v in client.volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})):
+    if not any(
+        member_data.search(v.name)
+        for client in clients
+        for v in client.volumes.list(filters={"label": f"com.docker.compose.project={settings.project}"})
+    ):
         return None
     return recorded_mode(settings.state_path(), settings.project, over_hosts=hosts is not None) or OPEN
 
@@ -211,8 +234,13 @@ def mode_name(mode: str) -> str:
     return "TLS+ACL" if mode == SECURE else "open"
 
 
-def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_progress,
-       secure: bool = False, rotate: bool = False) -> list[MemberStatus]:
+def up(
+    settings: Settings,
+    timeout: float = 120,
+    on_progress: Progress = no_progress,
+    secure: bool = False,
+    rotate: bool = False,
+) -> list[MemberStatus]:
     """The cluster on this process's engine: start what is not running and wait for quorum.
     Running containers are left alone unless their image was rebuilt or their settings changed:
     then Compose recreates them, as `docker compose up` does (data stays in the volumes).
@@ -222,7 +250,9 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     from svcctl.security.mode import OPEN, SECURE, record_mode
 
     if rotate and not secure:
-        raise BadInputError("--rotate remakes the PKI of a secured cluster", "use `svcctl cluster up --secure --rotate`")
+        raise BadInputError(
+            "--rotate remakes the PKI of a secured cluster", "use `svcctl cluster up --secure --rotate`"
+        )
     wanted = SECURE if secure else OPEN
     require_compose()
     current = existing_mode(settings)
@@ -246,6 +276,7 @@ def up(settings: Settings, timeout: float = 120, on_progress: Progress = no_prog
     # Secured, the members start alone: the registrators (and anything else with an identity of
     # ours) come up only once the tree is the admin's, with its final ACLs.
     stages = [list(ENSEMBLE_SERVICES), [s for s in services if s not in ENSEMBLE_SERVICES]] if secure else [services]
+
     def start() -> tuple[dict[str, str], dict[str, str]]:
         before = _container_ids(compose, services)
         for stage in filter(None, stages):
@@ -277,7 +308,11 @@ def foreign_lock_reason(acl: list, data: bytes | None, registrator_acl, registra
         return "not a registrator identity"
     claimed = ElectionIdentity.from_bytes(data).id
     if claimed not in registrator_ids:
-        return f"names {claimed!r}, not a registrator of this project" if claimed is not None else "names no registrator of this project"
+        return (
+            f"names {claimed!r}, not a registrator of this project"
+            if claimed is not None
+            else "names no registrator of this project"
+        )
     return None
 
 
@@ -301,7 +336,11 @@ def local_writers(settings: Settings) -> list[RegistryWriter]:
     from svcctl.zk.tls import read_cert
 
     ids = frozenset(f"{container_prefix(settings.project)}{service}" for service in REGISTRATOR_SERVICES)
-    return [RegistryWriter(read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client(settings.engine)), ids)]
+    return [
+        RegistryWriter(
+            read_cert(project_pki(settings).registrator.cert).subject, engine_id(docker_client(settings.engine)), ids
+        )
+    ]
 
 
 def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: Progress = no_progress) -> list[str]:
@@ -361,7 +400,9 @@ def secure_tree(settings: Settings, writers: list[RegistryWriter], on_progress: 
                 pass
         for name in zk.get_children("/"):
             if f"/{name}" not in (DEFAULT_BASE, "/svcctl", "/zookeeper"):
-                on_progress(f"note: top-level node /{name} is not svcctl's (left alone; `svcctl zk rm /{name}` removes it)")
+                on_progress(
+                    f"note: top-level node /{name} is not svcctl's (left alone; `svcctl zk rm /{name}` removes it)"
+                )
         for root in (DEFAULT_BASE, "/svcctl"):
             children = ops.walk(zk, root)
             for path in [root, *ops.descendants(root, children)]:

@@ -81,8 +81,12 @@ def write_env_file(settings: Settings, extra: dict[str, str] | None = None) -> P
     return path
 
 
-def compose_client(settings: Settings, extra: dict[str, str] | None = None, files: list[str] | None = None,
-                   engine: "EngineEndpoint | None" = None) -> "DockerClient":
+def compose_client(
+    settings: Settings,
+    extra: dict[str, str] | None = None,
+    files: list[str] | None = None,
+    engine: EngineEndpoint | None = None,
+) -> DockerClient:
     """The project's Compose, with compose/secure.yml layered on when its cluster is secured
     (`files`: only these of compose/, e.g. a simulated host's hosts.yml; `engine`: that engine
     instead of the command's, Settings.engine)."""
@@ -91,5 +95,6 @@ def compose_client(settings: Settings, extra: dict[str, str] | None = None, file
     project_dir = settings.project_path()
     secure = project_mode(settings) == SECURE
     paths = [project_dir / "compose" / name for name in files] if files else compose_files(project_dir, secure)
-    return whales_compose(paths, settings.project, project_dir / "compose", write_env_file(settings, extra),
-                          engine or settings.engine)
+    return whales_compose(
+        paths, settings.project, project_dir / "compose", write_env_file(settings, extra), engine or settings.engine
+    )

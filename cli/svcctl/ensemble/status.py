@@ -26,8 +26,17 @@ class RegistratorRow:
     identity: str | None = None  # its x509 identity on a secured registry
 
     @classmethod
-    def from_status(cls, status: RegistratorStatus, state: str | None = None) -> "RegistratorRow":
-        return cls(status.id, state, status.role, status.since, status.registrations, status.session, status.engine_id, status.identity)
+    def from_status(cls, status: RegistratorStatus, state: str | None = None) -> RegistratorRow:
+        return cls(
+            status.id,
+            state,
+            status.role,
+            status.since,
+            status.registrations,
+            status.session,
+            status.engine_id,
+            status.identity,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +61,9 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
     return join_registrators(settings, names, states, zk_reachable)
 
 
-def join_registrators(settings: Settings, names: list[str], states: dict[str, str], zk_reachable: bool) -> list[RegistratorRow]:
+def join_registrators(
+    settings: Settings, names: list[str], states: dict[str, str], zk_reachable: bool
+) -> list[RegistratorRow]:
     """Registrator containers (in order, with their states) joined with their election nodes by
     id (ZooKeeper is asked only when reachable); the elected registrators that are none of these
     containers come after them."""
@@ -67,6 +78,8 @@ def join_registrators(settings: Settings, names: list[str], states: dict[str, st
     for name in names:
         r = by_id.pop(name, None)
         state = states.get(name, "absent")
-        rows.append(RegistratorRow.from_status(r, state) if r else RegistratorRow(name, state, "unknown", None, None, None))
+        rows.append(
+            RegistratorRow.from_status(r, state) if r else RegistratorRow(name, state, "unknown", None, None, None)
+        )
     rows.extend(RegistratorRow.from_status(r) for r in by_id.values())
     return rows

@@ -15,9 +15,10 @@ import signal as signal_module
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import RegistryUri
 from svcctl.errors import DockerUnavailableError
@@ -52,7 +53,7 @@ class Config:
     drain_hold: float = DRAIN_HOLD_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keep_failed: bool = False  # -deregister on-success: keep containers that exited non-zero
-    tls: "ZkTls | None" = None  # a secured ensemble: TLS, and the identity our nodes' ACLs name
+    tls: ZkTls | None = None  # a secured ensemble: TLS, and the identity our nodes' ACLs name
 
 
 @dataclass(frozen=True)
@@ -64,37 +65,50 @@ def default_registrator_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def connect_engine(engine: "EngineEndpoint") -> "docker.DockerClient":
+def connect_engine(engine: EngineEndpoint) -> docker.DockerClient:
     """The engine client; a missing socket is a clear, fatal error (exit 3 at the CLI)."""
     from svcctl.docker.engine import docker_client
 
     address = engine.host
-    if address.startswith("unix://") and not os.path.exists(address[len("unix://"):]):
+    if address.startswith("unix://") and not os.path.exists(address[len("unix://") :]):
         raise DockerUnavailableError(
-            f"Docker socket {address[len('unix://'):]} does not exist",
+            f"Docker socket {address[len('unix://') :]} does not exist",
             "mount it into the registrator (-v /var/run/docker.sock:/var/run/docker.sock:ro) or set DOCKER_HOST",
         )
     return docker_client(engine, timeout=30)
 
 
 class Registrator:
-    def __init__(self, config: Config, engine: "docker.DockerClient", engine_id: str) -> None:
+    def __init__(self, config: Config, engine: docker.DockerClient, engine_id: str) -> None:
         self.config = config
         self.engine_id = engine_id
         # SimpleQueue, not Queue: stop() puts from the SIGTERM handler, which runs on the main
         # thread, possibly while that thread is inside get(). Queue's lock is not reentrant (a
         # deadlock); SimpleQueue.put is reentrant and documented as safe from signal handlers.
-        self.queue: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.inspector = ContainerInspector(engine)
         self.session = SessionKeeper(config.uri.hosts, config.session_timeout, self.queue.put, tls=config.tls)
         self.reconciler = Reconciler(
-            base=config.uri.base, options=config.options, engine_id=engine_id, registrator_id=config.registrator_id,
-            inspector=self.inspector, drains=DrainTracker(config.drain_hold), writer=FencedWriter(lambda: self.session.client),
-            client=lambda: self.session.client, keep_failed=config.keep_failed,
+            base=config.uri.base,
+            options=config.options,
+            engine_id=engine_id,
+            registrator_id=config.registrator_id,
+            inspector=self.inspector,
+            drains=DrainTracker(config.drain_hold),
+            writer=FencedWriter(lambda: self.session.client),
+            client=lambda: self.session.client,
+            keep_failed=config.keep_failed,
         )
-        self.leadership = Leadership(self.session, election_path(engine_id, config.uri.base), config.registrator_id, engine_id, config.uri.base,
-                                     self.queue.put, lambda: self.reconciler.registrations,
-                                     x509_identity=config.tls.identity() if config.tls is not None else None)
+        self.leadership = Leadership(
+            self.session,
+            election_path(engine_id, config.uri.base),
+            config.registrator_id,
+            engine_id,
+            config.uri.base,
+            self.queue.put,
+            lambda: self.reconciler.registrations,
+            x509_identity=config.tls.identity() if config.tls is not None else None,
+        )
         self.events = EngineEventSource(engine, self.inspector, self.queue.put, prefetch_when=self.leadership.can_write)
         self.dirty = True  # a full resync is due as soon as we may write
         self.next_resync = 0.0
@@ -108,10 +122,23 @@ class Registrator:
         """Blocks until stop(). ZooKeeper being down at start is waited out as the retry policy
         says (ZooKeeperUnavailableError when exhausted)."""
         c = self.config
-        log("starting", registrator=c.registrator_id, engine=self.engine_id, zk=c.uri.connect_string(), base=c.uri.base, resync_s=c.resync,
-            session_timeout_s=c.session_timeout, ip=c.options.ip, internal=c.options.internal, explicit=c.options.explicit,
-            deregister="on-success" if c.keep_failed else "always", retry_attempts=c.retry.attempts,
-            tls=c.tls is not None, identity=c.tls.identity() if c.tls is not None else None, docker_host=os.environ.get("DOCKER_HOST"))
+        log(
+            "starting",
+            registrator=c.registrator_id,
+            engine=self.engine_id,
+            zk=c.uri.connect_string(),
+            base=c.uri.base,
+            resync_s=c.resync,
+            session_timeout_s=c.session_timeout,
+            ip=c.options.ip,
+            internal=c.options.internal,
+            explicit=c.options.explicit,
+            deregister="on-success" if c.keep_failed else "always",
+            retry_attempts=c.retry.attempts,
+            tls=c.tls is not None,
+            identity=c.tls.identity() if c.tls is not None else None,
+            docker_host=os.environ.get("DOCKER_HOST"),
+        )
         try:
             if not self.session.connect(c.retry, self.stopping):
                 return
@@ -205,7 +232,11 @@ class Registrator:
         # busy with a burst) holds back only its own container. While dirty, the full resync
         # that follows covers them all.
         while synced and self.leadership.can_write() and not self.dirty:
-            pending = {cid: f for cid, events in synced.items() if (f := self.reconciler.pending_inspection(events)) is not None}
+            pending = {
+                cid: f
+                for cid, events in synced.items()
+                if (f := self.reconciler.pending_inspection(events)) is not None
+            }
             if len(pending) == len(synced):
                 futures.wait(pending.values(), return_when=futures.FIRST_COMPLETED)
                 continue
@@ -216,13 +247,24 @@ class Registrator:
         views = {cid: self.reconciler.view(events) for cid, events in containers.items()}
         cause = ",".join(sorted({e.action for events in containers.values() for e in events}))
         first = min(e.time for events in containers.values() for e in events)
-        self._after_writes(self.reconciler.sync(views, session=self.leadership.lead_session, fence=self.leadership.lead_node,
-                                                cause=cause, event_time=first))
+        self._after_writes(
+            self.reconciler.sync(
+                views,
+                session=self.leadership.lead_session,
+                fence=self.leadership.lead_node,
+                cause=cause,
+                event_time=first,
+            )
+        )
 
     def _resync(self, reason: str) -> None:
         self.dirty = False
         self.next_resync = time.monotonic() + self.config.resync
-        self._after_writes(self.reconciler.full_resync(session=self.leadership.lead_session, fence=self.leadership.lead_node, reason=reason))
+        self._after_writes(
+            self.reconciler.full_resync(
+                session=self.leadership.lead_session, fence=self.leadership.lead_node, reason=reason
+            )
+        )
         self.leadership.publish_identity()
 
     def _after_writes(self, report) -> None:
@@ -235,20 +277,37 @@ class Registrator:
         self.dirty = True
         self.session.note_state(change.state)
         if change.state == "SUSPENDED":
-            log("zookeeper suspended", logging.WARNING, note="connection to the member lost; keeping state and waiting for the session to move")
+            log(
+                "zookeeper suspended",
+                logging.WARNING,
+                note="connection to the member lost; keeping state and waiting for the session to move",
+            )
         elif change.state == "LOST":
             self.leadership.demote()
-            log("zookeeper session lost", logging.WARNING, registrations=self.reconciler.registrations, replaced=change.replaced or None,
-                note="every registration of the session is gone; re-creating them after reconnect and re-election")
+            log(
+                "zookeeper session lost",
+                logging.WARNING,
+                registrations=self.reconciler.registrations,
+                replaced=change.replaced or None,
+                note="every registration of the session is gone; re-creating them after reconnect and re-election",
+            )
             self.reconciler.forget_owned()
         elif change.state == "CONNECTED":
             session = self.session.session_id
-            log("zookeeper connected", session=hex(session), member=self.session.member(),
-                same_session=session == self.leadership.lead_session if self.leadership.active else None)
+            log(
+                "zookeeper connected",
+                session=hex(session),
+                member=self.session.member(),
+                same_session=session == self.leadership.lead_session if self.leadership.active else None,
+            )
 
 
-def run_registrator(config: Config, engine: "EngineEndpoint", install_signals: bool = True,
-                    on_ready: Callable[[Registrator], None] | None = None) -> None:
+def run_registrator(
+    config: Config,
+    engine: EngineEndpoint,
+    install_signals: bool = True,
+    on_ready: Callable[[Registrator], None] | None = None,
+) -> None:
     """Connect to `engine` (Settings.engine: in a registrator's container, its DOCKER_HOST or the
     mounted socket), then run until SIGTERM/SIGINT (an immediate handover to a standby when we
     are active)."""
@@ -262,6 +321,7 @@ def run_registrator(config: Config, engine: "EngineEndpoint", install_signals: b
     client = connect_engine(engine)
     registrator = Registrator(config, client, engine_id(client))
     if install_signals:
+
         def handle(signum: int, _frame: Any) -> None:
             registrator.stop(f"signal {signal_module.Signals(signum).name}")
 

@@ -14,7 +14,7 @@ keeps serving is registered again.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 # A `docker stop` ends in SIGKILL after its timeout (10 s by default, compose's
 # stop_grace_period), so `die` normally comes long before the hold ends; a container that ignores

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.registrator.logfmt import log
 from svcctl.wait import Backoff
@@ -39,7 +40,7 @@ class ContainerEvent:
     time: float  # the engine's event time (epoch seconds)
     signal: str | None = None  # `kill`: the signal, as the engine wrote it
     exit_code: int | None = None  # `die`: the process's exit code
-    inspection: "Future[dict | None] | None" = None  # started when the event arrived
+    inspection: Future[dict | None] | None = None  # started when the event arrived
 
     @property
     def gone(self) -> bool:
@@ -81,8 +82,13 @@ class EngineEventSource:
     """Reads the engine's container events on a thread of its own and posts them in order;
     events that will need `docker inspect` get it started at once (pipelined)."""
 
-    def __init__(self, engine: "docker.DockerClient", inspector: "ContainerInspector", post: Callable[[object], None],
-                 prefetch_when: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        engine: docker.DockerClient,
+        inspector: ContainerInspector,
+        post: Callable[[object], None],
+        prefetch_when: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.engine = engine
         self.inspector = inspector
         self.post = post
@@ -128,7 +134,13 @@ class EngineEventSource:
                 if self._stopping.is_set():
                     return
                 delay = backoff.failed()
-                log("event stream lost", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:200] or None, retry_in_s=delay)
+                log(
+                    "event stream lost",
+                    logging.WARNING,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:200] or None,
+                    retry_in_s=delay,
+                )
                 resumed = True
                 if self._stopping.wait(delay):
                     return

@@ -29,12 +29,14 @@ def port_signature_from_inspect(info: dict) -> frozenset:
 
 def port_signature_from_list(entry: dict) -> frozenset:
     return frozenset(
-        (int(p["PrivatePort"]), p.get("Type", "tcp"), int(p["PublicPort"])) for p in entry.get("Ports") or [] if p.get("PublicPort")
+        (int(p["PrivatePort"]), p.get("Type", "tcp"), int(p["PublicPort"]))
+        for p in entry.get("Ports") or []
+        if p.get("PublicPort")
     )
 
 
 class ContainerInspector:
-    def __init__(self, engine: "docker.DockerClient", workers: int = INSPECT_WORKERS) -> None:
+    def __init__(self, engine: docker.DockerClient, workers: int = INSPECT_WORKERS) -> None:
         self.engine = engine
         self._cache: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -52,7 +54,7 @@ class ContainerInspector:
             self._cache[container_id] = info
         return info
 
-    def prefetch(self, container_id: str) -> "Future[dict | None]":
+    def prefetch(self, container_id: str) -> Future[dict | None]:
         """Start an inspect now; the caller takes its result when it handles the event."""
         return self._pool.submit(self.inspect, container_id)
 

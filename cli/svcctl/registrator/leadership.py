@@ -11,8 +11,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.registrator.logfmt import log
 from svcctl.registry.election import ElectionIdentity, contenders_in_order
@@ -50,7 +51,9 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def predecessor_is_dead(theirs: ElectionIdentity, ours: ElectionIdentity, is_pid_alive: Callable[[int], bool] = pid_alive) -> bool:
+def predecessor_is_dead(
+    theirs: ElectionIdentity, ours: ElectionIdentity, is_pid_alive: Callable[[int], bool] = pid_alive
+) -> bool:
     """Is a contender with our registrator id, on another session than ours, an earlier life of
     this registrator? Only when that can be known here: same host (a restarted container keeps
     its hostname) and its process is gone — our own pid (only one process has it: us, so that
@@ -63,8 +66,17 @@ def predecessor_is_dead(theirs: ElectionIdentity, ours: ElectionIdentity, is_pid
 
 
 class Leadership:
-    def __init__(self, session: "SessionKeeper", election_path: str, registrator_id: str, engine_id: str, base: str,
-                 post: Callable[[object], None], registrations: Callable[[], int], x509_identity: str | None = None) -> None:
+    def __init__(
+        self,
+        session: SessionKeeper,
+        election_path: str,
+        registrator_id: str,
+        engine_id: str,
+        base: str,
+        post: Callable[[object], None],
+        registrations: Callable[[], int],
+        x509_identity: str | None = None,
+    ) -> None:
         self.session = session
         self.x509_identity = x509_identity  # what a secured registry knows us as (status shows it per host)
         self.election_path = election_path
@@ -86,7 +98,12 @@ class Leadership:
 
     def can_write(self) -> bool:
         """Active, connected, and on the very session that won (not a new one after expiry)."""
-        return self.active and not self.demoting.is_set() and self.session.connected and self.session.session_id == self.lead_session
+        return (
+            self.active
+            and not self.demoting.is_set()
+            and self.session.connected
+            and self.session.session_id == self.lead_session
+        )
 
     def identity(self, role: str) -> ElectionIdentity:
         return ElectionIdentity(
@@ -148,7 +165,9 @@ class Leadership:
                 self.clear_stale_contenders()
                 self.demoting.clear()
                 # A fresh Election each term: a lock whose release failed keeps is_acquired set.
-                election = Election(client, self.election_path, self.identity("standby").to_bytes().decode())  # kazoo encodes it
+                election = Election(
+                    client, self.election_path, self.identity("standby").to_bytes().decode()
+                )  # kazoo encodes it
                 # The lock retries forever, even on a closed client: stop it when we stop or when
                 # the session keeper replaced the client (kazoo keeps this knob private).
                 election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.session.client
@@ -177,12 +196,23 @@ class Leadership:
             else:
                 if contender.identity.id == self.registrator_id and contender.node not in self._duplicates_logged:
                     self._duplicates_logged.add(contender.node)
-                    log("duplicate registrator id", logging.WARNING, registrator=self.registrator_id, other_host=contender.identity.hostname,
-                        other_pid=contender.identity.pid, fix="give every registrator of an engine its own id (--id / SVCCTL_REGISTRATOR_ID)")
+                    log(
+                        "duplicate registrator id",
+                        logging.WARNING,
+                        registrator=self.registrator_id,
+                        other_host=contender.identity.hostname,
+                        other_pid=contender.identity.pid,
+                        fix="give every registrator of an engine its own id (--id / SVCCTL_REGISTRATOR_ID)",
+                    )
                 continue
             try:
                 client.delete(path)
-                log("contender removed", node=contender.node, reason=reason, was_active=contender.identity.role == "active" or None)
+                log(
+                    "contender removed",
+                    node=contender.node,
+                    reason=reason,
+                    was_active=contender.identity.role == "active" or None,
+                )
             except Exception:  # gone already, or the connection moved: the next term retries
                 pass
 
@@ -195,18 +225,37 @@ class Leadership:
         # have opened a new session on `client` after an expiry (our lock node gone with it).
         node = f"{election.lock.path}/{election.lock.node}" if election.lock.node else ""
         stat = client.exists(node) if node else None
-        if stat is None or client is not self.session.client or not client.client_id or stat.ephemeralOwner != client.client_id[0]:
-            log("election void", logging.WARNING, registrator=self.registrator_id, reason="session changed while winning; contending again")
+        if (
+            stat is None
+            or client is not self.session.client
+            or not client.client_id
+            or stat.ephemeralOwner != client.client_id[0]
+        ):
+            log(
+                "election void",
+                logging.WARNING,
+                registrator=self.registrator_id,
+                reason="session changed while winning; contending again",
+            )
             return
         self.lead_node, self.lead_session = node, stat.ephemeralOwner
         self.active_since = time.time()
         self.active = True
-        log("elected active", registrator=self.registrator_id, session=hex(self.lead_session), election=self.election_path)
+        log(
+            "elected active",
+            registrator=self.registrator_id,
+            session=hex(self.lead_session),
+            election=self.election_path,
+        )
         self.publish_identity()
         self.post(Elected(self.lead_session, node))
         self.demoting.wait()
         self.active = False
-        log("leadership released", registrator=self.registrator_id, reason="stopping" if self.stopping.is_set() else "session lost")
+        log(
+            "leadership released",
+            registrator=self.registrator_id,
+            reason="stopping" if self.stopping.is_set() else "session lost",
+        )
         self.post(Demoted())
 
     # --- SIGTERM -----------------------------------------------------------------------------
@@ -235,7 +284,12 @@ class Leadership:
 
         outcome = poll_until(handover, lambda found: found is not None, time.monotonic() + timeout, interval=0.1)
         if outcome is None:
-            log("handover timeout", logging.WARNING, waited_s=timeout, note="no standby took over; our nodes go with our session")
+            log(
+                "handover timeout",
+                logging.WARNING,
+                waited_s=timeout,
+                note="no standby took over; our nodes go with our session",
+            )
         elif outcome[0] == "skipped":
             log("handover skipped", reason="no standby registrator: our nodes go with our session")
         elif outcome[0] == "done":

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from svcctl.registrator.events import HOLD_ACTIONS, HOLD_END_ACTIONS, ContainerEvent
 from svcctl.registrator.logfmt import log
@@ -37,7 +38,7 @@ class Report:
     needs_resync: bool = False  # a write raced, failed or was fenced: re-plan from fresh reads
     fenced: bool = False  # a write found our election lock node gone
 
-    def add(self, other: "Report") -> None:
+    def add(self, other: Report) -> None:
         for kind, count in other.counts.items():
             self.counts[kind] += count
         self.needs_resync |= other.needs_resync
@@ -49,8 +50,19 @@ class Report:
 
 
 class Reconciler:
-    def __init__(self, *, base: str, options: Options, engine_id: str, registrator_id: str, inspector: "ContainerInspector",
-                 drains: "DrainTracker", writer: "FencedWriter", client, keep_failed: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        base: str,
+        options: Options,
+        engine_id: str,
+        registrator_id: str,
+        inspector: ContainerInspector,
+        drains: DrainTracker,
+        writer: FencedWriter,
+        client,
+        keep_failed: bool = False,
+    ) -> None:
         self.base = base
         self.options = options
         self.engine_id = engine_id
@@ -78,7 +90,13 @@ class Reconciler:
             if self.keep_failed or not self._starts_drain(event):
                 return False  # a reload signal (HUP, USR1…): the container goes on serving
             self.drains.begin(cid)
-            log("draining", container_id=cid[:12], signal=event.signal, hold_s=self.drains.hold, note="terminating signal: deregistered now, not at die")
+            log(
+                "draining",
+                container_id=cid[:12],
+                signal=event.signal,
+                hold_s=self.drains.hold,
+                note="terminating signal: deregistered now, not at die",
+            )
         elif event.action in HOLD_ACTIONS and not self.drains.is_draining(cid):
             self.drains.begin(cid)
         elif event.action in HOLD_END_ACTIONS:
@@ -89,7 +107,12 @@ class Reconciler:
             self.inspector.forget(cid)
         if event.action == "die" and self.keep_failed and event.exit_code:
             self.kept.add(cid)
-            log("kept registered", container_id=cid[:12], exit_code=event.exit_code, note="-deregister on-success: until it is removed or runs again")
+            log(
+                "kept registered",
+                container_id=cid[:12],
+                exit_code=event.exit_code,
+                note="-deregister on-success: until it is removed or runs again",
+            )
         return True
 
     def _starts_drain(self, event: ContainerEvent) -> bool:
@@ -106,7 +129,7 @@ class Reconciler:
             return False
         return terminating_kill(event.signal, stop_signal)
 
-    def pending_inspection(self, events: list[ContainerEvent]) -> "Future | None":
+    def pending_inspection(self, events: list[ContainerEvent]) -> Future | None:
         """The inspect view() would wait for, while it is still running (None: no wait)."""
         last = events[-1]
         if last.gone or self.drains.is_draining(last.container_id):
@@ -126,7 +149,9 @@ class Reconciler:
 
     # --- the two kinds of work -------------------------------------------------------------------
 
-    def sync(self, views: dict[str, dict | None], *, session: int, fence: str, cause: str, event_time: float | None = None) -> Report:
+    def sync(
+        self, views: dict[str, dict | None], *, session: int, fence: str, cause: str, event_time: float | None = None
+    ) -> Report:
         """After events: only these containers' nodes are read and written."""
         started = time.time()
         desired: dict[str, Registration] = {}
@@ -139,9 +164,13 @@ class Reconciler:
         # are created without a read — one round trip less — and read only when the create finds
         # the node there (a dead registrator's, another engine's), then planned again.
         presumed_absent = set(desired) - known
-        report, recheck = self._sync_paths(desired, known, views, session, fence, cause, event_time or started, presumed_absent)
+        report, recheck = self._sync_paths(
+            desired, known, views, session, fence, cause, event_time or started, presumed_absent
+        )
         if recheck:
-            again, _ = self._sync_paths({p: desired[p] for p in recheck}, set(recheck), views, session, fence, cause, event_time or started)
+            again, _ = self._sync_paths(
+                {p: desired[p] for p in recheck}, set(recheck), views, session, fence, cause, event_time or started
+            )
             report.add(again)
         for cid in views:
             if cid in self.kept:
@@ -153,8 +182,17 @@ class Reconciler:
                 self.owned.pop(cid, None)
         return report
 
-    def _sync_paths(self, desired: dict[str, Registration], read: set[str], views, session: int, fence: str, cause: str, since: float,
-                    presumed_absent: set[str] = frozenset()) -> tuple[Report, list[str]]:
+    def _sync_paths(
+        self,
+        desired: dict[str, Registration],
+        read: set[str],
+        views,
+        session: int,
+        fence: str,
+        cause: str,
+        since: float,
+        presumed_absent: set[str] = frozenset(),
+    ) -> tuple[Report, list[str]]:
         actual = read_nodes(self.client(), sorted(read))
         ops = plan(desired, actual, engine_id=self.engine_id, registrator_id=self.registrator_id, session_id=session)
         # A path of a container's earlier life that another container now holds is not ours to
@@ -162,7 +200,7 @@ class Reconciler:
         ops = [op for op in ops if not (op.kind == OpKind.DELETE and self._keeps(actual[op.path], views))]
         return self._apply(ops, fence, cause, since, presumed_absent)
 
-    def _keeps(self, node: "ZnodeSnapshot", views: Iterable[str] | None = None) -> bool:
+    def _keeps(self, node: ZnodeSnapshot, views: Iterable[str] | None = None) -> bool:
         """A delete the plan proposes must not happen: the node is a kept container's or, after
         events of the containers in `views`, another container's."""
         container = _container_of(node)
@@ -177,7 +215,13 @@ class Reconciler:
         regs = [r for info in infos if not self.drains.is_draining(info.get("Id")) for r in self.registrations_of(info)]
         desired, duplicates = desired_map(regs, self.base)
         for dup in duplicates:
-            log("duplicate", logging.WARNING, path=dup.path(self.base), container=dup.container_name, protocol=dup.protocol)
+            log(
+                "duplicate",
+                logging.WARNING,
+                path=dup.path(self.base),
+                container=dup.container_name,
+                protocol=dup.protocol,
+            )
         if self.keep_failed:
             self.kept = self.inspector.failed_exits()
         actual, empty = read_tree(self.client(), self.base)
@@ -197,8 +241,14 @@ class Reconciler:
             if self.writer.prune_parent(parent, older_than_ms=EMPTY_SERVICE_MIN_AGE_MS, now_ms=now_ms):
                 log("service removed", path=parent, reason="no instances left")
         if report.changed or reason != "periodic":
-            log("resync", reason=reason, containers=len(infos), registrations=len(desired), duration_ms=round((time.time() - started) * 1000, 1),
-                **{k: v for k, v in report.counts.items() if v})
+            log(
+                "resync",
+                reason=reason,
+                containers=len(infos),
+                registrations=len(desired),
+                duration_ms=round((time.time() - started) * 1000, 1),
+                **{k: v for k, v in report.counts.items() if v},
+            )
         return report
 
     def forget_owned(self) -> None:
@@ -210,12 +260,21 @@ class Reconciler:
             return []
         naming = container_registrations(info, self.options)
         for refusal in naming.refused:
-            log("refused", logging.WARNING, container=refusal.container_name, port=refusal.port, name=refusal.name, reason=refusal.reason)
+            log(
+                "refused",
+                logging.WARNING,
+                container=refusal.container_name,
+                port=refusal.port,
+                name=refusal.name,
+                reason=refusal.reason,
+            )
         return naming.registrations
 
     # --- writing and telling ---------------------------------------------------------------------
 
-    def _apply(self, ops, fence: str, cause: str, since: float, presumed_absent: set[str] = frozenset()) -> tuple[Report, list[str]]:
+    def _apply(
+        self, ops, fence: str, cause: str, since: float, presumed_absent: set[str] = frozenset()
+    ) -> tuple[Report, list[str]]:
         """Write the plan, count and log the outcomes; returns the report and the presumed-absent
         paths whose create found a node (to read and plan again)."""
         report, recheck = Report(), []
@@ -224,7 +283,13 @@ class Reconciler:
                 report.counts[OpKind.CONFLICT] += 1
                 if op.path not in self._conflicts_logged:
                     self._conflicts_logged.add(op.path)
-                    log("conflict", logging.WARNING, path=op.path, reason=op.reason, container=op.registration.container_name)
+                    log(
+                        "conflict",
+                        logging.WARNING,
+                        path=op.path,
+                        reason=op.reason,
+                        container=op.registration.container_name,
+                    )
         now = time.time()
 
         def encode(reg: Registration) -> bytes:
@@ -242,31 +307,50 @@ class Reconciler:
                 report.needs_resync = True
                 fenced += outcome.status is OutcomeStatus.FENCED
                 if outcome.status is not OutcomeStatus.FENCED:
-                    log("write raced" if outcome.status is OutcomeStatus.RACED else "write failed", logging.WARNING,
-                        op=outcome.op.kind, path=outcome.op.path, error=outcome.error)
+                    log(
+                        "write raced" if outcome.status is OutcomeStatus.RACED else "write failed",
+                        logging.WARNING,
+                        op=outcome.op.kind,
+                        path=outcome.op.path,
+                        error=outcome.error,
+                    )
                 continue
             report.counts[outcome.op.kind] += 1
             self._tell(outcome, cause, since)
         report.fenced = fenced > 0
         if fenced:
-            log("writes fenced", logging.WARNING, ops=fenced, cause=cause, reason="our election lock node is gone: this session is not the elected one")
+            log(
+                "writes fenced",
+                logging.WARNING,
+                ops=fenced,
+                cause=cause,
+                reason="our election lock node is gone: this session is not the elected one",
+            )
         for parent in {o.op.path.rsplit("/", 1)[0] for o in outcomes if o.ok and o.op.kind == OpKind.DELETE}:
             if self.writer.prune_parent(parent):
                 log("service removed", path=parent, reason="no instances left")
         return report, recheck
 
-    def _tell(self, outcome: "Outcome", cause: str, since: float) -> None:
+    def _tell(self, outcome: Outcome, cause: str, since: float) -> None:
         op, reg = outcome.op, outcome.op.registration
         latency_ms = round((time.time() - since) * 1000, 1)
         if op.kind == OpKind.DELETE:
             log("deregister", path=op.path, reason=op.reason, cause=cause, latency_ms=latency_ms)
             return
-        log("register" if op.kind != OpKind.UPDATE else "update", path=op.path, service=reg.name,
-            container=reg.container_name, container_id=reg.container_id[:12], protocol=reg.protocol,
-            takeover=op.kind == OpKind.REPLACE or None, cause=cause, latency_ms=latency_ms)
+        log(
+            "register" if op.kind != OpKind.UPDATE else "update",
+            path=op.path,
+            service=reg.name,
+            container=reg.container_name,
+            container_id=reg.container_id[:12],
+            protocol=reg.protocol,
+            takeover=op.kind == OpKind.REPLACE or None,
+            cause=cause,
+            latency_ms=latency_ms,
+        )
         self._conflicts_logged.discard(op.path)
 
 
-def _container_of(node: "ZnodeSnapshot") -> str | None:
+def _container_of(node: ZnodeSnapshot) -> str | None:
     payload = RegistrationPayload.decode(node.data)
     return payload.container_id if payload is not None else None

@@ -3,7 +3,8 @@ awaited): the ZooKeeper side of a reconciliation's input."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from svcctl.zk.znode import ZnodeSnapshot
 
@@ -11,12 +12,12 @@ if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
 
-def read_nodes(client: "KazooClient", paths: Iterable[str]) -> dict[str, ZnodeSnapshot]:
+def read_nodes(client: KazooClient, paths: Iterable[str]) -> dict[str, ZnodeSnapshot]:
     """The registration nodes among `paths` that exist."""
     return _collect([(p, client.get_async(p)) for p in paths])
 
 
-def read_tree(client: "KazooClient", base: str) -> tuple[dict[str, ZnodeSnapshot], list[str]]:
+def read_tree(client: KazooClient, base: str) -> tuple[dict[str, ZnodeSnapshot], list[str]]:
     """Every registration node under BASE, and the service nodes that have none (through the one
     tree reader, svcctl.zk.ops.registry_snapshots)."""
     from svcctl.zk.ops import join_path, registry_snapshots

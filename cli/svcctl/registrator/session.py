@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.errors import ZooKeeperUnavailableError
@@ -49,15 +50,21 @@ class RetryPolicy:
 
 
 class SessionKeeper:
-    def __init__(self, hosts: list[ZkHost], session_timeout: float, post: Callable[[object], None],
-                 client_factory: Callable[..., "KazooClient"] | None = None, tls: "ZkTls | None" = None,
-                 fault_backoff: float = 2.0) -> None:
+    def __init__(
+        self,
+        hosts: list[ZkHost],
+        session_timeout: float,
+        post: Callable[[object], None],
+        client_factory: Callable[..., KazooClient] | None = None,
+        tls: ZkTls | None = None,
+        fault_backoff: float = 2.0,
+    ) -> None:
         self.hosts = hosts
         self.session_timeout = session_timeout
         self.post = post
         self.client_factory = client_factory
         self.tls = tls  # TLS and the x509 identity of a secured ensemble (None: plain)
-        self.client: "KazooClient | None" = None
+        self.client: KazooClient | None = None
         self.suspended_since: float | None = None
         self._next_stuck_check = 0.0
         self.fault_backoff = fault_backoff
@@ -82,7 +89,9 @@ class SessionKeeper:
         tries, started = retry.backoff(), time.monotonic()
         while not stopping.is_set():
             # Short slices, so a SIGTERM while ZooKeeper is down ends us at once.
-            poll_until(lambda: stopping.is_set() or connected.wait(0.1), bool, time.monotonic() + tries.delay, interval=0)
+            poll_until(
+                lambda: stopping.is_set() or connected.wait(0.1), bool, time.monotonic() + tries.delay, interval=0
+            )
             if stopping.is_set():
                 return False
             if connected.is_set() and self.connected:
@@ -100,13 +109,22 @@ class SessionKeeper:
                 raise ZooKeeperUnavailableError(
                     f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)"
                     + (f": {fault.cause}" if fault else ""),
-                    fault.fix if fault else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
+                    fault.fix
+                    if fault
+                    else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
                 )
             if attempt <= 3 or attempt % 10 == 0:
                 fault = self._diagnose()
-                log("zookeeper unavailable", logging.WARNING, hosts=format_zk_hosts(self.hosts), waited_s=waited, attempt=attempt,
-                    attempts=retry.attempts if retry.attempts >= 0 else "unlimited", fault=fault.cause if fault else None,
-                    fix=fault.fix if fault else "start the ensemble (svcctl cluster up)")
+                log(
+                    "zookeeper unavailable",
+                    logging.WARNING,
+                    hosts=format_zk_hosts(self.hosts),
+                    waited_s=waited,
+                    attempt=attempt,
+                    attempts=retry.attempts if retry.attempts >= 0 else "unlimited",
+                    fault=fault.cause if fault else None,
+                    fix=fault.fix if fault else "start the ensemble (svcctl cluster up)",
+                )
         return False
 
     def _new_client(self) -> threading.Event:
@@ -150,9 +168,17 @@ class SessionKeeper:
             delay = self._faults.failed()
             self._next_client_at = now + delay
             fault = self._diagnose()
-            log("zookeeper session refused", logging.ERROR, state=state, faults=self._faults.failures, retry_in_s=round(delay, 1),
+            log(
+                "zookeeper session refused",
+                logging.ERROR,
+                state=state,
+                faults=self._faults.failures,
+                retry_in_s=round(delay, 1),
                 fault=fault.cause if fault else "the ensemble refused this client's authentication",
-                fix=fault.fix if fault else "check the registrator's certificate (--zk-cert/--zk-key) against the ensemble's CA and ACLs")
+                fix=fault.fix
+                if fault
+                else "check the registrator's certificate (--zk-cert/--zk-key) against the ensemble's CA and ACLs",
+            )
             return False
         if now < self._next_client_at:
             return False
@@ -198,9 +224,16 @@ class SessionKeeper:
         behind = newest < (client.last_zxid or 0)
         if not behind and waited <= 2 * self.session_timeout:
             return False
-        log("zookeeper session abandoned", logging.WARNING, waited_s=round(waited, 1),
-            reason="the ensemble is behind what this client has seen (wiped and recreated?)" if behind else "members serve but refuse this session",
-            client_zxid=hex(client.last_zxid or 0), ensemble_zxid=hex(newest))
+        log(
+            "zookeeper session abandoned",
+            logging.WARNING,
+            waited_s=round(waited, 1),
+            reason="the ensemble is behind what this client has seen (wiped and recreated?)"
+            if behind
+            else "members serve but refuse this session",
+            client_zxid=hex(client.last_zxid or 0),
+            ensemble_zxid=hex(newest),
+        )
         client.remove_listener(self._on_state)
         self.suspended_since = time.monotonic()
         self._new_client()

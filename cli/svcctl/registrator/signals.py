@@ -11,11 +11,13 @@ import signal as signal_module
 RTMIN, RTMAX = int(signal_module.SIGRTMIN), int(signal_module.SIGRTMAX)
 # Signals whose default action ends the process. Others (HUP, USR1, USR2, WINCH…) are what
 # servers use to reload or reopen logs: the container goes on serving, so it stays registered.
-TERMINATING_SIGNALS = frozenset(int(s) for s in (signal_module.SIGINT, signal_module.SIGQUIT, signal_module.SIGKILL, signal_module.SIGTERM))
+TERMINATING_SIGNALS = frozenset(
+    int(s) for s in (signal_module.SIGINT, signal_module.SIGQUIT, signal_module.SIGKILL, signal_module.SIGTERM)
+)
 
 
 def signal_number(value: object) -> int | None:
-    """"15", "SIGTERM", "TERM", "sigterm", "SIGRTMIN+3" → a Linux signal number; None when it
+    """ "15", "SIGTERM", "TERM", "sigterm", "SIGRTMIN+3" → a Linux signal number; None when it
     names no signal (absent, empty, unknown)."""
     text = str(value if value is not None else "").strip().upper()
     if text.isdigit():
@@ -23,8 +25,8 @@ def signal_number(value: object) -> int | None:
         return number if 0 < number <= RTMAX else None
     text = text.removeprefix("SIG")
     for base, origin, sign in (("RTMIN+", RTMIN, 1), ("RTMAX-", RTMAX, -1)):
-        if text.startswith(base) and text[len(base):].isdigit():
-            number = origin + sign * int(text[len(base):])
+        if text.startswith(base) and text[len(base) :].isdigit():
+            number = origin + sign * int(text[len(base) :])
             return number if RTMIN <= number <= RTMAX else None
     if text in ("RTMIN", "RTMAX"):
         return RTMIN if text == "RTMIN" else RTMAX

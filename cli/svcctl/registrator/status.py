@@ -44,17 +44,18 @@ def since_text(value: float | None) -> str:
     return f"{time.strftime('%H:%M:%S', time.localtime(value))} ({max(0, time.time() - value):.0f}s ago)"
 
 
-def owners_under(client: "KazooClient", base: str) -> Counter:
+def owners_under(client: KazooClient, base: str) -> Counter:
     """Registration nodes under BASE counted per ephemeral owner (session id)."""
     from svcctl.zk.ops import registry_snapshots
 
     nodes = registry_snapshots(client, base)
     depth = base.rstrip("/").count("/") + 2
-    return Counter(node.ephemeral_owner for path, node in nodes.items()
-                   if path.count("/") == depth and node.ephemeral_owner)
+    return Counter(
+        node.ephemeral_owner for path, node in nodes.items() if path.count("/") == depth and node.ephemeral_owner
+    )
 
 
-def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[RegistratorStatus]:
+def registrators(client: KazooClient, base: str = DEFAULT_BASE) -> list[RegistratorStatus]:
     from kazoo.exceptions import NoNodeError
 
     try:
@@ -94,7 +95,9 @@ def registrators(client: "KazooClient", base: str = DEFAULT_BASE) -> list[Regist
     return out
 
 
-def read_registrators(settings: Settings, base: str = DEFAULT_BASE, connect_timeout: float = 5.0) -> list[RegistratorStatus]:
+def read_registrators(
+    settings: Settings, base: str = DEFAULT_BASE, connect_timeout: float = 5.0
+) -> list[RegistratorStatus]:
     from svcctl.zk.client import zk_session
 
     with zk_session(settings.zk_hosts, connect_timeout=connect_timeout, tls=client_tls(settings)) as client:

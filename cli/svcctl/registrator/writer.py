@@ -9,9 +9,10 @@ them fails are they sent one by one, to learn which.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.registry.model import Op, OpKind, Registration
 
@@ -70,7 +71,7 @@ def first_error(results: list) -> Exception | None:
 
 
 class FencedWriter:
-    def __init__(self, client: Callable[[], "KazooClient"]) -> None:
+    def __init__(self, client: Callable[[], KazooClient]) -> None:
         self.client = client  # a provider: the session keeper may replace the client
         self.known_parents: set[str] = set()  # service nodes known to exist (saves a round trip)
 
@@ -83,11 +84,15 @@ class FencedWriter:
         self._ensure_parents(client, {op.path.rsplit("/", 1)[0] for op in writes if op.kind in creates})
         outcomes: list[Outcome] = []
         for start in range(0, len(writes), MAX_OPS_PER_TRANSACTION):
-            chunk = writes[start:start + MAX_OPS_PER_TRANSACTION]
-            outcomes += self._apply_together(client, chunk, fence, encode) if len(chunk) > 1 else self._apply_each(client, chunk, fence, encode)
+            chunk = writes[start : start + MAX_OPS_PER_TRANSACTION]
+            outcomes += (
+                self._apply_together(client, chunk, fence, encode)
+                if len(chunk) > 1
+                else self._apply_each(client, chunk, fence, encode)
+            )
         return outcomes
 
-    def _apply_together(self, client: "KazooClient", ops: list[Op], fence: str, encode) -> list[Outcome]:
+    def _apply_together(self, client: KazooClient, ops: list[Op], fence: str, encode) -> list[Outcome]:
         tx = client.transaction()
         tx.check(fence, -1)
         for op in ops:
@@ -102,7 +107,7 @@ class FencedWriter:
             return [Outcome(op, OutcomeStatus.DONE) for op in ops]
         return self._apply_each(client, ops, fence, encode)  # all rolled back: learn which failed
 
-    def _apply_each(self, client: "KazooClient", ops: list[Op], fence: str, encode) -> list[Outcome]:
+    def _apply_each(self, client: KazooClient, ops: list[Op], fence: str, encode) -> list[Outcome]:
         from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
         pending = []
@@ -128,7 +133,7 @@ class FencedWriter:
                 outcomes.append(Outcome(op, OutcomeStatus.FAILED, type(exc).__name__))
         return outcomes
 
-    def _create(self, client: "KazooClient", path: str, data: bytes, fence: str) -> None:
+    def _create(self, client: KazooClient, path: str, data: bytes, fence: str) -> None:
         """Create an ephemeral registration (fenced), re-creating its persistent parent when a
         concurrent prune of an empty parent makes the create fail with NoNode: CREATE_ATTEMPTS
         tries through kazoo's KazooRetry, one right after the other, on NoNode only (a lost
@@ -152,14 +157,16 @@ class FencedWriter:
             if isinstance(error, Exception):
                 raise error
 
-        retry = KazooRetry(max_tries=CREATE_ATTEMPTS, delay=0, max_jitter=0, ignore_expire=False, sleep_func=lambda _seconds: None)
+        retry = KazooRetry(
+            max_tries=CREATE_ATTEMPTS, delay=0, max_jitter=0, ignore_expire=False, sleep_func=lambda _seconds: None
+        )
         retry.retry_exceptions = (NoNodeError,)
         try:
             retry(create)
         except RetryFailedError as exc:  # the tries are spent: the last NoNode is the outcome
             raise exc.__context__ from None
 
-    def _ensure_parents(self, client: "KazooClient", parents: set[str]) -> None:
+    def _ensure_parents(self, client: KazooClient, parents: set[str]) -> None:
         from kazoo.exceptions import NodeExistsError
 
         unknown = sorted(parents - self.known_parents)

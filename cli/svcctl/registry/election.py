@@ -6,8 +6,9 @@ its lock node (ElectionIdentity: the one reader and writer of that JSON)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from svcctl.zk.znode import decode_json
 
@@ -45,7 +46,7 @@ class ElectionIdentity:
     x509: str | None = None  # its identity on a secured registry
 
     @classmethod
-    def from_dict(cls, body: Mapping[str, Any]) -> "ElectionIdentity":
+    def from_dict(cls, body: Mapping[str, Any]) -> ElectionIdentity:
         def text(key: str) -> str | None:
             value = body.get(key)
             return value if isinstance(value, str) else None
@@ -55,13 +56,21 @@ class ElectionIdentity:
             return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
         pid, registrations = body.get("pid"), body.get("registrations")
-        return cls(id=text("id"), role=text("role"), since=number("since"), started_at=number("started_at"),
-                   hostname=text("hostname"), pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-                   engine_id=text("engine_id"), base=text("base"),
-                   registrations=registrations if isinstance(registrations, int) else 0, x509=text("x509"))
+        return cls(
+            id=text("id"),
+            role=text("role"),
+            since=number("since"),
+            started_at=number("started_at"),
+            hostname=text("hostname"),
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            engine_id=text("engine_id"),
+            base=text("base"),
+            registrations=registrations if isinstance(registrations, int) else 0,
+            x509=text("x509"),
+        )
 
     @classmethod
-    def from_bytes(cls, data: bytes | str | None) -> "ElectionIdentity":
+    def from_bytes(cls, data: bytes | str | None) -> ElectionIdentity:
         """The identity in a lock node's data; an empty one when it holds no JSON object (a
         lock some other client made)."""
         _, value = decode_json(data)

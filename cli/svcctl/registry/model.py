@@ -15,9 +15,10 @@ Naming rules (see ../shared/compat/registrator-zookeeper.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from svcctl.registry.payload import RegistrationPayload
 
@@ -116,7 +117,7 @@ def service_metadata(env: list[str], labels: Mapping[str, str], port: str) -> tu
     for pair in pairs:
         if len(pair) != 2 or not pair[0].startswith("SERVICE_"):
             continue
-        key, value = pair[0][len("SERVICE_"):].lower(), pair[1]
+        key, value = pair[0][len("SERVICE_") :].lower(), pair[1]
         scope, sep, rest = key.partition("_")
         if sep and scope.isdigit():
             if scope != port:
@@ -165,7 +166,9 @@ def candidate_ports(inspect: Mapping[str, Any], options: Options) -> dict[str, t
             ports[key] = ("", "")
     for key, bindings in ((inspect.get("NetworkSettings") or {}).get("Ports") or {}).items():
         published = [b for b in bindings or [] if b and b.get("HostPort")]
-        ports[key] = (published[0].get("HostIp", ""), published[0]["HostPort"]) if published else ports.get(key, ("", ""))
+        ports[key] = (
+            (published[0].get("HostIp", ""), published[0]["HostPort"]) if published else ports.get(key, ("", ""))
+        )
     chosen = {}
     for key, (host_ip, host_port) in ports.items():
         if not host_port and not options.internal:
@@ -234,7 +237,9 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
         labelled = label_address(labels, options.ip_label)
         if labelled is not None:
             if not labelled:
-                result.refused.append(Refusal(container_id, container_name, key, name, f"label {options.ip_label} is not an IP address"))
+                result.refused.append(
+                    Refusal(container_id, container_name, key, name, f"label {options.ip_label} is not an IP address")
+                )
                 continue
             ip = labelled
         if not ip or not port.isdigit():

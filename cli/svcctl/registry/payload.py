@@ -69,28 +69,31 @@ class RegistrationPayload(Mapping[str, Any]):
         return cls._of_body(value) if isinstance(value, dict) else None
 
     @classmethod
-    def of(cls, reg: Registration, engine_id: str | None, registrator_id: str,
-           registered_at: float) -> RegistrationPayload:
+    def of(
+        cls, reg: Registration, engine_id: str | None, registrator_id: str, registered_at: float
+    ) -> RegistrationPayload:
         """What a registrator writes for `reg`: registrator's keys exactly, then our stamp."""
-        return cls._of_body({
-            "Name": reg.name,
-            "IP": reg.ip,
-            "PublicPort": reg.port,
-            "PrivatePort": reg.private_port,
-            "ContainerID": reg.container_hostname,
-            "Tags": list(reg.tags),
-            "Attrs": dict(reg.attrs),
-            STAMP_KEY: {
-                "container_id": reg.container_id,
-                "container_name": reg.container_name,
-                "compose_project": reg.compose_project,
-                "compose_service": reg.compose_service,
-                "protocol": reg.protocol,
-                "engine_id": engine_id,
-                "registrator": registrator_id,
-                "registered_at": registered_at,
-            },
-        })
+        return cls._of_body(
+            {
+                "Name": reg.name,
+                "IP": reg.ip,
+                "PublicPort": reg.port,
+                "PrivatePort": reg.private_port,
+                "ContainerID": reg.container_hostname,
+                "Tags": list(reg.tags),
+                "Attrs": dict(reg.attrs),
+                STAMP_KEY: {
+                    "container_id": reg.container_id,
+                    "container_name": reg.container_name,
+                    "compose_project": reg.compose_project,
+                    "compose_service": reg.compose_service,
+                    "protocol": reg.protocol,
+                    "engine_id": engine_id,
+                    "registrator": registrator_id,
+                    "registered_at": registered_at,
+                },
+            }
+        )
 
     def encode(self) -> bytes:
         # Compact like Go's encoding/json, which registrator's consumers read.

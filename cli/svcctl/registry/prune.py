@@ -28,8 +28,9 @@ Why each instance rule:
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.errors import BadInputError
@@ -94,7 +95,9 @@ def check_prunable(path: str) -> str:
     path = normalize_path(path)
     why = protected_reason(path)
     if why:
-        raise BadInputError(f"refusing to prune {path}: {why}", f"name a registry base or one service node, e.g. {DEFAULT_BASE}")
+        raise BadInputError(
+            f"refusing to prune {path}: {why}", f"name a registry base or one service node, e.g. {DEFAULT_BASE}"
+        )
     return path
 
 
@@ -116,7 +119,7 @@ def registry_base(path: str, nodes: dict[str, ZnodeSnapshot] | None = None, defa
 def _level(base: str, path: str) -> int:
     if path == base:
         return 0
-    return path[len(base.rstrip("/")):].strip("/").count("/") + 1
+    return path[len(base.rstrip("/")) :].strip("/").count("/") + 1
 
 
 def _registration(path: str, data: bytes) -> RegistrationPayload | None:
@@ -169,7 +172,10 @@ def decide(
             reason, detail = NO_OWNER, "persistent registration: no session will ever remove it"
         elif refused is not None and p in refused:
             endpoint = payload.endpoint
-            reason, detail = REFUSED, f"{endpoint[0]}:{endpoint[1]} refuses connections" if endpoint else "refuses connections"
+            reason, detail = (
+                REFUSED,
+                f"{endpoint[0]}:{endpoint[1]} refuses connections" if endpoint else "refuses connections",
+            )
         if reason:
             decisions.append(PruneDecision(p, "instance", reason, detail or "", node.version, node.czxid))
             pruned.add(p)
@@ -214,7 +220,7 @@ def instance_endpoints(path: str, nodes: dict[str, ZnodeSnapshot]) -> dict[str, 
     return out
 
 
-def _outcome(client: "KazooClient", path: str, d: PruneDecision) -> str:
+def _outcome(client: KazooClient, path: str, d: PruneDecision) -> str:
     from kazoo.exceptions import (
         BadVersionError,
         KazooException,
@@ -245,7 +251,9 @@ def _outcome(client: "KazooClient", path: str, d: PruneDecision) -> str:
         return f"skipped ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
 
 
-def apply(client: "KazooClient", path: str, decisions: list[PruneDecision], on_progress: Callable[[str], None] | None = None) -> list[PruneDecision]:
+def apply(
+    client: KazooClient, path: str, decisions: list[PruneDecision], on_progress: Callable[[str], None] | None = None
+) -> list[PruneDecision]:
     """Delete what `decide` chose, each only if it is still the node that was judged: same
     czxid (not re-created meanwhile) and same data version (delete is conditional on it).
     Nothing outside PATH or protected is touched; any ZooKeeper error skips that node with the

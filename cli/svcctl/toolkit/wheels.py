@@ -11,8 +11,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from svcctl.config.settings import INSTALLED_PROJECT, is_checkout
 from svcctl.errors import SvcctlError
@@ -29,14 +29,20 @@ def _pip(args: list[str], what: str, on_progress: Callable[[str], None]) -> None
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SvcctlError(f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})", "check that pip can reach a package index or find-links on this host", details=tail)
+        raise SvcctlError(
+            f"{what} failed (`{' '.join(cmd)}` exited {proc.returncode})",
+            "check that pip can reach a package index or find-links on this host",
+            details=tail,
+        )
 
 
 def _requirements(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as zf:
         meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         lines = zf.read(meta).decode().splitlines()
-    return sorted(line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line)
+    return sorted(
+        line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line
+    )
 
 
 def copy_sources(context: Path, src: Path) -> None:
@@ -62,7 +68,9 @@ def copy_sources(context: Path, src: Path) -> None:
             (src / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, src / part)
         else:
-            raise SvcctlError(f"cannot build the registrator image: {origin} is missing", "reinstall svcctl, or build from a checkout")
+            raise SvcctlError(
+                f"cannot build the registrator image: {origin} is missing", "reinstall svcctl, or build from a checkout"
+            )
 
 
 def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
@@ -91,5 +99,9 @@ def prepare(context: Path, on_progress: Callable[[str], None]) -> None:
         return
     for old in deps_dir.glob("*.whl"):
         old.unlink()
-    _pip(["wheel", "-q", "-w", str(deps_dir), *requirements], f"building dependency wheels ({', '.join(requirements)})", on_progress)
+    _pip(
+        ["wheel", "-q", "-w", str(deps_dir), *requirements],
+        f"building dependency wheels ({', '.join(requirements)})",
+        on_progress,
+    )
     atomic_write(stamp, digest + "\n", mode=0o644)

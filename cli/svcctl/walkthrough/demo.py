@@ -5,8 +5,9 @@ report whose `ok` holds only if every expectation held."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from svcctl.config.settings import Settings
 from svcctl.docker.images import BuildResult
@@ -39,8 +40,12 @@ class DemoReport:
 
     @property
     def ok(self) -> bool:
-        return (self.error is None and len(self.steps) == len(scenarios.STEPS) and all(s.ok for s in self.steps)
-                and (not self.want_faults or (bool(self.faults) and all(f.ok for f in self.faults))))
+        return (
+            self.error is None
+            and len(self.steps) == len(scenarios.STEPS)
+            and all(s.ok for s in self.steps)
+            and (not self.want_faults or (bool(self.faults) and all(f.ok for f in self.faults)))
+        )
 
     def summary_rows(self) -> list[dict]:
         """The summary table: step, expected, seen in ZooKeeper, time to converge."""
@@ -60,7 +65,13 @@ class DemoReport:
             "security": self.security,
             "error": None
             if self.error is None
-            else {"phase": self.phase, "cause": self.error.cause, "fix": self.error.fix, "exit_code": self.error.exit_code, "details": self.error.details},
+            else {
+                "phase": self.phase,
+                "cause": self.error.cause,
+                "fix": self.error.fix,
+                "exit_code": self.error.exit_code,
+                "details": self.error.details,
+            },
         }
 
 
@@ -113,7 +124,14 @@ def run_demo(
         _timed(report, "cluster", started)
 
         started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")
-        report.steps = scenarios.run(settings, list(scenarios.STEPS), timeout=timeout, from_scratch=True, on_progress=on_progress, on_step=on_step)
+        report.steps = scenarios.run(
+            settings,
+            list(scenarios.STEPS),
+            timeout=timeout,
+            from_scratch=True,
+            on_progress=on_progress,
+            on_step=on_step,
+        )
         _timed(report, "scenarios", started)
 
         if with_faults and all(s.ok for s in report.steps):

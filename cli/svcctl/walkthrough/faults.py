@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.errors import BadInputError, CheckFailedError, SvcctlError, WaitTimeoutError
@@ -58,15 +59,28 @@ class Fault:
 
 NO_GAP = "0 failed requests through the gateway and the cache; no instance missing from the cache"
 FAULTS: tuple[Fault, ...] = (
-    Fault("registrator-handover", "graceful stop of the active registrator (a standby takes over), then started again", NO_GAP),
-    Fault("registrator-crash", "SIGKILL of the active registrator's process (its restart policy brings it back)", NO_GAP),
+    Fault(
+        "registrator-handover",
+        "graceful stop of the active registrator (a standby takes over), then started again",
+        NO_GAP,
+    ),
+    Fault(
+        "registrator-crash", "SIGKILL of the active registrator's process (its restart policy brings it back)", NO_GAP
+    ),
     Fault("leader-loss", "the ZooKeeper leader restarted", NO_GAP),
     Fault("member-loss", "a ZooKeeper follower stopped (cluster status: degraded), then started again", NO_GAP),
-    Fault("instance-kill", "one service_2 container killed (SIGKILL), then started again",
-          "0 failed requests (the gateway retries another instance); the killed one leaves the cache at once; the other never missing"),
-    Fault("host-crash", "a host killed with everything on it (its member, registrators, service_2), then started again",
-          "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations leave ZooKeeper "
-          "when its registrators' sessions expire; the other instances never missing", hosts_only=True),
+    Fault(
+        "instance-kill",
+        "one service_2 container killed (SIGKILL), then started again",
+        "0 failed requests (the gateway retries another instance); the killed one leaves the cache at once; the other never missing",
+    ),
+    Fault(
+        "host-crash",
+        "a host killed with everything on it (its member, registrators, service_2), then started again",
+        "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations leave ZooKeeper "
+        "when its registrators' sessions expire; the other instances never missing",
+        hosts_only=True,
+    ),
 )
 FAULT_NAMES = tuple(f.name for f in FAULTS)
 
@@ -75,7 +89,9 @@ def find_fault(name: str) -> Fault:
     for fault in FAULTS:
         if fault.name == name.strip().lower():
             return fault
-    raise BadInputError(f"unknown fault scenario {name!r}", f"choose one of {', '.join(FAULT_NAMES)} (see `svcctl scenario list`)")
+    raise BadInputError(
+        f"unknown fault scenario {name!r}", f"choose one of {', '.join(FAULT_NAMES)} (see `svcctl scenario list`)"
+    )
 
 
 def is_fault(name: str) -> bool:
@@ -91,10 +107,15 @@ def parse_faults(text: str, over_hosts: bool) -> list[Fault]:
     chosen = [find_fault(part) for part in word.split(",")]
     for fault in chosen:
         if fault.hosts_only and not over_hosts:
-            raise BadInputError(f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first")
+            raise BadInputError(
+                f"{fault.name} needs a cluster over hosts",
+                "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first",
+            )
         if over_hosts and not fault.hosts_only:
-            raise BadInputError(f"{fault.name} runs on a cluster on one engine, not over hosts",
-                                "over hosts run host-crash; run the others against a local cluster (another SVCCTL_PROJECT)")
+            raise BadInputError(
+                f"{fault.name} runs on a cluster on one engine, not over hosts",
+                "over hosts run host-crash; run the others against a local cluster (another SVCCTL_PROJECT)",
+            )
     return chosen
 
 
@@ -119,7 +140,11 @@ class LoadStats:
                     self.failures.append((round(time.monotonic() - since, 3), error or "?"))
 
     def to_dict(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "failures": [{"at_s": t, "error": e} for t, e in self.failures]}
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "failures": [{"at_s": t, "error": e} for t, e in self.failures],
+        }
 
 
 class GapMeter:
@@ -215,7 +240,9 @@ def fault_problems(result: FaultResult) -> list[str]:
     if result.gateway.failed:
         problems.append(f"{result.gateway.failed} of {result.gateway.sent} requests through the gateway failed")
     if result.cache_calls.failed:
-        problems.append(f"{result.cache_calls.failed} of {result.cache_calls.sent} calls through the ServiceCache failed")
+        problems.append(
+            f"{result.cache_calls.failed} of {result.cache_calls.sent} calls through the ServiceCache failed"
+        )
     if result.converge_s is None:
         problems.append("ZooKeeper did not match Docker again")
     for address, state in sorted(result.haproxy_up.items()):
@@ -223,8 +250,11 @@ def fault_problems(result: FaultResult) -> list[str]:
             problems.append(f"HAProxy lists live instance {address} as {state}")
     if result.fault.name in ("instance-kill", "host-crash"):
         if result.unroutable_s is None:
-            problems.append("the killed instance never left the cache" if result.fault.name == "instance-kill"
-                            else "the crashed host's instances never left the cache")
+            problems.append(
+                "the killed instance never left the cache"
+                if result.fault.name == "instance-kill"
+                else "the crashed host's instances never left the cache"
+            )
     if result.fault.name != "instance-kill" and result.max_missing_s > 0:
         gone = ", ".join(f"{a} {s:.3f}s" for a, s in sorted(result.missing_s.items()) if s > 0)
         problems.append(f"instances that never stopped went missing from the cache: {gone}")
@@ -249,7 +279,7 @@ class Consumers:
         self.gaps = GapMeter(watched)
         self.victim_addresses: set[str] = set()  # the instances the fault removes on purpose
         self.victim_gone_at: float | None = None
-        self.controller: "GatewayController | None" = None
+        self.controller: GatewayController | None = None
         self.port = 0
         self._stop = threading.Event()
         self._gateway_stop = threading.Event()
@@ -257,7 +287,7 @@ class Consumers:
         self._started = time.monotonic()
         self._ready = threading.Event()
         self._gateway_error: BaseException | None = None
-        self._client: "KazooClient | None" = None
+        self._client: KazooClient | None = None
         self.cache = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -267,13 +297,22 @@ class Consumers:
 
         self.port = free_port()
 
-        def on_ready(controller: "GatewayController") -> None:
+        def on_ready(controller: GatewayController) -> None:
             self.controller = controller
             self._ready.set()
 
         def serve() -> None:
             try:
-                run_gateway(self.settings.zk_hosts, "127.0.0.1", self.port, 0, lambda _m: None, on_ready, self._gateway_stop, tls=client_tls(self.settings))
+                run_gateway(
+                    self.settings.zk_hosts,
+                    "127.0.0.1",
+                    self.port,
+                    0,
+                    lambda _m: None,
+                    on_ready,
+                    self._gateway_stop,
+                    tls=client_tls(self.settings),
+                )
             except BaseException as exc:  # noqa: BLE001 - reported by start() on the caller's thread
                 self._gateway_error = exc
                 self._ready.set()
@@ -281,14 +320,19 @@ class Consumers:
         threading.Thread(target=serve, name="fault-gateway", daemon=True).start()
         if not self._ready.wait(timeout) or self._gateway_error is not None:
             self._gateway_stop.set()
-            raise SvcctlError(f"the scenario's gateway did not start: {self._gateway_error or 'timeout'}", "`svcctl doctor` checks haproxy")
+            raise SvcctlError(
+                f"the scenario's gateway did not start: {self._gateway_error or 'timeout'}",
+                "`svcctl doctor` checks haproxy",
+            )
         self._client = started_client(self.settings.zk_hosts, tls=client_tls(self.settings))
         self.cache = ServiceCache(self._client, SERVICE).start()
         # The gateway must route to every watched instance before the fault.
         if not poll_until(self._gateway_routes_all, bool, time.monotonic() + timeout, 0.2):
             # Failures under the fault would otherwise be blamed on it.
-            raise CheckFailedError(f"before the fault: the scenario's gateway does not route to every {SERVICE} instance within {timeout:.0f}s",
-                                   "`svcctl zk ls -r /services` and `docker ps` show what is registered and running")
+            raise CheckFailedError(
+                f"before the fault: the scenario's gateway does not route to every {SERVICE} instance within {timeout:.0f}s",
+                "`svcctl zk ls -r /services` and `docker ps` show what is registered and running",
+            )
         self._started = time.monotonic()
         for i in range(self.threads):
             self._spawn(self._gateway_load, f"fault-load-{i}")
@@ -308,7 +352,9 @@ class Consumers:
             rows = self.controller.status() if self.controller else []
         except SvcctlError:
             return {}
-        return {s["server"]: s["state"] for row in rows if row.get("service") == SERVICE for s in row.get("servers", [])}
+        return {
+            s["server"]: s["state"] for row in rows if row.get("service") == SERVICE for s in row.get("servers", [])
+        }
 
     def _gateway_load(self) -> None:
         import http.client
@@ -318,7 +364,9 @@ class Consumers:
         while not self._stop.is_set():
             try:
                 status, _body = http_get("127.0.0.1", self.port, "/", timeout=5.0, headers={"service_name": SERVICE})
-                self.gateway.record(200 <= status < 300, None if 200 <= status < 300 else f"HTTP {status}", self._started)
+                self.gateway.record(
+                    200 <= status < 300, None if 200 <= status < 300 else f"HTTP {status}", self._started
+                )
             except (OSError, http.client.HTTPException) as exc:
                 self.gateway.record(False, f"{type(exc).__name__}: {exc}", self._started)
             time.sleep(0.005)
@@ -361,7 +409,7 @@ class Consumers:
 # --- the faults ------------------------------------------------------------------------------------
 
 
-def _project_registrators(settings: Settings, zk: "KazooClient") -> list:
+def _project_registrators(settings: Settings, zk: KazooClient) -> list:
     from svcctl.ensemble.project import container_prefix
     from svcctl.registrator.status import registrators
 
@@ -373,10 +421,13 @@ def _project_registrators(settings: Settings, zk: "KazooClient") -> list:
     return [r for r in found if r.id.startswith(prefix) and "registrator" in r.id]
 
 
-def _active_registrator(settings: Settings, zk: "KazooClient") -> str:
+def _active_registrator(settings: Settings, zk: KazooClient) -> str:
     active = [r.id for r in _project_registrators(settings, zk) if r.role == "active"]
     if not active:
-        raise CheckFailedError("no active registrator of this project", "`svcctl cluster up` starts them; `svcctl cluster status` shows them")
+        raise CheckFailedError(
+            "no active registrator of this project",
+            "`svcctl cluster up` starts them; `svcctl cluster status` shows them",
+        )
     return active[0]
 
 
@@ -388,10 +439,13 @@ def _members(settings: Settings) -> list:
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float) -> None:
     if not poll_until(condition, bool, time.monotonic() + timeout, 0.2):
-        raise CheckFailedError(f"timed out after {timeout:.0f}s waiting for {what}", "`svcctl cluster status` shows the ensemble and registrators")
+        raise CheckFailedError(
+            f"timed out after {timeout:.0f}s waiting for {what}",
+            "`svcctl cluster status` shows the ensemble and registrators",
+        )
 
 
-def _kill_process(docker_client: "docker.DockerClient", name: str) -> None:
+def _kill_process(docker_client: docker.DockerClient, name: str) -> None:
     """SIGKILL the container's main process from the host (a crash: unlike `docker kill`, the
     restart policy applies)."""
     import os
@@ -408,19 +462,32 @@ def _kill_process(docker_client: "docker.DockerClient", name: str) -> None:
     except OSError:
         ours = False
     if not ours:
-        raise CheckFailedError(f"{name}'s process (pid {pid}) is not on this machine: the engine runs elsewhere",
-                               "run registrator-crash on the engine's own host, as root")
+        raise CheckFailedError(
+            f"{name}'s process (pid {pid}) is not on this machine: the engine runs elsewhere",
+            "run registrator-crash on the engine's own host, as root",
+        )
     try:
         os.kill(pid, signal.SIGKILL)
     except PermissionError:
-        raise CheckFailedError(f"not allowed to kill {name}'s process (pid {pid})", "run the fault scenarios as root, on the engine's own host") from None
+        raise CheckFailedError(
+            f"not allowed to kill {name}'s process (pid {pid})",
+            "run the fault scenarios as root, on the engine's own host",
+        ) from None
 
 
 class Injector:
     """One fault: `inject` breaks, `restore` undoes; both on the real engine."""
 
-    def __init__(self, fault: Fault, settings: Settings, zk: "KazooClient", engines: "Engines", result: FaultResult,
-                 consumers: Consumers, on_progress: Progress) -> None:
+    def __init__(
+        self,
+        fault: Fault,
+        settings: Settings,
+        zk: KazooClient,
+        engines: Engines,
+        result: FaultResult,
+        consumers: Consumers,
+        on_progress: Progress,
+    ) -> None:
         self.fault, self.settings, self.zk, self.engines, self.docker = fault, settings, zk, engines, engines.local
         self.result, self.consumers, self.on_progress = result, consumers, on_progress
         self.stopped: list[str] = []
@@ -475,15 +542,25 @@ class Injector:
         self.on_progress(f"{self.fault.name}: docker stop {name} (a follower)")
         self.docker.containers.get(name).stop(timeout=10)
         self.stopped.append(name)
-        self.result.degraded_seen = bool(poll_until(lambda: ensemble_health([m.stats.mode for m in _members(self.settings)]) == DEGRADED,
-                                                    bool, time.monotonic() + 20, 0.5))
+        self.result.degraded_seen = bool(
+            poll_until(
+                lambda: ensemble_health([m.stats.mode for m in _members(self.settings)]) == DEGRADED,
+                bool,
+                time.monotonic() + 20,
+                0.5,
+            )
+        )
         time.sleep(2.0)  # a while with one member down, under load
 
     def _instance_kill(self) -> None:
         from svcctl.docker.containers import engine_containers
         from svcctl.walkthrough.services import project_instances, registration_key, sample_service_of
 
-        views = [v for v in project_instances(engine_containers(self.docker), self.settings.project, SERVICE) if v.state == "running"]
+        views = [
+            v
+            for v in project_instances(engine_containers(self.docker), self.settings.project, SERVICE)
+            if v.state == "running"
+        ]
         victim = views[-1]
         service = sample_service_of(victim)
         self.result.victim = victim.name
@@ -502,16 +579,25 @@ class Injector:
         from svcctl.walkthrough.services import project_instances, registration_key, sample_service_of
 
         name = choose_crash_host([(m.host or "", m.stats.mode) for m in _members(self.settings)])
-        views = [v for v in project_instances(self.engines.views_of(name), self.settings.project, SERVICE) if v.state == "running"]
+        views = [
+            v
+            for v in project_instances(self.engines.views_of(name), self.settings.project, SERVICE)
+            if v.state == "running"
+        ]
         addresses = {key for v in views if (service := sample_service_of(v)) and (key := registration_key(v, service))}
         if not addresses:
-            raise CheckFailedError(f"no {SERVICE} instance runs on {name}, the host to crash", f"`svcctl --context {name} scale {SERVICE} 1`")
+            raise CheckFailedError(
+                f"no {SERVICE} instance runs on {name}, the host to crash",
+                f"`svcctl --context {name} scale {SERVICE} 1`",
+            )
         self.result.victim = name
         for address in addresses:
             self.consumers.gaps.unwatch(address)
         self.consumers.victim_addresses = addresses
         self.removed = len(addresses)
-        self.on_progress(f"{self.fault.name}: killing host {name} (its engine and {', '.join(sorted(addresses))} with it)")
+        self.on_progress(
+            f"{self.fault.name}: killing host {name} (its engine and {', '.join(sorted(addresses))} with it)"
+        )
         self.engines.down.add(name)
         self.crashed_host = name
         self.killed_at = time.monotonic()
@@ -534,7 +620,11 @@ class Injector:
     def _wait_quorum(self) -> None:
         from svcctl.ensemble.local import quorum_reached
 
-        _wait(lambda: quorum_reached([m.stats.mode for m in _members(self.settings)]), "the ensemble's quorum (one leader, two followers)", 120)
+        _wait(
+            lambda: quorum_reached([m.stats.mode for m in _members(self.settings)]),
+            "the ensemble's quorum (one leader, two followers)",
+            120,
+        )
 
     def restore(self) -> None:
         """Undo the fault, once (the run's `finally` calls it again when the run failed before)."""
@@ -549,8 +639,14 @@ class Injector:
         if self.crashed_host is not None:
             self._restart_host(self.crashed_host)
         if self.fault.name in ("registrator-handover", "registrator-crash"):
-            _wait(lambda: sum(1 for r in _project_registrators(self.settings, self.zk)) >= 2 and any(
-                r.role == "active" for r in _project_registrators(self.settings, self.zk)), "the registrators to contend again", 60)
+            _wait(
+                lambda: (
+                    sum(1 for r in _project_registrators(self.settings, self.zk)) >= 2
+                    and any(r.role == "active" for r in _project_registrators(self.settings, self.zk))
+                ),
+                "the registrators to contend again",
+                60,
+            )
         self.stopped = []
 
 
@@ -567,7 +663,10 @@ def choose_crash_host(members: list[tuple[str, str]]) -> str:
     followers = [host for host, mode in members if mode == "follower"]
     if not followers or len(serving) - 1 <= len(members) // 2:
         modes = ", ".join(f"{host}={mode}" for host, mode in members)
-        raise CheckFailedError(f"no host can crash with the quorum kept ({modes})", "every member must serve first: `svcctl cluster status`")
+        raise CheckFailedError(
+            f"no host can crash with the quorum kept ({modes})",
+            "every member must serve first: `svcctl cluster status`",
+        )
     return followers[-1]
 
 
@@ -576,12 +675,12 @@ class Engines:
     over hosts. A host the fault crashed is not asked (it runs nothing; asking its dead address
     would only wait for a timeout)."""
 
-    def __init__(self, settings: Settings, local: "docker.DockerClient") -> None:
+    def __init__(self, settings: Settings, local: docker.DockerClient) -> None:
         self.settings, self.local = settings, local
         self.down: set[str] = set()
-        self._clients: dict[str, "docker.DockerClient"] = {}
+        self._clients: dict[str, docker.DockerClient] = {}
 
-    def _client(self, context: str) -> "docker.DockerClient":
+    def _client(self, context: str) -> docker.DockerClient:
         from svcctl.docker.engine import client_for
 
         if context not in self._clients:
@@ -602,7 +701,9 @@ class Engines:
         return [v for m in self.settings.layout.hosts for v in self.views_of(m.context)]
 
 
-def _observe(settings: Settings, zk: "KazooClient", engines: Engines) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
+def _observe(
+    settings: Settings, zk: KazooClient, engines: Engines
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """observe() on this engine; over hosts, every live host's containers against the whole
     registry (the ensemble is the hosts' own: it holds their instances and nothing else)."""
     from svcctl.walkthrough.scenarios import docker_expectation
@@ -615,7 +716,9 @@ def _observe(settings: Settings, zk: "KazooClient", engines: Engines) -> tuple[d
     return docker_expectation(views), read_registrations(zk), len(running)
 
 
-def _ensure_instances(settings: Settings, zk: "KazooClient", engines: Engines, timeout: float, on_progress: Progress) -> list[str]:
+def _ensure_instances(
+    settings: Settings, zk: KazooClient, engines: Engines, timeout: float, on_progress: Progress
+) -> list[str]:
     """Exactly INSTANCES of service_2 running (over hosts: INSTANCES_PER_HOST on every host),
     registered; returns their addresses."""
     import dataclasses
@@ -629,14 +732,23 @@ def _ensure_instances(settings: Settings, zk: "KazooClient", engines: Engines, t
     else:
         for member in settings.layout.hosts:
             on_progress(f"{member.context}: {SERVICE} x{INSTANCES_PER_HOST}")
-            services.scale(dataclasses.replace(settings, context=member.context), SERVICE, INSTANCES_PER_HOST, on_progress, engine=member.endpoint)
+            services.scale(
+                dataclasses.replace(settings, context=member.context),
+                SERVICE,
+                INSTANCES_PER_HOST,
+                on_progress,
+                engine=member.endpoint,
+            )
         target = INSTANCES_PER_HOST * len(settings.layout.hosts)
     if not poll_until(lambda: _converged(settings, zk, engines, target), bool, time.monotonic() + timeout, 0.2):
         expected, seen, running = _observe(settings, zk, engines)
         diff = diff_registrations(expected, seen)
         probe = Step(0, f"{SERVICE} x{target}", StepOp.SCALE, SERVICE, target, "")
-        raise CheckFailedError("before the fault: ZooKeeper does not match Docker", "is the registrator running? `svcctl cluster status`",
-                               details=format_diff(expected, seen, step_problems(probe, target, running, diff)))
+        raise CheckFailedError(
+            "before the fault: ZooKeeper does not match Docker",
+            "is the registrator running? `svcctl cluster status`",
+            details=format_diff(expected, seen, step_problems(probe, target, running, diff)),
+        )
     return _project_addresses(settings, engines)
 
 
@@ -652,7 +764,7 @@ def _project_addresses(settings: Settings, engines: Engines) -> list[str]:
     return sorted(out)
 
 
-def _converged(settings: Settings, zk: "KazooClient", engines: Engines, target: int) -> bool:
+def _converged(settings: Settings, zk: KazooClient, engines: Engines, target: int) -> bool:
     probe = Step(0, "after the fault", StepOp.SCALE, SERVICE, target, "")
     try:
         expected, seen, running = _observe(settings, zk, engines)
@@ -661,14 +773,18 @@ def _converged(settings: Settings, zk: "KazooClient", engines: Engines, target: 
     return not step_problems(probe, target, running, diff_registrations(expected, seen))
 
 
-def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_TIMEOUT, on_progress: Progress = no_progress) -> FaultResult:
+def run_fault(
+    settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_TIMEOUT, on_progress: Progress = no_progress
+) -> FaultResult:
     from svcctl.docker.engine import docker_client as make_docker
     from svcctl.zk.client import zk_session
 
     if timeout <= 0:
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")
     if fault.hosts_only and settings.layout is None:
-        raise BadInputError(f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first")
+        raise BadInputError(
+            f"{fault.name} needs a cluster over hosts", "`svcctl hosts up 3` and `svcctl cluster up --hosts …` first"
+        )
     started = time.monotonic()
     result = FaultResult(fault=fault)
     engines = Engines(settings, make_docker(settings.engine))
@@ -685,14 +801,21 @@ def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_T
             fault_at = time.monotonic()
             injector.inject()
             everyone = len(result.instances_before)
-            if poll_until(lambda: _converged(settings, zk, engines, everyone - injector.removed), bool, fault_at + timeout, 0.1):
+            if poll_until(
+                lambda: _converged(settings, zk, engines, everyone - injector.removed), bool, fault_at + timeout, 0.1
+            ):
                 result.converge_s = round(time.monotonic() - fault_at, 3)
             injector.restore()
             if injector.removed:
                 # Started again: registered again, and routable before the load stops.
                 poll_until(lambda: _converged(settings, zk, engines, everyone), bool, time.monotonic() + timeout, 0.1)
             live = set(_project_addresses(settings, engines))
-            poll_until(lambda: live <= {a for a, s in consumers.haproxy_states().items() if s == "UP"}, bool, time.monotonic() + 30, 0.2)
+            poll_until(
+                lambda: live <= {a for a, s in consumers.haproxy_states().items() if s == "UP"},
+                bool,
+                time.monotonic() + 30,
+                0.2,
+            )
             time.sleep(SETTLE_S)
             consumers.stop()
             if consumers.victim_gone_at is not None and injector.killed_at is not None:
@@ -713,8 +836,13 @@ def run_fault(settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_T
     return result
 
 
-def run_faults(settings: Settings, faults: list[Fault], timeout: float = DEFAULT_FAULT_TIMEOUT, on_progress: Progress = no_progress,
-               on_result: Callable[[FaultResult], None] = lambda _r: None) -> list[FaultResult]:
+def run_faults(
+    settings: Settings,
+    faults: list[Fault],
+    timeout: float = DEFAULT_FAULT_TIMEOUT,
+    on_progress: Progress = no_progress,
+    on_result: Callable[[FaultResult], None] = lambda _r: None,
+) -> list[FaultResult]:
     """Each fault in order (all of them run: one failing does not hide the others)."""
     results = []
     for fault in faults:

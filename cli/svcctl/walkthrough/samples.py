@@ -35,7 +35,12 @@ class SampleService:
 
 SERVICES: dict[str, SampleService] = {
     "service_1": SampleService(
-        "service_1", JAVA_SERVICE_1.name, JAVA_SERVICE_1.tag, 8080, "This is Service 1.", (("/user?id=7", "It's user 7."),)
+        "service_1",
+        JAVA_SERVICE_1.name,
+        JAVA_SERVICE_1.tag,
+        8080,
+        "This is Service 1.",
+        (("/user?id=7", "It's user 7."),),
     ),
     "service_2": SampleService("service_2", PHP_SERVICE_2.name, PHP_SERVICE_2.tag, 80, "This is Service 2."),
 }
@@ -58,6 +63,8 @@ def validate_services(names: list[str]) -> list[SampleService]:
         raise BadInputError("no service named", f"choose from: {', '.join(SERVICES)}")
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
-        raise BadInputError(f"unknown service {', '.join(repr(n) for n in unknown)}", f"choose from: {', '.join(SERVICES)}")
+        raise BadInputError(
+            f"unknown service {', '.join(repr(n) for n in unknown)}", f"choose from: {', '.join(SERVICES)}"
+        )
     # Keep the user's order, drop repeats.
     return [SERVICES[n] for n in dict.fromkeys(names)]

@@ -9,9 +9,10 @@ this module); the runner (bottom half) feeds it real observations."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.consumer.cache import CallResult, get_instance, parse_instance
@@ -55,10 +56,22 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step(1, "start service_1", StepOp.UP, "service_1", 1, "/services/service_1/127.0.0.1:<port> appears"),
     Step(2, "start service_2", StepOp.UP, "service_2", 1, "/services/service_2/127.0.0.1:<port> appears"),
-    Step(3, "scale service_2 to 2", StepOp.SCALE, "service_2", 2,
-         "two children under /services/service_2, one per container"),
-    Step(4, "stop service_1", StepOp.STOP, "service_1", 0,
-         "/services/service_1/* and the empty /services/service_1 are gone"),
+    Step(
+        3,
+        "scale service_2 to 2",
+        StepOp.SCALE,
+        "service_2",
+        2,
+        "two children under /services/service_2, one per container",
+    ),
+    Step(
+        4,
+        "stop service_1",
+        StepOp.STOP,
+        "service_1",
+        0,
+        "/services/service_1/* and the empty /services/service_1 are gone",
+    ),
 )
 
 
@@ -122,7 +135,9 @@ class RegistrationDiff:
         return asdict(self)
 
 
-def diff_registrations(expected: dict[str, set[str] | dict[str, str]], seen: dict[str, list[str] | None]) -> RegistrationDiff:
+def diff_registrations(
+    expected: dict[str, set[str] | dict[str, str]], seen: dict[str, list[str] | None]
+) -> RegistrationDiff:
     """Compare Docker's view (expected children per service) with ZooKeeper's (children per
     service, None when the service node does not exist)."""
     diff = RegistrationDiff()
@@ -141,7 +156,9 @@ def diff_registrations(expected: dict[str, set[str] | dict[str, str]], seen: dic
     return diff
 
 
-def step_problems(step: Step, target: int, project_running: int, diff: RegistrationDiff, base: str = DEFAULT_BASE) -> list[str]:
+def step_problems(
+    step: Step, target: int, project_running: int, diff: RegistrationDiff, base: str = DEFAULT_BASE
+) -> list[str]:
     """Everything that does not hold after a step; empty when the step converged."""
     problems: list[str] = []
     if project_running != target:
@@ -149,7 +166,9 @@ def step_problems(step: Step, target: int, project_running: int, diff: Registrat
     for service, keys in diff.missing.items():
         problems.extend(f"missing in ZooKeeper: {base}/{service}/{key}" for key in keys)
     for service, keys in diff.stale.items():
-        problems.extend(f"stale in ZooKeeper: {base}/{service}/{key} (no running container publishes it)" for key in keys)
+        problems.extend(
+            f"stale in ZooKeeper: {base}/{service}/{key} (no running container publishes it)" for key in keys
+        )
     problems.extend(f"left behind: {base}/{service} (empty service node)" for service in diff.empty_nodes)
     return problems
 
@@ -164,7 +183,9 @@ def format_diff(expected: dict[str, dict[str, str]], seen: dict[str, list[str] |
     lines.append("ZooKeeper:")
     for service in sorted(seen):
         children = seen[service]
-        lines.append(f"  {service}: " + ("no node" if children is None else ", ".join(children) or "node without children"))
+        lines.append(
+            f"  {service}: " + ("no node" if children is None else ", ".join(children) or "node without children")
+        )
     return "\n".join(lines)
 
 
@@ -230,7 +251,9 @@ class StepResult:
 # --- the runner (real engine, real ensemble) -----------------------------------------------------
 
 
-def observe(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", service: str, base: str = DEFAULT_BASE) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
+def observe(
+    settings: Settings, zk: KazooClient, docker_client: docker.DockerClient, service: str, base: str = DEFAULT_BASE
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
     instances of `service` this project runs."""
     from svcctl.docker.containers import engine_containers
@@ -247,7 +270,15 @@ def observe(settings: Settings, zk: "KazooClient", docker_client: "docker.Docker
     return docker_expectation(views), read_registrations(zk, base), len(running)
 
 
-def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", step: Step, target: int, timeout: float, base: str = DEFAULT_BASE) -> StepResult:
+def wait_converged(
+    settings: Settings,
+    zk: KazooClient,
+    docker_client: docker.DockerClient,
+    step: Step,
+    target: int,
+    timeout: float,
+    base: str = DEFAULT_BASE,
+) -> StepResult:
     """Poll both sides until they agree (and the instance count is reached) or the deadline passes."""
     result = StepResult(step=step, target=target)
     started = time.monotonic()
@@ -263,7 +294,7 @@ def wait_converged(settings: Settings, zk: "KazooClient", docker_client: "docker
     return result
 
 
-def read_tree(zk: "KazooClient", root: str = DEFAULT_BASE) -> str:
+def read_tree(zk: KazooClient, root: str = DEFAULT_BASE) -> str:
     """The subtree under `root` as a tree drawing, registrations labelled with their payload."""
     from svcctl.registry.payload import RegistrationPayload
     from svcctl.zk.ops import draw_tree
@@ -277,7 +308,9 @@ def call_endpoint(service: str, endpoint: str, path: str, expected: str, deadlin
     instance = parse_instance(service, endpoint, None)
     if instance is None:
         return CallResult(path=path, expected=expected, error=f"{endpoint} is not an address")
-    return poll_until(lambda: get_instance(instance, path, timeout=2.0, expected=expected), lambda r: r.ok, deadline, interval=0.2)
+    return poll_until(
+        lambda: get_instance(instance, path, timeout=2.0, expected=expected), lambda r: r.ok, deadline, interval=0.2
+    )
 
 
 def call_registered(seen: dict[str, list[str] | None], timeout: float) -> list[CallResult]:
@@ -307,10 +340,24 @@ def perform(settings: Settings, step: Step, on_progress: Progress) -> None:
         raise ValueError(f"unknown step op {step.op!r}")
 
 
-def run_step(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", step: Step, timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> StepResult:
+def run_step(
+    settings: Settings,
+    zk: KazooClient,
+    docker_client: docker.DockerClient,
+    step: Step,
+    timeout: float,
+    on_progress: Progress,
+    base: str = DEFAULT_BASE,
+) -> StepResult:
     from svcctl.docker.containers import engine_containers
 
-    before = len([v for v in project_instances(engine_containers(docker_client), settings.project, step.service) if v.state == "running"])
+    before = len(
+        [
+            v
+            for v in project_instances(engine_containers(docker_client), settings.project, step.service)
+            if v.state == "running"
+        ]
+    )
     target = target_count(step, before)
     on_progress(f"step {step.number}: {step.title}")
     started = time.monotonic()
@@ -325,7 +372,14 @@ def run_step(settings: Settings, zk: "KazooClient", docker_client: "docker.Docke
     return result
 
 
-def reset(settings: Settings, zk: "KazooClient", docker_client: "docker.DockerClient", timeout: float, on_progress: Progress, base: str = DEFAULT_BASE) -> None:
+def reset(
+    settings: Settings,
+    zk: KazooClient,
+    docker_client: docker.DockerClient,
+    timeout: float,
+    on_progress: Progress,
+    base: str = DEFAULT_BASE,
+) -> None:
     """Before `all`: no instance of this project runs and ZooKeeper agrees, so step 1 starts
     from the classic empty state."""
     from svcctl.docker.containers import engine_containers
@@ -363,8 +417,10 @@ def run(
     if settings.layout is not None:
         engine = settings.engine.host
         if engine not in {m.engine for m in settings.layout.hosts}:
-            raise BadInputError(f"project {settings.project}'s cluster runs over hosts and no registrator of it watches {engine}",
-                                f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} scenario run all`")
+            raise BadInputError(
+                f"project {settings.project}'s cluster runs over hosts and no registrator of it watches {engine}",
+                f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} scenario run all`",
+            )
 
     if timeout <= 0:
         raise BadInputError(f"bad timeout {timeout}", "give a number of seconds greater than 0")

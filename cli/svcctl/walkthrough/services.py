@@ -35,6 +35,7 @@ def sample_service_of(view: ContainerView) -> SampleService | None:
     (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env; SERVICE_IGNORE and
     SERVICE_<port>_IGNORE leave it unregistered), whatever project started
     it: the registrator registers every container of the engine, not only this project's."""
+
     def flag(key: str) -> bool:
         return bool(view.labels.get(key, view.env.get(key)))
 
@@ -75,16 +76,22 @@ def project_instances(views: list[ContainerView], project: str, service: str | N
 # --- ZooKeeper's view ------------------------------------------------------------------------
 
 
-def read_registrations(zk: "KazooClient", base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+def read_registrations(
+    zk: KazooClient, base: str = DEFAULT_BASE, services: list[str] | None = None
+) -> dict[str, list[str] | None]:
     """service -> child names under base/service, or None when the service node does not exist."""
     from svcctl.zk.ops import registry_tree
     from svcctl.zk.tree import join_path
 
     children = registry_tree(zk, base)
-    return {name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))}
+    return {
+        name: children.get(join_path(base, name)) for name in (services if services is not None else list(SERVICES))
+    }
 
 
-def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None) -> dict[str, list[str] | None]:
+def read_owned_registrations(
+    zk: KazooClient, engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None
+) -> dict[str, list[str] | None]:
     """Like read_registrations, but only the children whose payload names `engine_id` as owner:
     in a cluster over hosts, one engine's view must not count the other hosts' instances. A
     service node holding only other engines' children reads as None (not an empty node)."""
@@ -113,10 +120,15 @@ def read_owned_registrations(zk: "KazooClient", engine_id: str, base: str = DEFA
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine: "EngineEndpoint | None" = None) -> None:
+def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine: EngineEndpoint | None = None) -> None:
     compose = compose_client(settings, engine=engine)
     # recreate=False: running instances stay as they are; only the count changes.
-    run_compose(action, lambda: compose.compose.up(services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never"))
+    run_compose(
+        action,
+        lambda: compose.compose.up(
+            services=list(scales), detach=True, scales=scales, recreate=False, quiet=True, pull="never"
+        ),
+    )
 
 
 def up(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> dict[str, int]:
@@ -131,10 +143,17 @@ def up(settings: Settings, names: list[str], on_progress: Progress = no_progress
     scales = {name: max(1, count) for name, count in running.items()}
     starting = [name for name, count in running.items() if not count]
     already = [f"{name} ({count} running)" for name, count in running.items() if count]
-    on_progress("; ".join(filter(None, (
-        f"starting {', '.join(starting)}" if starting else "",
-        f"already up: {', '.join(already)}" if already else "",
-    ))))
+    on_progress(
+        "; ".join(
+            filter(
+                None,
+                (
+                    f"starting {', '.join(starting)}" if starting else "",
+                    f"already up: {', '.join(already)}" if already else "",
+                ),
+            )
+        )
+    )
     _compose_up(settings, scales, "up " + " ".join(scales))
     return scales
 
@@ -142,18 +161,29 @@ def up(settings: Settings, names: list[str], on_progress: Progress = no_progress
 def validate_scale(name: str, count: int) -> SampleService:
     service = get_service(name)
     if count < 0:
-        raise BadInputError(f"cannot scale {name} to {count}: the count must be 0 or more", f"e.g. `svcctl scale {name} 2`; services: {', '.join(SERVICES)}")
+        raise BadInputError(
+            f"cannot scale {name} to {count}: the count must be 0 or more",
+            f"e.g. `svcctl scale {name} 2`; services: {', '.join(SERVICES)}",
+        )
     return service
 
 
-def scale(settings: Settings, name: str, count: int, on_progress: Progress = no_progress, engine: "EngineEndpoint | None" = None) -> None:
+def scale(
+    settings: Settings,
+    name: str,
+    count: int,
+    on_progress: Progress = no_progress,
+    engine: EngineEndpoint | None = None,
+) -> None:
     """Run exactly `count` instances of the service (0 stops and removes them all); `host`: on
     that engine instead of this process's (give `settings` that host's --context too, so the
     instances publish on its address)."""
     validate_scale(name, count)
     if count == 0:
         if engine is not None:
-            raise BadInputError("scaling to 0 on a given host is not supported here", "`svcctl --context HOST scale NAME 0`")
+            raise BadInputError(
+                "scaling to 0 on a given host is not supported here", "`svcctl --context HOST scale NAME 0`"
+            )
         stop(settings, [name], on_progress)
         return
     on_progress(f"scaling {name} to {count}")
@@ -213,8 +243,12 @@ class PsRow:
         return asdict(self)
 
 
-def cross_check(view: ContainerView, service: SampleService, registrations: Mapping[str, bytes | None] | None,
-                base: str = DEFAULT_BASE) -> PsRow:
+def cross_check(
+    view: ContainerView,
+    service: SampleService,
+    registrations: Mapping[str, bytes | None] | None,
+    base: str = DEFAULT_BASE,
+) -> PsRow:
     """One container's line of `ps` (pure). `registrations` maps a znode path to its data (None
     when the node does not exist); None as a whole means ZooKeeper could not be read."""
     key = registration_key(view, service)
@@ -257,7 +291,9 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
 
 def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:
     """This project's sample-service containers, each cross-checked against ZooKeeper."""
-    return cross_check_all(settings, project_instances(engine_containers(docker_client(settings.engine)), settings.project), base)
+    return cross_check_all(
+        settings, project_instances(engine_containers(docker_client(settings.engine)), settings.project), base
+    )
 
 
 def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsRow], list[str]]:
@@ -270,9 +306,12 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
 
     layout = settings.layout
     if layout is None:
-        raise NotFoundError(f"no cluster over hosts is recorded for project {settings.project}", "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`")
+        raise NotFoundError(
+            f"no cluster over hosts is recorded for project {settings.project}",
+            "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`",
+        )
 
-    def views_of(engine: "EngineEndpoint") -> list[ContainerView] | None:
+    def views_of(engine: EngineEndpoint) -> list[ContainerView] | None:
         try:
             return project_instances(engine_containers(client_for(engine, timeout=5)), settings.project)
         except (DockerUnavailableError, OSError):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import ZkHost, format_zk_hosts
 from svcctl.errors import SvcctlError, ZooKeeperUnavailableError
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from svcctl.zk.tls import ZkTls
 
 
-def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" = None, **kwargs: Any) -> "KazooClient":
+def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: ZkTls | None = None, **kwargs: Any) -> KazooClient:
     """A kazoo client on every member; with `tls`, over TLS with its CA and identity."""
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
@@ -33,7 +34,7 @@ def make_client(hosts: list[ZkHost], timeout: float = 10.0, tls: "ZkTls | None" 
 PROBE_AFTER = 0.5
 
 
-def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: float, tls: "ZkTls | None" = None) -> None:
+def start_client(client: KazooClient, hosts: list[ZkHost], connect_timeout: float, tls: ZkTls | None = None) -> None:
     import time
 
     started = time.monotonic()
@@ -57,12 +58,12 @@ def start_client(client: "KazooClient", hosts: list[ZkHost], connect_timeout: fl
         )
 
 
-def _give_up(client: "KazooClient") -> None:
+def _give_up(client: KazooClient) -> None:
     client.stop()
     client.close()
 
 
-def member_modes(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> dict[ZkHost, str]:
+def member_modes(hosts: list[ZkHost], tls: ZkTls | None = None) -> dict[ZkHost, str]:
     """Each member's mode by `srvr`, asked in parallel (over TLS with `tls`): leader, follower,
     standalone, observer, not-serving (up, but no quorum), down (refused or silent), or unknown
     (srvr not allowed)."""
@@ -76,7 +77,7 @@ def member_modes(hosts: list[ZkHost], tls: "ZkTls | None" = None) -> dict[ZkHost
     return {host: stat.mode for host, stat in zip(hosts, stats)}
 
 
-def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: "ZkTls | None" = None) -> "SvcctlError | None":
+def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: ZkTls | None = None) -> SvcctlError | None:
     """Why no session can open, from the members' modes; None while some member may serve. When
     none answers, a TLS mismatch (wrong CA, refused certificate, plain client on a TLS-only port
     or the reverse) is named before concluding that the members are down."""
@@ -100,7 +101,9 @@ def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: "ZkTls
     return None
 
 
-def started_client(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: "ZkTls | None" = None) -> "KazooClient":
+def started_client(
+    hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: ZkTls | None = None
+) -> KazooClient:
     """A started client (the caller stops it); bad TLS files fail before any connection."""
     if tls is not None:
         tls.validate()
@@ -110,7 +113,9 @@ def started_client(hosts: list[ZkHost], connect_timeout: float = 5.0, session_ti
 
 
 @contextmanager
-def zk_session(hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: "ZkTls | None" = None) -> Iterator["KazooClient"]:
+def zk_session(
+    hosts: list[ZkHost], connect_timeout: float = 5.0, session_timeout: float = 10.0, tls: ZkTls | None = None
+) -> Iterator[KazooClient]:
     """A started client for a one-shot command; always stopped and closed on exit."""
     client = started_client(hosts, connect_timeout, session_timeout, tls)
     try:

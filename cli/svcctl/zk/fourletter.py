@@ -117,7 +117,9 @@ def merge_mntr(stats: ServerStats, mntr: dict[str, str]) -> ServerStats:
     return stats
 
 
-def server_stats(host: str, port: int, timeout: float = 2.0, with_mntr: bool = True, tls: ssl.SSLContext | None = None) -> ServerStats:
+def server_stats(
+    host: str, port: int, timeout: float = 2.0, with_mntr: bool = True, tls: ssl.SSLContext | None = None
+) -> ServerStats:
     """srvr (+ mntr when serving) for one member; never raises: an unreachable member is `down`,
     one that answers but does not allow srvr is `unknown`. `tls`: a secured member's client port."""
     try:

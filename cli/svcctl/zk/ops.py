@@ -5,7 +5,8 @@ Errors are domain errors: a missing path is NotFoundError, a protected path is B
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from svcctl.errors import BadInputError, ConflictError, NotFoundError
 from svcctl.zk.tree import join_path
@@ -24,15 +25,19 @@ def normalize_path(path: str) -> str:
         raise BadInputError(f"bad znode path {path!r}: it must be absolute", "start the path with /, e.g. /services")
     parts = [p for p in path.split("/") if p]
     if any(p in (".", "..") for p in parts):
-        raise BadInputError(f"bad znode path {path!r}: . and .. are not allowed", "give the full path, e.g. /services/service_1")
+        raise BadInputError(
+            f"bad znode path {path!r}: . and .. are not allowed", "give the full path, e.g. /services/service_1"
+        )
     return "/" + "/".join(parts)
 
 
 def _not_found(path: str) -> NotFoundError:
-    return NotFoundError(f"znode {path} does not exist", "list what exists with `svcctl zk ls /` or `svcctl zk tree /services`")
+    return NotFoundError(
+        f"znode {path} does not exist", "list what exists with `svcctl zk ls /` or `svcctl zk tree /services`"
+    )
 
 
-def get_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
+def get_node(client: KazooClient, path: str) -> ZnodeSnapshot:
     from kazoo.exceptions import NoNodeError
 
     path = normalize_path(path)
@@ -43,7 +48,7 @@ def get_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
     return ZnodeSnapshot.from_kazoo(path, data, stat)
 
 
-def stat_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
+def stat_node(client: KazooClient, path: str) -> ZnodeSnapshot:
     """The node's stat only (its data is not read: b"")."""
     path = normalize_path(path)
     stat = client.exists(path)
@@ -52,7 +57,7 @@ def stat_node(client: "KazooClient", path: str) -> ZnodeSnapshot:
     return ZnodeSnapshot.from_kazoo(path, None, stat)
 
 
-def list_children(client: "KazooClient", path: str) -> list[str]:
+def list_children(client: KazooClient, path: str) -> list[str]:
     from kazoo.exceptions import NoNodeError
 
     path = normalize_path(path)
@@ -62,8 +67,9 @@ def list_children(client: "KazooClient", path: str) -> list[str]:
         raise _not_found(path) from None
 
 
-def _walk(client: "KazooClient", path: str, max_depth: int | None,
-          with_data: bool) -> tuple[dict[str, list[str]], dict[str, ZnodeSnapshot]]:
+def _walk(
+    client: KazooClient, path: str, max_depth: int | None, with_data: bool
+) -> tuple[dict[str, list[str]], dict[str, ZnodeSnapshot]]:
     """The subtree under `path` (down to `max_depth` levels below it): path → sorted child names,
     and path → snapshot (with its children when they were read) when `with_data`.
 
@@ -103,14 +109,14 @@ def _walk(client: "KazooClient", path: str, max_depth: int | None,
     return children, nodes
 
 
-def walk(client: "KazooClient", path: str, max_depth: int | None = None) -> dict[str, list[str]]:
+def walk(client: KazooClient, path: str, max_depth: int | None = None) -> dict[str, list[str]]:
     """The subtree's shape: path → sorted child names (no data read). With `snapshots`, the one
     tree reader: zk ls/tree, discover, ps, the scenarios, prune and the registrators' status
     all read through them."""
     return _walk(client, path, max_depth, with_data=False)[0]
 
 
-def snapshots(client: "KazooClient", path: str, max_depth: int | None = None) -> dict[str, ZnodeSnapshot]:
+def snapshots(client: KazooClient, path: str, max_depth: int | None = None) -> dict[str, ZnodeSnapshot]:
     """Every node of the subtree read: path → snapshot with data, stat and child names (children
     None for a node whose child list went before it was read)."""
     return _walk(client, path, max_depth, with_data=True)[1]
@@ -121,7 +127,7 @@ def children_of(nodes: dict[str, ZnodeSnapshot]) -> dict[str, list[str]]:
     return {p: sorted(n.children) for p, n in nodes.items() if n.children is not None}
 
 
-def registry_tree(client: "KazooClient", base: str) -> dict[str, list[str]]:
+def registry_tree(client: KazooClient, base: str) -> dict[str, list[str]]:
     """A registry's two levels, its services and their registrations, in one walk (an absent
     base reads as empty). A service node absent from the map does not exist."""
     try:
@@ -130,7 +136,7 @@ def registry_tree(client: "KazooClient", base: str) -> dict[str, list[str]]:
         return {}
 
 
-def registry_snapshots(client: "KazooClient", base: str) -> dict[str, ZnodeSnapshot]:
+def registry_snapshots(client: KazooClient, base: str) -> dict[str, ZnodeSnapshot]:
     """registry_tree with every node's data and stat (an absent base reads as empty)."""
     try:
         return snapshots(client, base, max_depth=2)
@@ -138,8 +144,13 @@ def registry_snapshots(client: "KazooClient", base: str) -> dict[str, ZnodeSnaps
         return {}
 
 
-def draw_tree(client: "KazooClient", path: str, data: bool = False, max_len: int = 80,
-              summarize: Callable[[bytes | str | None, int], str] | None = None) -> str:
+def draw_tree(
+    client: KazooClient,
+    path: str,
+    data: bool = False,
+    max_len: int = 80,
+    summarize: Callable[[bytes | str | None, int], str] | None = None,
+) -> str:
     """The subtree drawn as `zk tree` and the scenarios show it (labels: tree.node_labels)."""
     from svcctl.zk.tree import node_labels, render_tree
 
@@ -165,22 +176,27 @@ def descendants(path: str, children: dict[str, list[str]]) -> list[str]:
 def check_removable(path: str) -> str:
     path = normalize_path(path)
     if path in PROTECTED or path.startswith("/zookeeper/"):
-        raise BadInputError(f"refusing to remove {path}: it belongs to ZooKeeper itself", "remove a path of your own, e.g. /services/<name>")
+        raise BadInputError(
+            f"refusing to remove {path}: it belongs to ZooKeeper itself",
+            "remove a path of your own, e.g. /services/<name>",
+        )
     return path
 
 
-def plan_remove(client: "KazooClient", path: str, recursive: bool) -> list[str]:
+def plan_remove(client: KazooClient, path: str, recursive: bool) -> list[str]:
     """What `remove` would delete, deepest first. Without `recursive`, a node with children is
     a ConflictError (like `rm` on a directory)."""
     path = check_removable(path)
     children = walk(client, path)
     below = descendants(path, children)
     if below and not recursive:
-        raise ConflictError(f"{path} has {len(children.get(path, []))} children", "pass -r to remove it with everything below it")
+        raise ConflictError(
+            f"{path} has {len(children.get(path, []))} children", "pass -r to remove it with everything below it"
+        )
     return list(reversed(below)) + [path]
 
 
-def remove(client: "KazooClient", paths: list[str]) -> list[str]:
+def remove(client: KazooClient, paths: list[str]) -> list[str]:
     """Delete `paths` in order (as planned by plan_remove); returns the ones actually deleted.
     Nodes gone meanwhile are skipped; a node that gained children meanwhile is a ConflictError."""
     from kazoo.exceptions import NoNodeError, NotEmptyError

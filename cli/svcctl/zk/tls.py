@@ -17,6 +17,7 @@ from svcctl.errors import BadInputError, ZooKeeperUnavailableError
 if TYPE_CHECKING:
     from kazoo.handlers.threading import SequentialThreadingHandler
 
+
 @dataclass(frozen=True)
 class CertInfo:
     subject: str  # RFC 4514, as ZooKeeper's x509 provider names the identity (e.g. CN=svcctl-admin)
@@ -30,11 +31,17 @@ def read_cert(path: Path, option: str = "--zk-cert") -> CertInfo:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise BadInputError(f"{option} {path}: cannot read the certificate ({exc.strerror or exc})", f"give an existing PEM certificate to {option}") from None
+        raise BadInputError(
+            f"{option} {path}: cannot read the certificate ({exc.strerror or exc})",
+            f"give an existing PEM certificate to {option}",
+        ) from None
     try:
         cert = x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise BadInputError(f"{option} {path} is not a PEM certificate", f"give a PEM certificate (-----BEGIN CERTIFICATE-----) to {option}") from None
+        raise BadInputError(
+            f"{option} {path} is not a PEM certificate",
+            f"give a PEM certificate (-----BEGIN CERTIFICATE-----) to {option}",
+        ) from None
     return CertInfo(cert.subject.rfc4514_string(), cert.not_valid_after_utc)
 
 
@@ -62,10 +69,14 @@ class ZkTls:
             raise BadInputError(f"--zk-ca {self.ca}: no such file", TLS_HINT)
         if bool(self.cert) != bool(self.key):
             given, missing = ("--zk-cert", "--zk-key") if self.cert else ("--zk-key", "--zk-cert")
-            raise BadInputError(f"{given} given without {missing}", "give both the client certificate and its key, or neither")
+            raise BadInputError(
+                f"{given} given without {missing}", "give both the client certificate and its key, or neither"
+            )
         for option, path in (("--zk-cert", self.cert), ("--zk-key", self.key)):
             if path and not Path(path).is_file():
-                raise BadInputError(f"{option} {path}: no such file", "give the client certificate and its private key (PEM)")
+                raise BadInputError(
+                    f"{option} {path}: no such file", "give the client certificate and its private key (PEM)"
+                )
         self.context()
 
     def expired(self) -> BadInputError | None:
@@ -74,7 +85,7 @@ class ZkTls:
             return None
 
         info = read_cert(self.cert)
-        if info.not_after >= datetime.datetime.now(datetime.timezone.utc):
+        if info.not_after >= datetime.datetime.now(datetime.UTC):
             return None
         return BadInputError(
             f"the client certificate {self.cert} ({info.subject}) expired on {info.not_after:%Y-%m-%d %H:%M} UTC",
@@ -96,8 +107,10 @@ class ZkTls:
             try:
                 context.load_cert_chain(certfile=str(self.cert), keyfile=str(self.key))
             except (OSError, ssl.SSLError) as exc:
-                raise BadInputError(f"--zk-cert {self.cert} / --zk-key {self.key} cannot be used ({_reason(exc)})",
-                                    "give a PEM certificate and the private key that belongs to it") from None
+                raise BadInputError(
+                    f"--zk-cert {self.cert} / --zk-key {self.key} cannot be used ({_reason(exc)})",
+                    "give a PEM certificate and the private key that belongs to it",
+                ) from None
         self._context.append(context)
         return context
 
@@ -140,7 +153,7 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def tls_handler(context: ssl.SSLContext) -> "SequentialThreadingHandler":
+def tls_handler(context: ssl.SSLContext) -> SequentialThreadingHandler:
     """kazoo's threading handler with connections wrapped by our prebuilt context."""
     from kazoo.handlers.threading import SequentialThreadingHandler
 
@@ -160,7 +173,9 @@ def tls_handler(context: ssl.SSLContext) -> "SequentialThreadingHandler":
     return _TlsHandler()
 
 
-def diagnose(hosts: list[ZkHost], tls: ZkTls | None, timeout: float = 3.0) -> ZooKeeperUnavailableError | BadInputError | None:
+def diagnose(
+    hosts: list[ZkHost], tls: ZkTls | None, timeout: float = 3.0
+) -> ZooKeeperUnavailableError | BadInputError | None:
     """After a session could not start: try one TLS handshake (or, without TLS, ask whether the
     member speaks TLS) and say which of wrong CA, refused certificate, plain port, TLS-only port
     it is. None when nothing specific was found (the member is simply down)."""
@@ -183,21 +198,31 @@ def diagnose(hosts: list[ZkHost], tls: ZkTls | None, timeout: float = 3.0) -> Zo
                     sock.recv(16)  # a certificate refused under TLS 1.3 shows only here
             except ssl.SSLCertVerificationError as exc:
                 if "hostname" in (exc.verify_message or "").lower() or "IP address mismatch" in str(exc):
-                    return BadInputError(f"{host}'s certificate does not name {host.host} ({exc.verify_message})",
-                                         "connect by a name or address in the members' certificates (127.0.0.1, localhost, zoo1..zoo3)")
-                return BadInputError(f"{host}'s certificate is not signed by the CA {tls.ca} ({exc.verify_message})",
-                                     "give the ensemble's own CA with --zk-ca (for this project: ca.pem of its PKI, `svcctl cluster status` names it)")
+                    return BadInputError(
+                        f"{host}'s certificate does not name {host.host} ({exc.verify_message})",
+                        "connect by a name or address in the members' certificates (127.0.0.1, localhost, zoo1..zoo3)",
+                    )
+                return BadInputError(
+                    f"{host}'s certificate is not signed by the CA {tls.ca} ({exc.verify_message})",
+                    "give the ensemble's own CA with --zk-ca (for this project: ca.pem of its PKI, `svcctl cluster status` names it)",
+                )
             except ssl.SSLError as exc:
                 reason = (exc.reason or str(exc)).lower()
                 if "wrong_version" in reason or "record_layer" in reason or "packet_length" in reason:
-                    return ZooKeeperUnavailableError(f"{host} does not speak TLS (an open ensemble?)",
-                                                     "drop --zk-ca/--zk-cert/--zk-key (SVCCTL_ZK_CA...) for an open ensemble")
+                    return ZooKeeperUnavailableError(
+                        f"{host} does not speak TLS (an open ensemble?)",
+                        "drop --zk-ca/--zk-cert/--zk-key (SVCCTL_ZK_CA...) for an open ensemble",
+                    )
                 if "certificate" in reason or "alert" in reason or "handshake" in reason:
                     if not tls.cert:  # a secured ensemble opens no session without an identity
-                        return BadInputError(f"{host} refused this client: it opens no session without a client certificate ({exc.reason or exc})",
-                                             "give --zk-cert/--zk-key (SVCCTL_ZK_CERT/KEY): `svcctl pki issue NAME --role reader` writes a reader's")
-                    return BadInputError(f"{host} refused the client certificate {tls.cert} ({exc.reason or exc})",
-                                         "use a certificate signed by the ensemble's CA (`svcctl pki issue NAME --role reader` writes one)")
+                        return BadInputError(
+                            f"{host} refused this client: it opens no session without a client certificate ({exc.reason or exc})",
+                            "give --zk-cert/--zk-key (SVCCTL_ZK_CERT/KEY): `svcctl pki issue NAME --role reader` writes a reader's",
+                        )
+                    return BadInputError(
+                        f"{host} refused the client certificate {tls.cert} ({exc.reason or exc})",
+                        "use a certificate signed by the ensemble's CA (`svcctl pki issue NAME --role reader` writes one)",
+                    )
                 continue  # e.g. closed mid-handshake by a member that is not serving yet
             except OSError:
                 continue

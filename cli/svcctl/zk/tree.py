@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 from svcctl.zk.znode import decode_json
 
@@ -54,8 +54,12 @@ def _line(path: str, name: str, labels: dict[str, str]) -> str:
     return f"{name}  {label}" if label else name
 
 
-def node_labels(nodes: dict[str, ZnodeSnapshot], data: bool = False, max_len: int = 80,
-                summarize: Callable[[bytes | str | None, int], str] | None = None) -> dict[str, str]:
+def node_labels(
+    nodes: dict[str, ZnodeSnapshot],
+    data: bool = False,
+    max_len: int = 80,
+    summarize: Callable[[bytes | str | None, int], str] | None = None,
+) -> dict[str, str]:
     """Labels for render_tree from walked nodes: summaries that start with `[` (a registration's,
     from RegistrationPayload.summary_of in svcctl.registry.payload) always, other data only with
     `data`; ephemeral nodes say so. `summarize` defaults to data_summary."""

@@ -23,9 +23,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.zk.tree import join_path
 from svcctl.zk.znode import ZnodeSnapshot
@@ -90,8 +91,15 @@ class TreeWatcher:
     seconds (0: never) the whole tree is re-read and diffed.
     """
 
-    def __init__(self, client: "KazooClient", root: str, on_event: Callable[[ZkEvent], None], depth: int | None = 0, emit_initial: bool = False,
-                 resync_interval: float = RESYNC_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        client: KazooClient,
+        root: str,
+        on_event: Callable[[ZkEvent], None],
+        depth: int | None = 0,
+        emit_initial: bool = False,
+        resync_interval: float = RESYNC_INTERVAL_S,
+    ) -> None:
         self.client = client
         self.root = root
         self.depth = depth
@@ -100,7 +108,9 @@ class TreeWatcher:
         self.resync_interval = resync_interval
         self.nodes: dict[str, ZnodeSnapshot] = {}
         self.resyncs = 0  # full re-reads done (the baseline is not one)
-        self.item_started = 0.0  # time.monotonic() when the firing being handled was taken: reads after it see its change
+        self.item_started = (
+            0.0  # time.monotonic() when the firing being handled was taken: reads after it see its change
+        )
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -222,7 +232,7 @@ class TreeWatcher:
     def _level(self, path: str) -> int:
         if path == self.root:
             return 0
-        rel = path[len(self.root):] if self.root != "/" else path
+        rel = path[len(self.root) :] if self.root != "/" else path
         return rel.strip("/").count("/") + 1
 
     def _within(self, path: str) -> bool:
@@ -261,7 +271,11 @@ class TreeWatcher:
             if state is None:
                 continue
             out[current] = state
-            pending.extend(child for name in sorted(state.children, reverse=True) if self._within(child := join_path(current, name)))
+            pending.extend(
+                child
+                for name in sorted(state.children, reverse=True)
+                if self._within(child := join_path(current, name))
+            )
         return out
 
     # --- diffing -------------------------------------------------------------------------------
@@ -285,8 +299,9 @@ class TreeWatcher:
             else:
                 kind = None
             if kind is not None:
-                self._emit(ZkEvent(kind, p, data=state.data, version=state.version,
-                                   ephemeral_owner=state.ephemeral_owner))
+                self._emit(
+                    ZkEvent(kind, p, data=state.data, version=state.version, ephemeral_owner=state.ephemeral_owner)
+                )
             if not self._within_children(p):
                 # Beyond depth only the names are followed.
                 before_kids = before.children if before is not None else set()

@@ -43,8 +43,9 @@ class ZnodeSnapshot:
     children: frozenset[str] | None = None  # None: not read
 
     @classmethod
-    def from_kazoo(cls, path: str, data: bytes | None, stat: Any,
-                   children: Iterable[str] | None = None) -> ZnodeSnapshot:
+    def from_kazoo(
+        cls, path: str, data: bytes | None, stat: Any, children: Iterable[str] | None = None
+    ) -> ZnodeSnapshot:
         """From kazoo's (data, ZnodeStat) and, when read, get_children's names."""
         return cls(
             path=path,

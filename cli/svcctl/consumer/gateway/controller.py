@@ -30,11 +30,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from svcctl.consumer.gateway.haproxy import (
     SERVER_OPTIONS,
@@ -90,7 +91,11 @@ class Plan:
 
 def desired_state(services: dict[str, list[Any]]) -> dict[str, set[str]]:
     """service → addresses, keeping only what HAProxy can name."""
-    return {name: {i.address for i in instances if routable(i.address)} for name, instances in services.items() if routable(name)}
+    return {
+        name: {i.address for i in instances if routable(i.address)}
+        for name, instances in services.items()
+        if routable(name)
+    }
 
 
 def plan(desired: dict[str, set[str]], known: set[str], servers: dict[str, dict[str, str]], spares: int) -> Plan:
@@ -118,7 +123,7 @@ def plan(desired: dict[str, set[str]], known: set[str], servers: dict[str, dict[
 class ControllerEndpoint(HTTPServer):
     """`GET /services` and `/svcctl/status` for HAProxy's `_services` backend."""
 
-    def __init__(self, controller: "GatewayController") -> None:
+    def __init__(self, controller: GatewayController) -> None:
         self.controller = controller
         super().__init__(("127.0.0.1", 0), _EndpointHandler)
 
@@ -160,7 +165,7 @@ class GatewayController:
 
     def __init__(
         self,
-        cache: "ServiceCache",
+        cache: ServiceCache,
         host: str,
         port: int,
         stats_port: int,
@@ -194,7 +199,9 @@ class GatewayController:
         binary = haproxy_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.endpoint = ControllerEndpoint(self)
-        threading.Thread(target=self.endpoint.serve_forever, kwargs={"poll_interval": 0.5}, name="gateway-endpoint", daemon=True).start()
+        threading.Thread(
+            target=self.endpoint.serve_forever, kwargs={"poll_interval": 0.5}, name="gateway-endpoint", daemon=True
+        ).start()
         self.haproxy = HaproxyProcess(binary, self.config_path, self.admin_socket, on_line=self.on_event)
         self._write_config(desired_state(self.cache.services()))
         self.haproxy.start()
@@ -212,7 +219,9 @@ class GatewayController:
             if self.haproxy is not None and not self.haproxy.running():
                 from svcctl.errors import SvcctlError
 
-                raise SvcctlError("haproxy exited", "read haproxy's output above", details="\n".join(self.haproxy.last_lines))
+                raise SvcctlError(
+                    "haproxy exited", "read haproxy's output above", details="\n".join(self.haproxy.last_lines)
+                )
             if deadline is not None and time.monotonic() > deadline:
                 return
             time.sleep(0.2)
@@ -269,8 +278,13 @@ class GatewayController:
         """The configuration for `desired` plus every service the worker knows (kept for 503)."""
         services = {name: sorted(desired.get(name, set())) for name in set(desired) | set(self.backend_of)}
         assert self.endpoint is not None
-        settings = ProxySettings(self.host, self.port, self.stats_port, self.admin_socket, str(self.map_path), self.endpoint.port)
-        for path, text in ((self.map_path, render_map(services)), (self.config_path, render_config(settings, services, SPARE_BACKENDS))):
+        settings = ProxySettings(
+            self.host, self.port, self.stats_port, self.admin_socket, str(self.map_path), self.endpoint.port
+        )
+        for path, text in (
+            (self.map_path, render_map(services)),
+            (self.config_path, render_config(settings, services, SPARE_BACKENDS)),
+        ):
             atomic_write(path, text, mode=0o644)
         self.backend_of = {name: backend_name(name) for name in services}
         self.spares = [spare_name(i) for i in range(SPARE_BACKENDS)]
@@ -355,9 +369,14 @@ def check_listen(host: str, port: int, option: str) -> None:
         try:
             sock.bind((host, port))
         except socket.gaierror as exc:
-            raise BadInputError(f"cannot listen on {host}:{port}: unknown address ({exc.strerror or exc})", "use an address of this host, e.g. --host 127.0.0.1") from exc
+            raise BadInputError(
+                f"cannot listen on {host}:{port}: unknown address ({exc.strerror or exc})",
+                "use an address of this host, e.g. --host 127.0.0.1",
+            ) from exc
         except OSError as exc:
-            raise ConflictError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", f"pick another {option}") from exc
+            raise ConflictError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}", f"pick another {option}"
+            ) from exc
 
 
 def run_gateway(
@@ -368,7 +387,7 @@ def run_gateway(
     on_event: Callable[[str], None],
     on_ready: Callable[[GatewayController], None],
     stop: threading.Event,
-    tls: "ZkTls | None" = None,
+    tls: ZkTls | None = None,
 ) -> None:
     """The foreground gateway (also the container's process): the cache, the controller and
     HAProxy until `stop` is set (or Ctrl-C); everything is stopped on the way out."""

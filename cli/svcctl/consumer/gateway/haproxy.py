@@ -21,9 +21,9 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.wait import poll_until
@@ -48,7 +48,7 @@ def backend_name(service: str) -> str:
 
 
 def service_of_backend(backend: str) -> str | None:
-    return backend[len(BACKEND_PREFIX):] if backend.startswith(BACKEND_PREFIX) else None
+    return backend[len(BACKEND_PREFIX) :] if backend.startswith(BACKEND_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _server_line(address: str) -> str:
 # The 503 of every backend: HAProxy's own "no server available", with the service's name.
 _NO_INSTANCE = (
     "    http-error status 503 content-type application/json lf-string "
-    "\"{\\\"error\\\": \\\"service '%[var(txn.service),json(utf8s)]' has no live instance\\\"}\""
+    '"{\\"error\\": \\"service \'%[var(txn.service),json(utf8s)]\' has no live instance\\"}"'
 )
 
 
@@ -182,7 +182,10 @@ def runtime_command(socket_path: str, command: str, timeout: float = 5.0) -> str
         try:
             sock.connect(socket_path)
         except OSError as exc:
-            raise RuntimeApiError(f"HAProxy's admin socket {socket_path} does not answer ({exc.strerror or exc})", "is the gateway's haproxy running?") from exc
+            raise RuntimeApiError(
+                f"HAProxy's admin socket {socket_path} does not answer ({exc.strerror or exc})",
+                "is the gateway's haproxy running?",
+            ) from exc
         sock.sendall(command.encode() + b"\n")
         chunks = []
         while True:
@@ -286,7 +289,14 @@ def parse_stats_csv(text: str, service_of: dict[str, str] | None = None) -> dict
             entry.responses_5xx = _int(row.get("hrsp_5xx", ""))
         elif row.get("svname") != "FRONTEND":
             entry.servers.append(
-                ServerStat(service, row["svname"], server_state(row.get("status", "")), _int(row.get("scur", "")), _int(row.get("stot", "")), row.get("status", ""))
+                ServerStat(
+                    service,
+                    row["svname"],
+                    server_state(row.get("status", "")),
+                    _int(row.get("scur", "")),
+                    _int(row.get("stot", "")),
+                    row.get("status", ""),
+                )
             )
     return services
 
@@ -301,7 +311,9 @@ _LOGGED_TWICE = re.compile(r"^<\d>(Server|Proxy|backend) ")
 def haproxy_binary() -> str:
     import shutil
 
-    found = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.access(p, os.X_OK)), None)
+    found = shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.access(p, os.X_OK)), None
+    )
     if not found:
         raise NotFoundError("haproxy is not installed on this host", HAPROXY_FIX)
     return found
@@ -310,8 +322,14 @@ def haproxy_binary() -> str:
 def check_config(binary: str, config: Path) -> None:
     proc = subprocess.run([binary, "-c", "-q", "-f", str(config)], capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if "ALERT" in line] or (proc.stderr or proc.stdout).splitlines()
-        raise SvcctlError(f"the generated HAProxy configuration is invalid: {lines[-1] if lines else proc.returncode}", "report this as a bug", details=proc.stderr)
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if "ALERT" in line] or (
+            proc.stderr or proc.stdout
+        ).splitlines()
+        raise SvcctlError(
+            f"the generated HAProxy configuration is invalid: {lines[-1] if lines else proc.returncode}",
+            "report this as a bug",
+            details=proc.stderr,
+        )
 
 
 class HaproxyProcess:
@@ -319,7 +337,9 @@ class HaproxyProcess:
     seamless reload: the new worker takes the listening sockets over (`expose-fd listeners`) and
     the old one finishes its requests; SIGUSR1 a soft stop."""
 
-    def __init__(self, binary: str, config: Path, admin_socket: str, on_line: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, binary: str, config: Path, admin_socket: str, on_line: Callable[[str], None] | None = None
+    ) -> None:
         self.binary = binary
         self.config = config
         self.admin_socket = admin_socket
@@ -343,10 +363,15 @@ class HaproxyProcess:
         # Its own session: a Ctrl-C in the terminal reaches the controller, which stops haproxy.
         self.proc = subprocess.Popen(
             [self.binary, "-W", "-db", "-f", str(self.config)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read_output, name="haproxy-output", daemon=True)
         self._reader.start()
+
         def worker() -> int | None:
             pid = worker_pid(self.admin_socket)
             if pid is None and self.proc.poll() is not None:
@@ -356,14 +381,20 @@ class HaproxyProcess:
 
         if poll_until(worker, lambda pid: pid is not None, time.monotonic() + timeout, interval=0.05) is None:
             self.stop()
-            raise WaitTimeoutError(f"haproxy did not answer on {self.admin_socket} within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
+            raise WaitTimeoutError(
+                f"haproxy did not answer on {self.admin_socket} within {timeout:.0f}s",
+                "read haproxy's output below",
+                details="\n".join(self.last_lines),
+            )
 
     def _start_error(self) -> SvcctlError:
         alerts = [line for line in self.last_lines if "ALERT" in line] or list(self.last_lines)
         last = alerts[-1] if alerts else f"exit status {self.proc.returncode if self.proc else '?'}"
         if "cannot bind" in last.lower() or "address already in use" in last.lower():
             return ConflictError(f"haproxy cannot listen: {last}", "pick another --port / --stats-port")
-        return SvcctlError(f"haproxy did not start: {last}", "read haproxy's output below", details="\n".join(self.last_lines))
+        return SvcctlError(
+            f"haproxy did not start: {last}", "read haproxy's output below", details="\n".join(self.last_lines)
+        )
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -382,9 +413,15 @@ class HaproxyProcess:
                 raise self._start_error()
             return pid
 
-        pid = poll_until(worker, lambda pid: pid is not None and pid != before, time.monotonic() + timeout, interval=0.02)
+        pid = poll_until(
+            worker, lambda pid: pid is not None and pid != before, time.monotonic() + timeout, interval=0.02
+        )
         if pid is None or pid == before:
-            raise WaitTimeoutError(f"haproxy's reload did not finish within {timeout:.0f}s", "read haproxy's output below", details="\n".join(self.last_lines))
+            raise WaitTimeoutError(
+                f"haproxy's reload did not finish within {timeout:.0f}s",
+                "read haproxy's output below",
+                details="\n".join(self.last_lines),
+            )
 
     def stop(self, grace: float = 10.0) -> None:
         """A soft stop (requests in flight finish), then a hard one after `grace` seconds."""
