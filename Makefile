@@ -18,10 +18,13 @@ demo: build
 test: lint build
 	$(PYTEST) -m "unit or e2e" -v
 
-# The packages' layers and the core's other contracts (.importlinter), then ruff (pyproject.toml).
+# The packages' layers and the core's other contracts (.importlinter), then ruff's rules and its
+# formatter (pyproject.toml): `ruff format cli tests bench testbed setup.py` fixes the layout.
+LINTED = cli tests bench testbed setup.py
 lint: setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check cli tests bench testbed setup.py
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 unit: setup
 	$(PYTEST) -m unit
