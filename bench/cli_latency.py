@@ -116,7 +116,8 @@ def main() -> int:
     )
     # zkCli.sh's JVM runs in the container, not as our child: only wall time compares.
     print(
-        f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: {'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})"
+        f"zkCli.sh / svcctl:   wall {vs_zkcli:.1f}x faster (target >= {MIN_VS_ZKCLI}x: "
+        f"{'met' if vs_zkcli >= MIN_VS_ZKCLI else 'MISSED'})"
     )
     if args.secure:
         return secure_latency(commands["svcctl zk ls"], args.runs)
@@ -145,12 +146,14 @@ def secure_latency(cmd: list[str], runs: int) -> int:
             cpus[name].append(cpu)
     for name in walls:
         print(
-            f"svcctl zk ls, {name:<8} wall median {statistics.median(walls[name]) * 1000:7.1f} ms   CPU median {statistics.median(cpus[name]) * 1000:7.1f} ms"
+            f"svcctl zk ls, {name:<8} wall median {statistics.median(walls[name]) * 1000:7.1f} ms   CPU median "
+            f"{statistics.median(cpus[name]) * 1000:7.1f} ms"
         )
     ratio = statistics.median(walls["TLS+ACL"]) / statistics.median(walls["open"])
     cpu_ratio = statistics.median(cpus["TLS+ACL"]) / statistics.median(cpus["open"])
     print(
-        f"TLS+ACL / open: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x (target <= {TARGET_SECURE_RATIO}x: {'met' if ratio <= TARGET_SECURE_RATIO else 'MISSED'} by wall)"
+        f"TLS+ACL / open: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x (target <= {TARGET_SECURE_RATIO}x: "
+        f"{'met' if ratio <= TARGET_SECURE_RATIO else 'MISSED'} by wall)"
     )
     return 0
 

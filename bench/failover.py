@@ -163,15 +163,18 @@ def latency_run(n: int) -> int:
             name = f"{prefix}-{i}"
             container = start_responder(engine, image, name)
             address = host_address(container)
-            answered = poll_until(lambda: through_gateway(port) == address, bool, time.monotonic() + 30, 0.002)
+            answered = poll_until(
+                lambda address=address: through_gateway(port) == address, bool, time.monotonic() + 30, 0.002
+            )
             first_200 = time.time()
-            started = poll_until(lambda: events.times.get((name, "start")), bool, time.monotonic() + 5, 0.01)
+            started = poll_until(lambda name=name: events.times.get((name, "start")), bool, time.monotonic() + 5, 0.01)
             if answered and started:
                 start_ms.append((first_200 - started) * 1000)
             killed_at = time.monotonic()
             cached: dict = {}
 
-            def sample_cache() -> None:
+            # The sampler runs beside this iteration: it gets this container's address and slot as arguments.
+            def sample_cache(address: str, cached: dict) -> None:
                 poll_until(
                     lambda: address not in {x.address for x in controller.cache.instances(SERVICE)},
                     bool,
@@ -180,13 +183,13 @@ def latency_run(n: int) -> int:
                 )
                 cached["at"] = time.monotonic()
 
-            sampler = threading.Thread(target=sample_cache, daemon=True)
+            sampler = threading.Thread(target=sample_cache, args=(address, cached), daemon=True)
             sampler.start()
             container.kill()
 
             # Unroutable from the moment the runtime API put it in maintenance (the controller logs
             # it right after HAProxy answered): polling `show stat` would measure the poll.
-            def out_of_haproxy() -> float | None:
+            def out_of_haproxy(killed_at: float = killed_at, address: str = address) -> float | None:
                 return next(
                     (
                         t
@@ -204,7 +207,9 @@ def latency_run(n: int) -> int:
                 cache_ms.append((cached["at"] - killed_at) * 1000)
             container.remove(force=True)
             print(
-                f"  container {i + 1}/{n}: start→200 {start_ms[-1] if start_ms else float('nan'):.0f} ms, kill→unroutable {kill_ms[-1] if kill_ms else float('nan'):.0f} ms (out of the cache {cache_ms[-1] if cache_ms else float('nan'):.0f} ms)",
+                f"  container {i + 1}/{n}: start→200 {start_ms[-1] if start_ms else float('nan'):.0f} ms, "
+                f"kill→unroutable {kill_ms[-1] if kill_ms else float('nan'):.0f} ms (out of the cache "
+                f"{cache_ms[-1] if cache_ms else float('nan'):.0f} ms)",
                 flush=True,
             )
     finally:
@@ -225,7 +230,8 @@ def latency_run(n: int) -> int:
             continue
         p50, p99 = percentile(values, 50), percentile(values, 99)
         print(
-            f"{label}: n={len(values)} p50={p50:.0f} ms p99={p99:.0f} ms max={max(values):.0f} ms | p99/target={p99 / target:.2f} "
+            f"{label}: n={len(values)} p50={p50:.0f} ms p99={p99:.0f} ms max={max(values):.0f} ms | "
+            f"p99/target={p99 / target:.2f} "
             f"({'OK' if p99 <= target else 'MISSED'} target p99 <= {target:.0f} ms)"
         )
     return 0

@@ -80,7 +80,7 @@ def reuse_counters(stats_port: int, backend: str) -> tuple[int, int]:
     lines = conn.getresponse().read().decode().splitlines()
     header = lines[0][2:].split(",")
     for line in lines[1:]:
-        row = dict(zip(header, line.split(",")))
+        row = dict(zip(header, line.split(","), strict=False))
         if row.get("svname") == "BACKEND" and row.get("pxname") == backend:
             return int(row.get("connect") or 0), int(row.get("reuse") or 0)
     return 0, 0
@@ -103,7 +103,10 @@ def line(label: str, result: WrkResult) -> str:
         if result.failed
         else ""
     )
-    return f"  {label:<8} {result.requests_per_s:9.0f} req/s   p50 {result.p50_ms:6.2f} ms   p99 {result.p99_ms:6.2f} ms{errors}"
+    return (
+        f"  {label:<8} {result.requests_per_s:9.0f} req/s   p50 {result.p50_ms:6.2f} ms   "
+        f"p99 {result.p99_ms:6.2f} ms{errors}"
+    )
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -135,8 +138,10 @@ def compare(args: argparse.Namespace) -> int:
         headers = {"service_name": service}
         wait_until(lambda: status(gw_port, headers) == 200, "the gateway to route the bench service")
         print(
-            f"one {IMAGE} instance at 127.0.0.1:{port}; gateway 127.0.0.1:{gw_port} (HAProxy, stats 127.0.0.1:{stats_port}); "
-            f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per path, {args.runs} rounds; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+            f"one {IMAGE} instance at 127.0.0.1:{port}; gateway 127.0.0.1:{gw_port} (HAProxy, stats "
+            f"127.0.0.1:{stats_port}); "
+            f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per path, {args.runs} rounds; "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
         )
         run_wrk(f"http://127.0.0.1:{port}/", 2, threads=args.threads, connections=args.connections)  # warm-up
         failed = False
@@ -158,13 +163,15 @@ def compare(args: argparse.Namespace) -> int:
             print(line("direct", direct))
             print(line("gateway", via))
             print(
-                f"  ratio gateway/direct {ratio:.2f} (target >= {RATIO_TARGET}); added p99 {added:+.2f} ms (target <= {ADDED_P99_TARGET_MS}); "
+                f"  ratio gateway/direct {ratio:.2f} (target >= {RATIO_TARGET}); added p99 {added:+.2f} ms (target <= "
+                f"{ADDED_P99_TARGET_MS}); "
                 f"HAProxy upstream connects {connects} / reuses {reuses}; TIME-WAIT sockets {time_wait_sockets()}"
             )
             failed = failed or via.failed > 0 or direct.failed > 0
         verdict = "meets" if ratio >= RATIO_TARGET and added <= ADDED_P99_TARGET_MS else "misses"
         print(
-            f"round {args.runs} (the figure to quote): ratio {ratio:.2f}, added p99 {added:+.2f} ms: {verdict} the targets"
+            f"round {args.runs} (the figure to quote): ratio {ratio:.2f}, added p99 {added:+.2f} ms: "
+            f"{verdict} the targets"
         )
         return 1 if failed else 0
     finally:
@@ -220,7 +227,8 @@ def scale(args: argparse.Namespace) -> int:
         )
         print(line("gateway", res))
         print(
-            f"non-2xx responses {res.non_2xx}, socket errors {res.socket_errors} (target: zero): {'meets' if res.failed == 0 else 'misses'} the target"
+            f"non-2xx responses {res.non_2xx}, socket errors {res.socket_errors} (target: zero): "
+            f"{'meets' if res.failed == 0 else 'misses'} the target"
         )
         return 0 if res.failed == 0 else 1
     finally:

@@ -68,7 +68,8 @@ def report(label: str, values_ms: list[float]) -> None:
     p50, p95, p99 = (percentile(values_ms, q) for q in (50, 95, 99))
     print(
         f"{label}: n={len(values_ms)} p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms max={max(values_ms):.1f} ms "
-        f"| p99/target={p99 / TARGET_P99_MS:.2f} ({'OK' if p99 <= TARGET_P99_MS else 'MISSED'} target p99 <= {TARGET_P99_MS:.0f} ms)"
+        f"| p99/target={p99 / TARGET_P99_MS:.2f} ({'OK' if p99 <= TARGET_P99_MS else 'MISSED'} target p99 <= "
+        f"{TARGET_P99_MS:.0f} ms)"
     )
 
 
@@ -204,7 +205,8 @@ def latency_run(
     recorder.close()
     up, down, before_die = delays(ports, recorder.times, clock)
     print(
-        f"{label}containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed {len(clock.gone)}/{n}"
+        f"{label}containers: {n} (one published port each), registered {len(clock.appeared)}/{n}, removed "
+        f"{len(clock.gone)}/{n}"
     )
     report(f"{label}start event         -> znode created", up)
     report(f"{label}first of kill/die   -> znode removed", down)
@@ -343,8 +345,8 @@ def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: 
         if upstream is not None:
             trouble = upstream_trouble(upstream, began - 1)
             print(
-                f"  upstream's log during the burst (every container of the engine): {sum(trouble.values())} error lines"
-                + (":" if trouble else "")
+                f"  upstream's log during the burst (every container of the engine): "
+                f"{sum(trouble.values())} error lines" + (":" if trouble else "")
             )
             for message, count in trouble.most_common(6):
                 print(f"    {count:4d}x {message}")
@@ -381,11 +383,13 @@ def print_burst_table(figures: dict[str, tuple[list[float], list[float]]]) -> No
         print(line)
     if "upstream" in figures:
         print(
-            f"  goal: ours/upstream p99 <= {TARGET_BURST_RATIO}x for both delays, zero lost and zero stale (same containers, same engine events)"
+            f"  goal: ours/upstream p99 <= {TARGET_BURST_RATIO}x for both delays, zero lost and zero stale (same "
+            "containers, same engine events)"
         )
     else:
         print(
-            "  no same-run reference measured: pass --upstream-image IMAGE for upstream's figures and the ratios ours/upstream"
+            "  no same-run reference measured: pass --upstream-image IMAGE for upstream's figures and the ratios "
+            "ours/upstream"
         )
 
 

@@ -11,7 +11,8 @@ use IO::Socket::INET; $|=1;
 my $s=IO::Socket::INET->new(LocalPort=>8000,Listen=>128,ReuseAddr=>1) or die "listen: $!";
 while(my $c=$s->accept){ my $r=""; while(<$c>){ last if /^\r?\n$/; $r.=$_ }
   my ($p)=$r=~/^\S+ (\S+)/; my $b="hello from $ENV{HOSTNAME} $p\n";
-  print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($b)."\r\nConnection: close\r\n\r\n$b"; close $c }
+  print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($b)
+    ."\r\nConnection: close\r\n\r\n$b"; close $c }
 """
 
 

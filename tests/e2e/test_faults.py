@@ -70,7 +70,8 @@ def test_host_crash_needs_a_cluster_over_hosts(cluster):
     proc = run_svcctl("scenario", "run", "host-crash", check=False)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "svcctl: error: host-crash needs a cluster over hosts; fix: `svcctl hosts up 3` and `svcctl cluster up --hosts …` first"
+        "svcctl: error: host-crash needs a cluster over hosts; fix: `svcctl hosts up 3` and `svcctl cluster up "
+        "--hosts …` first"
     ]
 
 

@@ -182,7 +182,7 @@ def test_scale_per_host_registers_the_host_address(hosts_cluster, hosts_zk):
         assert ours["engine_id"] == engine_id and ours["container_id"] == container_id
     # Each instance answers from this machine at the address ZooKeeper gives.
     for key in children(hosts_zk):
-        assert wait_for(lambda: _answers(key), f"http://{key}/ to answer", timeout=30)
+        assert wait_for(lambda key=key: _answers(key), f"http://{key}/ to answer", timeout=30)
 
 
 def _answers(endpoint: str) -> bool:
@@ -278,8 +278,10 @@ def host_crash_run(hosts_cluster, zk, attempt: int) -> None:
     assert set(run["haproxy"]) == on_hosts and set(run["haproxy"].values()) == {"UP"}
     wait_for(lambda: children(zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=30)
     print(
-        f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / {run['gateway']['failed']} failed, "
-        f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache {run['unroutable_s']}s, "
+        f"host-crash run {attempt} ({run['victim']}): gateway {run['gateway']['sent']} sent / "
+        f"{run['gateway']['failed']} failed, "
+        f"cache {run['cache_calls']['sent']} / {run['cache_calls']['failed']}, out of the cache "
+        f"{run['unroutable_s']}s, "
         f"ZooKeeper == Docker {run['converge_s']}s after the crash, {run['seconds']}s in all"
     )
 
@@ -348,7 +350,7 @@ def test_secured_over_hosts(hosts_cluster):
         # Every host's instance registered under the one service node, whoever created it.
         wait_for(lambda: children(zk) == on_hosts, f"ZooKeeper to hold exactly {sorted(on_hosts)}", timeout=60)
         for key in children(zk):
-            assert wait_for(lambda: _answers(key), f"http://{key}/ to answer", timeout=30)
+            assert wait_for(lambda key=key: _answers(key), f"http://{key}/ to answer", timeout=30)
         listed = run_svcctl("zk", "ls", "/services/service_2", env=env).stdout.split()
         assert set(listed) == on_hosts
         identities = {f"CN=svcctl-registrator@{n}" for n in hosts_cluster.names}

@@ -168,7 +168,7 @@ def test_multi_port_naming(cluster, zk, engine, owner):
         instance_path(f"{service}-5353", container, "5353/udp"): ("udp", ["a", "b,c", "udp"]),
     }
     for path, (protocol, tags) in expected.items():
-        body, _ = wait_for(lambda: registered(zk, path), f"{path} to appear")
+        body, _ = wait_for(lambda path=path: registered(zk, path), f"{path} to appear")
         assert body["svcctl"]["protocol"] == protocol and body["Tags"] == tags
     assert children(zk, f"/services/{service}") is None  # no unsuffixed name when several ports are published
 
@@ -261,7 +261,8 @@ def test_draining_container_is_not_re_registered_by_a_resync(cluster, zk, engine
     deleted_at = time.monotonic()
     wait_for(lambda: registered(zk, other_path, other.id), f"{other_path} re-created by a resync", timeout=60)
     print(
-        f"a resync ran {time.monotonic() - deleted_at:.1f} s after the sentinel's node was deleted; the draining container stayed out"
+        f"a resync ran {time.monotonic() - deleted_at:.1f} s after the sentinel's node was deleted; the draining "
+        "container stayed out"
     )
     assert node(zk, path) is None, f"{path} re-registered by the resync while draining"
     assert running(engine, container)
@@ -390,7 +391,8 @@ def test_crashed_active_registrator_restarted_hands_over_at_once(cluster, zk, en
         )
         owned_again = time.monotonic() - crashed_at
         print(
-            f"after the crash: new container registered in {new_registered:.2f} s, old registration owned by a live session in {owned_again:.2f} s"
+            f"after the crash: new container registered in {new_registered:.2f} s, old registration owned by a live "
+            f"session in {owned_again:.2f} s"
         )
         successor = active()
         assert hex(taken.ephemeralOwner) == successor["session"]
@@ -517,7 +519,7 @@ def test_ensemble_wiped_everything_reregistered(cluster, zk, engine, owner):
     containers = [run_tiny(engine, owner, {"SERVICE_NAME": service}) for _ in range(3)]
     paths = [instance_path(service, c) for c in containers]
     for path in paths:
-        wait_for(lambda: registered(zk, path), f"{path} to appear")
+        wait_for(lambda path=path: registered(zk, path), f"{path} to appear")
     try:
         for name in MEMBERS:
             member = engine.containers.get(name)
@@ -531,7 +533,11 @@ def test_ensemble_wiped_everything_reregistered(cluster, zk, engine, owner):
         fresh.start(timeout=30)
         try:
             for path in paths:
-                wait_for(safe(lambda: registered(fresh, path)), f"{path} re-created on the wiped ensemble", timeout=120)
+                wait_for(
+                    safe(lambda path=path: registered(fresh, path)),
+                    f"{path} re-created on the wiped ensemble",
+                    timeout=120,
+                )
         finally:
             fresh.stop()
             fresh.close()
@@ -550,5 +556,5 @@ def test_containers_started_while_zookeeper_is_down(cluster, zk, engine, owner):
     finally:
         restore_cluster()
     for path in paths:
-        wait_for(safe(lambda: registered(zk, path)), f"{path} once ZooKeeper is back", timeout=120)
+        wait_for(safe(lambda path=path: registered(zk, path)), f"{path} once ZooKeeper is back", timeout=120)
     assert children(zk, f"/services/{service}") == sorted(p.rsplit("/", 1)[1] for p in paths)

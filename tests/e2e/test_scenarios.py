@@ -34,7 +34,7 @@ def assert_real_state(zk, engine, service: str, instances: int) -> None:
     assert len(set(mine.values())) == instances  # one endpoint per container
     assert zk_matches_docker(zk, engine, service), (zk_children(zk, service), docker_endpoints(engine, service))
     for endpoint in mine:
-        wait_for(lambda: answers_through_zookeeper(zk, service, endpoint), f"{endpoint} to answer")
+        wait_for(lambda endpoint=endpoint: answers_through_zookeeper(zk, service, endpoint), f"{endpoint} to answer")
 
 
 def test_scenario_list():

@@ -179,7 +179,8 @@ def test_sigkill_of_the_active_registrator_is_restored_by_a_standby_over_tls(sec
         assert restored_at is not None, f"{path} not restored by a standby"
         expired_after, restored_after = (gone_at or restored_at) - killed_at, restored_at - killed_at
         print(
-            f"over TLS: session expired {expired_after:.1f}s after SIGKILL, registration restored {restored_after:.1f}s after it "
+            f"over TLS: session expired {expired_after:.1f}s after SIGKILL, registration restored "
+            f"{restored_after:.1f}s after it "
             f"({restored_at - (gone_at or restored_at):.2f}s after the expiry)"
         )
         assert expired_after <= SESSION_TIMEOUT + 2 + LOADED_MACHINE_SLACK_S  # ZooKeeper's tick
@@ -249,7 +250,8 @@ def test_a_registrators_docker_api_refuses_containers_create(secure_cluster, eng
         "c = docker.from_env()\n"
         "print('read', len(c.containers.list()) > 0, c.version()['ApiVersion'])\n"
         "for name, call in (('create', lambda: c.containers.create('svcctl/base:bookworm', 'true')),\n"
-        "                   ('images', lambda: c.images.list()), ('exec', lambda: c.api.exec_create(c.containers.list()[0].id, 'true'))):\n"
+        "                   ('images', lambda: c.images.list()), ('exec', lambda: "
+        "c.api.exec_create(c.containers.list()[0].id, 'true'))):\n"
         "    try:\n"
         "        call(); print(name, 'ALLOWED')\n"
         "    except docker.errors.APIError as exc:\n"

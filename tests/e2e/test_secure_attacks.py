@@ -95,14 +95,13 @@ def test_the_admins_nodes_and_the_registry_refuse_every_write_of_a_certificate_h
     for path in (*ADMIN_NODES, *registry_nodes):
         child = f"{path.rstrip('/')}/{unique('forged')}"
         attempts = {
-            "create a child": lambda: reader_zk.create(
-                child, b"x" * 512 * 1024
-            ),  # a big node: an outsider's way to fill the members' memory
-            "set its data": lambda: reader_zk.set(path, b"forged"),
-            "set its ACL": lambda: reader_zk.set_acls(path, world_all),
+            # a big node: an outsider's way to fill the members' memory
+            "create a child": lambda child=child: reader_zk.create(child, b"x" * 512 * 1024),
+            "set its data": lambda path=path: reader_zk.set(path, b"forged"),
+            "set its ACL": lambda path=path: reader_zk.set_acls(path, world_all),
         }
         if path not in ("/", "/zookeeper"):
-            attempts["delete it"] = lambda: reader_zk.delete(path)
+            attempts["delete it"] = lambda path=path: reader_zk.delete(path)
         for what, attempt in attempts.items():
             tried += 1
             # ZooKeeper refuses deleting its own quota node to anyone, before looking at ACLs.
@@ -128,7 +127,7 @@ def test_a_registrators_session_cannot_be_ended_by_an_outsider_who_derives_its_p
     path = election_node(engine)
     locks = {child: reader_zk.exists(f"{path}/{child}") for child in reader_zk.get_children(path)}
     assert len(locks) == 3 and all(stat.ephemeralOwner for stat in locks.values())
-    for child, stat in locks.items():
+    for stat in locks.values():
         hijacker = KazooClient(
             hosts=SECURE_ZK,
             use_ssl=True,
@@ -289,7 +288,8 @@ def test_held_handshakes_do_not_lock_svcctl_out(secure_cluster, engine):
         status = json.loads(run_svcctl("registrator", "status", "--json", env=secure_env()).stdout)
         assert len([r for r in status if r["role"] == "active"]) == 1
         print(
-            f"{len(held)} connections held ({per_kind} raw, {per_kind} stalled ClientHellos, {per_kind} certificate-less handshakes per member): "
+            f"{len(held)} connections held ({per_kind} raw, {per_kind} stalled ClientHellos, {per_kind} "
+            "certificate-less handshakes per member): "
             f"svcctl zk ls exit {code} in {took:.2f}s (baseline {baseline[1]:.2f}s, x{took / baseline[1]:.2f})"
         )
     finally:
@@ -323,7 +323,7 @@ def test_a_member_accepts_only_the_other_members_on_its_quorum_port(secure_clust
         outcome = quorum_handshake(str(PKI / identity / "cert.pem"), str(PKI / identity / "key.pem"))
         assert outcome.startswith("refused"), (identity, outcome)
     # Each member's client-port certificate names that member (and the loopback) only.
-    for port, member in zip(SECURE_PORTS, ("zoo1", "zoo2", "zoo3")):
+    for port, member in zip(SECURE_PORTS, ("zoo1", "zoo2", "zoo3"), strict=True):
         context = outsider_context()
         context.load_cert_chain(str(PKI / "readers" / "cli" / "cert.pem"), str(PKI / "readers" / "cli" / "key.pem"))
         with context.wrap_socket(

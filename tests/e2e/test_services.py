@@ -25,7 +25,7 @@ def test_unknown_service_and_negative_scale_are_refused():
 def test_up_registers_each_service_and_ps_agrees_with_zookeeper(services, engine, zk):
     run_svcctl("up", "service_1", "service_2")
     for name in ("service_1", "service_2"):
-        wait_for(lambda: zk_matches_docker(zk, engine, name), f"ZooKeeper to match Docker for {name}")
+        wait_for(lambda name=name: zk_matches_docker(zk, engine, name), f"ZooKeeper to match Docker for {name}")
 
     rows = wait_for(
         lambda: (lambda r: r if r and all(i["registered"] == "yes" for i in r) else None)(run_json("ps")),
@@ -45,7 +45,10 @@ def test_up_registers_each_service_and_ps_agrees_with_zookeeper(services, engine
         assert body["Name"] == row["service"] and body["PublicPort"] == row["host_port"]
         assert row["state"] == "running"
         # The service answers its text at the address found in ZooKeeper.
-        wait_for(lambda: answers_through_zookeeper(zk, row["service"], endpoint), f"{endpoint} to answer")
+        wait_for(
+            lambda row=row, endpoint=endpoint: answers_through_zookeeper(zk, row["service"], endpoint),
+            f"{endpoint} to answer",
+        )
 
 
 def test_up_is_idempotent(services, engine, zk):
@@ -66,7 +69,9 @@ def test_scale_to_three_and_back_to_one(services, engine, zk):
     assert set(three) <= set(zk_children(zk, "service_2") or [])
     assert len(set(three.values())) == 3  # one registration per container
     for endpoint in three:
-        wait_for(lambda: answers_through_zookeeper(zk, "service_2", endpoint), f"{endpoint} to answer")
+        wait_for(
+            lambda endpoint=endpoint: answers_through_zookeeper(zk, "service_2", endpoint), f"{endpoint} to answer"
+        )
 
     run_svcctl("scale", "service_2", "1")
     one = wait_for(

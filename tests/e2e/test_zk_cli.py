@@ -64,7 +64,8 @@ def test_missing_path_and_protected_paths_are_one_line_errors(zk):
     proc = run_svcctl("zk", "get", "/does/not/exist", check=False)
     assert proc.returncode == 7 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "svcctl: error: znode /does/not/exist does not exist; fix: list what exists with `svcctl zk ls /` or `svcctl zk tree /services`"
+        "svcctl: error: znode /does/not/exist does not exist; fix: list what exists with `svcctl zk ls /` or `svcctl "
+        "zk tree /services`"
     ]
     for path in ("/", "/zookeeper", "/zookeeper/quota"):
         proc = run_svcctl("zk", "rm", path, "-r", "--yes", check=False)

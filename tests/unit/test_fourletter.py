@@ -15,7 +15,10 @@ Node count: 12
 Proposal sizes last/min/max: 48/48/120
 """
 
-MNTR = "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_avg_latency\t1.25\nzk_max_latency\t9\nzk_num_alive_connections\t4\nzk_znode_count\t13\n"
+MNTR = (
+    "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_avg_latency\t1.25\nzk_max_latency\t9\n"
+    "zk_num_alive_connections\t4\nzk_znode_count\t13\n"
+)
 
 
 def test_parse_srvr_leader():

@@ -93,7 +93,8 @@ def test_the_rendered_configuration_is_valid_for_haproxy(tmp_path):
     assert "WARNING" not in proc.stderr, proc.stderr
 
 
-CSV = """# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,
+CSV = """# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,\
+weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,
 gateway,FRONTEND,,,1,5,2000,40,,,,,,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,5,,,,0,38,0,1,1,
 svc.service_2,127.0.0.1:32001,0,0,1,4,,30,,,,,,0,0,0,0,UP,1,1,0,0,0,10,0,,1,7,1,,30,,2,0,,4,L4OK,,0,0,30,0,0,0,
 svc.service_2,127.0.0.1:32002,0,0,0,2,,8,,,,,,0,0,0,0,MAINT,1,1,0,0,0,3,0,,1,7,2,,8,,2,0,,2,L4OK,,0,0,8,0,0,0,

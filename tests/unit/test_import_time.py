@@ -22,7 +22,11 @@ try:
 except SystemExit:
     pass
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
-commands = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.rsplit(".", 1)[0] == "svcctl.cli" and m.rsplit(".", 1)[1] in {modules!r})
+commands = sorted(
+    m.rsplit(".", 1)[1]
+    for m in sys.modules
+    if m.rsplit(".", 1)[0] == "svcctl.cli" and m.rsplit(".", 1)[1] in {modules!r}
+)
 print("HEAVY=" + ",".join(loaded))
 print("COMMANDS=" + ",".join(commands))
 """

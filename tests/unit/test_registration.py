@@ -43,7 +43,10 @@ def host_port(data: dict, key: str) -> int:
     return int(data["NetworkSettings"]["Ports"][key][0]["HostPort"])
 
 
-def summary(data: dict, options: Options = Options()) -> list[tuple]:
+DEFAULT_OPTIONS = Options()
+
+
+def summary(data: dict, options: Options = DEFAULT_OPTIONS) -> list[tuple]:
     return [
         (r.name, r.ip, r.port, r.private_port, r.protocol, r.tags, dict(r.attrs))
         for r in container_registrations(data, options).registrations

@@ -9,7 +9,7 @@ HOSTS = parse_zk_hosts("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3")
 
 
 def modes(*values: str) -> dict:
-    return dict(zip(HOSTS, values))
+    return dict(zip(HOSTS, values, strict=True))
 
 
 def test_all_down_is_no_member_answers():

@@ -111,7 +111,8 @@ def up(
     secure: bool = typer.Option(
         False,
         "--secure",
-        help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under the state directory's pki/, made once).",
+        help="TLS on every connection, ACLs on the registry, registrators without the engine socket (PKI under the "
+        "state directory's pki/, made once).",
     ),
     rotate: bool = typer.Option(False, "--rotate", help="With --secure: remake the PKI and restart the cluster on it."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),

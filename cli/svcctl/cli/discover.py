@@ -121,7 +121,8 @@ def call(
                     retried = f"  (after {', '.join(result.attempts)})" if result.attempts else ""
                     body = result.body if len(result.body) <= 60 else result.body[:59] + "…"
                     typer.echo(
-                        f"#{result.seq:<3} {result.instance.label}  {result.status}  {result.elapsed_ms:.1f} ms  {body}{retried}"
+                        f"#{result.seq:<3} {result.instance.label}  {result.status}  {result.elapsed_ms:.1f} ms  "
+                        f"{body}{retried}"
                     )
                 else:
                     retried = f" ({', '.join(result.attempts)})" if result.attempts else ""

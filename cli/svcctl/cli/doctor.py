@@ -17,7 +17,8 @@ def doctor(
     fix: bool = typer.Option(False, "--fix", help="Install and start what is missing (root on Debian/Ubuntu)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order)."""
+    """Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is
+    secured (in that order)."""
     settings = ctx.obj
     tls = client_tls(settings)
     checks = fix_all(settings, no_progress if json_out else progress, tls) if fix else run_checks(settings, tls)

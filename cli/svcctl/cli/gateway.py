@@ -9,7 +9,8 @@ from svcctl.cli.output import print_json, print_table, progress
 
 app = typer.Typer(
     help="The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper. "
-    "Without a subcommand it runs in the foreground (a local haproxy; Ctrl-C ends it); `up` runs it in the background as part of the project.",
+    "Without a subcommand it runs in the foreground (a local haproxy; Ctrl-C ends it); `up` runs it in the background "
+    "as part of the project.",
     invoke_without_command=True,
 )
 
@@ -44,7 +45,8 @@ def gateway(
     def ready(controller) -> None:
         known = ", ".join(f"{n} ({len(i)})" for n, i in controller.cache.services().items()) or "none yet"
         progress(
-            f"gateway listening on http://{controller.host}:{controller.port}; stats on http://127.0.0.1:{controller.stats_port}/; services: {known}"
+            f"gateway listening on http://{controller.host}:{controller.port}; stats on "
+            f"http://127.0.0.1:{controller.stats_port}/; services: {known}"
         )
 
     try:

@@ -47,7 +47,8 @@ def up(
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Start N Docker engines, each in its own container with its own address and context, the project's images loaded."""
+    """Start N Docker engines, each in its own container with its own address and context, the
+    project's images loaded."""
     from svcctl.toolkit import hosts as core
 
     names = [n.strip() for n in images.split(",") if n.strip()] if images else None

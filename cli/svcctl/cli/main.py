@@ -40,7 +40,8 @@ class Lazy:
 COMMANDS: dict[str, Lazy] = {
     "doctor": Lazy(
         "doctor",
-        "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is secured (in that order).",
+        "Check the engine, Compose v2, the API version, the base image, ZooKeeper and whether it is "
+        "secured (in that order).",
     ),
     "build": Lazy(
         "build", "Build the toolkit's images from the project's Dockerfiles (cache hits when nothing changed)."
@@ -55,7 +56,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "scenario": Lazy(
         "scenario",
-        "The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
+        "The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against "
+        "ZooKeeper and Docker.",
     ),
     "demo": Lazy(
         "demo", "Doctor, build, cluster up, the four scenarios, and a summary; exit 0 only if everything held."
@@ -178,7 +180,8 @@ def root(
         None,
         "--zk",
         help=env_help(
-            "ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up --hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]",
+            "ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up "
+            "--hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]",
             "SVCCTL_ZK",
         ),
     ),
@@ -194,20 +197,23 @@ def root(
         None,
         "--project-dir",
         help=env_help(
-            "Directory holding compose/, images/ and services/ [default: the checkout around the current directory, else the copy installed with svcctl]",
+            "Directory holding compose/, images/ and services/ [default: the checkout around the current directory, "
+            "else the copy installed with svcctl]",
             "SVCCTL_PROJECT_DIR",
         ),
     ),
     context: str = typer.Option(
         None,
         "--context",
-        help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]",
+        help="Docker context of the engine that build, up, scale, stop, ps, scenario and prune use [default: "
+        "DOCKER_HOST, else DOCKER_CONTEXT, else docker's current context]",
     ),
     zk_ca: str = typer.Option(
         None,
         "--zk-ca",
         help=env_help(
-            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when its cluster is secured]",
+            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's .svcctl/pki/ when "
+            "its cluster is secured]",
             "SVCCTL_ZK_CA",
         ),
     ),

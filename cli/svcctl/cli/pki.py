@@ -94,7 +94,8 @@ def rotate(
         ...,
         "--host",
         metavar="NAME",
-        help="The host (its Docker context) of the secured cluster over hosts whose registrator identity gets a new key.",
+        help="The host (its Docker context) of the secured cluster over hosts whose registrator "
+        "identity gets a new key.",
     ),
     json_out: bool = JSON_OPT,
 ) -> None:

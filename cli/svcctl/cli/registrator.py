@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -12,7 +12,7 @@ from svcctl.config.settings import DEFAULT_BASE
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
 
 
-class Deregister(str, Enum):
+class Deregister(StrEnum):
     always = "always"
     on_success = "on-success"
 
@@ -27,7 +27,8 @@ def run(
         None,
         "-ip",
         "--ip",
-        help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's address when bound to 0.0.0.0).",
+        help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's "
+        "address when bound to 0.0.0.0).",
     ),
     internal: bool = typer.Option(
         False,
@@ -56,7 +57,9 @@ def run(
         "-deregister",
         "--deregister",
         case_sensitive=False,
-        help="always: a container's registrations go when it stops (at the terminating signal); on-success: a container that exited non-zero stays registered until it is removed or runs again (no draining at the signal).",
+        help="always: a container's registrations go when it stops (at the terminating signal); "
+        "on-success: a container that exited non-zero stays registered until it is removed or runs again "
+        "(no draining at the signal).",
     ),
     retry_attempts: int = typer.Option(
         -1,
@@ -81,7 +84,8 @@ def run(
         "-ttl",
         "--ttl",
         min=0,
-        help="Accepted for compatibility; not used by the ZooKeeper backend (ephemeral nodes live as long as our session).",
+        help="Accepted for compatibility; not used by the ZooKeeper backend "
+        "(ephemeral nodes live as long as our session).",
     ),
     ttl_refresh: int = typer.Option(
         0, "-ttl-refresh", "--ttl-refresh", min=0, help="Accepted for compatibility; not used by the ZooKeeper backend."
@@ -110,7 +114,8 @@ def run(
         "-zk-ca",
         "--zk-ca",
         help=env_help(
-            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its cluster is secured].",
+            "CA certificate (PEM) of a secured ensemble: TLS to ZooKeeper [default: the project's PKI when its "
+            "cluster is secured].",
             "SVCCTL_ZK_CA",
         ),
     ),
@@ -131,7 +136,8 @@ def run(
         "-zk-writer",
         "--zk-writer",
         envvar="SVCCTL_ZK_WRITERS",
-        help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated).",
+        help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the "
+        "other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
@@ -177,7 +183,8 @@ def run(
             "ttl not used",
             ttl=ttl,
             ttl_refresh=ttl_refresh,
-            note="the ZooKeeper backend needs no TTL: a registration is an ephemeral node that lives as long as our session",
+            note="the ZooKeeper backend needs no TTL: a registration is "
+            "an ephemeral node that lives as long as our session",
         )
     if cleanup:
         log(

@@ -9,7 +9,8 @@ from svcctl.progress import no_progress
 from svcctl.walkthrough import scenarios as core
 
 app = typer.Typer(
-    help="The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against ZooKeeper and Docker.",
+    help="The classic walkthrough's four scenarios, and fault scenarios under consumer load, verified against "
+    "ZooKeeper and Docker.",
     no_args_is_help=True,
 )
 
@@ -130,7 +131,8 @@ def run(
     which: str = typer.Argument(
         ...,
         metavar="1|2|3|4|all|FAULT|faults",
-        help="One step, or all four in order from a clean state; a fault scenario (see `list`), several joined by commas, or `faults`: every one.",
+        help="One step, or all four in order from a clean state; a fault scenario (see `list`), several joined by "
+        "commas, or `faults`: every one.",
     ),
     timeout: float = typer.Option(
         None,
@@ -143,7 +145,8 @@ def run(
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer) or fault scenarios (exit 8 when an expectation fails)."""
+    """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer)
+    or fault scenarios (exit 8 when an expectation fails)."""
     from svcctl.walkthrough import faults
 
     settings = ctx.obj.for_context(context) if context else ctx.obj

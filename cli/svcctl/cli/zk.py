@@ -241,7 +241,8 @@ def prune(
     except DockerUnavailableError as exc:
         containers, engine = None, None
         typer.echo(
-            f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner sessions{', probes' if probe else ''} and empty service nodes only)",
+            f"svcctl: warning: {exc.cause}: skipping the container rule (judging owner "
+            f"sessions{', probes' if probe else ''} and empty service nodes only)",
             err=True,
         )
     with _session(ctx, write=yes) as client:

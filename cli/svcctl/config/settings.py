@@ -141,7 +141,8 @@ def find_project_dir(explicit: str | None = None, cwd: Path | None = None) -> Pa
         if not _looks_like_project(path):
             raise NotFoundError(
                 f"{path} is not an svcctl project directory (no compose/zookeeper.yml)",
-                "point --project-dir or SVCCTL_PROJECT_DIR at a checkout of svcctl, or unset it to use the installed copy",
+                "point --project-dir or SVCCTL_PROJECT_DIR at a checkout of svcctl, "
+                "or unset it to use the installed copy",
             )
         return path
     start = (cwd or Path.cwd()).resolve()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import DEFAULT_BASE
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
 
-class Strategy(str, Enum):
+class Strategy(StrEnum):
     """How a call picks among a service's live instances."""
 
     round_robin = "round_robin"

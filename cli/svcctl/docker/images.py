@@ -111,8 +111,10 @@ def build_image(
             if "error" in chunk:
                 detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
                 raise SvcctlError(
-                    f"building image {spec.name} failed: {detail.strip().splitlines()[-1] if detail.strip() else detail}",
-                    f"read the build output below; fix {spec.context}/Dockerfile, then rerun `svcctl build {spec.name}`",
+                    f"building image {spec.name} failed: "
+                    f"{detail.strip().splitlines()[-1] if detail.strip() else detail}",
+                    f"read the build output below; fix {spec.context}/Dockerfile, "
+                    f"then rerun `svcctl build {spec.name}`",
                     details="\n".join(f"  {spec.name}| {tail_line}" for tail_line in output_tail) or None,
                 )
             line = chunk.get("stream", "").rstrip()

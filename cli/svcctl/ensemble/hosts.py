@@ -163,7 +163,8 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
         if carrier is None:  # the engine's 404 here is the image's
             raise NotFoundError(
                 f"image {settings.zk_image} is not on host {member.context}",
-                f"load the project's images into the hosts: `svcctl hosts up {len(settings.layout.hosts) if settings.layout else 3}`",
+                "load the project's images into the hosts: `svcctl hosts up "
+                f"{len(settings.layout.hosts) if settings.layout else 3}`",
             )
         try:
             carrier.put_archive("/pki", archive.getvalue())
@@ -225,8 +226,10 @@ def up(
             else f"`svcctl cluster up --hosts {','.join(contexts)}{' --secure' if current == SECURE else ''}`, "
         )
         raise ConflictError(
-            f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
-            f"remove it with its data first: {first}`svcctl cluster down --volumes`, then `svcctl cluster up --hosts {','.join(contexts)}{' --secure' if secure else ''}`",
+            f"project {settings.project}'s cluster over hosts is {mode_name(current)}; it cannot become "
+            f"{mode_name(wanted)} in place",
+            f"remove it with its data first: {first}`svcctl cluster down --volumes`, then `svcctl cluster up --hosts "
+            f"{','.join(contexts)}{' --secure' if secure else ''}`",
         )
     if secure:
         from svcctl.security.pki import ensure_host_bundles, ensure_pki, hand_over, pki_dir
@@ -285,7 +288,8 @@ def rotate_host(settings: Settings, host: str, on_progress: Progress = no_progre
     if layout is None or project_mode(settings) != SECURE:
         raise BadInputError(
             f"project {settings.project} has no secured cluster over hosts",
-            "`svcctl cluster up --hosts CTX1,CTX2,CTX3 --secure` starts one; on one engine `svcctl cluster up --secure --rotate` remakes the PKI",
+            "`svcctl cluster up --hosts CTX1,CTX2,CTX3 --secure` starts one; on one engine `svcctl cluster up "
+            "--secure --rotate` remakes the PKI",
         )
     member = next((m for m in layout.hosts if m.context == host), None)
     if member is None:
@@ -325,7 +329,8 @@ def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_p
         )
         compose = host_compose_client(settings, layout, member, secure)
         run_compose(
-            f"cluster down on {member.context}", lambda: compose.compose.down(volumes=volumes, quiet=True, timeout=10)
+            f"cluster down on {member.context}",
+            lambda compose=compose: compose.compose.down(volumes=volumes, quiet=True, timeout=10),
         )
         if secure:
             remove_pki_volumes(settings, member)

@@ -92,7 +92,7 @@ def member_containers(settings: Settings) -> dict[ZkHost, str]:
 
         return {m.zk_host: member_container(settings, m) for m in settings.layout.hosts}
     prefix = container_prefix(settings.project)
-    return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES)}
+    return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES, strict=True)}
 
 
 def container_states(engine: EngineEndpoint, names: list[str]) -> dict[str, str]:
@@ -147,7 +147,7 @@ def wait_for_quorum(
     def look() -> list[ServerStats]:
         nonlocal last_report
         stats = [server_stats(h.host, h.port, timeout=1.0, tls=tls) for h in hosts]
-        report = ", ".join(f"{h}={s.mode}" for h, s in zip(hosts, stats))
+        report = ", ".join(f"{h}={s.mode}" for h, s in zip(hosts, stats, strict=True))
         if report != last_report:
             on_progress(f"waiting for quorum: {report}")
             last_report = report
@@ -159,13 +159,14 @@ def wait_for_quorum(
     if quorum_reached([s.mode for s in stats]):
         return status(settings, stats)
     report = last_report
-    failing = [(h, s) for h, s in zip(hosts, stats) if s.mode not in SERVING_MODES]
+    failing = [(h, s) for h, s in zip(hosts, stats, strict=True) if s.mode not in SERVING_MODES]
     containers = member_containers(settings)
     engines = {m.zk_host: m.endpoint for m in settings.layout.hosts} if settings.layout else {}
     details = []
     for host, stat in failing:
         details.append(
-            f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last log lines:"
+            f"--- {containers.get(host, host)} ({host}: {stat.mode}{', ' + stat.error if stat.error else ''}) last "
+            "log lines:"
         )
         engine = engines.get(host)
         details.append(
@@ -258,8 +259,10 @@ def up(
     current = existing_mode(settings)
     if current is not None and current != wanted:
         raise ConflictError(
-            f"project {settings.project}'s cluster is {mode_name(current)}; it cannot become {mode_name(wanted)} in place",
-            f"remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster up{' --secure' if secure else ''}`",
+            f"project {settings.project}'s cluster is {mode_name(current)}; "
+            f"it cannot become {mode_name(wanted)} in place",
+            "remove it with its data first: `svcctl cluster down --volumes`, then `svcctl cluster "
+            f"up{' --secure' if secure else ''}`",
         )
     check_ports_free(settings)
     if secure:
@@ -442,7 +445,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[M
         per_host = host_states(settings)
         return [
             MemberStatus(str(h), containers[h], per_host[m.context].get(containers[h], "absent"), s, m.context)
-            for h, s, m in zip(hosts, stats, settings.layout.hosts)
+            for h, s, m in zip(hosts, stats, settings.layout.hosts, strict=True)
         ]
     try:
         states = container_states(settings.engine, list(containers.values()))
@@ -450,7 +453,7 @@ def status(settings: Settings, stats: list[ServerStats] | None = None) -> list[M
         states = {}
     return [
         MemberStatus(str(h), containers.get(h, "-"), states.get(containers.get(h, ""), "absent"), s)
-        for h, s in zip(hosts, stats)
+        for h, s in zip(hosts, stats, strict=True)
     ]
 
 

@@ -40,4 +40,4 @@ def host_states(settings: Settings) -> dict[str, dict[str, str]]:
     assert layout is not None
     with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
         states = list(pool.map(lambda m: _host_states(settings, m), layout.hosts))
-    return {m.context: s for m, s in zip(layout.hosts, states)}
+    return {m.context: s for m, s in zip(layout.hosts, states, strict=True)}

@@ -88,7 +88,7 @@ class ContainerInspector:
                 infos[cid] = {**cached, "State": state}
             else:
                 missing.append(cid)
-        for cid, info in zip(missing, self._pool.map(self.inspect, missing)):
+        for cid, info in zip(missing, self._pool.map(self.inspect, missing), strict=True):
             if info is not None:  # None: died between ps and inspect, skipped
                 infos[cid] = info
         with self._lock:

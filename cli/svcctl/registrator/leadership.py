@@ -170,7 +170,9 @@ class Leadership:
                 )  # kazoo encodes it
                 # The lock retries forever, even on a closed client: stop it when we stop or when
                 # the session keeper replaced the client (kazoo keeps this knob private).
-                election.lock._retry.interrupt = lambda: self.stopping.is_set() or client is not self.session.client
+                election.lock._retry.interrupt = lambda client=client: (
+                    self.stopping.is_set() or client is not self.session.client
+                )
                 election.lock._retry.max_delay = 2
                 log("standby", election=self.election_path, registrator=self.registrator_id)
                 election.run(self.serve_term, client, election)

@@ -90,7 +90,10 @@ class SessionKeeper:
         while not stopping.is_set():
             # Short slices, so a SIGTERM while ZooKeeper is down ends us at once.
             poll_until(
-                lambda: stopping.is_set() or connected.wait(0.1), bool, time.monotonic() + tries.delay, interval=0
+                lambda connected=connected: stopping.is_set() or connected.wait(0.1),
+                bool,
+                time.monotonic() + tries.delay,
+                interval=0,
             )
             if stopping.is_set():
                 return False
@@ -107,11 +110,12 @@ class SessionKeeper:
                 fault = self._diagnose()
                 self.close()
                 raise ZooKeeperUnavailableError(
-                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts ({waited} s)"
-                    + (f": {fault.cause}" if fault else ""),
+                    f"no ZooKeeper member answered at {format_zk_hosts(self.hosts)} after {attempt} attempts "
+                    f"({waited} s)" + (f": {fault.cause}" if fault else ""),
                     fault.fix
                     if fault
-                    else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts (-1: forever)",
+                    else "start the ensemble (svcctl cluster up), check the registry URI, or raise -retry-attempts "
+                    "(-1: forever)",
                 )
             if attempt <= 3 or attempt % 10 == 0:
                 fault = self._diagnose()

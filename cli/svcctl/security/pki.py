@@ -255,7 +255,8 @@ def reissue_host_registrator(pki: Pki, host: str) -> ClientIdentity:
     if not who.cert.is_file():
         raise BadInputError(
             f"host {host} has no registrator identity in {pki.root}",
-            f"name a host of the secured cluster ({', '.join(pki.hosts()) or 'none yet: `svcctl cluster up --hosts … --secure`'})",
+            "name a host of the secured cluster "
+            f"({', '.join(pki.hosts()) or 'none yet: `svcctl cluster up --hosts … --secure`'})",
         )
     ca_cert, ca_key = _load_ca(pki)
     _issue_client(who, host_registrator_cn(host), ca_cert, ca_key, pki.ca.read_bytes())
@@ -300,7 +301,8 @@ def hand_over(pki: Pki, container_uid: int) -> None:
         account = None
     if account is not None:
         raise ConflictError(
-            f"uid {uid} is the host account {account!r}: handing it the cluster's keys would let that account read them",
+            f"uid {uid} is the host account {account!r}: "
+            "handing it the cluster's keys would let that account read them",
             "set SVCCTL_CONTAINER_UID to a uid no host account has (`getent passwd UID` prints nothing)",
         )
     for directory in pki.container_dirs():

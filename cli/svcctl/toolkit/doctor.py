@@ -113,7 +113,8 @@ def check_base_image(settings: Settings) -> Check:
             return Check(
                 "base-image",
                 False,
-                f"{ref} was bootstrapped by an older svcctl (recipe {proc.stdout.strip() or '1'}, now {BASE_RECIPE}): apt-get install fails in it",
+                f"{ref} was bootstrapped by an older svcctl (recipe {proc.stdout.strip() or '1'}, now {BASE_RECIPE}): "
+                "apt-get install fails in it",
                 "svcctl doctor --fix (bootstraps it again; `svcctl build` then rebuilds on it)",
             )
         return Check("base-image", True, f"{ref} present")
@@ -334,8 +335,11 @@ def debian_mirror(chosen: str | None = None) -> str:
 # package caches or translations behind in the layer. (Scoped as `Binary::apt-get::Dir::Cache…`
 # these lines would blank apt-get's Dir::Cache itself: "Archives directory archives/partial is
 # missing" on every install.)
-APT_CLEAN_CONF = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+_APT_CLEAN_CACHES = (
+    "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"
+)
+APT_CLEAN_CONF = f"""DPkg::Post-Invoke {{ "{_APT_CLEAN_CACHES}"; }};
+APT::Update::Post-Invoke {{ "{_APT_CLEAN_CACHES}"; }};
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 Acquire::Languages "none";

@@ -347,7 +347,7 @@ def load_images(
             return run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], engine, timeout=1800)
 
         with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-            loads = dict(zip(missing, pool.map(load, missing)))
+            loads = dict(zip(missing, pool.map(load, missing), strict=True))
         failed = []
         for name, proc in loads.items():
             err = proc.stderr or ""

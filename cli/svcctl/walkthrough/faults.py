@@ -72,12 +72,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "instance-kill",
         "one service_2 container killed (SIGKILL), then started again",
-        "0 failed requests (the gateway retries another instance); the killed one leaves the cache at once; the other never missing",
+        "0 failed requests (the gateway retries another instance); the killed one leaves the cache at once; the other "
+        "never missing",
     ),
     Fault(
         "host-crash",
         "a host killed with everything on it (its member, registrators, service_2), then started again",
-        "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations leave ZooKeeper "
+        "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations "
+        "leave ZooKeeper "
         "when its registrators' sessions expire; the other instances never missing",
         hosts_only=True,
     ),
@@ -330,7 +332,8 @@ class Consumers:
         if not poll_until(self._gateway_routes_all, bool, time.monotonic() + timeout, 0.2):
             # Failures under the fault would otherwise be blamed on it.
             raise CheckFailedError(
-                f"before the fault: the scenario's gateway does not route to every {SERVICE} instance within {timeout:.0f}s",
+                f"before the fault: the scenario's gateway does not route to every {SERVICE} instance within "
+                f"{timeout:.0f}s",
                 "`svcctl zk ls -r /services` and `docker ps` show what is registered and running",
             )
         self._started = time.monotonic()

@@ -419,7 +419,8 @@ def run(
         if engine not in {m.engine for m in settings.layout.hosts}:
             raise BadInputError(
                 f"project {settings.project}'s cluster runs over hosts and no registrator of it watches {engine}",
-                f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} scenario run all`",
+                f"run the walkthrough on one of its hosts: `svcctl --context {settings.layout.hosts[0].context} "
+                "scenario run all`",
             )
 
     if timeout <= 0:

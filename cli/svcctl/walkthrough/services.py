@@ -322,14 +322,14 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
     views: list[ContainerView] = []
     hosts: list[str] = []
     down = []
-    for member, found in zip(layout.hosts, per_host):
+    for member, found in zip(layout.hosts, per_host, strict=True):
         if found is None:
             down.append(member.context)
             continue
         views += found
         hosts += [member.context] * len(found)
     instances = cross_check_all(settings, views, base)
-    for instance, host in zip(instances, hosts):
+    for instance, host in zip(instances, hosts, strict=True):
         instance.host = host
     return instances, down
 

@@ -74,7 +74,7 @@ def member_modes(hosts: list[ZkHost], tls: ZkTls | None = None) -> dict[ZkHost, 
     context = tls.context() if tls is not None else None
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         stats = list(pool.map(lambda h: server_stats(h.host, h.port, timeout=1.0, with_mntr=False, tls=context), hosts))
-    return {host: stat.mode for host, stat in zip(hosts, stats)}
+    return {host: stat.mode for host, stat in zip(hosts, stats, strict=True)}
 
 
 def unavailable_error(hosts: list[ZkHost], modes: dict[ZkHost, str], tls: ZkTls | None = None) -> SvcctlError | None:

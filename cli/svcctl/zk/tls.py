@@ -204,7 +204,8 @@ def diagnose(
                     )
                 return BadInputError(
                     f"{host}'s certificate is not signed by the CA {tls.ca} ({exc.verify_message})",
-                    "give the ensemble's own CA with --zk-ca (for this project: ca.pem of its PKI, `svcctl cluster status` names it)",
+                    "give the ensemble's own CA with --zk-ca (for this project: ca.pem of its PKI, `svcctl cluster "
+                    "status` names it)",
                 )
             except ssl.SSLError as exc:
                 reason = (exc.reason or str(exc)).lower()
@@ -216,12 +217,15 @@ def diagnose(
                 if "certificate" in reason or "alert" in reason or "handshake" in reason:
                     if not tls.cert:  # a secured ensemble opens no session without an identity
                         return BadInputError(
-                            f"{host} refused this client: it opens no session without a client certificate ({exc.reason or exc})",
-                            "give --zk-cert/--zk-key (SVCCTL_ZK_CERT/KEY): `svcctl pki issue NAME --role reader` writes a reader's",
+                            f"{host} refused this client: it opens no session without a client certificate "
+                            f"({exc.reason or exc})",
+                            "give --zk-cert/--zk-key (SVCCTL_ZK_CERT/KEY): `svcctl pki issue NAME --role reader` "
+                            "writes a reader's",
                         )
                     return BadInputError(
                         f"{host} refused the client certificate {tls.cert} ({exc.reason or exc})",
-                        "use a certificate signed by the ensemble's CA (`svcctl pki issue NAME --role reader` writes one)",
+                        "use a certificate signed by the ensemble's CA "
+                        "(`svcctl pki issue NAME --role reader` writes one)",
                     )
                 continue  # e.g. closed mid-handshake by a member that is not serving yet
             except OSError:

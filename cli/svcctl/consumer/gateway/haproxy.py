@@ -35,7 +35,10 @@ SPARE_PREFIX = "spare."
 SERVER_OPTIONS = "check inter 2s fall 2 rise 1 pool-max-conn -1"
 # HAProxy's identifiers: letters, digits, `_ . : -`. Other service names cannot be routed.
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:-]+$")
-HAPROXY_FIX = "install Debian's haproxy (`apt-get install haproxy`, or `svcctl doctor --fix`), or run the gateway in a container with `svcctl gateway up`"
+HAPROXY_FIX = (
+    "install Debian's haproxy (`apt-get install haproxy`, or `svcctl doctor --fix`), or run the gateway in "
+    "a container with `svcctl gateway up`"
+)
 
 
 def routable(name: str) -> bool:
@@ -69,6 +72,20 @@ def _server_line(address: str) -> str:
 _NO_INSTANCE = (
     "    http-error status 503 content-type application/json lf-string "
     '"{\\"error\\": \\"service \'%[var(txn.service),json(utf8s)]\' has no live instance\\"}"'
+)
+
+# The 400 of a request naming no service (a GET of /services is the controller's listing).
+_NO_SERVICE_NAME = (
+    "http-request return status 400 content-type application/json string "
+    '"{\\"error\\": \\"missing header service_name\\", '
+    '\\"fix\\": \\"send service_name: <name> (and optionally api_name: /path)\\"}" '
+    "if !named_service !services_list or !named_service !read_method"
+)
+# The 404 of a service name the map does not know.
+_UNKNOWN_SERVICE = (
+    "http-request return status 404 content-type application/json lf-string "
+    '"{\\"error\\": \\"unknown service \'%[var(txn.service),json(utf8s)]\'\\", '
+    '\\"fix\\": \\"GET /services lists the services\\"}"'
 )
 
 
@@ -130,7 +147,7 @@ frontend gateway
     acl api_named req.hdr(api_name) -m found
     acl api_absolute req.hdr(api_name) -m beg /
     acl idempotent method GET HEAD OPTIONS PUT DELETE TRACE
-    http-request return status 400 content-type application/json string "{{\\"error\\": \\"missing header service_name\\", \\"fix\\": \\"send service_name: <name> (and optionally api_name: /path)\\"}}" if !named_service !services_list or !named_service !read_method
+    {_NO_SERVICE_NAME}
     http-request set-var(txn.service) req.hdr(service_name) if named_service
     http-request set-uri %[req.hdr(api_name)] if api_named api_absolute
     http-request set-uri /%[req.hdr(api_name)] if api_named !api_absolute
@@ -146,7 +163,7 @@ frontend gateway
     default_backend _unknown
 
 backend _unknown
-    http-request return status 404 content-type application/json lf-string "{{\\"error\\": \\"unknown service '%[var(txn.service),json(utf8s)]'\\", \\"fix\\": \\"GET /services lists the services\\"}}"
+    {_UNKNOWN_SERVICE}
 
 backend _services
     server controller 127.0.0.1:{settings.services_port}
@@ -276,7 +293,7 @@ def parse_stats_csv(text: str, service_of: dict[str, str] | None = None) -> dict
     header = lines[0][2:].split(",")
     services: dict[str, ServiceStat] = {}
     for line in lines[1:]:
-        row = dict(zip(header, line.split(",")))
+        row = dict(zip(header, line.split(","), strict=False))
         backend = row.get("pxname", "")
         service = (service_of or {}).get(backend) or service_of_backend(backend)
         if service is None:
