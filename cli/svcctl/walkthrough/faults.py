@@ -724,7 +724,6 @@ def _ensure_instances(
 ) -> list[str]:
     """Exactly INSTANCES of service_2 running (over hosts: INSTANCES_PER_HOST on every host),
     registered; returns their addresses."""
-    import dataclasses
 
     from svcctl.walkthrough import services
     from svcctl.walkthrough.scenarios import format_diff
@@ -736,7 +735,7 @@ def _ensure_instances(
         for member in settings.layout.hosts:
             on_progress(f"{member.context}: {SERVICE} x{INSTANCES_PER_HOST}")
             services.scale(
-                dataclasses.replace(settings, context=member.context),
+                settings.for_context(member.context),
                 SERVICE,
                 INSTANCES_PER_HOST,
                 on_progress,
