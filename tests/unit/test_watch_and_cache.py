@@ -103,17 +103,12 @@ def test_recursive_watcher_follows_every_level(zk):
     stream.watcher.stop()
 
 
-def registration(port: int, name: str = "svc") -> bytes:
-    return json.dumps(
-        {
-            "Name": name,
-            "IP": "127.0.0.1",
-            "PublicPort": port,
-            "PrivatePort": 80,
-            "ContainerID": f"c{port}",
-            "svcctl": {"container_name": f"{name}-{port}"},
-        }
-    ).encode()
+def registration(port: int, name: str = "svc", owner: str | None = None) -> bytes:
+    """A registration as the registrator writes it, cut to the keys the watcher and cache read
+    (`owner`: the registrator id, which only some tests look at)."""
+    ours = {"container_name": f"{name}-{port}", **({"registrator": owner} if owner else {})}
+    body = {"Name": name, "IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "ContainerID": f"c{port}"}
+    return json.dumps({**body, "svcctl": ours}).encode()
 
 
 def wait_until(condition, what: str, timeout: float = 5.0) -> None:

@@ -16,19 +16,11 @@ from svcctl.consumer.cache import ServiceCache
 from svcctl.wait import poll_until
 from svcctl.zk import watch as w
 from tests.unit.fakezk import FakeClient, FakeEnsemble
+from tests.unit.test_watch_and_cache import registration as owned_registration
 
 
 def registration(port: int, name: str = "svc", owner: str = "r1") -> bytes:
-    return json.dumps(
-        {
-            "Name": name,
-            "IP": "127.0.0.1",
-            "PublicPort": port,
-            "PrivatePort": 80,
-            "ContainerID": f"c{port}",
-            "svcctl": {"container_name": f"{name}-{port}", "registrator": owner},
-        }
-    ).encode()
+    return owned_registration(port, name, owner)
 
 
 def inst(port: int, name: str = "svc") -> str:
