@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
+
 if TYPE_CHECKING:
     import docker
 
@@ -90,8 +92,8 @@ def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerVie
         name=((summary.get("Names") or [""])[0]).lstrip("/"),
         state=summary.get("State") or "unknown",
         health=health,
-        project=labels.get("com.docker.compose.project"),
-        compose_service=labels.get("com.docker.compose.service"),
+        project=labels.get(COMPOSE_PROJECT),
+        compose_service=labels.get(COMPOSE_SERVICE),
         number=int(number) if number and number.isdigit() else None,
         env=env,
         labels=labels,

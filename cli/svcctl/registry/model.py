@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
 from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
     from svcctl.zk.znode import ZnodeSnapshot
 
-COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
-COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 UNSPECIFIED_IPS = ("", "0.0.0.0", "::")
 # Characters ZooKeeper refuses in a node name (its PathUtils), plus the path separator.
 _BAD_NAME_CHARS = re.compile("[/\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]")
@@ -259,8 +258,8 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
                 container_id=container_id,
                 container_hostname=config.get("Hostname") or container_id[:12],
                 container_name=container_name,
-                compose_project=labels.get(COMPOSE_PROJECT_LABEL),
-                compose_service=labels.get(COMPOSE_SERVICE_LABEL),
+                compose_project=labels.get(COMPOSE_PROJECT),
+                compose_service=labels.get(COMPOSE_SERVICE),
                 tags=tuple(tags),
                 attrs=tuple(sorted(attrs.items())),
             )

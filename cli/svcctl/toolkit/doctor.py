@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from svcctl.config.settings import Settings, ZkHost
+from svcctl.docker import labels
 from svcctl.docker.engine import MIN_API_VERSION, api_version_tuple, run_docker_cli
 from svcctl.docker.images import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE
 from svcctl.errors import DockerUnavailableError, SvcctlError
@@ -105,7 +106,7 @@ def check_base_image(settings: Settings) -> Check:
         if not ref:
             continue
         proc = _docker_or_none(
-            settings, ["image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_RECIPE_LABEL}"}}}}', ref]
+            settings, ["image", "inspect", "--format", f'{{{{index .Config.Labels "{labels.BASE_RECIPE}"}}}}', ref]
         )
         if proc is None or proc.returncode != 0:
             continue
@@ -349,7 +350,6 @@ Acquire::Languages "none";
 # Bumped whenever the bootstrapped base changes in a way images built on it depend on, so that
 # doctor replaces a base an older svcctl made. 2: a working apt cache configuration.
 BASE_RECIPE = "2"
-BASE_RECIPE_LABEL = "io.svcctl.base-recipe"
 
 
 def slim_rootfs(rootfs: Path) -> None:
@@ -386,7 +386,7 @@ def bootstrap_base_image(settings: Settings, on_progress: Progress) -> str:
         on_progress(f"docker import -> {BOOTSTRAPPED_BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         proc = run_docker_cli(
-            ["import", "--change", f"LABEL {BASE_RECIPE_LABEL}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE],
+            ["import", "--change", f"LABEL {labels.BASE_RECIPE}={BASE_RECIPE}", "-", BOOTSTRAPPED_BASE_IMAGE],
             settings.engine,
             timeout=1800,
             stdin=tar.stdout,

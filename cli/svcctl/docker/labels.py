@@ -1,0 +1,18 @@
+"""The container, volume and image labels svcctl reads and writes, in one place: Compose's own,
+by which a container is known as a project's service, and svcctl's (`io.svcctl.*`), by which
+cleanup finds exactly what svcctl made and nothing else."""
+
+from __future__ import annotations
+
+# Compose's labels on every container it starts.
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+# A simulated host (its container and volume): the project, and which host of it.
+HOSTS_PROJECT = "io.svcctl.hosts.project"
+HOSTS_INDEX = "io.svcctl.hosts.index"
+HOSTS_TLS = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
+# The volumes that carry a host's part of the PKI.
+PKI_PROJECT = "io.svcctl.pki.project"
+# The recipe of a base image svcctl bootstrapped (debootstrap), so a changed recipe is rebuilt.
+BASE_RECIPE = "io.svcctl.base-recipe"
