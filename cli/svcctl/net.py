@@ -20,3 +20,14 @@ def host_address() -> str:
             return sock.getsockname()[0]
         except OSError:
             return "127.0.0.1"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a listener could bind host:port now (SO_REUSEADDR: a port in TIME_WAIT is free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

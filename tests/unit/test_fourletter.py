@@ -1,6 +1,6 @@
 import pytest
 
-from svcctl.ensemble.local import quorum_reached
+from svcctl.ensemble.members import quorum_reached
 from svcctl.zk.fourletter import ServerStats, merge_mntr, parse_mntr, parse_srvr
 
 SRVR_LEADER = """Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2022-01-01 00:00 UTC
@@ -55,7 +55,7 @@ def test_quorum_rule():
 
 
 def test_ensemble_health_tells_degraded_from_lost_quorum():
-    from svcctl.ensemble.local import DEGRADED, HEALTHY, NO_QUORUM, ensemble_health
+    from svcctl.ensemble.members import DEGRADED, HEALTHY, NO_QUORUM, ensemble_health
 
     assert ensemble_health(["follower", "leader", "follower"]) == HEALTHY
     assert ensemble_health(["follower", "leader", "down"]) == DEGRADED  # zoo3 stopped, zoo1/zoo2 serve
@@ -77,7 +77,7 @@ def test_degraded_has_its_own_exit_code():
 def test_require_healthy_names_the_members_not_serving_with_distinct_errors():
     from types import SimpleNamespace
 
-    from svcctl.ensemble.local import require_healthy
+    from svcctl.ensemble.members import require_healthy
     from svcctl.errors import CheckFailedError, DegradedError
 
     def node(name: str, mode: str, state: str = "running"):

@@ -315,7 +315,7 @@ def test_an_election_lock_is_ours_only_with_the_registrator_acl_and_one_of_our_r
 
     from kazoo.security import make_acl
 
-    from svcctl.ensemble.local import foreign_lock_reason
+    from svcctl.ensemble.secure import foreign_lock_reason
 
     registrator = make_acl("x509", "CN=svcctl-registrator", all=True)
     read = make_acl("world", "anyone", read=True)

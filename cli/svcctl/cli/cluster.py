@@ -7,13 +7,14 @@ import typer
 from svcctl.cli.output import print_json, print_table, progress
 from svcctl.config.settings import Settings
 from svcctl.ensemble import current
-from svcctl.ensemble import local as core
+from svcctl.ensemble.members import MemberStatus, ensemble_health, mode_name, require_healthy
 from svcctl.progress import no_progress
+from svcctl.security.mode import SecurityPolicy
 
 app = typer.Typer(help="The 3-node ZooKeeper ensemble and its registrators.", no_args_is_help=True)
 
 
-def _print_nodes(nodes: list[core.MemberStatus]) -> None:
+def _print_nodes(nodes: list[MemberStatus]) -> None:
     over_hosts = any(n.host for n in nodes)
     print_table(
         [
@@ -36,18 +37,12 @@ def _print_nodes(nodes: list[core.MemberStatus]) -> None:
     )
 
 
-def _registrators(settings: Settings, nodes: list[core.MemberStatus]) -> list:
-    from svcctl.ensemble.status import cluster_registrators
+def _registrators(settings: Settings, nodes: list[MemberStatus]) -> list:
     from svcctl.zk.fourletter import SERVING_MODES
 
     # ZooKeeper is asked only when a member serves: no ensemble must not mean a slow status.
     zk_reachable = any(n.stats.mode in SERVING_MODES for n in nodes)
-    if settings.layout is not None:
-        from svcctl.ensemble.hosts import registrator_rows
-        from svcctl.ensemble.placement import host_states
-
-        return registrator_rows(settings, host_states(settings), zk_reachable)
-    return cluster_registrators(settings, zk_reachable=zk_reachable)
+    return current.ensemble(settings).registrators(zk_reachable)
 
 
 def _print_registrators(rows: list) -> None:
@@ -71,10 +66,10 @@ def _security(settings: Settings) -> dict:
     return info
 
 
-def _print_all(settings: Settings, nodes: list[core.MemberStatus], json_out: bool, health: str | None = None) -> None:
+def _print_all(settings: Settings, nodes: list[MemberStatus], json_out: bool, health: str | None = None) -> None:
     rows = _registrators(settings, nodes)
     security = _security(settings)
-    health = health or core.ensemble_health([n.stats.mode for n in nodes])
+    health = health or ensemble_health([n.stats.mode for n in nodes])
     if json_out:
         print_json(
             {
@@ -86,7 +81,7 @@ def _print_all(settings: Settings, nodes: list[core.MemberStatus], json_out: boo
         )
     else:
         typer.echo(
-            f"security: {core.mode_name(security['mode'])}"
+            f"security: {mode_name(security['mode'])}"
             + (
                 f" (CA for consumers: {security['ca']})"
                 if "ca" in security
@@ -120,14 +115,10 @@ def up(
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
     from svcctl.ensemble.hosts import parse_contexts
 
+    policy = SecurityPolicy.from_flags(secure=secure, rotate=rotate)
     contexts = parse_contexts(hosts) if hosts is not None else None
-    settings, nodes = current.up(
-        ctx.obj,
-        timeout=timeout,
-        on_progress=no_progress if json_out else progress,
-        hosts=contexts,
-        secure=secure,
-        rotate=rotate,
+    settings, nodes = current.ensemble(ctx.obj, contexts).up(
+        policy, timeout=timeout, on_progress=no_progress if json_out else progress
     )
     _print_all(settings, nodes, json_out)
 
@@ -135,9 +126,9 @@ def up(
 @app.command()
 def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
-    nodes = core.status(ctx.obj)
-    _print_all(ctx.obj, nodes, json_out, core.ensemble_health([n.stats.mode for n in nodes]))
-    core.require_healthy(nodes)
+    nodes = current.ensemble(ctx.obj).status()
+    _print_all(ctx.obj, nodes, json_out, ensemble_health([n.stats.mode for n in nodes]))
+    require_healthy(nodes)
 
 
 @app.command()
@@ -146,7 +137,7 @@ def down(
     volumes: bool = typer.Option(False, "--volumes", help="Also delete the ZooKeeper data volumes."),
 ) -> None:
     """Remove the project's containers; data stays unless --volumes."""
-    current.down(ctx.obj, volumes=volumes, on_progress=progress)
+    current.ensemble(ctx.obj).down(volumes=volumes, on_progress=progress)
     typer.echo("cluster removed" + (" with its volumes" if volumes else " (data volumes kept)"))
 
 

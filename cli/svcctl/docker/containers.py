@@ -1,5 +1,6 @@
 """The engine's containers as plain data: ContainerView, built from one listing of the engine
-(and each container's configuration, inspected once), what the scenarios and `ps` work on."""
+(and each container's configuration, inspected once), what the scenarios and `ps` work on;
+and named containers' states and last log lines."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
 
 if TYPE_CHECKING:
     import docker
+
+    from svcctl.config.engines import EngineEndpoint
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,31 @@ def engine_containers(client: docker.DockerClient) -> list[ContainerView]:
             _CONFIGS[summary["Id"]] = config
         views.append(listed_view(summary, config))
     return views
+
+
+def container_states(engine: EngineEndpoint, names: list[str]) -> dict[str, str]:
+    """Name -> state of the engine's containers matching `names` (absent ones left out)."""
+    from svcctl.docker.engine import docker_client
+
+    client = docker_client(engine)
+    states: dict[str, str] = {}
+    for container in client.containers.list(all=True, filters={"name": names}):
+        states[container.name] = container.status
+    return states
+
+
+def container_log_tail(name: str, lines: int, engine: EngineEndpoint, timeout: int = 30) -> str:
+    """A container's last log lines, or why there are none (in parentheses)."""
+    if not name:
+        return "(no container)"
+    from svcctl.docker.engine import client_for
+    from svcctl.docker.objects import or_none
+    from svcctl.errors import SvcctlError
+
+    try:
+        container = or_none(client_for(engine, timeout=timeout).containers.get, name)
+    except SvcctlError as exc:
+        return f"({exc.cause})"
+    if container is None:
+        return f"(container {name} does not exist)"
+    return container.logs(tail=lines).decode(errors="replace").rstrip()

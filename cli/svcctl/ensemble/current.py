@@ -1,45 +1,46 @@
-"""The project's cluster, wherever it runs: on this process's engine (ensemble.local) or over
-Docker hosts (ensemble.hosts: given contexts, or a recorded layout). The one place that
-chooses."""
+"""The project's cluster, wherever it runs: on this process's engine (local.LocalEnsemble) or
+over Docker hosts (hosts.HostsEnsemble: given contexts, or a recorded layout). The one place
+that chooses; another kind of ensemble is one more class and one more branch here."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import TYPE_CHECKING, Protocol
 
-from svcctl.config.settings import Settings
-from svcctl.ensemble import hosts as over_hosts
-from svcctl.ensemble import local
-from svcctl.ensemble.local import MemberStatus, wait_for_quorum
-from svcctl.errors import BadInputError
+from svcctl.config.settings import Settings, ZkHost
+from svcctl.ensemble.hosts import HostsEnsemble
+from svcctl.ensemble.local import LocalEnsemble
+from svcctl.ensemble.members import MemberStatus
 from svcctl.progress import Progress, no_progress
+from svcctl.security.mode import SecurityPolicy
+
+if TYPE_CHECKING:
+    from svcctl.ensemble.status import RegistratorRow
 
 
-def up(
-    settings: Settings,
-    timeout: float = 120,
-    on_progress: Progress = no_progress,
-    hosts: list[str] | None = None,
-    secure: bool = False,
-    rotate: bool = False,
-) -> tuple[Settings, list[MemberStatus]]:
-    """Start the cluster and wait for quorum: with `hosts` (Docker contexts), or when a cluster
-    over hosts is recorded, member i and its registrators run on host i. Returns the settings
-    of what follows (over hosts: with the layout just recorded) and the members."""
+class Ensemble(Protocol):
+    """What the cluster commands and the walkthrough ask of an ensemble, wherever it runs."""
+
+    def up(
+        self, policy: SecurityPolicy, timeout: float = 120, on_progress: Progress = no_progress
+    ) -> tuple[Settings, list[MemberStatus]]:
+        """Start it under `policy` and wait for quorum: the settings of what follows (over hosts:
+        with the layout just recorded) and the members."""
+        ...
+
+    def down(self, volumes: bool = False, on_progress: Progress = no_progress) -> Settings:
+        """Remove it (with its volumes: its data): the settings of what follows (without a layout)."""
+        ...
+
+    def status(self) -> list[MemberStatus]: ...
+
+    def member_containers(self) -> dict[ZkHost, str]: ...
+
+    def registrators(self, zk_reachable: bool) -> list[RegistratorRow]: ...
+
+
+def ensemble(settings: Settings, hosts: list[str] | None = None) -> Ensemble:
+    """With `hosts` (Docker contexts), or when a cluster over hosts is recorded, member i and its
+    registrators run on host i; else the cluster runs on this process's engine."""
     if hosts or settings.layout is not None:
-        if rotate:
-            raise BadInputError(
-                "--rotate remakes the PKI of a secured cluster on one engine",
-                "over hosts, `svcctl pki rotate --host NAME` re-issues one host's registrator identity",
-            )
-        settings = over_hosts.up(settings, hosts or settings.layout.contexts(), secure, timeout, on_progress)  # type: ignore[union-attr]
-        return settings, wait_for_quorum(settings, timeout, on_progress)
-    return settings, local.up(settings, timeout, on_progress, secure=secure, rotate=rotate)
-
-
-def down(settings: Settings, volumes: bool = False, on_progress: Progress = no_progress) -> Settings:
-    """Remove the cluster; returns the settings of what follows (without a layout)."""
-    if settings.layout is not None:
-        over_hosts.down(settings, volumes, on_progress)
-        return replace(settings, layout=None)
-    local.down(settings, volumes, on_progress)
-    return settings
+        return HostsEnsemble(settings, tuple(hosts or ()))
+    return LocalEnsemble(settings)

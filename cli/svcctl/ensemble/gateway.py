@@ -93,7 +93,7 @@ def up(
     wait until it answers."""
     from svcctl.docker.engine import docker_client
     from svcctl.docker.images import image_exists
-    from svcctl.ensemble.local import port_is_free
+    from svcctl.net import port_is_free
 
     require_compose()
     image = gateway_image()

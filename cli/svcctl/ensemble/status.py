@@ -49,7 +49,7 @@ def cluster_registrators(settings: Settings, zk_reachable: bool) -> list[Registr
     """The project's registrator containers (when compose/registrator.yml exists) joined with
     their election nodes by id (compose sets SVCCTL_REGISTRATOR_ID to the container name);
     registrators of the ensemble that are not this project's containers are listed after them."""
-    from svcctl.ensemble.local import container_states
+    from svcctl.docker.containers import container_states
 
     names: list[str] = []
     if (settings.project_path() / "compose" / "registrator.yml").is_file():

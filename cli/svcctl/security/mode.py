@@ -6,6 +6,7 @@ No docker imports: the zk commands resolve this on every run."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,39 @@ if TYPE_CHECKING:
 OPEN = "open"
 SECURE = "tls+acl"
 MODES = (OPEN, SECURE)
+
+
+class SecurityPolicy(Enum):
+    """What `cluster up` makes of the cluster's security: open, secured (TLS and ACLs with the
+    project's PKI, made once), or secured on a PKI remade first (the cluster restarts on it)."""
+
+    OPEN = "open"
+    SECURED = "secured"
+    SECURED_ROTATING_PKI = "secured, PKI remade"
+
+    @classmethod
+    def from_flags(cls, secure: bool, rotate: bool = False) -> SecurityPolicy:
+        """The policy of `--secure` and `--rotate`; a rotation needs a secured cluster."""
+        if rotate and not secure:
+            raise BadInputError(
+                "--rotate remakes the PKI of a secured cluster", "use `svcctl cluster up --secure --rotate`"
+            )
+        if not secure:
+            return cls.OPEN
+        return cls.SECURED_ROTATING_PKI if rotate else cls.SECURED
+
+    @property
+    def secured(self) -> bool:
+        return self is not SecurityPolicy.OPEN
+
+    @property
+    def rotates_pki(self) -> bool:
+        return self is SecurityPolicy.SECURED_ROTATING_PKI
+
+    @property
+    def mode(self) -> str:
+        """The security mode the cluster runs in under this policy (recorded by `cluster up`)."""
+        return SECURE if self.secured else OPEN
 
 
 # Which of the project's identities a client presents: svcctl's read commands a reader, what

@@ -12,10 +12,10 @@ from typing import Any
 from svcctl.config.settings import Settings
 from svcctl.docker.images import BuildResult
 from svcctl.ensemble import current
-from svcctl.ensemble import local as cluster
+from svcctl.ensemble.members import MemberStatus
 from svcctl.errors import CheckFailedError, SvcctlError
 from svcctl.progress import Progress, no_progress
-from svcctl.security.mode import client_tls
+from svcctl.security.mode import SecurityPolicy, client_tls
 from svcctl.toolkit.doctor import Check
 from svcctl.toolkit.doctor import fix as doctor_fix
 from svcctl.toolkit.images import build_images
@@ -28,7 +28,7 @@ CLUSTER_TIMEOUT = 180.0
 class DemoReport:
     checks: list[Check] = field(default_factory=list)
     builds: list[BuildResult] = field(default_factory=list)
-    nodes: list[cluster.MemberStatus] = field(default_factory=list)
+    nodes: list[MemberStatus] = field(default_factory=list)
     steps: list[scenarios.StepResult] = field(default_factory=list)
     faults: list[Any] = field(default_factory=list)  # faults.FaultResult, with --faults
     want_faults: bool = False
@@ -119,7 +119,8 @@ def run_demo(
         _timed(report, "build", started)
 
         started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
-        settings, report.nodes = current.up(settings, timeout=CLUSTER_TIMEOUT, on_progress=on_progress, secure=secure)
+        policy = SecurityPolicy.from_flags(secure=secure)
+        settings, report.nodes = current.ensemble(settings).up(policy, timeout=CLUSTER_TIMEOUT, on_progress=on_progress)
         report.security = "tls+acl" if secure else "open"
         _timed(report, "cluster", started)
 
@@ -149,7 +150,7 @@ def run_demo(
         if not keep:
             started = time.monotonic()
             try:
-                current.down(settings, volumes=False, on_progress=on_progress)
+                current.ensemble(settings).down(volumes=False, on_progress=on_progress)
                 report.torn_down = True
             except SvcctlError as exc:
                 report.error = report.error or exc

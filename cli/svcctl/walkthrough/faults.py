@@ -435,9 +435,9 @@ def _active_registrator(settings: Settings, zk: KazooClient) -> str:
 
 
 def _members(settings: Settings) -> list:
-    from svcctl.ensemble import local as cluster
+    from svcctl.ensemble import current
 
-    return cluster.status(settings)
+    return current.ensemble(settings).status()
 
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float) -> None:
@@ -535,7 +535,7 @@ class Injector:
         self._wait_quorum()
 
     def _member_loss(self) -> None:
-        from svcctl.ensemble.local import DEGRADED, ensemble_health
+        from svcctl.ensemble.members import DEGRADED, ensemble_health
 
         followers = [m for m in _members(self.settings) if m.stats.mode == "follower"]
         if not followers:
@@ -621,7 +621,7 @@ class Injector:
         _wait(contending, f"{name}'s registrators to contend again", 90)
 
     def _wait_quorum(self) -> None:
-        from svcctl.ensemble.local import quorum_reached
+        from svcctl.ensemble.members import quorum_reached
 
         _wait(
             lambda: quorum_reached([m.stats.mode for m in _members(self.settings)]),
