@@ -14,5 +14,8 @@ HOSTS_INDEX = "io.svcctl.hosts.index"
 HOSTS_TLS = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
 # The volumes that carry a host's part of the PKI.
 PKI_PROJECT = "io.svcctl.pki.project"
+# The gateway container's listening address and ports (compose/gateway.yml writes them), read
+# back by `gateway status`: `svcctl.gateway.host`, `.port`, `.stats-port`.
+GATEWAY_PREFIX = "svcctl.gateway."
 # The recipe of a base image svcctl bootstrapped (debootstrap), so a changed recipe is rebuilt.
 BASE_RECIPE = "io.svcctl.base-recipe"

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from svcctl.config.settings import Settings, gateway_image
 from svcctl.docker.compose import require_compose, run_compose
+from svcctl.docker.labels import GATEWAY_PREFIX
 from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
 
 SERVICE = "gateway"
-LABEL = "svcctl.gateway."
 
 
 @dataclass
@@ -61,9 +61,9 @@ def _info(container) -> GatewayInfo:
     return GatewayInfo(
         container.name,
         container.status,
-        labels.get(LABEL + "host", "127.0.0.1"),
-        int(labels.get(LABEL + "port", 0)),
-        int(labels.get(LABEL + "stats-port", 0)),
+        labels.get(GATEWAY_PREFIX + "host", "127.0.0.1"),
+        int(labels.get(GATEWAY_PREFIX + "port", 0)),
+        int(labels.get(GATEWAY_PREFIX + "stats-port", 0)),
     )
 
 

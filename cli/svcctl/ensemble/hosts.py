@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from svcctl.config.layout import ClusterLayout, HostMember, remove_layout, save_layout
 from svcctl.config.settings import Settings, ZkHost
+from svcctl.docker import labels
 from svcctl.docker.compose import require_compose, run_compose
 from svcctl.ensemble.members import MemberStatus, mode_name
 from svcctl.ensemble.placement import REGISTRATORS_PER_HOST, host_states, member_container, registrator_containers
@@ -144,7 +145,7 @@ def ship_pki(settings: Settings, member: HostMember, parts: tuple[str, ...] = ("
     for part in parts:
         volume = f"{pki_volume(settings.project)}-{part}"
         if or_none(client.volumes.get, volume) is None:
-            client.volumes.create(volume, labels={"io.svcctl.pki.project": settings.project})
+            client.volumes.create(volume, labels={labels.PKI_PROJECT: settings.project})
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             for path in sorted(p for p in sources[part].iterdir() if p.is_file() and p.suffix == ".pem"):
