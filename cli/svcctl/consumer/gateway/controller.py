@@ -28,6 +28,7 @@ passes through Python.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -212,8 +213,10 @@ class GatewayController:
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until stopped or failed (a failure is raised here, on the caller's thread)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._stopping.is_set():
+        from svcctl.wait import poll_until
+
+        def stopped() -> bool:
+            # A failure ends the wait at once, raised here.
             if self._failure is not None:
                 raise self._failure
             if self.haproxy is not None and not self.haproxy.running():
@@ -222,9 +225,9 @@ class GatewayController:
                 raise SvcctlError(
                     "haproxy exited", "read haproxy's output above", details="\n".join(self.haproxy.last_lines)
                 )
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            time.sleep(0.2)
+            return self._stopping.is_set()
+
+        poll_until(stopped, bool, math.inf if timeout is None else time.monotonic() + timeout, 0.2)
 
     def stop(self) -> None:
         self._stopping.set()
