@@ -186,7 +186,14 @@ def make_tls_context(config_dir, name: str, host: str) -> str:
     return str(tls)
 
 
-def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_path):
+def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_path, monkeypatch):
+    from svcctl.docker.whales import whales_client
+
+    monkeypatch.setattr("python_on_whales.client_config.shutil.which", lambda _name: "/usr/bin/docker")
+
+    def cli_options(engine: EngineEndpoint) -> list[str]:  # the docker CLI's global options python-on-whales gives
+        return [str(arg) for arg in whales_client(engine).client_config.docker_cmd[1:]]
+
     tls = make_tls_context(tmp_path, "secure", "tcp://10.0.0.14:2376")
     parent = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "secure"}
     endpoint = resolve_engine(None, parent)
@@ -195,16 +202,16 @@ def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_p
     assert env["DOCKER_TLS_VERIFY"] == "1" and env["DOCKER_CERT_PATH"] == tls
     ca, cert, key = (f"{tls}/{f}" for f in ("ca.pem", "cert.pem", "key.pem"))
     assert endpoint.tls_files() == (ca, cert, key)
-    assert endpoint.cli_options() == [
+    assert cli_options(endpoint) == [
         "--host",
         "tcp://10.0.0.14:2376",
-        "--tlsverify",
         "--tlscacert",
         ca,
         "--tlscert",
         cert,
         "--tlskey",
         key,
+        "--tlsverify",
     ]
     assert endpoint.whales_options() == {
         "host": "tcp://10.0.0.14:2376",
@@ -216,7 +223,7 @@ def test_a_tls_context_carries_its_material_to_the_sdk_the_cli_and_compose(tmp_p
     plain = EngineEndpoint("tcp://10.0.0.12:2375", "h2")
     assert (
         plain.tls_files() is None
-        and plain.cli_options() == ["--host", "tcp://10.0.0.12:2375"]
+        and cli_options(plain) == ["--host", "tcp://10.0.0.12:2375"]
         and plain.whales_options() == {"host": "tcp://10.0.0.12:2375"}
     )
 

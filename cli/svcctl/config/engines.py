@@ -27,14 +27,9 @@ class EngineEndpoint:
             return None
         return tuple(str(Path(self.tls_dir) / name) for name in TLS_FILES)  # type: ignore[return-value]
 
-    def cli_options(self) -> list[str]:
-        """The docker CLI's global options that reach this engine (its TLS material included)."""
-        files = self.tls_files()
-        tls = ["--tlsverify", "--tlscacert", files[0], "--tlscert", files[1], "--tlskey", files[2]] if files else []
-        return ["--host", self.host, *tls]
-
     def whales_options(self) -> dict:
-        """python-on-whales' DockerClient arguments that reach this engine."""
+        """python-on-whales' DockerClient arguments that reach this engine (it gives them to the
+        docker CLI as `--host`, `--tlscacert`, `--tlscert`, `--tlskey`, `--tlsverify`)."""
         files = self.tls_files()
         if not files:
             return {"host": self.host}

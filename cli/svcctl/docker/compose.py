@@ -1,5 +1,6 @@
 """Compose v2 through python-on-whales (imported lazily): the client on a project's files, the
-one mapping of a failed compose call to a domain error, and the check that Compose is there."""
+mapping of a failed compose call to a domain error (Compose's own causes first, then
+whales_error's), and the check that Compose is there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from svcctl.docker.whales import failure_output, whales_error
 from svcctl.errors import ConflictError, DockerUnavailableError, NotFoundError, SvcctlError
 
 T = TypeVar("T")
@@ -36,9 +38,7 @@ def whales_compose(
 
 def compose_error(exc: Exception, action: str) -> SvcctlError:
     """Map a failed compose call to a domain error naming the cause."""
-    text = " ".join(
-        str(part) for part in (getattr(exc, "stderr", "") or "", getattr(exc, "stdout", "") or "") if part
-    ) or str(exc)
+    text = failure_output(exc) or str(exc)
     lowered = text.lower()
     if "address already in use" in lowered or "port is already allocated" in lowered:
         return ConflictError(
@@ -52,10 +52,7 @@ def compose_error(exc: Exception, action: str) -> SvcctlError:
         return NotFoundError(
             f"{action} failed: an image is missing", "build the images with `svcctl build`", details=text.strip()
         )
-    last = text.strip().splitlines()[-1] if text.strip() else str(exc)
-    return SvcctlError(
-        f"{action} failed: {last}", "see `docker compose logs` for the failing service", details=text.strip()
-    )
+    return whales_error(exc, action, "see `docker compose logs` for the failing service", details=True)
 
 
 def run_compose(action: str, call: Callable[[], T]) -> T:

@@ -31,11 +31,15 @@ def run_docker_cli(
     such as `compose version`); returns the completed process (check returncode yourself). No
     docker command is DockerUnavailableError; a hang past `timeout` is subprocess.TimeoutExpired."""
     if shutil.which("docker") is None:
-        raise DockerUnavailableError(
-            "the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`"
-        )
+        raise no_docker_cli()
     env = cli_environment(engine, os.environ) if engine is not None else None
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=stdin, env=env)
+
+
+def no_docker_cli() -> DockerUnavailableError:
+    return DockerUnavailableError(
+        "the docker command is not installed", "install Debian's docker.io, or run `svcctl doctor --fix`"
+    )
 
 
 def api_version_tuple(version: str) -> tuple[int, ...]:

@@ -1,18 +1,23 @@
 """Building an image from a Dockerfile in the project with the docker SDK (the engine's own
-builder, so a rebuild with nothing changed is a cache hit). Which images the project has is
-svcctl.toolkit.images' business."""
+builder, so a rebuild with nothing changed is a cache hit), and moving images between engines
+through an archive with python-on-whales (`docker image save`, `docker image load`). Which images
+the project has is svcctl.toolkit.images' business."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from svcctl.config.engines import EngineEndpoint
 from svcctl.config.settings import is_checkout
+from svcctl.docker.engine import no_docker_cli
+from svcctl.docker.whales import failure_output, run_whales, whales_client
 from svcctl.errors import NotFoundError, SvcctlError
 from svcctl.progress import Progress, no_progress
 
@@ -133,3 +138,30 @@ def build_image(
     seconds = time.monotonic() - started
     size = int(client.images.get(spec.tag).attrs.get("Size", 0))
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)
+
+
+def save_images(engine: EngineEndpoint, tags: list[str], archive: Path, fix: str) -> None:
+    """The images `tags` of `engine` in one archive (`docker image save --output`); a failure
+    is SvcctlError naming the docker CLI's last line, with `fix`."""
+    run_whales("docker save", fix, lambda: whales_client(engine).image.save(tags, output=archive))
+
+
+def load_archive(engines: Mapping[str, EngineEndpoint], archive: Path) -> dict[str, str]:
+    """The archive loaded into each of `engines` in parallel (`docker image load --quiet`, a
+    python-on-whales client per engine); returns name -> why it failed (the last line the
+    docker CLI wrote on stderr, else its exit status) for the engines where it did."""
+    from python_on_whales import ClientNotFoundError, DockerException
+
+    def load(endpoint: EngineEndpoint) -> str | None:
+        try:
+            whales_client(endpoint).image.load(archive, quiet=True)
+        except ClientNotFoundError:
+            raise no_docker_cli() from None
+        except DockerException as exc:
+            lines = failure_output(exc).splitlines()
+            return lines[-1] if lines else str(exc.return_code)
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
+        outcomes = dict(zip(engines, pool.map(load, engines.values()), strict=True))
+    return {name: why for name, why in outcomes.items() if why is not None}

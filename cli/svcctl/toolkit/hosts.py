@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from svcctl.config.engines import EngineEndpoint
 from svcctl.config.settings import Settings, dind_image
-from svcctl.docker.engine import client_for, run_docker_cli
+from svcctl.docker.engine import client_for
 from svcctl.errors import (
     BadInputError,
     ConflictError,
@@ -50,16 +50,16 @@ MAX_HOSTS = 9
 SUBNET_POOL = ipaddress.ip_network("10.192.0.0/12")
 FIRST_HOST_OFFSET = 10  # host i gets .10+i: .1 is the bridge's gateway
 ENGINE_START_TIMEOUT = 60.0
-HOST_RUN_OPTIONS = (
+HOST_RUN_OPTIONS = {  # python-on-whales' container.run arguments
     # No --privileged here (the bounding set lacks CAP_SYS_RESOURCE): everything else it gives.
-    "--cap-add=ALL",
-    "--cap-drop=SYS_RESOURCE",
-    "--security-opt",
-    "seccomp=unconfined",
-    "--security-opt",
-    "apparmor=unconfined",
-    "--init",
-)
+    "cap_add": ["ALL"],
+    "cap_drop": ["SYS_RESOURCE"],
+    "security_options": ["seccomp=unconfined", "apparmor=unconfined"],
+    "init": True,
+}
+# What a failed docker command during `hosts up` or `hosts down` tells the user to do.
+HOSTS_FIX = "see the message; `svcctl hosts down` removes a half-made set of hosts"
+CONTEXT_DESCRIPTION = "svcctl simulated host"
 
 
 def host_name(project: str, index: int) -> str:
@@ -169,17 +169,6 @@ def ls(settings: Settings) -> list[HostInfo]:
 # --- up --------------------------------------------------------------------------------------------
 
 
-def _docker(engine: EngineEndpoint, args: list[str], what: str, timeout: float = 120.0) -> str:
-    proc = run_docker_cli(args, engine, timeout=timeout)
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SvcctlError(
-            f"{what} failed: {last[-1] if last else f'docker exited {proc.returncode}'}",
-            "see the message; `svcctl hosts down` removes a half-made set of hosts",
-        )
-    return proc.stdout
-
-
 def ensure_network(client: docker.DockerClient, project: str, on_progress: Progress) -> ipaddress.IPv4Network:
     """The hosts' bridge network: reused when it exists, else created on the project's subnet
     (or the next one no other network holds)."""
@@ -207,42 +196,25 @@ def ensure_network(client: docker.DockerClient, project: str, on_progress: Progr
 
 
 def _run_host(engine: EngineEndpoint, project: str, index: int, subnet: ipaddress.IPv4Network, certs: Path) -> None:
+    from svcctl.docker.launch import create_volume, run_detached
+
     name = host_name(project, index)
+    volume = volume_name(project, index)
     # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
-    _docker(
+    create_volume(engine, volume, {PROJECT_LABEL: project}, f"creating volume {volume}", HOSTS_FIX)
+    run_detached(
         engine,
-        ["volume", "create", "--label", f"{PROJECT_LABEL}={project}", volume_name(project, index)],
-        f"creating volume {volume_name(project, index)}",
-    )
-    _docker(
-        engine,
-        [
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--hostname",
-            name,
-            *HOST_RUN_OPTIONS,
-            "--network",
-            network_name(project),
-            "--ip",
-            host_address(subnet, index),
-            "--volume",
-            f"{volume_name(project, index)}:/var/lib/docker",
-            "--volume",
-            f"{certs}:{ENGINE_CERTS}:ro",
-            "--label",
-            f"{PROJECT_LABEL}={project}",
-            "--label",
-            f"{INDEX_LABEL}={index}",
-            "--label",
-            f"{TLS_LABEL}=verify",
-            "--stop-timeout",
-            "30",  # a graceful stop needs the inner containers' shutdown first
-            dind_image(),
-        ],
+        dind_image(),
         f"starting host {name}",
+        HOSTS_FIX,
+        name=name,
+        hostname=name,
+        **HOST_RUN_OPTIONS,
+        networks=[network_name(project)],
+        ip=host_address(subnet, index),
+        volumes=[(volume, "/var/lib/docker"), (certs, ENGINE_CERTS, "ro")],
+        labels={PROJECT_LABEL: project, INDEX_LABEL: str(index), TLS_LABEL: "verify"},
+        stop_timeout=30,  # a graceful stop needs the inner containers' shutdown first
     )
 
 
@@ -250,18 +222,9 @@ def ensure_context(endpoint: EngineEndpoint, engine: EngineEndpoint) -> None:
     """The host's Docker context, created or pointed at its engine again, with svcctl's client
     certificate (the docker CLI copies it into its context store); the docker CLI runs as for
     the command's `engine`."""
-    name = endpoint.context or ""
-    ca, cert, key = endpoint.tls_files() or ("", "", "")
-    endpoint_option = f"host={endpoint.host},ca={ca},cert={cert},key={key}"
-    proc = run_docker_cli(["context", "inspect", name], engine)
-    if proc.returncode == 0:
-        _docker(engine, ["context", "update", name, "--docker", endpoint_option], f"updating Docker context {name}")
-    else:
-        _docker(
-            engine,
-            ["context", "create", name, "--description", "svcctl simulated host", "--docker", endpoint_option],
-            f"creating Docker context {name}",
-        )
+    from svcctl.docker.contexts import create_or_update_context
+
+    create_or_update_context(endpoint.context or "", CONTEXT_DESCRIPTION, endpoint, engine, HOSTS_FIX)
 
 
 def wait_engine(endpoint: EngineEndpoint, timeout: float = ENGINE_START_TIMEOUT, container=None) -> docker.DockerClient:
@@ -316,6 +279,7 @@ def load_images(
     """Every host gets the tags it lacks (or holds an older build of): ONE `docker save` of all
     that is missing anywhere on `engine` (whose client is `client`), loaded into those hosts in
     parallel. Returns host -> tags loaded."""
+    from svcctl.docker.images import load_archive, save_images
     from svcctl.docker.objects import or_none
 
     wanted: dict[str, str] = {}
@@ -338,24 +302,15 @@ def load_images(
     with tempfile.TemporaryDirectory(prefix="svcctl-hosts-", dir=tmp_dir) as tmp:
         archive = Path(tmp) / "images.tar"
         on_progress(f"images: saving {', '.join(union)}")
-        _docker(engine, ["save", "-o", str(archive), *union], "docker save", timeout=900)
+        save_images(engine, union, archive, HOSTS_FIX)
         on_progress(
             f"images: loading {archive.stat().st_size // 2**20} MiB into {', '.join(sorted(missing))} in parallel"
         )
-
-        def load(name: str):  # --host: the host's engine, whatever the command's is
-            return run_docker_cli([*hosts[name].cli_options(), "load", "-q", "-i", str(archive)], engine, timeout=1800)
-
-        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-            loads = dict(zip(missing, pool.map(load, missing), strict=True))
-        failed = []
-        for name, proc in loads.items():
-            err = proc.stderr or ""
-            if proc.returncode != 0:
-                failed.append(f"{name}: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+        # Each host's own engine, whatever the command's is.
+        failed = load_archive({name: hosts[name] for name in missing}, archive)
         if failed:
             raise SvcctlError(
-                f"loading images into the hosts failed ({'; '.join(failed)})",
+                f"loading images into the hosts failed ({'; '.join(f'{n}: {why}' for n, why in failed.items())})",
                 "is there disk space? `df -h /var/lib/docker`",
             )
     return missing
@@ -511,6 +466,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     import shutil
 
     from svcctl.config.layout import load_layout, remove_layout
+    from svcctl.docker.contexts import remove_context
     from svcctl.docker.engine import docker_client
     from svcctl.docker.objects import or_none, remove
     from svcctl.security.mode import forget_mode
@@ -529,8 +485,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     report.volumes = [v.name for v in volumes]
     for index in range(1, MAX_HOSTS + 1):
         name = host_name(project, index)
-        if run_docker_cli(["context", "inspect", name], settings.engine).returncode == 0:
-            _docker(settings.engine, ["context", "rm", "--force", name], f"removing Docker context {name}")
+        if remove_context(name, settings.engine, HOSTS_FIX):
             report.contexts.append(name)
     network = or_none(client.networks.get, network_name(project))
     if network is not None:
