@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from svcctl.config.engines import EngineEndpoint
 from svcctl.config.settings import Settings, dind_image
+from svcctl.docker import labels
 from svcctl.docker.engine import client_for
 from svcctl.errors import (
     BadInputError,
@@ -40,9 +41,6 @@ from svcctl.wait import poll_until
 if TYPE_CHECKING:
     import docker
 
-PROJECT_LABEL = "io.svcctl.hosts.project"
-INDEX_LABEL = "io.svcctl.hosts.index"
-TLS_LABEL = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
 ENGINE_PORT = 2376  # Docker's port for TLS
 ENGINE_CERTS = "/certs"  # where the entrypoint finds the engine's ca.pem, cert.pem, key.pem
 MAX_HOSTS = 9
@@ -111,8 +109,8 @@ class HostInfo:
 
 
 def host_containers(client: docker.DockerClient, project: str) -> list:
-    found = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-    return sorted(found, key=lambda c: int(c.labels.get(INDEX_LABEL, "0")))
+    found = client.containers.list(all=True, filters={"label": f"{labels.HOSTS_PROJECT}={project}"})
+    return sorted(found, key=lambda c: int(c.labels.get(labels.HOSTS_INDEX, "0")))
 
 
 def _address_of(container, project: str) -> str:
@@ -156,7 +154,7 @@ def ls(settings: Settings) -> list[HostInfo]:
         infos.append(
             HostInfo(
                 container.name,
-                int(container.labels.get(INDEX_LABEL, "0")),
+                int(container.labels.get(labels.HOSTS_INDEX, "0")),
                 address,
                 container.status,
                 engine_url(address),
@@ -187,7 +185,7 @@ def ensure_network(client: docker.DockerClient, project: str, on_progress: Progr
         if any(subnet.overlaps(other) for other in taken if other.version == 4):
             continue
         on_progress(f"network {name} on {subnet}")
-        create_bridge_network(client, name, subnet, labels={PROJECT_LABEL: project})
+        create_bridge_network(client, name, subnet, labels={labels.HOSTS_PROJECT: project})
         return subnet  # type: ignore[return-value]
     raise ConflictError(
         "no free /24 left in 10.192.0.0/12 for the hosts' network",
@@ -201,7 +199,7 @@ def _run_host(engine: EngineEndpoint, project: str, index: int, subnet: ipaddres
     name = host_name(project, index)
     volume = volume_name(project, index)
     # Created first, with the project's label, so `hosts down` finds exactly its own volumes.
-    create_volume(engine, volume, {PROJECT_LABEL: project}, f"creating volume {volume}", HOSTS_FIX)
+    create_volume(engine, volume, {labels.HOSTS_PROJECT: project}, f"creating volume {volume}", HOSTS_FIX)
     run_detached(
         engine,
         dind_image(),
@@ -213,7 +211,7 @@ def _run_host(engine: EngineEndpoint, project: str, index: int, subnet: ipaddres
         networks=[network_name(project)],
         ip=host_address(subnet, index),
         volumes=[(volume, "/var/lib/docker"), (certs, ENGINE_CERTS, "ro")],
-        labels={PROJECT_LABEL: project, INDEX_LABEL: str(index), TLS_LABEL: "verify"},
+        labels={labels.HOSTS_PROJECT: project, labels.HOSTS_INDEX: str(index), labels.HOSTS_TLS: "verify"},
         stop_timeout=30,  # a graceful stop needs the inner containers' shutdown first
     )
 
@@ -337,16 +335,18 @@ def up(
         on_progress(f"building {dind_image()}")
         build_images(settings, ["dind"], on_progress)
     subnet = ensure_network(client, project, on_progress)
-    existing = {int(c.labels.get(INDEX_LABEL, "0")): c for c in host_containers(client, project)}
+    existing = {int(c.labels.get(labels.HOSTS_INDEX, "0")): c for c in host_containers(client, project)}
     # Hosts beyond `count` that an older svcctl started with a plain TCP engine are secured too.
-    indexes = sorted({*range(1, count + 1), *(i for i, c in existing.items() if i > 0 and TLS_LABEL not in c.labels)})
+    indexes = sorted(
+        {*range(1, count + 1), *(i for i, c in existing.items() if i > 0 and labels.HOSTS_TLS not in c.labels)}
+    )
     pki, reissued = ensure_engine_pki(
         engine_pki(settings).root, {host_name(project, i): host_address(subnet, i) for i in indexes}
     )
     for index in indexes:
         name = host_name(project, index)
         container = existing.get(index)
-        if container is not None and TLS_LABEL not in container.labels:
+        if container is not None and labels.HOSTS_TLS not in container.labels:
             on_progress(
                 f"{name}: its engine was plain TCP; re-created with TLS (its volume, images and containers kept)"
             )
@@ -435,7 +435,7 @@ def start(settings: Settings, name: str, on_progress: Progress = no_progress) ->
     endpoint = host_endpoint(settings, name, address)
     wait_engine(endpoint, container=container)
     return _engine_facts(
-        HostInfo(name, int(container.labels.get(INDEX_LABEL, "0")), address, "running", endpoint.host), endpoint
+        HostInfo(name, int(container.labels.get(labels.HOSTS_INDEX, "0")), address, "running", endpoint.host), endpoint
     )
 
 
@@ -476,7 +476,7 @@ def down(settings: Settings, on_progress: Progress = no_progress) -> DownReport:
     report = DownReport([], [], [], None)
     containers = host_containers(client, project)
     on_progress(f"removing {', '.join(c.name for c in containers) or 'no host'}")
-    volumes = client.volumes.list(filters={"label": f"{PROJECT_LABEL}={project}"})
+    volumes = client.volumes.list(filters={"label": f"{labels.HOSTS_PROJECT}={project}"})
     # In parallel: each host takes its inner containers down and leaves a large volume behind.
     with ThreadPoolExecutor(max_workers=max(1, len(containers), len(volumes))) as pool:
         list(pool.map(lambda c: c.remove(force=True, v=True), containers))
