@@ -37,19 +37,25 @@ PROBE_AFTER = 0.5
 def start_client(client: KazooClient, hosts: list[ZkHost], connect_timeout: float, tls: ZkTls | None = None) -> None:
     import time
 
+    from svcctl.wait import poll_until
+
     started = time.monotonic()
     event = client.start_async()
     probed = False
-    while not event.wait(0.05):
-        elapsed = time.monotonic() - started
-        if not probed and elapsed >= min(PROBE_AFTER, connect_timeout):
+
+    def session_opened() -> bool:
+        nonlocal probed
+        if event.wait(0.05):
+            return True
+        if not probed and time.monotonic() - started >= min(PROBE_AFTER, connect_timeout):
             probed = True
             error = unavailable_error(hosts, member_modes(hosts, tls), tls)
-            if error is not None:
+            if error is not None:  # the members say why already: no need to wait out the timeout
                 _give_up(client)
                 raise error
-        if elapsed >= connect_timeout:
-            break
+        return False
+
+    poll_until(session_opened, bool, started + connect_timeout, interval=0)
     if not client.connected:
         _give_up(client)
         raise unavailable_error(hosts, member_modes(hosts, tls), tls) or ZooKeeperUnavailableError(
