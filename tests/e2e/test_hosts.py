@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers_services import http_answer
-from tests.support import HOSTS_PROJECT, LOADED_MACHINE_SLACK_S, ROOT, run_svcctl, wait_for
+from tests.support import HOSTS_IMAGES, HOSTS_PROJECT, LOADED_MACHINE_SLACK_S, ROOT, run_svcctl, wait_for
 
 SESSION_TIMEOUT = 10.0  # the registrators' -session-timeout (compose/hosts.yml)
 CRASH_BOUND = SESSION_TIMEOUT + 2.0 + LOADED_MACHINE_SLACK_S
@@ -434,6 +434,51 @@ def test_secured_over_hosts(hosts_cluster):
     finally:
         zk.stop()
         zk.close()
+
+
+def test_hosts_join_one_swarm_with_three_managers(hosts_cluster):
+    """`hosts up 3 --swarm`: the running hosts form one swarm, 3 managers (one leads raft), each
+    node ready and labelled with its host's name; a service pinned by that label runs on that
+    host; `hosts ls` shows the roles; a second `--swarm` changes nothing."""
+    env = hosts_cluster.env
+
+    def up() -> list[dict]:
+        proc = run_svcctl("hosts", "up", "3", "--swarm", "--images", HOSTS_IMAGES, "--json", env=env, timeout=900)
+        return json.loads(proc.stdout)
+
+    hosts = up()
+    assert {h["name"]: h["swarm_role"] for h in hosts} == dict(
+        zip(hosts_cluster.names, ["leader", "manager", "manager"], strict=True)
+    )
+    assert {h["swarm_state"] for h in hosts} == {"ready"}
+    first = engine(hosts_cluster, hosts_cluster.names[0])
+    nodes = {n.id: n.attrs for n in first.nodes.list()}
+    assert sorted(a["Description"]["Hostname"] for a in nodes.values()) == sorted(hosts_cluster.names)
+    assert all(a["Spec"]["Labels"].get("io.svcctl.host") == a["Description"]["Hostname"] for a in nodes.values())
+    target = hosts_cluster.names[2]
+    from svcctl.toolkit.images import PHP_SERVICE_2
+
+    service = first.services.create(
+        PHP_SERVICE_2.tag,  # on every host already, and it runs as it is
+        name="svcctl-e2e-pinned",
+        constraints=[f"node.labels.io.svcctl.host == {target}"],
+        labels={"SERVICE_IGNORE": "true"},
+        env=["SERVICE_IGNORE=true"],
+    )
+    try:
+        wait_for(
+            lambda: [t for t in service.tasks() if t["Status"]["State"] == "running"],
+            timeout=60,
+            what="the pinned task to run",
+        )
+        [task] = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+        assert nodes[task["NodeID"]]["Description"]["Hostname"] == target
+    finally:
+        service.remove()
+    assert {h["swarm_role"] for h in up()} == {"leader", "manager"}
+    assert set(nodes) == {n.id for n in first.nodes.list()}  # nobody joined twice
+    table = run_svcctl("hosts", "ls", env=env).stdout.splitlines()
+    assert "swarm" in table[0] and all("ready" in line for line in table[2:])
 
 
 def test_hosts_down_leaves_nothing_behind(hosts_cluster):

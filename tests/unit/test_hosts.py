@@ -387,3 +387,24 @@ def test_another_context_is_new_settings_on_that_engine(docker_config):
     moved = settings.for_context("h2")
     assert (moved.context, moved.engine) == ("h2", EngineEndpoint("tcp://10.0.0.12:2375", "h2"))
     assert settings.engine.host == "tcp://1.2.3.4:2375"  # the first ones unchanged
+
+
+def test_a_swarm_has_one_manager_or_three():
+    from svcctl.toolkit.swarm import manager_count
+
+    assert [manager_count(n) for n in range(1, 10)] == [1, 1, 3, 3, 3, 3, 3, 3, 3]
+
+
+def test_hosts_ls_shows_the_swarm_column_only_for_a_swarm(capsys):
+    from svcctl.cli.hosts import _print_hosts
+    from svcctl.toolkit.hosts import HostInfo
+
+    plain = HostInfo("p-host1", 1, "10.0.0.11", "running", "tcp://10.0.0.11:2376", "20.10", 0)
+    _print_hosts([plain])
+    assert "swarm" not in capsys.readouterr().out
+    leader = HostInfo("p-host1", 1, "10.0.0.11", "running", "tcp://10.0.0.11:2376", "20.10", 0, 3, "leader", "ready")
+    crashed = HostInfo("p-host2", 2, "10.0.0.12", "exited", "tcp://10.0.0.12:2376", None, None, None, "manager", "down")
+    _print_hosts([leader, crashed])
+    out = capsys.readouterr().out.splitlines()
+    assert "swarm" in out[0] and "leader (ready)" in out[2] and "manager (down)" in out[3]
+    assert "swarm_local" not in leader.to_dict() and leader.to_dict()["swarm_role"] == "leader"

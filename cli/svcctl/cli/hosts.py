@@ -22,6 +22,7 @@ def _print_hosts(hosts: list[HostInfo]) -> None:
     if not hosts:
         typer.echo("no host (start some with `svcctl hosts up`)")
         return
+    in_swarm = any(h.swarm_role for h in hosts)
     print_table(
         [
             (
@@ -30,11 +31,12 @@ def _print_hosts(hosts: list[HostInfo]) -> None:
                 h.state,
                 h.engine_version or "-",
                 "-" if h.containers is None else h.containers,
+                *((f"{h.swarm_role or '-'} ({h.swarm_state})" if h.swarm_state else h.swarm_role or "-",) * in_swarm),
                 h.engine,
             )
             for h in hosts
         ],
-        ["host / context", "address", "state", "engine", "containers", "endpoint"],
+        ["host / context", "address", "state", "engine", "containers", *(("swarm",) * in_swarm), "endpoint"],
     )
 
 
@@ -45,14 +47,21 @@ def up(
     images: str = typer.Option(
         None, "--images", help="Comma-separated images to load [default: every image of the project]."
     ),
+    swarm: bool = typer.Option(
+        False, "--swarm", help="Join the hosts into one Docker Swarm (managers: 1, or 3 from 3 hosts on)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start N Docker engines, each in its own container with its own address and context, the
-    project's images loaded."""
+    project's images loaded; with --swarm, joined into one swarm (each node labelled
+    io.svcctl.host=<host>)."""
     from svcctl.toolkit import hosts as core
 
     names = [n.strip() for n in images.split(",") if n.strip()] if images else None
-    hosts = core.up(ctx.obj, count, names, on_progress=no_progress if json_out else progress)
+    on_progress = no_progress if json_out else progress
+    hosts = core.up(ctx.obj, count, names, on_progress=on_progress)
+    if swarm:
+        hosts = core.form_swarm(ctx.obj, on_progress=on_progress)
     if json_out:
         print_json([h.to_dict() for h in hosts])
     else:

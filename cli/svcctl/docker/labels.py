@@ -12,6 +12,8 @@ COMPOSE_SERVICE = "com.docker.compose.service"
 HOSTS_PROJECT = "io.svcctl.hosts.project"
 HOSTS_INDEX = "io.svcctl.hosts.index"
 HOSTS_TLS = "io.svcctl.hosts.tls"  # absent: a host started by an svcctl whose engines were plain TCP
+# A swarm node: the simulated host it is (placement constraints pin services with it).
+SWARM_HOST = "io.svcctl.host"
 # The volumes that carry a host's part of the PKI.
 PKI_PROJECT = "io.svcctl.pki.project"
 # The gateway container's listening address and ports (compose/gateway.yml writes them), read

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,8 @@ from svcctl.wait import poll_until
 
 if TYPE_CHECKING:
     import docker
+
+    from svcctl.toolkit.swarm import SwarmHost
 
 ENGINE_PORT = 2376  # Docker's port for TLS
 ENGINE_CERTS = "/certs"  # where the entrypoint finds the engine's ca.pem, cert.pem, key.pem
@@ -100,9 +102,16 @@ class HostInfo:
     engine_version: str | None = None  # None: the engine does not answer
     containers: int | None = None  # running containers on that engine
     images: int | None = None
+    # In a swarm: manager or worker (the manager that leads raft: "leader"), and the node's
+    # state as the managers see it (ready, down); None: not in a swarm (or nobody answers).
+    swarm_role: str | None = None
+    swarm_state: str | None = None
+    swarm_local: str | None = field(default=None, repr=False)  # the engine's own LocalNodeState
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("swarm_local")
+        return out
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -138,6 +147,7 @@ def _engine_facts(info: HostInfo, endpoint: EngineEndpoint) -> HostInfo:
         info.engine_version = str(inner.version().get("Version"))
         facts = inner.info()
         info.containers, info.images = facts.get("ContainersRunning"), facts.get("Images")
+        info.swarm_local = (facts.get("Swarm") or {}).get("LocalNodeState")
     except Exception:  # noqa: BLE001 - not answering, or answering badly: shown as "-" by ls
         pass
     return info
@@ -161,7 +171,42 @@ def ls(settings: Settings) -> list[HostInfo]:
             )
         )
     with ThreadPoolExecutor(max_workers=max(1, len(infos))) as pool:
-        return list(pool.map(lambda info: _engine_facts(info, host_endpoint(settings, info.name, info.address)), infos))
+        infos = list(
+            pool.map(lambda info: _engine_facts(info, host_endpoint(settings, info.name, info.address)), infos)
+        )
+    if any(info.swarm_local == "active" for info in infos):
+        _swarm_facts(settings, infos)
+    return infos
+
+
+def swarm_hosts(settings: Settings, infos: list[HostInfo]) -> list[SwarmHost]:
+    """The running hosts as swarm members, host 1 first (the one that initialises it)."""
+    from svcctl.toolkit.swarm import SwarmHost
+
+    running = sorted((i for i in infos if i.state == "running" and i.address), key=lambda i: i.index)
+    return [SwarmHost(i.name, i.address, host_endpoint(settings, i.name, i.address)) for i in running]
+
+
+def _swarm_facts(settings: Settings, infos: list[HostInfo]) -> None:
+    from svcctl.toolkit.swarm import nodes_seen
+
+    seen = {node.hostname: node for node in nodes_seen(swarm_hosts(settings, infos)) or []}
+    for info in infos:
+        node = seen.get(info.name)
+        if node is not None:
+            info.swarm_role = "leader" if node.leader else node.role
+            info.swarm_state = node.state
+
+
+def form_swarm(settings: Settings, on_progress: Progress = no_progress) -> list[HostInfo]:
+    """The project's running hosts joined into one swarm (see svcctl.toolkit.swarm); twice is
+    harmless. Returns the hosts with their swarm roles."""
+    from svcctl.toolkit.swarm import form
+
+    infos = ls(settings)
+    nodes = form(swarm_hosts(settings, infos), on_progress)
+    on_progress(f"swarm: {len(nodes)} nodes, {sum(n.role == 'manager' for n in nodes)} managers")
+    return ls(settings)
 
 
 # --- up --------------------------------------------------------------------------------------------
