@@ -8,7 +8,7 @@ import json
 import socket
 
 from svcctl.config.settings import registrator_image
-from tests.support import TEST_PROJECT, TEST_ZK_PORTS, free_ports, run_svcctl, svcctl_env, wait_for
+from tests.support import ROOT, TEST_PROJECT, TEST_ZK_PORTS, free_ports, run_svcctl, svcctl_env, wait_for
 
 # Derived from the test project's, so two checkouts testing on one engine never collide.
 PROJECT = f"{TEST_PROJECT}-lifecycle"
@@ -137,6 +137,32 @@ def test_port_in_use_is_refused_before_anything_starts(engine, images):
             assert not project_containers(engine, f"{TEST_PROJECT}-portbusy")
         finally:
             run_svcctl("cluster", "down", "--volumes", env=env, check=False)
+
+
+def test_cluster_up_before_build_names_the_missing_images_and_creates_nothing(engine):
+    """`cluster up` with an image not built: one line naming each missing image and the build
+    that makes it, exit 7, and nothing of the project on the engine (Compose would have made
+    the network and six volumes before failing on the pull)."""
+    project = f"{TEST_PROJECT}-nobuild"
+    ports = free_ports(3)
+    env = svcctl_env(
+        SVCCTL_PROJECT=project,
+        SVCCTL_ZK_PORTS=",".join(map(str, ports)),
+        SVCCTL_ZK=",".join(f"127.0.0.1:{p}" for p in ports),
+        SVCCTL_ZK_IMAGE="svcctl-test/never-built-zookeeper:0",
+    )
+    try:
+        proc = run_svcctl("cluster", "up", env=env, check=False)
+        assert proc.returncode == 7, proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert "image not built: zookeeper (svcctl-test/never-built-zookeeper:0)" in proc.stderr
+        assert "`svcctl build zookeeper`" in proc.stderr
+        assert not project_containers(engine, project)
+        assert not project_volumes(engine, project)
+        assert not engine.networks.list(filters={"label": f"com.docker.compose.project={project}"})
+        assert not (ROOT / ".svcctl" / "clusters" / f"{project}.mode").exists()  # no mode recorded either
+    finally:
+        run_svcctl("cluster", "down", "--volumes", env=env, check=False)
 
 
 def test_status_of_a_project_whose_members_do_not_answer():

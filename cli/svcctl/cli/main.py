@@ -170,7 +170,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # Every group and command below inherits it: `svcctl cluster up -h` too.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -223,6 +231,9 @@ def root(
         help=env_help("Client certificate (PEM) for a secured ensemble: the identity its ACLs know.", "SVCCTL_ZK_CERT"),
     ),
     zk_key: str = typer.Option(None, "--zk-key", help=env_help("Private key (PEM) of --zk-cert.", "SVCCTL_ZK_KEY")),
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print svcctl's version and exit."
+    ),
 ) -> None:
     import os
     from dataclasses import replace

@@ -13,7 +13,7 @@ from svcctl.ensemble.members import MemberStatus, mode_name
 from svcctl.ensemble.project import DOCKER_PROXY_SERVICE, ENSEMBLE_SERVICES, compose_client, container_prefix
 from svcctl.ensemble.quorum import four_letter_tls, wait_for_quorum
 from svcctl.ensemble.secure import existing_mode, local_writers, secure_tree
-from svcctl.errors import ConflictError, SvcctlError
+from svcctl.errors import ConflictError, NotFoundError, SvcctlError
 from svcctl.net import port_is_free
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import SecurityPolicy
@@ -27,6 +27,31 @@ def member_containers(settings: Settings) -> dict[ZkHost, str]:
     """The container behind each member: zoo1..zoo3 in order for this project."""
     prefix = container_prefix(settings.project)
     return {host: f"{prefix}{name}" for host, name in zip(settings.ensemble_hosts, ENSEMBLE_SERVICES, strict=True)}
+
+
+def missing_images(settings: Settings, secure: bool) -> list[str]:
+    """The images the cluster runs that this engine does not have, as `name (tag)`."""
+    from svcctl.config.settings import docker_proxy_image
+    from svcctl.docker.engine import docker_client
+    from svcctl.docker.images import image_exists
+
+    wanted = {"zookeeper": settings.zk_image, "registrator": settings.registrator_image}
+    if secure:
+        wanted["docker-proxy"] = docker_proxy_image()
+    client = docker_client(settings.engine)
+    return [f"{name} ({tag})" for name, tag in wanted.items() if not image_exists(client, tag)]
+
+
+def require_images(settings: Settings, secure: bool) -> None:
+    """Refuse before anything is created (no network, no volume, no mode recorded) when an image
+    is missing: Compose would make the network and the volumes first, then fail on the pull."""
+    missing = missing_images(settings, secure)
+    if missing:
+        names = " ".join(m.split(" ", 1)[0] for m in missing)
+        raise NotFoundError(
+            f"image{'s' if len(missing) > 1 else ''} not built: {', '.join(missing)}",
+            f"build {'them' if len(missing) > 1 else 'it'} first: `svcctl build {names}` (or `svcctl build` for all)",
+        )
 
 
 def check_ports_free(settings: Settings) -> None:
@@ -95,6 +120,7 @@ class LocalEnsemble:
                 f"up{' --secure' if secure else ''}`",
             )
         check_ports_free(settings)
+        require_images(settings, secure)
         if secure:
             from svcctl.security.pki import ensure_pki, hand_over, pki_dir
 
