@@ -48,7 +48,8 @@ def api_version_tuple(version: str) -> tuple[int, ...]:
 
 def engine_id(client: docker.DockerClient) -> str:
     """The engine's stable ID (`docker info` .ID); the registrators elect one writer per engine."""
-    return str(client.info().get("ID") or client.info().get("Name"))
+    facts = client.info()
+    return str(facts.get("ID") or facts.get("Name"))
 
 
 def engine_tls(ca: str, cert: str, key: str) -> docker.tls.TLSConfig:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from svcctl.config.engines import EngineEndpoint
 from svcctl.config.settings import is_checkout
 from svcctl.docker.engine import no_docker_cli
+from svcctl.docker.objects import api_failure
 from svcctl.docker.whales import failure_output, run_whales, whales_client
 from svcctl.errors import NotFoundError, SvcctlError
 from svcctl.progress import Progress, no_progress
@@ -132,9 +133,7 @@ def build_image(
             elif "Using cache" in line:
                 cached_steps += 1
     except docker.errors.APIError as exc:
-        raise SvcctlError(
-            f"building image {spec.name} failed: {exc.explanation or exc}", "see the build output above"
-        ) from exc
+        raise api_failure(f"building image {spec.name}", exc, "see the build output above") from exc
     seconds = time.monotonic() - started
     size = int(client.images.get(spec.tag).attrs.get("Size", 0))
     return BuildResult(spec.name, spec.tag, size, round(seconds, 2), cached=cached_steps == cacheable_steps)

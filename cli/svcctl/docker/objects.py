@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from svcctl.errors import SvcctlError
 from svcctl.wait import Backoff, retry
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ def or_none(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return call(*args, **kwargs)
     except docker.errors.NotFound:
         return None
+
+
+def api_failure(action: str, exc: BaseException, fix: str) -> SvcctlError:
+    """A docker SDK error as svcctl's: `<action> failed: <what the engine explained>`, with `fix`."""
+    return SvcctlError(f"{action} failed: {getattr(exc, 'explanation', None) or exc}", fix)
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from svcctl.errors import SvcctlError
+from svcctl.docker.objects import api_failure
 
 if TYPE_CHECKING:
     import docker
@@ -31,18 +31,11 @@ class SwarmNode:
         return asdict(self)
 
 
-def local_state(client: docker.DockerClient) -> str:
-    """This engine's own view: inactive, pending, active, error or locked."""
-    return str((client.info().get("Swarm") or {}).get("LocalNodeState") or "inactive")
-
-
-def is_manager(client: docker.DockerClient) -> bool:
-    return bool((client.info().get("Swarm") or {}).get("ControlAvailable"))
-
-
-def _failed(what: str, exc: Exception, fix: str) -> SvcctlError:
-    explanation = getattr(exc, "explanation", None) or str(exc)
-    return SvcctlError(f"{what} failed: {explanation}", fix)
+def membership(client: docker.DockerClient) -> tuple[str, bool]:
+    """This engine's own view, from one `docker info`: its LocalNodeState (inactive, pending,
+    active, error or locked) and whether it is a manager."""
+    facts = client.info().get("Swarm") or {}
+    return str(facts.get("LocalNodeState") or "inactive"), bool(facts.get("ControlAvailable"))
 
 
 def init(client: docker.DockerClient, address: str) -> None:
@@ -52,7 +45,7 @@ def init(client: docker.DockerClient, address: str) -> None:
     try:
         client.swarm.init(advertise_addr=address, listen_addr=f"0.0.0.0:{SWARM_PORT}")
     except docker.errors.APIError as exc:
-        raise _failed(f"swarm init on {address}", exc, "`svcctl hosts down` and up again start clean") from exc
+        raise api_failure(f"swarm init on {address}", exc, "`svcctl hosts down` and up again start clean") from exc
 
 
 def join_tokens(client: docker.DockerClient) -> dict[str, str]:
@@ -73,7 +66,7 @@ def join(client: docker.DockerClient, manager: str, token: str, address: str) ->
             listen_addr=f"0.0.0.0:{SWARM_PORT}",
         )
     except docker.errors.APIError as exc:
-        raise _failed(f"swarm join of {address}", exc, "`svcctl hosts down` and up again start clean") from exc
+        raise api_failure(f"swarm join of {address}", exc, "`svcctl hosts down` and up again start clean") from exc
 
 
 def nodes(client: docker.DockerClient) -> list[SwarmNode]:

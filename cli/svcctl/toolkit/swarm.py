@@ -37,10 +37,11 @@ def form(hosts: list[SwarmHost], on_progress: Progress = no_progress) -> list[sw
         raise SvcctlError("no host to form a swarm of", "start hosts first: `svcctl hosts up 3 --swarm`")
     first, clients = hosts[0], {h.name: client_for(h.endpoint, timeout=60) for h in hosts}
     leader = clients[first.name]
-    if swarm.local_state(leader) != "active":
+    state, manager = swarm.membership(leader)
+    if state != "active":
         on_progress(f"swarm: init on {first.name} ({first.address})")
         swarm.init(leader, first.address)
-    elif not swarm.is_manager(leader):
+    elif not manager:
         raise SvcctlError(
             f"{first.name} is a worker of a swarm svcctl did not form",
             "`svcctl hosts down` and `svcctl hosts up N --swarm` start clean",
@@ -49,15 +50,14 @@ def form(hosts: list[SwarmHost], on_progress: Progress = no_progress) -> list[sw
     managers = manager_count(len(hosts))
     for position, host in enumerate(hosts[1:], start=2):
         client = clients[host.name]
-        if swarm.local_state(client) == "active":
+        if swarm.membership(client)[0] == "active":
             continue
         role = "manager" if position <= managers else "worker"
         on_progress(f"swarm: {host.name} ({host.address}) joins as a {role}")
         swarm.join(client, first.address, tokens["Manager" if role == "manager" else "Worker"], host.address)
-    found = swarm.nodes(leader)
-    for node in found:
-        if node.labels.get(SWARM_HOST) != node.hostname:
-            swarm.set_labels(leader, node.node_id, {SWARM_HOST: node.hostname})
+    unlabelled = [node for node in swarm.nodes(leader) if node.labels.get(SWARM_HOST) != node.hostname]
+    for node in unlabelled:
+        swarm.set_labels(leader, node.node_id, {SWARM_HOST: node.hostname})
     return swarm.nodes(leader)
 
 
@@ -69,7 +69,7 @@ def nodes_seen(hosts: list[SwarmHost]) -> list[swarm.SwarmNode] | None:
     for host in hosts:
         try:
             client = client_for(host.endpoint, timeout=3)
-            if swarm.local_state(client) == "active" and swarm.is_manager(client):
+            if swarm.membership(client) == ("active", True):
                 return swarm.nodes(client)
         except SvcctlError:
             continue
