@@ -93,6 +93,21 @@ def _print_all(settings: Settings, nodes: list[MemberStatus], json_out: bool, he
         _print_registrators(rows)
 
 
+def _project_hosts(settings: Settings) -> list[str]:
+    """The project's running simulated hosts, the swarm `cluster up --swarm` runs on by default."""
+    from svcctl.ensemble.hosts import parse_contexts
+    from svcctl.errors import NotFoundError
+    from svcctl.toolkit.hosts import ls
+
+    running = [h.name for h in ls(settings) if h.state == "running"]
+    if not running:
+        raise NotFoundError(
+            f"project {settings.project} has no hosts to form the swarm's cluster",
+            "`svcctl hosts up 3 --swarm` first (or name the nodes' contexts: --hosts CTX1,CTX2,CTX3)",
+        )
+    return parse_contexts(",".join(running))
+
+
 @app.command()
 def up(
     ctx: typer.Context,
@@ -110,6 +125,12 @@ def up(
         "state directory's pki/, made once).",
     ),
     rotate: bool = typer.Option(False, "--rotate", help="With --secure: remake the PKI and restart the cluster on it."),
+    swarm: bool = typer.Option(
+        False,
+        "--swarm",
+        help="As a stack on the hosts' swarm (`svcctl hosts up 3 --swarm`): member i pinned to host i's node, a "
+        "registrator per node (mode: global); --hosts names the nodes [default: the project's hosts].",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Start the ensemble (and registrators) and wait for one leader and two followers."""
@@ -117,7 +138,9 @@ def up(
 
     policy = SecurityPolicy.from_flags(secure=secure, rotate=rotate)
     contexts = parse_contexts(hosts) if hosts is not None else None
-    settings, nodes = current.ensemble(ctx.obj, contexts).up(
+    if swarm and contexts is None and ctx.obj.layout is None:
+        contexts = _project_hosts(ctx.obj)
+    settings, nodes = current.ensemble(ctx.obj, contexts, swarm=swarm).up(
         policy, timeout=timeout, on_progress=no_progress if json_out else progress
     )
     _print_all(settings, nodes, json_out)

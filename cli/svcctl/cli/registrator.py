@@ -30,6 +30,13 @@ def run(
         help="Advertise this address for every host-mapped port (default: the port's published host IP, the host's "
         "address when bound to 0.0.0.0).",
     ),
+    swarm_node_ip: bool = typer.Option(
+        False,
+        "-swarm-node-ip",
+        "--swarm-node-ip",
+        help="Advertise the address of the engine's swarm node (`docker info` .Swarm.NodeAddr) for every host-mapped "
+        "port: for a registrator run as a mode: global swarm service, one per node.",
+    ),
     internal: bool = typer.Option(
         False,
         "-internal",
@@ -173,6 +180,8 @@ def run(
     if session_timeout <= 0:
         raise BadInputError("-session-timeout must be > 0", "e.g. -session-timeout 10")
     ip = parse_ip(ip, "-ip") if ip else None
+    if ip and swarm_node_ip:
+        raise BadInputError("-ip and -swarm-node-ip both name the address to advertise", "give one of them")
     host_ip = parse_ip(host_ip, "-host-ip") if host_ip else None
     setup_logging()
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
@@ -208,6 +217,7 @@ def run(
         retry=RetryPolicy(retry_attempts, retry_interval / 1000),
         keep_failed=deregister == Deregister.on_success,
         tls=tls,
+        swarm_node_ip=swarm_node_ip,
     )
     run_registrator(config, settings.engine)
 

@@ -42,12 +42,15 @@ def stop(
 def ps(
     ctx: typer.Context,
     all_hosts: bool = typer.Option(
-        False, "--all-hosts", help="Every host of the cluster recorded by `cluster up --hosts`."
+        False,
+        "--all-hosts",
+        help="Every host of the cluster recorded by `cluster up --hosts` (on a swarm: always).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Per container: service, state, health, host port, and whether ZooKeeper has its registration."""
     down: list[str] = []
+    all_hosts = all_hosts or core.on_swarm(ctx.obj)  # a swarm's tasks run on every node
     if all_hosts:
         instances, down = core.ps_all_hosts(ctx.obj)
     else:

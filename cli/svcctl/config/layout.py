@@ -39,10 +39,19 @@ class HostMember:
         return ZkHost(self.address, self.client_port)
 
 
+COMPOSE = "compose"  # a Compose project per host (`cluster up --hosts`)
+SWARM = "swarm"  # one stack on the hosts' swarm (`cluster up --swarm`)
+
+
 @dataclass(frozen=True)
 class ClusterLayout:
     project: str
     hosts: tuple[HostMember, ...]
+    orchestrator: str = COMPOSE  # who starts the members and the registrators on the hosts
+
+    @property
+    def on_swarm(self) -> bool:
+        return self.orchestrator == SWARM
 
     @property
     def zk_hosts(self) -> list[ZkHost]:
@@ -59,11 +68,15 @@ class ClusterLayout:
         return [h.context for h in self.hosts]
 
     def to_dict(self) -> dict:
-        return {"project": self.project, "hosts": [asdict(h) for h in self.hosts]}
+        return {"project": self.project, "orchestrator": self.orchestrator, "hosts": [asdict(h) for h in self.hosts]}
 
     @classmethod
     def from_dict(cls, data: dict) -> ClusterLayout:
-        return cls(str(data["project"]), tuple(HostMember(**h) for h in data["hosts"]))
+        return cls(
+            str(data["project"]),
+            tuple(HostMember(**h) for h in data["hosts"]),
+            str(data.get("orchestrator") or COMPOSE),  # recorded before Swarm: Compose's
+        )
 
 
 def layout_path(state: Path, project: str) -> Path:

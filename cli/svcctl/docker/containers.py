@@ -4,15 +4,23 @@ and named containers' states and last log lines."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
+from svcctl.docker.labels import (
+    COMPOSE_NUMBER,
+    COMPOSE_PROJECT,
+    COMPOSE_SERVICE,
+    STACK_NAMESPACE,
+    SWARM_SERVICE_NAME,
+    SWARM_TASK_NAME,
+)
 
 if TYPE_CHECKING:
     import docker
 
     from svcctl.config.engines import EngineEndpoint
+    from svcctl.config.layout import ClusterLayout, HostMember
 
 
 @dataclass(frozen=True)
@@ -23,13 +31,22 @@ class ContainerView:
     name: str
     state: str  # running, exited, paused, ...
     health: str | None  # healthy, starting, unhealthy, or None without a HEALTHCHECK
-    project: str | None  # com.docker.compose.project
-    compose_service: str | None  # com.docker.compose.service
-    number: int | None  # com.docker.compose.container-number
+    project: str | None  # the Compose project, or the stack namespace of a swarm task
+    compose_service: str | None  # the Compose service, or the swarm service without its namespace
+    number: int | None  # the Compose container number, or the swarm task's slot
     env: dict[str, str]
     labels: dict[str, str]
     # "8080/tcp" -> [(host ip, host port), ...]; empty list when the port is not published
     ports: dict[str, list[tuple[str, int]]]
+
+    def published_on(self, address: str) -> ContainerView:
+        """This view with ports bound to every address (a swarm task's host-mode ports) shown
+        on `address`, its node's: where they are reached from elsewhere."""
+        ports = {
+            key: [(address if ip in ("0.0.0.0", "", "::") else ip, port) for ip, port in bindings]
+            for key, bindings in self.ports.items()
+        }
+        return replace(self, ports=ports)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -61,6 +78,20 @@ def container_view(attrs: dict[str, Any]) -> ContainerView:
     return listed_view(summary, attrs.get("Config") or {})
 
 
+def project_service_number(labels: dict[str, str]) -> tuple[str | None, str | None, int | None]:
+    """Which project's which service a container is, and its instance number: Compose's labels,
+    or a swarm task's (a stack `P`'s service `S` is the swarm service `P_S`, task `P_S.<slot>.<id>`)."""
+    if COMPOSE_PROJECT in labels:
+        number = labels.get(COMPOSE_NUMBER) or ""
+        return labels[COMPOSE_PROJECT], labels.get(COMPOSE_SERVICE), int(number) if number.isdigit() else None
+    namespace, service = labels.get(STACK_NAMESPACE), labels.get(SWARM_SERVICE_NAME)
+    if namespace is None or service is None:
+        return None, None, None
+    short = service.removeprefix(f"{namespace}_")
+    slot = labels.get(SWARM_TASK_NAME, "").removeprefix(f"{service}.").partition(".")[0]
+    return namespace, short, int(slot) if slot.isdigit() else None
+
+
 def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerView:
     """A ContainerView from one entry of the engine's container listing (state, health, ports,
     labels) and the container's configuration from `docker inspect` (its env), pure."""
@@ -89,15 +120,15 @@ def listed_view(summary: dict[str, Any], config: dict[str, Any]) -> ContainerVie
         ),
         None,
     )
-    number = labels.get("com.docker.compose.container-number")
+    project, service, number = project_service_number(labels)
     return ContainerView(
         id=summary.get("Id", ""),
         name=((summary.get("Names") or [""])[0]).lstrip("/"),
         state=summary.get("State") or "unknown",
         health=health,
-        project=labels.get(COMPOSE_PROJECT),
-        compose_service=labels.get(COMPOSE_SERVICE),
-        number=int(number) if number and number.isdigit() else None,
+        project=project,
+        compose_service=service,
+        number=number,
         env=env,
         labels=labels,
         ports=ports,
@@ -124,6 +155,24 @@ def engine_containers(client: docker.DockerClient) -> list[ContainerView]:
             _CONFIGS[summary["Id"]] = config
         views.append(listed_view(summary, config))
     return views
+
+
+def layout_views(layout: ClusterLayout) -> list[tuple[HostMember, list[ContainerView] | None]]:
+    """Every host's containers (engines asked in parallel), each view's ports shown on its host's
+    address where bound to every address (a swarm task's); None for a host that does not answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from svcctl.docker.engine import client_for
+    from svcctl.errors import SvcctlError
+
+    def views_of(member: HostMember) -> list[ContainerView] | None:
+        try:
+            return [v.published_on(member.address) for v in engine_containers(client_for(member.endpoint, timeout=5))]
+        except (SvcctlError, OSError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        return list(zip(layout.hosts, pool.map(views_of, layout.hosts), strict=True))
 
 
 def container_states(engine: EngineEndpoint, names: list[str]) -> dict[str, str]:

@@ -7,6 +7,13 @@ from __future__ import annotations
 # Compose's labels on every container it starts.
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NUMBER = "com.docker.compose.container-number"
+
+# Swarm's: a stack's services and their task containers carry the namespace (the stack's name);
+# every task container its service's name and its task's name, <service>.<slot or node id>.<id>.
+STACK_NAMESPACE = "com.docker.stack.namespace"
+SWARM_SERVICE_NAME = "com.docker.swarm.service.name"
+SWARM_TASK_NAME = "com.docker.swarm.task.name"
 
 # A simulated host (its container and volume): the project, and which host of it.
 HOSTS_PROJECT = "io.svcctl.hosts.project"

@@ -1,6 +1,7 @@
-"""The project's cluster, wherever it runs: on this process's engine (local.LocalEnsemble) or
-over Docker hosts (hosts.HostsEnsemble: given contexts, or a recorded layout). The one place
-that chooses; another kind of ensemble is one more class and one more branch here."""
+"""The project's cluster, wherever it runs: on this process's engine (local.LocalEnsemble), over
+Docker hosts with Compose on each (hosts.HostsEnsemble: given contexts, or a recorded layout), or
+as a stack on the hosts' swarm (swarm.SwarmEnsemble). The one place that chooses; another kind of
+ensemble is one more class and one more branch here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from svcctl.config.settings import Settings, ZkHost
 from svcctl.ensemble.hosts import HostsEnsemble
 from svcctl.ensemble.local import LocalEnsemble
 from svcctl.ensemble.members import MemberStatus
+from svcctl.ensemble.swarm import SwarmEnsemble
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import SecurityPolicy
 
@@ -38,9 +40,12 @@ class Ensemble(Protocol):
     def registrators(self, zk_reachable: bool) -> list[RegistratorRow]: ...
 
 
-def ensemble(settings: Settings, hosts: list[str] | None = None) -> Ensemble:
-    """With `hosts` (Docker contexts), or when a cluster over hosts is recorded, member i and its
-    registrators run on host i; else the cluster runs on this process's engine."""
+def ensemble(settings: Settings, hosts: list[str] | None = None, swarm: bool = False) -> Ensemble:
+    """With `hosts` (Docker contexts), or when a cluster over hosts is recorded, member i runs on
+    host i: as a stack on their swarm with `swarm` (or when the recorded one is), else with its
+    registrators by Compose on each host; without either, the cluster runs on this process's engine."""
+    if swarm or (settings.layout is not None and settings.layout.on_swarm):
+        return SwarmEnsemble(settings, tuple(hosts or ()))
     if hosts or settings.layout is not None:
         return HostsEnsemble(settings, tuple(hosts or ()))
     return LocalEnsemble(settings)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from svcctl.config.settings import RegistryUri
@@ -54,6 +54,7 @@ class Config:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keep_failed: bool = False  # -deregister on-success: keep containers that exited non-zero
     tls: ZkTls | None = None  # a secured ensemble: TLS, and the identity our nodes' ACLs name
+    swarm_node_ip: bool = False  # -swarm-node-ip: advertise the address of the engine's swarm node
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,21 @@ def connect_engine(engine: EngineEndpoint) -> docker.DockerClient:
             "mount it into the registrator (-v /var/run/docker.sock:/var/run/docker.sock:ro) or set DOCKER_HOST",
         )
     return docker_client(engine, timeout=30)
+
+
+def swarm_node_address(client: docker.DockerClient) -> str:
+    """The address the engine's swarm node advertises: where its tasks' host-mode ports are
+    reached from the other nodes (a mode: global registrator is given no address of its own)."""
+    from svcctl.docker.swarm import node_address
+    from svcctl.errors import BadInputError
+
+    address = node_address(client)
+    if address is None:
+        raise BadInputError(
+            "-swarm-node-ip: the engine is in no swarm",
+            "run it on a swarm node (`svcctl hosts up 3 --swarm`), or give the address with -ip",
+        )
+    return address
 
 
 class Registrator:
@@ -319,6 +335,8 @@ def run_registrator(
     # CPython's default 5 ms GIL switch interval each hand-off can wait that long under a burst.
     sys.setswitchinterval(0.0005)
     client = connect_engine(engine)
+    if config.swarm_node_ip:
+        config = replace(config, options=replace(config.options, ip=swarm_node_address(client)))
     registrator = Registrator(config, client, engine_id(client))
     if install_signals:
 

@@ -5,8 +5,8 @@ state into the desired one (their znode data: svcctl.registry.payload).
 Naming rules (see ../shared/compat/registrator-zookeeper.md):
 - candidate ports are the published ones (every exposed port with `--internal`; the exposed ports
   themselves for a host-network container);
-- the name is the image basename unless `SERVICE_NAME` / `SERVICE_<port>_NAME` (env or label,
-  a label wins, a port-scoped key wins over a general one);
+- the name is the image basename (a swarm task's: its service's name) unless `SERVICE_NAME` /
+  `SERVICE_<port>_NAME` (env or label, a label wins, a port-scoped key wins over a general one);
 - several candidate ports → `-<exposed port>` suffix unless the name came from a port-scoped key;
 - `SERVICE_IGNORE` / `SERVICE_<port>_IGNORE` skip, `SERVICE_TAGS` (`\\,` escapes a comma) are
   tags, every other `SERVICE_X` becomes attribute `x`; UDP ports get a `udp` tag.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE
+from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE, SWARM_SERVICE_NAME
 from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
@@ -86,6 +86,12 @@ def image_basename(image: str) -> str:
     """`registry:5000/team/app:1.2` → `app`; a digest (`app@sha256:…`) is dropped too."""
     base = image.rsplit("/", 1)[-1]
     return base.split("@", 1)[0].split(":", 1)[0]
+
+
+def default_service_name(image: str, labels: Mapping[str, str]) -> str:
+    """The name a container registers under without SERVICE_NAME: a swarm task's service name
+    (its tasks share it, their image may change in a rolling update), else its image's basename."""
+    return (labels or {}).get(SWARM_SERVICE_NAME) or image_basename(image)
 
 
 def split_tags(text: str) -> list[str]:
@@ -206,7 +212,7 @@ def container_registrations(inspect: Mapping[str, Any], options: Options = Optio
     env = config.get("Env") or []
     container_id = inspect.get("Id", "")
     container_name = (inspect.get("Name") or "").lstrip("/")
-    default_name = image_basename(config.get("Image") or "")
+    default_name = default_service_name(config.get("Image") or "", labels)
     ports = candidate_ports(inspect, options)
     is_group = len(ports) > 1
     for key in sorted(ports, key=lambda k: (int(k.split("/")[0]) if k.split("/")[0].isdigit() else 0, k)):

@@ -18,6 +18,8 @@ class SampleService:
     answer: str  # what `GET /` answers
     # (path, exact answer) pairs the scenarios check on every registered instance
     extra_probes: tuple[tuple[str, str], ...] = ()
+    # The SERVICE_* keys that name its registration (compose/services.yml sets the same ones).
+    registration_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def probes(self) -> tuple[tuple[str, str], ...]:
@@ -41,8 +43,16 @@ SERVICES: dict[str, SampleService] = {
         8080,
         "This is Service 1.",
         (("/user?id=7", "It's user 7."),),
+        (("SERVICE_NAME", "service_1"),),
     ),
-    "service_2": SampleService("service_2", PHP_SERVICE_2.name, PHP_SERVICE_2.tag, 80, "This is Service 2."),
+    "service_2": SampleService(
+        "service_2",
+        PHP_SERVICE_2.name,
+        PHP_SERVICE_2.tag,
+        80,
+        "This is Service 2.",
+        registration_env=(("SERVICE_80_NAME", "service_2"),),
+    ),
 }
 
 

@@ -256,12 +256,11 @@ def observe(
 ) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
     """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
     instances of `service` this project runs."""
-    from svcctl.docker.containers import engine_containers
-    from svcctl.walkthrough.services import read_owned_registrations, read_registrations
+    from svcctl.walkthrough.services import cluster_views, on_swarm, read_owned_registrations, read_registrations
 
-    views = engine_containers(docker_client)
+    views = cluster_views(settings, docker_client)
     running = [v for v in project_instances(views, settings.project, service) if v.state == "running"]
-    if settings.layout is not None:
+    if settings.layout is not None and not on_swarm(settings):
         # A cluster over hosts: ZooKeeper also holds the other hosts' instances; this engine's
         # are those whose payload names it as owner.
         from svcctl.docker.engine import engine_id
@@ -349,12 +348,12 @@ def run_step(
     on_progress: Progress,
     base: str = DEFAULT_BASE,
 ) -> StepResult:
-    from svcctl.docker.containers import engine_containers
+    from svcctl.walkthrough.services import cluster_views
 
     before = len(
         [
             v
-            for v in project_instances(engine_containers(docker_client), settings.project, step.service)
+            for v in project_instances(cluster_views(settings, docker_client), settings.project, step.service)
             if v.state == "running"
         ]
     )
@@ -382,10 +381,9 @@ def reset(
 ) -> None:
     """Before `all`: no instance of this project runs and ZooKeeper agrees, so step 1 starts
     from the classic empty state."""
-    from svcctl.docker.containers import engine_containers
     from svcctl.walkthrough import services
 
-    running = project_instances(engine_containers(docker_client), settings.project)
+    running = project_instances(services.cluster_views(settings, docker_client), settings.project)
     if running:
         on_progress("reset: stopping " + ", ".join(v.name for v in running))
         services.stop(settings, sorted({v.compose_service or "" for v in running}), on_progress)
@@ -410,11 +408,12 @@ def run(
 ) -> list[StepResult]:
     """Run the steps in order, stopping at the first that fails; `from_scratch` resets first.
     Each result goes to `on_step` as soon as it is known (the CLI prints it). Over hosts the
-    steps run on one host's engine: one of the layout's (no registrator watches any other)."""
+    steps run on one host's engine: one of the layout's (no registrator watches any other); on
+    a swarm they act on Swarm services, the whole swarm's tasks compared with the registry."""
     from svcctl.docker.engine import docker_client
     from svcctl.zk.client import zk_session
 
-    if settings.layout is not None:
+    if settings.layout is not None and not settings.layout.on_swarm:
         engine = settings.engine.host
         if engine not in {m.engine for m in settings.layout.hosts}:
             raise BadInputError(

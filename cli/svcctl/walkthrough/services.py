@@ -20,6 +20,7 @@ from svcctl.security.mode import client_tls
 from svcctl.walkthrough.samples import SERVICES, SampleService, get_service, validate_services
 
 if TYPE_CHECKING:
+    import docker
     from kazoo.client import KazooClient
 
     from svcctl.config.engines import EngineEndpoint
@@ -131,10 +132,29 @@ def _compose_up(settings: Settings, scales: dict[str, int], action: str, engine:
     )
 
 
+def on_swarm(settings: Settings) -> bool:
+    """The project's cluster is a stack on a swarm: its services are Swarm services."""
+    return settings.layout is not None and settings.layout.on_swarm
+
+
+def cluster_views(settings: Settings, client: docker.DockerClient) -> list[ContainerView]:
+    """The containers the walkthrough looks at: on a swarm every node's (ports on the node's
+    address), else those of `client`'s engine."""
+    if on_swarm(settings):
+        from svcctl.walkthrough.swarm_services import cluster_views as swarm_views
+
+        return swarm_views(settings)
+    return engine_containers(client)
+
+
 def up(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> dict[str, int]:
     """Make sure each named service runs at least one instance; running ones are left alone.
-    Returns the instance count asked of Compose per service."""
+    Returns the instance count asked of Compose (of Swarm) per service."""
     services = validate_services(names)
+    if on_swarm(settings):
+        from svcctl.walkthrough import swarm_services
+
+        return swarm_services.up(settings, services, on_progress)
     views = engine_containers(docker_client(settings.engine))
     running = {
         service.name: sum(1 for v in project_instances(views, settings.project, service.name) if v.state == "running")
@@ -178,7 +198,16 @@ def scale(
     """Run exactly `count` instances of the service (0 stops and removes them all); `host`: on
     that engine instead of this process's (give `settings` that host's --context too, so the
     instances publish on its address)."""
-    validate_scale(name, count)
+    service = validate_scale(name, count)
+    if on_swarm(settings):
+        from svcctl.walkthrough import swarm_services
+
+        if engine is not None:
+            raise BadInputError(
+                "on a swarm, Swarm places the tasks", f"`svcctl scale {name} {count}` without --context"
+            )
+        swarm_services.scale(settings, service, count, on_progress)
+        return
     if count == 0:
         if engine is not None:
             raise BadInputError(
@@ -194,6 +223,11 @@ def stop(settings: Settings, names: list[str], on_progress: Progress = no_progre
     """Stop and remove every instance of the named services: their registrations must go, and
     the next `up` starts a fresh container (new host port, new registration)."""
     services = [s.name for s in validate_services(names)]
+    if on_swarm(settings):
+        from svcctl.walkthrough import swarm_services
+
+        swarm_services.stop(settings, services, on_progress)
+        return
     compose = compose_client(settings)
     on_progress(f"stopping {', '.join(services)}")
 
@@ -290,19 +324,19 @@ def any_member_answers(settings: Settings, timeout: float = 0.5) -> bool:
 
 
 def ps(settings: Settings, base: str = DEFAULT_BASE) -> list[PsRow]:
-    """This project's sample-service containers, each cross-checked against ZooKeeper."""
+    """This project's sample-service containers, each cross-checked against ZooKeeper (on a
+    swarm: every node's, see ps_all_hosts)."""
+    if on_swarm(settings):
+        return ps_all_hosts(settings, base)[0]
     return cross_check_all(
         settings, project_instances(engine_containers(docker_client(settings.engine)), settings.project), base
     )
 
 
 def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsRow], list[str]]:
-    """`ps` over every host of the cluster recorded by `cluster up --hosts` (engines asked in
-    parallel); returns the instances, each with its host, and the hosts that did not answer."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from svcctl.docker.engine import client_for
-    from svcctl.errors import DockerUnavailableError, NotFoundError
+    """`ps` over every host of the cluster recorded by `cluster up --hosts` or `--swarm` (engines
+    asked in parallel); returns the instances, each with its host, and the hosts that did not answer."""
+    from svcctl.errors import NotFoundError
 
     layout = settings.layout
     if layout is None:
@@ -311,23 +345,19 @@ def ps_all_hosts(settings: Settings, base: str = DEFAULT_BASE) -> tuple[list[PsR
             "start one with `svcctl cluster up --hosts CTX1,CTX2,CTX3`",
         )
 
-    def views_of(engine: EngineEndpoint) -> list[ContainerView] | None:
-        try:
-            return project_instances(engine_containers(client_for(engine, timeout=5)), settings.project)
-        except (DockerUnavailableError, OSError):
-            return None
+    from svcctl.docker.containers import layout_views
 
-    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
-        per_host = list(pool.map(views_of, [m.endpoint for m in layout.hosts]))
+    per_host = layout_views(layout)
     views: list[ContainerView] = []
     hosts: list[str] = []
     down = []
-    for member, found in zip(layout.hosts, per_host, strict=True):
+    for member, found in per_host:
         if found is None:
             down.append(member.context)
             continue
-        views += found
-        hosts += [member.context] * len(found)
+        mine = project_instances(found, settings.project)
+        views += mine
+        hosts += [member.context] * len(mine)
     instances = cross_check_all(settings, views, base)
     for instance, host in zip(instances, hosts, strict=True):
         instance.host = host
