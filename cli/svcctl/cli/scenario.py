@@ -64,7 +64,14 @@ def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-read
     print_table([(s.number, s.title, s.expectation) for s in core.STEPS], ["step", "action", "expected in ZooKeeper"])
     typer.echo("")
     print_table(
-        [(f.name, f.title + (" (a cluster over hosts)" if f.hosts_only else ""), f.expectation) for f in faults.FAULTS],
+        [
+            (
+                f.name,
+                f.title + (" (a swarm)" if f.swarm_only else " (a cluster over hosts)" if f.hosts_only else ""),
+                f.expectation,
+            )
+            for f in faults.FAULTS
+        ],
         ["fault scenario", "fault (under load through the gateway and a ServiceCache)", "expected"],
     )
 
@@ -93,7 +100,7 @@ def print_fault(result) -> None:
         typer.echo(f"cluster status said degraded while the member was down: {'yes' if result.degraded_seen else 'no'}")
     after = (
         " (the crashed host's registrations gone: its registrators' sessions expired)"
-        if result.fault.hosts_only
+        if result.fault.name == "host-crash"
         else ""
     )
     typer.echo(
@@ -151,7 +158,10 @@ def run(
 
     settings = ctx.obj.for_context(context) if context else ctx.obj
     if faults.is_fault(which) or "," in which and all(faults.is_fault(w) for w in which.split(",")):
-        chosen = faults.parse_faults(which, over_hosts=settings.layout is not None)
+        layout = settings.layout
+        chosen = faults.parse_faults(
+            which, over_hosts=layout is not None, on_swarm=layout is not None and layout.on_swarm
+        )
         results = faults.run_faults(
             settings,
             chosen,

@@ -164,3 +164,16 @@ def load_archive(engines: Mapping[str, EngineEndpoint], archive: Path) -> dict[s
     with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
         outcomes = dict(zip(engines, pool.map(load, engines.values()), strict=True))
     return {name: why for name, why in outcomes.items() if why is not None}
+
+
+def ensure_tag(client: docker.DockerClient, source: str, tag: str) -> None:
+    """`docker tag SOURCE TAG` on that engine unless TAG is there already."""
+    from svcctl.docker.objects import or_none
+
+    if or_none(client.images.get, tag) is not None:
+        return
+    image = or_none(client.images.get, source)
+    if image is None:
+        raise NotFoundError(f"image {source} is not on that engine", "`svcctl hosts up N` loads the project's images")
+    repository, _, version = tag.rpartition(":")
+    image.tag(repository, version)

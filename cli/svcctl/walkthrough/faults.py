@@ -44,6 +44,7 @@ DEFAULT_FAULT_TIMEOUT = 60.0
 SAMPLE_S = 0.01  # how often the cache consumer looks at its instances
 SETTLE_S = 2.0  # load kept running after recovery, so a late failure is counted too
 INSTANCES_PER_HOST = 1  # over hosts: one service_2 on every host, so some survive the crash and one goes with it
+ROLLED_SUFFIX = "-rolled"  # the tag a rolling update moves to: the same image under another name
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,16 @@ class Fault:
     title: str
     expectation: str
     hosts_only: bool = False
+    swarm_only: bool = False  # a fault of Swarm's own machinery (a cluster over hosts as a stack)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "title": self.title, "expectation": self.expectation, "hosts_only": self.hosts_only}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "expectation": self.expectation,
+            "hosts_only": self.hosts_only,
+            "swarm_only": self.swarm_only,
+        }
 
 
 NO_GAP = "0 failed requests through the gateway and the cache; no instance missing from the cache"
@@ -80,8 +88,16 @@ FAULTS: tuple[Fault, ...] = (
         "a host killed with everything on it (its member, registrators, service_2), then started again",
         "0 failed requests (the gateway retries the surviving hosts' instances); the crashed host's registrations "
         "leave ZooKeeper "
-        "when its registrators' sessions expire; the other instances never missing",
+        "when its registrators' sessions expire; the other instances never missing (on a swarm: its tasks "
+        "rescheduled on the other nodes and registered there)",
         hosts_only=True,
+    ),
+    Fault(
+        "rolling-update",
+        "a rolling `docker service update --image` of service_2 (start-first), then rolled back the same way",
+        "0 failed requests through the gateway and the cache; every old task's registration replaced by its new one's",
+        hosts_only=True,
+        swarm_only=True,
     ),
 )
 FAULT_NAMES = tuple(f.name for f in FAULTS)
@@ -100,14 +116,20 @@ def is_fault(name: str) -> bool:
     return name.strip().lower() in FAULT_NAMES or name.strip().lower() == "faults"
 
 
-def parse_faults(text: str, over_hosts: bool) -> list[Fault]:
+def parse_faults(text: str, over_hosts: bool, on_swarm: bool = False) -> list[Fault]:
     """A fault's name, several joined by commas, or `faults`: every one this cluster can run (a
-    cluster over hosts runs only the hosts' faults: the others act on this machine's engine)."""
+    cluster over hosts runs only the hosts' faults: the others act on this machine's engine; only
+    a swarm has rolling updates)."""
     word = text.strip().lower()
     if word == "faults":
-        return [f for f in FAULTS if f.hosts_only == over_hosts]
+        return [f for f in FAULTS if f.hosts_only == over_hosts and (on_swarm or not f.swarm_only)]
     chosen = [find_fault(part) for part in word.split(",")]
     for fault in chosen:
+        if fault.swarm_only and not on_swarm:
+            raise BadInputError(
+                f"{fault.name} needs a cluster on a swarm",
+                "`svcctl hosts up 3 --swarm` and `svcctl cluster up --swarm`",
+            )
         if fault.hosts_only and not over_hosts:
             raise BadInputError(
                 f"{fault.name} needs a cluster over hosts",
@@ -440,6 +462,10 @@ def _members(settings: Settings) -> list:
     return current.ensemble(settings).status()
 
 
+def _on_swarm(settings: Settings) -> bool:
+    return settings.layout is not None and settings.layout.on_swarm
+
+
 def _wait(condition: Callable[[], Any], what: str, timeout: float) -> None:
     if not poll_until(condition, bool, time.monotonic() + timeout, 0.2):
         raise CheckFailedError(
@@ -498,6 +524,7 @@ class Injector:
         self.restored = False
         self.removed = 0  # instances the fault takes away until restore
         self.crashed_host: str | None = None
+        self.rolled_from: str | None = None  # the image a rolling update replaced
 
     def inject(self) -> None:
         getattr(self, "_" + self.fault.name.replace("-", "_"))()
@@ -597,7 +624,8 @@ class Injector:
         for address in addresses:
             self.consumers.gaps.unwatch(address)
         self.consumers.victim_addresses = addresses
-        self.removed = len(addresses)
+        # Swarm starts the crashed node's tasks on the others: as many instances as before.
+        self.removed = 0 if _on_swarm(self.settings) else len(addresses)
         self.on_progress(
             f"{self.fault.name}: killing host {name} (its engine and {', '.join(sorted(addresses))} with it)"
         )
@@ -605,6 +633,17 @@ class Injector:
         self.crashed_host = name
         self.killed_at = time.monotonic()
         hosts.stop(self.settings, name)
+
+    def _rolling_update(self) -> None:
+        from svcctl.walkthrough import swarm_services
+
+        image = swarm_services.image_of(self.settings, SERVICE)
+        self.rolled_from = image
+        self.result.victim = f"{self.settings.project}_{SERVICE}"
+        for address in self.result.instances_before:  # every task is replaced, by design
+            self.consumers.gaps.unwatch(address)
+        self.on_progress(f"{self.fault.name}: service update --image {image}{ROLLED_SUFFIX} (start-first)")
+        swarm_services.roll(self.settings, SERVICE, image + ROLLED_SUFFIX)
 
     def _restart_host(self, name: str) -> None:
         from svcctl.toolkit import hosts
@@ -614,9 +653,11 @@ class Injector:
         self.engines.down.discard(name)
         self._wait_quorum()
 
+        per_host = 1 if _on_swarm(self.settings) else 2  # a swarm runs one registrator task per node
+
         def contending() -> bool:
             theirs = [r for r in _project_registrators(self.settings, self.zk) if r.id.startswith(f"{name}-")]
-            return len(theirs) >= 2 and any(r.role == "active" for r in theirs)
+            return len(theirs) >= per_host and any(r.role == "active" for r in theirs)
 
         _wait(contending, f"{name}'s registrators to contend again", 90)
 
@@ -641,6 +682,11 @@ class Injector:
             self._wait_quorum()
         if self.crashed_host is not None:
             self._restart_host(self.crashed_host)
+        if self.rolled_from is not None:
+            from svcctl.walkthrough import swarm_services
+
+            self.on_progress(f"{self.fault.name}: service update --image {self.rolled_from} (back, start-first)")
+            swarm_services.roll(self.settings, SERVICE, self.rolled_from)
         if self.fault.name in ("registrator-handover", "registrator-crash"):
             _wait(
                 lambda: (
@@ -694,7 +740,10 @@ class Engines:
     def views_of(self, context: str) -> list:
         from svcctl.docker.containers import engine_containers
 
-        return [] if context in self.down else engine_containers(self._client(context))
+        if context in self.down:
+            return []
+        address = next(m.address for m in self.settings.layout.hosts if m.context == context)  # type: ignore[union-attr]
+        return [v.published_on(address) for v in engine_containers(self._client(context))]
 
     def views(self) -> list:
         from svcctl.docker.containers import engine_containers
@@ -725,12 +774,24 @@ def _ensure_instances(
     """Exactly INSTANCES of service_2 running (over hosts: INSTANCES_PER_HOST on every host),
     registered; returns their addresses."""
 
+    from collections import Counter
+
     from svcctl.walkthrough import services
     from svcctl.walkthrough.scenarios import format_diff
+    from svcctl.walkthrough.services import project_instances
 
     if settings.layout is None:
         services.scale(settings, SERVICE, INSTANCES, on_progress)
         target = INSTANCES
+    elif settings.layout.on_swarm:
+        target = INSTANCES_PER_HOST * len(settings.layout.hosts)
+        running = [v for v in project_instances(engines.views(), settings.project, SERVICE) if v.state == "running"]
+        per_node = Counter((v.ports.get("80/tcp") or [("", 0)])[0][0] for v in running)  # by node address
+        if len(per_node) != len(settings.layout.hosts) or set(per_node.values()) != {INSTANCES_PER_HOST}:
+            # Swarm keeps tasks where they run: placed afresh they spread evenly over the nodes.
+            on_progress(f"{SERVICE}: placing {target} tasks afresh, {INSTANCES_PER_HOST} per node")
+            services.stop(settings, [SERVICE], on_progress)
+        services.scale(settings, SERVICE, target, on_progress)
     else:
         for member in settings.layout.hosts:
             on_progress(f"{member.context}: {SERVICE} x{INSTANCES_PER_HOST}")

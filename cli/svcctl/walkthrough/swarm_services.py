@@ -110,3 +110,33 @@ def cluster_views(settings: Settings) -> list[ContainerView]:
     if all(found is None for _, found in per_host):
         raise SvcctlError(f"no node of project {settings.project}'s swarm answers", SWARM_FIX)
     return [view for _, found in per_host for view in found or []]
+
+
+def image_of(settings: Settings, name: str) -> str:
+    """The image the sample service's swarm service runs now."""
+    from svcctl.errors import NotFoundError
+
+    service = _services(settings).get(f"{settings.project}_{name}")
+    if service is None:
+        raise NotFoundError(f"{name} is not a service of the swarm", f"`svcctl up {name}`")
+    image = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    return str(image).split("@", 1)[0]
+
+
+def roll(settings: Settings, name: str, image: str) -> None:
+    """A rolling update of the sample service to `image` (start-first: a new task runs before an
+    old one stops), waited for. A tag no node has yet is made on every node from the one it
+    replaces (there is no registry to pull from); the nodes that do not answer are skipped."""
+    from svcctl.docker.engine import client_for
+    from svcctl.docker.images import ensure_tag
+    from svcctl.docker.swarm import update_image
+
+    assert settings.layout is not None
+    current = image_of(settings, name)
+    for member in settings.layout.hosts:
+        try:
+            client = client_for(member.endpoint, timeout=5)
+        except SvcctlError:
+            continue
+        ensure_tag(client, current, image)
+    update_image(swarm_manager(settings.layout).endpoint, f"{settings.project}_{name}", image)
