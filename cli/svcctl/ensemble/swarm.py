@@ -110,8 +110,7 @@ class StackContainer:
 
 
 def stack_containers(settings: Settings, member: HostMember) -> list[StackContainer] | None:
-    """The stack's task containers on one host (running ones first, newest first), None when
-    its engine does not answer."""
+    """The stack's task containers on one host, None when its engine does not answer."""
     from svcctl.docker.containers import project_service_number
     from svcctl.docker.engine import client_for
 
@@ -125,12 +124,13 @@ def stack_containers(settings: Settings, member: HostMember) -> list[StackContai
         _, service, _ = project_service_number(entry.get("Labels") or {})
         name = ((entry.get("Names") or [""])[0]).lstrip("/")
         found.append(StackContainer(name, service or "", str(entry.get("State")), str(entry.get("Created"))))
-    return sorted(found, key=lambda c: (c.state != "running", -int(c.created or 0)))
+    return found
 
 
 def current_container(containers: list[StackContainer] | None, service: str) -> StackContainer | None:
     """The task container of `service` that counts: the running one, else the newest."""
-    return next((c for c in containers or [] if c.service == service), None)
+    matching = [c for c in containers or [] if c.service == service]
+    return min(matching, key=lambda c: (c.state != "running", -int(c.created or 0)), default=None)
 
 
 def swarm_manager(layout: ClusterLayout) -> HostMember:
