@@ -13,6 +13,7 @@ from concurrent.futures import Future
 import pytest
 
 from svcctl.config.settings import parse_registry_uri
+from svcctl.docker.labels import COMPOSE_PROJECT
 from svcctl.errors import ZooKeeperUnavailableError
 from svcctl.registrator.daemon import Config, Registrator
 from svcctl.registrator.drain import DrainTracker
@@ -23,7 +24,6 @@ from svcctl.registrator.reconciler import EMPTY_SERVICE_MIN_AGE_MS, Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
 from svcctl.registry.election import ElectionIdentity
-from svcctl.docker.labels import COMPOSE_PROJECT
 from svcctl.registry.model import LabelFilter, Op, Options, Registration
 from svcctl.registry.payload import RegistrationPayload
 from tests.unit.fakezk import FakeClient, FakeEnsemble
@@ -119,11 +119,11 @@ class FakeEngine:
 
 
 def make_reconciler(
-    client: FakeClient, api: FakeApi | None = None, clock: Clock | None = None, options: Options = Options(), **kwargs
+    client: FakeClient, api: FakeApi | None = None, clock: Clock | None = None, options: Options | None = None, **kwargs
 ) -> Reconciler:
     return Reconciler(
         base="/services",
-        options=options,
+        options=options or Options(),
         engine_id="E",
         registrator_id="r1",
         inspector=ContainerInspector(FakeEngine(api), workers=2),
