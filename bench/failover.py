@@ -71,15 +71,17 @@ def fault_table(runs: int) -> None:
         print(f"{name:<22} {n:>4} {sent:>11} {errors:>7} {p50:>6.0f} ms {top:>6.0f} ms {conv:>8.0f} ms{extra}")
 
 
-def start_responder(engine, image: str, name: str):
+def start_responder(engine, image: str, name: str, project: str | None = None):
+    """A responder registered as SERVICE; `project`: its Compose project (bench.registration.stack_project)."""
     from testbed.responder import RESPONDER
 
+    scope = {"com.docker.compose.project": project} if project else {}
     return engine.containers.run(
         image,
         ["perl", "-e", RESPONDER],
         detach=True,
         name=name,
-        labels={LABEL: "1"},
+        labels={**scope, LABEL: "1"},
         environment={"SERVICE_NAME": SERVICE},
         ports={"8000/tcp": ("127.0.0.1", None)},
     )
@@ -109,6 +111,7 @@ def latency_run(n: int) -> int:
     from svcctl.config.settings import Settings
     from svcctl.consumer.gateway.controller import free_port, run_gateway
     from svcctl.docker.engine import docker_client
+    from svcctl.ensemble.project import registered_project
     from svcctl.wait import poll_until
     from testbed.responder import base_image
 
@@ -152,7 +155,8 @@ def latency_run(n: int) -> int:
 
     events = EventRecorder(engine)
     prefix = f"{settings.project}-fo-{uuid.uuid4().hex[:6]}"
-    anchor = start_responder(engine, image, f"{prefix}-anchor")
+    project = registered_project(settings.project)
+    anchor = start_responder(engine, image, f"{prefix}-anchor", project)
     start_ms: list[float] = []
     kill_ms: list[float] = []
     cache_ms: list[float] = []  # kill → out of the gateway's cache (ZooKeeper's side of it)
@@ -161,7 +165,7 @@ def latency_run(n: int) -> int:
         poll_until(lambda: anchor_address in up_servers(), bool, time.monotonic() + 60, 0.05)
         for i in range(n):
             name = f"{prefix}-{i}"
-            container = start_responder(engine, image, name)
+            container = start_responder(engine, image, name, project)
             address = host_address(container)
             answered = poll_until(
                 lambda address=address: through_gateway(port) == address, bool, time.monotonic() + 30, 0.002

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from registration import latency_run, percentile, warm_up  # noqa: E402
+from registration import latency_run, percentile, stack_project, warm_up  # noqa: E402
 
 from testbed.tiny import LABEL, TINY_TAG, build_tiny, remove_all  # noqa: E402
 
@@ -86,11 +86,20 @@ def main() -> None:
             with zk_session(
                 parse_zk_hosts(",".join(f"{h['address']}:2181" for h in hosts)), connect_timeout=30
             ) as hosts_zk:
-                warm_up(local, local_zk, owner)
-                warm_up(remote, hosts_zk, owner)
-                local_up, _ = latency_run(local, local_zk, args.containers, owner, label="local engine: ")
+                local_project, hosts_project = stack_project(), stack_project(project)
+                warm_up(local, local_zk, owner, project=local_project)
+                warm_up(remote, hosts_zk, owner, project=hosts_project)
+                local_up, _ = latency_run(
+                    local, local_zk, args.containers, owner, label="local engine: ", project=local_project
+                )
                 remote_up, _ = latency_run(
-                    remote, hosts_zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: "
+                    remote,
+                    hosts_zk,
+                    args.containers,
+                    owner,
+                    address=host2["address"],
+                    label=f"{host2['name']}: ",
+                    project=hosts_project,
                 )
         finally:
             remove_all(remote, owner)

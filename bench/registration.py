@@ -161,11 +161,22 @@ def upstream_service_path(service: str) -> str:
     return f"{UPSTREAM_BASE}/{service}-8080"
 
 
-def warm_up(engine, zk, owner: str, upstream: bool = False) -> None:
+def stack_project(project: str | None = None) -> str | None:
+    """The Compose project a bench container must carry for the stack's registrators to register
+    it: a named project's registrators register only its own (None: the default project's
+    register every container). `project` left out: the environment's SVCCTL_PROJECT."""
+    from svcctl.config.settings import Settings
+    from svcctl.ensemble.project import registered_project
+
+    return registered_project(project or Settings.from_environ(os.environ).project)
+
+
+def warm_up(engine, zk, owner: str, upstream: bool = False, project: str | None = None) -> None:
     """Wait until a registrator is active and registering (after a restart it must first wait
-    out the dead sessions of its predecessors); with `upstream`, until upstream's does too."""
+    out the dead sessions of its predecessors); with `upstream`, until upstream's does too.
+    `project`: the containers' Compose project (stack_project)."""
     service = f"warmup_{uuid.uuid4().hex[:8]}"
-    probe = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    probe = run_tiny(engine, owner, {"SERVICE_NAME": service}, project=project)
     paths = [f"/services/{service}"] + ([upstream_service_path(service)] if upstream else [])
     deadline = time.time() + 120
     while not all(zk.exists(path) and zk.get_children(path) for path in paths):
@@ -179,16 +190,16 @@ def warm_up(engine, zk, owner: str, upstream: bool = False) -> None:
 
 
 def latency_run(
-    engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = ""
+    engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = "", project: str | None = None
 ) -> tuple[list[float], list[float]]:
-    """N containers publishing on `address` (the engine's): start -> znode and kill/die -> gone
-    delays in ms, printed and returned."""
+    """N containers (of Compose project `project`: stack_project) publishing on `address` (the
+    engine's): start -> znode and kill/die -> gone delays in ms, printed and returned."""
     service = f"bench_{uuid.uuid4().hex[:8]}"
     clock = ZnodeClock(zk, f"/services/{service}")
     recorder = EventRecorder(engine)
     containers = []
     for _ in range(n):
-        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}, host_ip=address))
+        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}, host_ip=address, project=project))
     ports = {}
     for c in containers:
         c.reload()
@@ -297,7 +308,9 @@ def upstream_trouble(container, since: float) -> Counter:
     return counts
 
 
-def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: float) -> None:
+def burst_run(
+    engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: float, project: str | None = None
+) -> None:
     """N containers started from 8 threads at once, then killed the same way; with `upstream`
     (its running container) upstream's tree is watched beside ours."""
     service = f"burst_{uuid.uuid4().hex[:8]}"
@@ -308,7 +321,9 @@ def burst_run(engine, zk_hosts: str, n: int, owner: str, upstream, stale_after: 
     pool = ThreadPoolExecutor(BURST_THREADS)
     try:
         began = time.time()
-        containers = list(pool.map(lambda _: run_tiny(engine, owner, {"SERVICE_NAME": service}), range(n)))
+        containers = list(
+            pool.map(lambda _: run_tiny(engine, owner, {"SERVICE_NAME": service}, project=project), range(n))
+        )
         started = time.time()
         list(pool.map(lambda c: c.reload(), containers))
         ports = {
@@ -401,7 +416,7 @@ def registrator_names() -> list[str]:
     return [f"{prefix}{s}" for s in REGISTRATOR_SERVICES]
 
 
-def resync_run(engine, zk, m: int, owner: str) -> None:
+def resync_run(engine, zk, m: int, owner: str, project: str | None = None) -> None:
     """M containers running, no registrator: an empty tree. One registrator starts, wins the
     election and registers all M in its first resync."""
     service = f"resync_{uuid.uuid4().hex[:8]}"
@@ -410,7 +425,7 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
         engine.containers.get(name).stop(timeout=15)
     try:
         for _ in range(m):
-            run_tiny(engine, owner, {"SERVICE_NAME": service})
+            run_tiny(engine, owner, {"SERVICE_NAME": service}, project=project)
         # Wait for the stopped registrators' sessions to be gone with their nodes.
         deadline = time.time() + 30
         while zk.exists(f"/services/{service}") and zk.get_children(f"/services/{service}") and time.time() < deadline:
@@ -449,11 +464,13 @@ def resync_run(engine, zk, m: int, owner: str) -> None:
 def secure_run(engine, n: int, owner: str, open_up: list[float], open_down: list[float]) -> None:
     from bench.secure_stack import ensure_secure_cluster, secure_kazoo
 
-    secure_zk = secure_kazoo(ensure_secure_cluster())
+    env = ensure_secure_cluster()
+    project = stack_project(env["SVCCTL_PROJECT"])
+    secure_zk = secure_kazoo(env)
     try:
         print("--- the secured twin (TLS on every connection, ACLs, Docker API through the proxy)")
-        warm_up(engine, secure_zk, owner)
-        up, down = latency_run(engine, secure_zk, n, owner)
+        warm_up(engine, secure_zk, owner, project=project)
+        up, down = latency_run(engine, secure_zk, n, owner, project=project)
         for label, opened, secured in (("start -> created", open_up, up), ("kill  -> removed", open_down, down)):
             p_open, p_secure = percentile(opened, 99), percentile(secured, 99)
             print(
@@ -510,23 +527,24 @@ def main() -> None:
     zk_hosts = os.environ.get("SVCCTL_ZK") or default_zk_connect()
     zk = connect(zk_hosts)
     owner = f"bench-{uuid.uuid4().hex[:6]}"
+    project = stack_project()
     print(f"engine {engine.version()['Version']}, {os.cpu_count()} cores, ensemble {zk.hosts}, label {LABEL}={owner}")
     try:
-        warm_up(engine, zk, owner)
+        warm_up(engine, zk, owner, project=project)
         if not args.skip_sequential:
-            open_up, open_down = latency_run(engine, zk, args.containers, owner)
+            open_up, open_down = latency_run(engine, zk, args.containers, owner, project=project)
             if args.secure:
                 secure_run(engine, args.containers, owner, open_up, open_down)
         if not args.skip_resync:
-            resync_run(engine, zk, args.resync_containers, owner)
+            resync_run(engine, zk, args.resync_containers, owner, project=project)
         if args.burst:
             upstream = None
             if args.upstream_image:
                 member = zk_hosts.split(",")[0].split("/")[0]
                 upstream = start_upstream(engine, args.upstream_image, member, owner)
                 print(f"upstream: {args.upstream_image} on {member}{UPSTREAM_BASE} ({upstream.name})")
-                warm_up(engine, zk, owner, upstream=True)
-            burst_run(engine, zk_hosts, args.burst, owner, upstream, args.stale_after)
+                warm_up(engine, zk, owner, upstream=True, project=project)
+            burst_run(engine, zk_hosts, args.burst, owner, upstream, args.stale_after, project=project)
     finally:
         remove_all(engine, owner)
         zk.stop()

@@ -32,15 +32,18 @@ def run_tiny(
     labels: dict[str, str] | None = None,
     command: list[str] | None = None,
     host_ip: str = "127.0.0.1",
+    project: str | None = None,
 ):
-    """A running tiny container publishing `ports` on `host_ip` (the engine's address) with random host ports."""
+    """A running tiny container publishing `ports` on `host_ip` (the engine's address) with random host ports;
+    `project`: labelled as that Compose project's, in the scope of a named svcctl project's registrators."""
+    scope = {"com.docker.compose.project": project} if project else {}
     return engine.containers.run(
         TINY_TAG,
         command=command,
         detach=True,
         name=name or f"{owner}-{uuid.uuid4().hex[:8]}",
         environment=env or {},
-        labels={**(labels or {}), LABEL: owner},
+        labels={**scope, **(labels or {}), LABEL: owner},
         ports={p: (host_ip, None) for p in ports},
     )
 

@@ -6,12 +6,19 @@ import json
 from collections.abc import Callable
 from functools import partial
 
-from testbed.tiny import LABEL, TINY_TAG, build_tiny, remove_all, run_tiny  # noqa: F401 (for the tests)
-from tests.support import unique  # noqa: F401 (re-exported for the tests)
+from testbed import tiny
+from testbed.tiny import LABEL, TINY_TAG, build_tiny, remove_all  # noqa: F401 (for the tests)
+from tests.support import TEST_PROJECT, unique  # noqa: F401 (re-exported for the tests)
 from tests.support import wait_for as _wait_for
 
 # Registration latencies are tens of milliseconds: poll finer than the default.
 wait_for = partial(_wait_for, interval=0.05)
+
+
+def run_tiny(engine, owner: str, *args, project: str = TEST_PROJECT, **kwargs):
+    """testbed's tiny container as one of `project`'s (the test project's by default): in the
+    scope of that named project's registrators."""
+    return tiny.run_tiny(engine, owner, *args, project=project, **kwargs)
 
 
 def host_port(container, key: str = "8080/tcp") -> int:

@@ -18,12 +18,18 @@ def _env(container) -> dict[str, str]:
     return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] or [] if "=" in item)
 
 
+# What the test project's registrators register: a named project (the suite runs as one,
+# SVCCTL_TEST_PROJECT) only its own containers, the default project every container of the engine.
+REGISTERS_THE_WHOLE_ENGINE = TEST_PROJECT == "svcctl"
+
+
 def docker_endpoints(engine, service: str, project_only: bool = False) -> dict[str, str]:
     """`127.0.0.1:<host port>` -> container id for each running container that registers as
-    `service`. Engine-wide by default: the registrator registers every project's containers."""
+    `service` in the test project's ensemble (`project_only`: of the test project, whatever its
+    registrators' scope)."""
     key, port = NAMING[service]
     filters = {"status": "running"}
-    if project_only:
+    if project_only or not REGISTERS_THE_WHOLE_ENGINE:
         filters["label"] = f"com.docker.compose.project={TEST_PROJECT}"
     found = {}
     for container in engine.containers.list(filters=filters, ignore_removed=True):

@@ -1,9 +1,10 @@
 """The consumer side against the real registrator and sample services.
 
-The registrators of every stack on this engine register every project's containers, so
-/services/service_2 may also hold other stacks' instances: watch assertions follow this
-project's containers (payload svcctl.compose_project), and the 503 case uses a service name of
-its own (a php_service_2 container named by SERVICE_NAME) so no foreign instance can answer."""
+The default project's registrators register every container of the engine, so a test project
+run as `svcctl` would see other stacks' instances under /services/service_2: watch assertions
+follow this project's containers (payload svcctl.compose_project), and the 503 case uses a
+service name of its own (a php_service_2 container named by SERVICE_NAME, labelled as the test
+project's so that its scoped registrators register it) so no foreign instance can answer."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def test_gateway_503_after_last_instance_stops_and_200_after_it_starts(zk, engin
         detach=True,
         name=f"{TEST_PROJECT}-gw-{uuid.uuid4().hex[:6]}",
         environment={"SERVICE_NAME": service},
+        labels={"com.docker.compose.project": TEST_PROJECT},  # in the scope of the project's registrators
         ports={"80/tcp": ("127.0.0.1", None)},
     )
     port = free_port()

@@ -156,7 +156,7 @@ def test_registrations_appear_on_scale_and_vanish_on_stop(secure_cluster, reader
 
 def test_sigkill_of_the_active_registrator_is_restored_by_a_standby_over_tls(secure_cluster, reader_zk, engine, owner):
     service = unique("ssigkill")
-    container = run_tiny(engine, owner, {"SERVICE_NAME": service})
+    container = run_tiny(engine, owner, {"SERVICE_NAME": service}, project=SECURE_PROJECT)
     path = f"/services/{service}/127.0.0.1:{host_port(container)}"
     _, stat = wait_for(lambda: node(reader_zk, path), f"{path} to appear", timeout=30)
     [leader] = [r for r in secure_json("registrator", "status") if r["role"] == "active"]

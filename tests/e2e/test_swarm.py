@@ -171,7 +171,7 @@ def test_scenario_run_all_on_the_swarm(swarm):
     steps = report["steps"]
     assert [s["ok"] for s in steps] == [True] * 4
     # step 3: two tasks of service_2, registered at node addresses (not loopback)
-    seen = steps[2]["seen"]["service_2"]
+    seen = steps[2]["zookeeper"]["service_2"]
     assert len(seen) == 2 and not any(a.startswith("127.") for a in seen)
 
 

@@ -23,3 +23,23 @@ def test_check_status_words():
     assert Check("engine", True, "", fixed=True).status == "FIXED"
     assert Check("engine", False, "").status == "FAIL"
     assert Check("zookeeper", False, "", required=False).status == "WARN"
+
+
+def test_doctor_checks_a_named_projects_own_members_and_its_fixes_name_the_project(monkeypatch):
+    from svcctl.config.settings import Settings, project_zk_ports
+    from svcctl.toolkit import doctor
+    from svcctl.zk import fourletter
+
+    asked = []
+
+    def answers_ruok(host, port, tls=None):
+        asked.append(port)
+        return True  # open: plain text answers
+
+    monkeypatch.setattr(fourletter, "answers_ruok", answers_ruok)
+    settings = Settings.from_environ({"SVCCTL_PROJECT": "other"})
+    zookeeper = doctor.check_zookeeper(settings.zk_hosts, None, settings.command("cluster up"))
+    security = doctor.check_security(settings.zk_hosts, zookeeper, doctor.secure_restart(settings))
+    assert set(asked) == set(project_zk_ports("other"))
+    assert zookeeper.ok and zookeeper.fix == "svcctl --project other cluster up"
+    assert security.fix == "svcctl --project other cluster down --volumes && svcctl --project other cluster up --secure"

@@ -8,6 +8,7 @@ from svcctl.config.settings import (
     parse_ip,
     parse_registry_uri,
     parse_zk_hosts,
+    project_zk_ports,
     state_dir,
     zk_ports_from_env,
 )
@@ -59,6 +60,49 @@ def test_zk_ports_from_env():
     for bad in ("1,2", "a,b,c", "1,2,99999"):
         with pytest.raises(BadInputError):
             zk_ports_from_env({"SVCCTL_ZK_PORTS": bad})
+
+
+@pytest.mark.parametrize("project", ["other", "newuser", "svcctl-test", "a", "x" * 60, "dev_2"])
+def test_a_named_project_gets_its_own_ports_below_32768_and_away_from_the_default(project):
+    ports = project_zk_ports(project)
+    assert ports == project_zk_ports(project)  # the same on every run
+    assert ports[1] == ports[0] + 1 and ports[2] == ports[0] + 2
+    assert 16200 <= ports[0] and ports[2] <= 19997
+    assert not set(ports) & {2181, 2182, 2183}
+
+
+def test_the_default_project_keeps_the_classic_ports_and_names_differ_in_theirs():
+    assert project_zk_ports("svcctl") == (2181, 2182, 2183)
+    assert len({project_zk_ports(f"p{i}") for i in range(50)}) > 45  # spread, not one triple
+
+
+def test_the_ports_follow_the_project_unless_svcctl_zk_ports_gives_them():
+    other = project_zk_ports("other")
+    assert zk_ports_from_env({"SVCCTL_PROJECT": "other"}) == other
+    assert zk_ports_from_env({"SVCCTL_PROJECT": "svcctl"}, project="other") == other
+    assert zk_ports_from_env({"SVCCTL_PROJECT": "other", "SVCCTL_ZK_PORTS": "1,2,3"}) == (1, 2, 3)
+    assert default_zk_connect({}, "other") == ",".join(f"127.0.0.1:{p}" for p in other)
+
+
+@pytest.mark.parametrize(
+    "environ, overrides",
+    [({"SVCCTL_PROJECT": "other"}, {}), ({}, {"project": "other"}), ({"SVCCTL_PROJECT": "x"}, {"project": "other"})],
+)
+def test_settings_of_a_named_project_check_and_publish_its_own_ports(environ, overrides):
+    # Whether named by SVCCTL_PROJECT or --project: the members it publishes, the registrators'
+    # connect string, where doctor and the clients look, and the fixes to paste.
+    settings = Settings.from_environ(environ, **overrides)
+    other = ",".join(f"127.0.0.1:{p}" for p in project_zk_ports("other"))
+    assert settings.zk_ports == project_zk_ports("other")
+    assert settings.ensemble_connect == other and settings.zk == other
+    assert settings.command("cluster up") == "svcctl --project other cluster up"
+
+
+def test_the_default_project_command_has_no_project_option():
+    settings = Settings.from_environ({})
+    assert settings.zk == "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183"
+    assert settings.command("cluster up") == "svcctl cluster up"
+    assert Settings.from_environ({"SVCCTL_PROJECT": "other", "SVCCTL_ZK": "h:1"}).zk == "h:1"
 
 
 def test_project_dir_is_the_checkout_around_the_current_directory(tmp_path):

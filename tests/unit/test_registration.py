@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from svcctl.errors import BadInputError
 from svcctl.registry.model import (
+    LabelFilter,
     Options,
     Registration,
     container_registrations,
     desired_map,
     image_basename,
+    in_scope,
     name_problem,
     plan,
     service_metadata,
@@ -523,3 +526,74 @@ def test_duplicate_paths_are_reported_apart():
     udp = Registration("dns", "127.0.0.1", 53, 53, "udp", "c1" * 8, "c1", "/c1", tags=("udp",))
     wanted, duplicates = desired_map([tcp, udp], BASE)
     assert list(wanted.values()) == [tcp] and duplicates == [udp]
+
+
+# --- the scope (-label-filter) -----------------------------------------------------------------
+
+PROJECT_LABEL = "com.docker.compose.project"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ("com.docker.compose.project=dev", "com.docker.compose.project", "dev"),
+        ("com.docker.stack.namespace", "com.docker.stack.namespace", None),
+        ("k=", "k", ""),  # an empty value matches only an empty value, as docker ps --filter
+        ("k=a=b", "k", "a=b"),  # the first = splits
+    ],
+)
+def test_label_filter_parses_key_and_value(text, key, value):
+    parsed = LabelFilter.parse(text)
+    assert (parsed.key, parsed.value) == (key, value) and str(parsed) == text
+
+
+@pytest.mark.parametrize("text", ["", "=dev", "a key=dev", "   "])
+def test_a_bad_label_filter_is_one_error_naming_the_form(text):
+    with pytest.raises(BadInputError, match="bad -label-filter") as caught:
+        LabelFilter.parse(text)
+    assert "KEY=VALUE" in caught.value.fix
+
+
+def test_in_scope_needs_every_filter_and_no_filter_takes_every_container():
+    labels = {PROJECT_LABEL: "dev", "com.docker.compose.service": "service_2"}
+    assert in_scope(labels, ())
+    assert in_scope(None, ())
+    assert in_scope(labels, (LabelFilter(PROJECT_LABEL, "dev"),))
+    assert in_scope(labels, (LabelFilter(PROJECT_LABEL),))
+    assert not in_scope(labels, (LabelFilter(PROJECT_LABEL, "svcctl"),))
+    assert not in_scope(labels, (LabelFilter(PROJECT_LABEL, "dev"), LabelFilter("com.docker.stack.namespace")))
+    assert not in_scope({}, (LabelFilter(PROJECT_LABEL, ""),))
+    assert in_scope({PROJECT_LABEL: ""}, (LabelFilter(PROJECT_LABEL, ""),))
+
+
+def test_an_out_of_scope_container_yields_no_registration_and_says_why():
+    dev = inspect("single", labels={PROJECT_LABEL: "dev"})
+    other = inspect("single", labels={PROJECT_LABEL: "svcctl"})
+    unlabelled = inspect("single")
+    scoped = Options(label_filters=(LabelFilter(PROJECT_LABEL, "dev"),))
+    assert summary(dev, scoped) == summary(dev)  # in scope: the naming rules as without a filter
+    assert summary(dev)
+    for data in (other, unlabelled):
+        naming = container_registrations(data, scoped)
+        assert naming.registrations == [] and naming.refused == []
+        assert naming.ignored == [f"*: out of scope (-label-filter {PROJECT_LABEL}=dev)"]
+    assert summary(other) and summary(unlabelled)  # unscoped: every container of the engine
+
+
+def test_a_swarm_stack_filter_selects_its_task_containers():
+    task = inspect("single", labels={"com.docker.stack.namespace": "shop", "com.docker.swarm.service.name": "shop_web"})
+    stack = Options(label_filters=(LabelFilter("com.docker.stack.namespace", "shop"),))
+    assert summary(task, stack)
+    assert not summary(inspect("single", labels={PROJECT_LABEL: "shop"}), stack)
+
+
+def test_the_plan_deletes_this_engines_node_of_an_out_of_scope_container_and_no_other_engines():
+    # An out-of-scope container is not desired: its node is this engine's (stale here) or
+    # another engine's (left alone), whoever wrote it.
+    mine, theirs = reg("service_2", 32001), reg("service_2", 32002)
+    actual = {
+        mine.path(BASE): node(mine, DEAD, registrator="unscoped"),
+        theirs.path(BASE): node(theirs, DEAD, engine="OTHER:ENGINE"),
+    }
+    ops = plan({}, actual, engine_id=ENGINE, registrator_id="me", session_id=ME)
+    assert [(op.kind, op.path) for op in ops] == [("delete", mine.path(BASE))]

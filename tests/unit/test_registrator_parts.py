@@ -13,6 +13,7 @@ from concurrent.futures import Future
 import pytest
 
 from svcctl.config.settings import parse_registry_uri
+from svcctl.docker.labels import COMPOSE_PROJECT
 from svcctl.errors import ZooKeeperUnavailableError
 from svcctl.registrator.daemon import Config, Registrator
 from svcctl.registrator.drain import DrainTracker
@@ -23,7 +24,8 @@ from svcctl.registrator.reconciler import EMPTY_SERVICE_MIN_AGE_MS, Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
 from svcctl.registry.election import ElectionIdentity
-from svcctl.registry.model import Op, Options, Registration
+from svcctl.registry.model import LabelFilter, Op, Options, Registration
+from svcctl.registry.payload import RegistrationPayload
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 
 ELECTION = "/svcctl/registrators/E"
@@ -57,8 +59,10 @@ def encode(reg: Registration) -> bytes:
     return json.dumps({"port": reg.port}).encode()
 
 
-def container_info(cid: str, port: int, stop_signal: str | None = None, name: str = "svc") -> dict:
-    config = {"Image": "tiny", "Env": [f"SERVICE_NAME={name}"], "Labels": {}, "Hostname": cid[:12]}
+def container_info(
+    cid: str, port: int, stop_signal: str | None = None, name: str = "svc", labels: dict | None = None
+) -> dict:
+    config = {"Image": "tiny", "Env": [f"SERVICE_NAME={name}"], "Labels": dict(labels or {}), "Hostname": cid[:12]}
     if stop_signal:
         config["StopSignal"] = stop_signal
     return {
@@ -114,10 +118,12 @@ class FakeEngine:
         self.api = api or FakeApi()
 
 
-def make_reconciler(client: FakeClient, api: FakeApi | None = None, clock: Clock | None = None, **kwargs) -> Reconciler:
+def make_reconciler(
+    client: FakeClient, api: FakeApi | None = None, clock: Clock | None = None, options: Options | None = None, **kwargs
+) -> Reconciler:
     return Reconciler(
         base="/services",
-        options=Options(),
+        options=options or Options(),
         engine_id="E",
         registrator_id="r1",
         inspector=ContainerInspector(FakeEngine(api), workers=2),
@@ -447,6 +453,36 @@ def test_deregister_on_success_keeps_a_failed_container_until_it_is_removed():
     del api.exited[CID]
     happen(r, CID, "destroy")
     assert client.exists(path(32001)) is None
+
+
+def test_a_scoped_registrator_registers_only_its_projects_containers_on_events_and_resync():
+    client, api = elected_client(), FakeApi()
+    r = make_reconciler(client, api, options=Options(label_filters=(LabelFilter(COMPOSE_PROJECT, "dev"),)))
+    api.running = {
+        CID: container_info(CID, 32001, labels={COMPOSE_PROJECT: "dev"}),
+        OTHER: container_info(OTHER, 32002, labels={COMPOSE_PROJECT: "svcctl"}),
+    }
+    happen(r, CID, "start")
+    happen(r, OTHER, "start")
+    assert client.exists(path(32001)) and client.exists(path(32002)) is None and set(r.owned) == {CID}
+    r.full_resync(session=OURS, fence=LOCK, reason="periodic")
+    assert client.get_children("/services/svc") == ["127.0.0.1:32001"] and set(r.owned) == {CID}
+
+
+def test_a_resync_removes_this_engines_registration_of_an_out_of_scope_container_only():
+    # Written before the scope (an unfiltered registrator of this engine, now dead), and by
+    # another engine's registrator: the first is stale under the scope, the second not ours.
+    client, api = elected_client(), FakeApi()
+    api.running = {OTHER: container_info(OTHER, 32002, labels={COMPOSE_PROJECT: "svcctl"})}
+    stale = registration(32002, cid=OTHER)
+    foreign = registration(32003, cid="c" * 64)
+    dead = FakeClient(client.ensemble, 0x999)
+    dead.create(path(32002), RegistrationPayload.of(stale, "E", "old", 1.0).encode(), ephemeral=True, makepath=True)
+    dead.create(path(32003), RegistrationPayload.of(foreign, "F", "theirs", 1.0).encode(), ephemeral=True)
+    r = make_reconciler(client, api, options=Options(label_filters=(LabelFilter(COMPOSE_PROJECT, "dev"),)))
+    report = r.full_resync(session=OURS, fence=LOCK, reason="start")
+    assert report.counts["delete"] == 1 and client.exists(path(32002)) is None
+    assert client.exists(path(32003)) is not None and r.owned == {}
 
 
 def test_resync_prunes_only_empty_service_nodes_old_enough():

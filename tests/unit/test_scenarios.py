@@ -18,7 +18,9 @@ from svcctl.walkthrough.scenarios import (
     diff_registrations,
     docker_expectation,
     failures,
+    foreign_children,
     format_diff,
+    observation,
     parse_selection,
     step_problems,
     target_count,
@@ -139,6 +141,91 @@ def test_docker_expectation_counts_running_containers_of_every_project():
     }
 
 
+def test_docker_expectation_of_a_named_project_counts_only_its_own_containers():
+    views = [svc1(32791), svc2(32796, 1), svc2(40002, 1, project="other"), svc2(40003, 2, project="other")]
+    assert docker_expectation(views, "other") == {
+        "service_1": {},
+        "service_2": {"127.0.0.1:40002": "other-service_2-1", "127.0.0.1:40003": "other-service_2-2"},
+    }
+
+
+# --- foreign children: registrations of containers out of the project's scope -------------------
+
+
+def registered(view: ContainerView, service: str = "service_2") -> RegistrationPayload:
+    """What a registrator writes for the container's sample-service port."""
+    from svcctl.registry.model import Registration
+
+    (key, bindings), *_ = view.ports.items()
+    reg = Registration(
+        service, "127.0.0.1", bindings[0][1], int(key.split("/")[0]), "tcp", view.id, view.id[:12], view.name,
+        compose_project=view.project, compose_service=view.compose_service,
+    )  # fmt: skip
+    return RegistrationPayload.of(reg, "ENGINE", "r1", 1.0)
+
+
+def test_a_child_naming_another_projects_container_of_the_engine_is_foreign_to_a_named_project():
+    ours, theirs = svc2(40002, 1, project="other"), svc2(32796, 1)
+    payloads = {
+        "service_1": None,
+        "service_2": {"127.0.0.1:40002": registered(ours), "127.0.0.1:32796": registered(theirs)},
+    }
+    assert foreign_children(payloads, [ours, theirs], "other") == {
+        "service_2": {"127.0.0.1:32796": "container svcctl-service_2-1 of compose project svcctl, not of project other"}
+    }
+    # The default project's registrators register every container of the engine: nothing is foreign.
+    assert foreign_children(payloads, [ours, theirs], None) == {}
+
+
+def test_a_child_naming_a_container_of_another_compose_project_elsewhere_is_foreign():
+    gone_ours, gone_theirs = svc2(40002, 1, project="other"), svc2(32796, 1, project="svcctl")
+    payloads = {"service_2": {"127.0.0.1:40002": registered(gone_ours), "127.0.0.1:32796": registered(gone_theirs)}}
+    # Neither runs on this engine: the other project's is foreign; our own is the diff's (stale).
+    assert foreign_children(payloads, [], "other") == {
+        "service_2": {"127.0.0.1:32796": "container svcctl-service_2-1 of compose project svcctl, not of project other"}
+    }
+    assert foreign_children(payloads, [], None) == {}
+
+
+def test_a_child_naming_no_container_is_left_to_the_diff():
+    payloads = {"service_2": {"127.0.0.1:1": None, "127.0.0.1:2": RegistrationPayload.decode(b'{"Name": "x"}')}}
+    assert foreign_children(payloads, [svc2(1, 1, project="svcctl")], "other") == {}
+
+
+def test_a_child_of_a_container_without_compose_project_is_foreign_to_a_named_project():
+    plain = container_view(
+        inspect_json("plain", ["SERVICE_80_NAME=service_2"], {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9"}]})
+    )
+    plain = dataclasses.replace(plain, project=None)
+    found = foreign_children({"service_2": {"127.0.0.1:9": registered(plain)}}, [plain], "other")
+    assert found == {"service_2": {"127.0.0.1:9": "container plain of no compose project, not of project other"}}
+
+
+def test_another_stack_sharing_the_engine_fails_the_step_with_foreign_children_not_stale_ones():
+    # Two children promised, five seen: the other stack's three instances registered in this
+    # project's ensemble fail the step, each named with whose container it is.
+    ours = [svc2(40002, 1, project="other"), svc2(40003, 2, project="other")]
+    theirs = [svc2(32796, 1), svc2(32797, 2), svc2(32798, 3)]
+    views = ours + theirs
+    payloads = {"service_1": None, "service_2": {f"127.0.0.1:{v.ports['80/tcp'][0][1]}": registered(v) for v in views}}
+    seen = observation(views, payloads, "other", "service_2")
+    assert seen.running == 2 and sorted(seen.expected["service_2"]) == ["127.0.0.1:40002", "127.0.0.1:40003"]
+    diff = seen.diff()
+    assert not diff.ok and diff.stale == {} and diff.missing == {}
+    problems = step_problems(STEPS[2], 2, seen.running, diff)
+    assert problems == [
+        f"foreign in ZooKeeper: /services/service_2/127.0.0.1:{port} is container svcctl-service_2-{n} of compose "
+        "project svcctl, not of project other"
+        for n, port in ((1, 32796), (2, 32797), (3, 32798))
+    ]
+    # Only its own two registered: the step holds.
+    only_ours = {"service_1": None, "service_2": {k: p for k, p in payloads["service_2"].items() if "4000" in k}}
+    assert observation(views, only_ours, "other", "service_2").diff().ok
+    # The default project expects the whole engine, the other stack's containers too.
+    assert not observation(views, only_ours, "svcctl", "service_2").diff().ok
+    assert observation(views, payloads, "svcctl", "service_2").diff().ok
+
+
 # --- diff --------------------------------------------------------------------------------------
 
 
@@ -147,7 +234,7 @@ def test_diff_equal_is_ok():
         {"service_1": {"127.0.0.1:1"}, "service_2": set()}, {"service_1": ["127.0.0.1:1"], "service_2": None}
     )
     assert diff.ok
-    assert diff.to_dict() == {"missing": {}, "stale": {}, "empty_nodes": []}
+    assert diff.to_dict() == {"missing": {}, "stale": {}, "empty_nodes": [], "foreign": {}}
 
 
 def test_diff_reports_missing_and_stale_per_service():

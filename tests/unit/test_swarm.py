@@ -31,7 +31,7 @@ def swarm_layout() -> ClusterLayout:
 
 
 def test_the_stack_pins_one_member_per_node_and_runs_a_registrator_on_every_node():
-    spec = stack_spec(swarm_layout(), "svcctl/zookeeper:3.8", "svcctl/registrator:0.1")
+    spec = stack_spec(swarm_layout(), "svcctl/zookeeper:3.8", "svcctl/registrator:0.1", "com.docker.stack.namespace=p")
     assert spec["networks"] == {"hostnet": {"external": True, "name": "host"}}
     members = [spec["services"][f"zoo{i}"] for i in (1, 2, 3)]
     assert [m["deploy"]["placement"]["constraints"] for m in members] == [
@@ -47,7 +47,10 @@ def test_the_stack_pins_one_member_per_node_and_runs_a_registrator_on_every_node
     assert registrator["deploy"]["mode"] == "global"
     assert registrator["command"][0] == "-swarm-node-ip"
     assert registrator["command"][-1] == "zookeeper://10.0.0.11:2181,10.0.0.12:2181,10.0.0.13:2181/services"
-    assert registrator["environment"]["SVCCTL_REGISTRATOR_ID"] == "{{.Node.Hostname}}-registrator"
+    assert registrator["environment"] == {
+        "SVCCTL_REGISTRATOR_ID": "{{.Node.Hostname}}-registrator",
+        "SVCCTL_LABEL_FILTER": "com.docker.stack.namespace=p",  # a named project's tasks only
+    }
     assert registrator["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro"]
     json.dumps(spec)  # the stack file is JSON (which YAML reads)
     assert registrator_id("p-host2") == "p-host2-registrator"

@@ -189,7 +189,8 @@ def root(
         "--zk",
         help=env_help(
             "ZooKeeper connection string HOST:PORT[,HOST:PORT...] [default: the members recorded by `cluster up "
-            "--hosts`, else 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183, or the ports of SVCCTL_ZK_PORTS]",
+            "--hosts`, else the project's three on 127.0.0.1: the ports of SVCCTL_ZK_PORTS, else 2181-2183 for the "
+            "default project and for another three in 16200-19997 derived from its name]",
             "SVCCTL_ZK",
         ),
     ),
@@ -197,7 +198,12 @@ def root(
         None,
         "--project",
         help=env_help(
-            "Compose project: another name runs a second, isolated stack (containers prefixed NAME-) [default: svcctl]",
+            "Compose project: another name runs a second stack on the same engine. Its own: containers (named "
+            "NAME-…), volumes and network, ZooKeeper ports (SVCCTL_ZK_PORTS, else three in 16200-19997 derived from "
+            "NAME), registrations (its registrators register only its own containers; the default project's, every "
+            "container of the engine) and its files in the state directory. Shared: the engine, the images (by tag: "
+            "one build serves every project), the gateway's default ports (8080, 8404) and, in a checkout, the PKI "
+            "of .svcctl/ [default: svcctl]",
             "SVCCTL_PROJECT",
         ),
     ),

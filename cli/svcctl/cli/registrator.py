@@ -86,6 +86,18 @@ def run(
         "--use-ip-from-label",
         help="Advertise the address in this container label (e.g. a macvlan address), when the container has it.",
     ),
+    label_filters: list[str] = typer.Option(
+        [],
+        "-label-filter",
+        "--label-filter",
+        envvar="SVCCTL_LABEL_FILTER",
+        metavar="KEY[=VALUE]",
+        help="Register only the containers carrying this label (with this value), as `docker ps --filter "
+        "label=…`; repeat it: all must hold (the variable: space-separated). E.g. com.docker.compose.project=NAME: "
+        "one Compose project (what a named svcctl project's registrators run with), "
+        "com.docker.stack.namespace=NAME: one Swarm stack's tasks. Out-of-scope containers register nothing, and a "
+        "resync removes this engine's registrations of them [default: every container of the engine].",
+    ),
     ttl: int = typer.Option(
         0,
         "-ttl",
@@ -158,7 +170,7 @@ def run(
     from svcctl.registrator.daemon import Config, default_registrator_id, run_registrator
     from svcctl.registrator.logfmt import log, setup_logging
     from svcctl.registrator.session import RetryPolicy
-    from svcctl.registry.model import Options, split_tags
+    from svcctl.registry.model import LabelFilter, Options, split_tags
     from svcctl.security.mode import client_tls
 
     registry = parse_registry_uri(uri)
@@ -207,6 +219,7 @@ def run(
         host_ip=host_ip or host_address(),
         tags=tuple(split_tags(tags)),
         ip_label=ip_label or None,
+        label_filters=tuple(LabelFilter.parse(text) for text in label_filters if text.strip()),
     )
     config = Config(
         registry,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
 
 DEFAULT_PROJECT = "svcctl"
 DEFAULT_ZK_PORTS = (2181, 2182, 2183)
+# A named project's members, without SVCCTL_ZK_PORTS: one of these triples of adjacent ports,
+# 16200-19997: below 32768 (where Linux starts handing out ports to outgoing connections), clear
+# of well-known services' ports and of those the tests choose (12181-16183, 20000-31999).
+NAMED_PROJECT_ZK_PORTS_FIRST = 16200
+NAMED_PROJECT_ZK_PORT_TRIPLES = (19998 - NAMED_PROJECT_ZK_PORTS_FIRST) // 3
 DEFAULT_ZK_IMAGE = "svcctl/zookeeper:3.8"
 DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
 DEFAULT_GATEWAY_IMAGE = "svcctl/gateway:0.1"
@@ -85,10 +91,25 @@ def parse_registry_uri(text: str) -> RegistryUri:
     return RegistryUri(parse_zk_hosts(hosts_text), base)
 
 
-def zk_ports_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int, int]:
-    text = _env(env).get("SVCCTL_ZK_PORTS", "")
-    if not text:
+def project_zk_ports(project: str) -> tuple[int, int, int]:
+    """The client ports of a project's members when SVCCTL_ZK_PORTS does not give them: the
+    classic 2181-2183 for the default project; for another, three adjacent ports derived from
+    its name (the same on every run and machine), so a second stack on the engine neither
+    collides with the default one nor is mistaken for it. Two names may share a triple (1 in
+    1266): `cluster up` then says the port is in use, and SVCCTL_ZK_PORTS chooses others."""
+    if project == DEFAULT_PROJECT:
         return DEFAULT_ZK_PORTS
+    first = NAMED_PROJECT_ZK_PORTS_FIRST + zlib.crc32(project.encode()) % NAMED_PROJECT_ZK_PORT_TRIPLES * 3
+    return (first, first + 1, first + 2)
+
+
+def zk_ports_from_env(env: Mapping[str, str] | None = None, project: str | None = None) -> tuple[int, int, int]:
+    """SVCCTL_ZK_PORTS, else the project's own (project_zk_ports; `project` left out: the
+    environment's SVCCTL_PROJECT)."""
+    env = _env(env)
+    text = env.get("SVCCTL_ZK_PORTS", "")
+    if not text:
+        return project_zk_ports(project or env.get("SVCCTL_PROJECT") or DEFAULT_PROJECT)
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) < 65536 for p in parts):
         raise BadInputError(f"bad SVCCTL_ZK_PORTS {text!r}", "give three ports, e.g. 2181,2182,2183")
@@ -106,8 +127,8 @@ def container_uid_from_env(env: Mapping[str, str] | None = None) -> int:
     return int(text)
 
 
-def default_zk_connect(env: Mapping[str, str] | None = None) -> str:
-    return ",".join(f"127.0.0.1:{p}" for p in zk_ports_from_env(env))
+def default_zk_connect(env: Mapping[str, str] | None = None, project: str | None = None) -> str:
+    return ",".join(f"127.0.0.1:{p}" for p in zk_ports_from_env(env, project))
 
 
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -219,12 +240,14 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """The settings `environ` gives (SVCCTL_* and Docker's own variables), `overrides` (the
-        CLI's options, by field name) winning over them. Reads `environ` only."""
+        CLI's options, by field name) winning over them. Reads `environ` only. The members'
+        ports (and so the default --zk) follow the project, whichever of the two names it."""
+        project = overrides.get("project") or environ.get("SVCCTL_PROJECT") or DEFAULT_PROJECT
         values: dict[str, Any] = {
-            "zk": environ.get("SVCCTL_ZK") or default_zk_connect(environ),
+            "zk": environ.get("SVCCTL_ZK") or default_zk_connect(environ, project),
             "project_dir": environ.get("SVCCTL_PROJECT_DIR") or None,
-            "project": environ.get("SVCCTL_PROJECT") or DEFAULT_PROJECT,
-            "zk_ports": zk_ports_from_env(environ),
+            "project": project,
+            "zk_ports": zk_ports_from_env(environ, project),
             "zk_image": zk_image(environ),
             "registrator_image": registrator_image(environ),
             "base_image": environ.get("SVCCTL_BASE_IMAGE") or None,
@@ -262,10 +285,15 @@ class Settings:
 
     @property
     def ensemble_hosts(self) -> list[ZkHost]:
-        """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS on
-        loopback), or the recorded cluster over hosts: what `cluster` checks and what the
+        """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS, else
+        project_zk_ports, on loopback), or the recorded cluster over hosts: what `cluster` checks and what the
         registrators are given, whatever --zk says."""
         return parse_zk_hosts(self.ensemble_connect)
+
+    def command(self, words: str) -> str:
+        """`svcctl WORDS` acting on this project, as a fix to paste: a named project's
+        `--project NAME` spelled out (whether it came from --project or SVCCTL_PROJECT)."""
+        return f"svcctl {words}" if self.project == DEFAULT_PROJECT else f"svcctl --project {self.project} {words}"
 
     def project_path(self) -> Path:
         return find_project_dir(self.project_dir)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_PROJECT, Settings, docker_proxy_image
 from svcctl.docker.compose import whales_compose
+from svcctl.docker.labels import COMPOSE_PROJECT
 from svcctl.files import atomic_write
 
 if TYPE_CHECKING:
@@ -32,6 +33,20 @@ def container_prefix(project: str) -> str:
     """The default project keeps the classic names (zoo1..zoo3); another project (a second,
     isolated stack on the same engine) prefixes them."""
     return "" if project == DEFAULT_PROJECT else f"{project}-"
+
+
+def registered_project(project: str) -> str | None:
+    """The Compose project whose containers the project's registrators register: a named
+    project only its own; the default project (None) every container of the engine, as the
+    classic registrator does."""
+    return None if project == DEFAULT_PROJECT else project
+
+
+def registrator_label_filter(project: str, label: str = COMPOSE_PROJECT) -> str:
+    """The registrators' -label-filter (SVCCTL_LABEL_FILTER): empty for the default project; a
+    named one's containers carry `label` (Compose's project; a swarm stack's namespace)."""
+    scoped = registered_project(project)
+    return f"{label}={scoped}" if scoped else ""
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
@@ -59,6 +74,7 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_ZK_PORT_3": str(ports[2]),
         # The registrators get every member of this ensemble (failover), whatever --zk names.
         "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
+        "SVCCTL_LABEL_FILTER": registrator_label_filter(settings.project),
     }
     if project_mode(settings) == SECURE:
         # On the project's network the registrators cannot find the host's address themselves

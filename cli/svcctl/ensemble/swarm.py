@@ -46,9 +46,10 @@ def registrator_id(host: str) -> str:
 
 
 def stack_spec(
-    layout: ClusterLayout, zk_image: str, registrator_image: str, base: str = DEFAULT_BASE
+    layout: ClusterLayout, zk_image: str, registrator_image: str, label_filter: str = "", base: str = DEFAULT_BASE
 ) -> dict[str, Any]:
-    """The stack file (Compose file format 3.8, as JSON, which is YAML) of the cluster (pure)."""
+    """The stack file (Compose file format 3.8, as JSON, which is YAML) of the cluster (pure);
+    `label_filter`: the registrators' scope (empty: every container of their node)."""
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     for member in layout.hosts:
@@ -86,7 +87,10 @@ def stack_spec(
             f"zookeeper://{layout.connect_string()}{base}",
         ],
         # Swarm's template: each task named after its node, the host it runs on.
-        "environment": {"SVCCTL_REGISTRATOR_ID": "{{.Node.Hostname}}-" + REGISTRATOR_SERVICE},
+        "environment": {
+            "SVCCTL_REGISTRATOR_ID": "{{.Node.Hostname}}-" + REGISTRATOR_SERVICE,
+            "SVCCTL_LABEL_FILTER": label_filter,
+        },
         "labels": {"SERVICE_IGNORE": "true"},
         "stop_grace_period": "15s",
         "deploy": {"mode": "global", "restart_policy": {"condition": "any", "delay": "1s"}},
@@ -188,7 +192,11 @@ class SwarmEnsemble:
         from svcctl.files import atomic_write
 
         path = self.settings.state_path() / f"swarm-stack-{self.settings.project}.json"
-        spec = stack_spec(layout, self.settings.zk_image, self.settings.registrator_image)
+        from svcctl.docker.labels import STACK_NAMESPACE
+        from svcctl.ensemble.project import registrator_label_filter
+
+        scope = registrator_label_filter(self.settings.project, STACK_NAMESPACE)
+        spec = stack_spec(layout, self.settings.zk_image, self.settings.registrator_image, scope)
         atomic_write(path, json.dumps(spec, indent=2) + "\n", mode=0o644)
         return path
 

@@ -149,6 +149,7 @@ class Registrator:
             ip=c.options.ip,
             internal=c.options.internal,
             explicit=c.options.explicit,
+            label_filter=" ".join(map(str, c.options.label_filters)) or None,
             deregister="on-success" if c.keep_failed else "always",
             retry_attempts=c.retry.attempts,
             tls=c.tls is not None,

@@ -10,6 +10,7 @@ Naming rules (see ../shared/compat/registrator-zookeeper.md):
 - several candidate ports → `-<exposed port>` suffix unless the name came from a port-scoped key;
 - `SERVICE_IGNORE` / `SERVICE_<port>_IGNORE` skip, `SERVICE_TAGS` (`\\,` escapes a comma) are
   tags, every other `SERVICE_X` becomes attribute `x`; UDP ports get a `udp` tag.
+Scope: with `-label-filter`, only the containers carrying those labels register at all.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from svcctl.docker.labels import COMPOSE_PROJECT, COMPOSE_SERVICE, SWARM_SERVICE_NAME
+from svcctl.errors import BadInputError
 from svcctl.registry.payload import RegistrationPayload
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class Options:
     host_ip: str = "127.0.0.1"  # advertised when a port is bound to every address (0.0.0.0)
     tags: tuple[str, ...] = ()  # appended to every registration's tags
     ip_label: str | None = None  # a container label naming the address to advertise (wins over -ip)
+    # -label-filter: only the containers that carry every one of these labels (none: every container)
+    label_filters: tuple[LabelFilter, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,14 +205,54 @@ def is_registrable(inspect: Mapping[str, Any]) -> bool:
     return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
 
 
+# --- the scope: which containers a registrator registers -----------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelFilter:
+    """`-label-filter KEY[=VALUE]`, as `docker ps --filter label=KEY[=VALUE]`: a container carrying
+    label KEY (with exactly that value when one is given). `com.docker.compose.project=NAME`
+    scopes a registrator to one Compose project, `com.docker.stack.namespace=NAME` to one Swarm
+    stack's task containers."""
+
+    key: str
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> LabelFilter:
+        key, sep, value = text.strip().partition("=")
+        if not key.strip() or any(c.isspace() for c in key):
+            raise BadInputError(
+                f"bad -label-filter {text!r}",
+                "give KEY or KEY=VALUE, e.g. -label-filter com.docker.compose.project=dev",
+            )
+        return cls(key, value if sep else None)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.key not in labels:
+            return False
+        return self.value is None or labels[self.key] == self.value
+
+    def __str__(self) -> str:
+        return self.key if self.value is None else f"{self.key}={self.value}"
+
+
+def in_scope(labels: Mapping[str, str] | None, filters: tuple[LabelFilter, ...]) -> bool:
+    """The container's labels pass every filter (no filter: every container is in scope)."""
+    return all(f.matches(labels or {}) for f in filters)
+
+
 def container_registrations(inspect: Mapping[str, Any], options: Options = Options()) -> Naming:
     """Every registration `docker inspect` output yields under the naming rules; stopped,
-    paused and restarting containers yield none."""
+    paused and restarting containers yield none, nor do those out of the scope (-label-filter)."""
     result = Naming()
     if not is_registrable(inspect):
         return result
     config = inspect.get("Config") or {}
     labels = config.get("Labels") or {}
+    if not in_scope(labels, options.label_filters):
+        result.ignored.append("*: out of scope (-label-filter " + " ".join(map(str, options.label_filters)) + ")")
+        return result
     env = config.get("Env") or []
     container_id = inspect.get("Id", "")
     container_name = (inspect.get("Name") or "").lstrip("/")

@@ -54,6 +54,7 @@ class RegistrationPayload(Mapping[str, Any]):
     stamped: bool  # our `svcctl` object is there: one of our registrators wrote it
     container_id: str | None  # ours: the full id
     container_name: str | None
+    compose_project: str | None  # ours: the container's Compose project, when it has one
     protocol: str  # tcp | udp
     engine_id: str | None
     registrator: str | None
@@ -114,6 +115,7 @@ class RegistrationPayload(Mapping[str, Any]):
             stamped=isinstance(stamp, dict),
             container_id=_text(ours.get("container_id")),
             container_name=_text(ours.get("container_name")),
+            compose_project=_text(ours.get("compose_project")),
             protocol=_text(ours.get("protocol")) or "tcp",
             engine_id=_text(ours.get("engine_id")),
             registrator=_text(ours.get("registrator")),

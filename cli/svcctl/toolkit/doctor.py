@@ -127,7 +127,8 @@ def check_base_image(settings: Settings) -> Check:
     )
 
 
-def check_zookeeper(hosts: list[ZkHost], tls: ZkTls | None = None) -> Check:
+def check_zookeeper(hosts: list[ZkHost], tls: ZkTls | None = None, fix: str = "svcctl cluster up") -> Check:
+    """The members at `hosts` answer ruok; `fix` starts them (the project's `cluster up`)."""
     from svcctl.zk.fourletter import answers_ruok
 
     context = tls.context() if tls is not None else None
@@ -138,21 +139,29 @@ def check_zookeeper(hosts: list[ZkHost], tls: ZkTls | None = None) -> Check:
             "zookeeper",
             False,
             f"no member answers ruok{over} at {','.join(map(str, hosts))}",
-            "svcctl cluster up",
+            fix,
             required=False,
         )
     return Check(
         "zookeeper",
         len(answering) == len(hosts),
         f"{len(answering)}/{len(hosts)} members answer ruok{over}",
-        "svcctl cluster up",
+        fix,
         required=False,
     )
 
 
-def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
+def secure_restart(settings: Settings) -> str:
+    """The fix of an open cluster: the project's cluster down with its data, up secured."""
+    return f"{settings.command('cluster down --volumes')} && {settings.command('cluster up --secure')}"
+
+
+def check_security(
+    hosts: list[ZkHost], zookeeper: Check, fix: str = "svcctl cluster down --volumes && svcctl cluster up --secure"
+) -> Check | None:
     """WARN when the running ensemble is open: a member answering plain text on its client port
-    lets anyone on the machine forge or delete registrations. None when no member runs."""
+    lets anyone on the machine forge or delete registrations. None when no member runs; `fix`
+    restarts the project's cluster secured."""
     from svcctl.zk.fourletter import answers_ruok
 
     for host in hosts:
@@ -161,7 +170,7 @@ def check_security(hosts: list[ZkHost], zookeeper: Check) -> Check | None:
                 "security",
                 False,
                 f"the running cluster is open: no TLS, no ACLs ({host} answers plain text)",
-                "svcctl cluster down --volumes && svcctl cluster up --secure",
+                fix,
                 required=False,
             )
     if "over TLS" in zookeeper.detail and not zookeeper.detail.startswith("no member"):
@@ -211,8 +220,8 @@ def install_gateway_tools(on_progress: Progress) -> None:
 
 def run_checks(settings: Settings, tls: ZkTls | None = None) -> list[Check]:
     """Every check, in order, of the command's engine and of the ensemble at --zk."""
-    zookeeper = check_zookeeper(settings.zk_hosts, tls)
-    security = check_security(settings.zk_hosts, zookeeper)
+    zookeeper = check_zookeeper(settings.zk_hosts, tls, settings.command("cluster up"))
+    security = check_security(settings.zk_hosts, zookeeper, secure_restart(settings))
     return [
         check_engine(settings),
         check_compose(settings),
@@ -422,8 +431,8 @@ def fix(settings: Settings, on_progress: Progress, tls: ZkTls | None = None) -> 
             check = checker(settings)
             check.fixed = check.ok
         results.append(check)
-    results.append(check_zookeeper(settings.zk_hosts, tls))
-    security = check_security(settings.zk_hosts, results[-1])
+    results.append(check_zookeeper(settings.zk_hosts, tls, settings.command("cluster up")))
+    security = check_security(settings.zk_hosts, results[-1], secure_restart(settings))
     if security is not None:
         results.append(security)
     return results

@@ -30,7 +30,7 @@ from svcctl.errors import BadInputError, CheckFailedError, SvcctlError, WaitTime
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import client_tls
 from svcctl.wait import poll_until
-from svcctl.walkthrough.scenarios import Step, StepOp, diff_registrations, observe, read_tree, step_problems
+from svcctl.walkthrough.scenarios import Observation, Step, StepOp, observe, read_tree, step_problems
 
 if TYPE_CHECKING:
     import docker
@@ -753,19 +753,15 @@ class Engines:
         return [v for m in self.settings.layout.hosts for v in self.views_of(m.context)]
 
 
-def _observe(
-    settings: Settings, zk: KazooClient, engines: Engines
-) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
+def _observe(settings: Settings, zk: KazooClient, engines: Engines) -> Observation:
     """observe() on this engine; over hosts, every live host's containers against the whole
     registry (the ensemble is the hosts' own: it holds their instances and nothing else)."""
-    from svcctl.walkthrough.scenarios import docker_expectation
-    from svcctl.walkthrough.services import project_instances, read_registrations
+    from svcctl.walkthrough.scenarios import observation
+    from svcctl.walkthrough.services import read_registration_payloads
 
     if settings.layout is None:
         return observe(settings, zk, engines.local, SERVICE)
-    views = engines.views()
-    running = [v for v in project_instances(views, settings.project, SERVICE) if v.state == "running"]
-    return docker_expectation(views), read_registrations(zk), len(running)
+    return observation(engines.views(), read_registration_payloads(zk), settings.project, SERVICE)
 
 
 def _ensure_instances(
@@ -804,13 +800,12 @@ def _ensure_instances(
             )
         target = INSTANCES_PER_HOST * len(settings.layout.hosts)
     if not poll_until(lambda: _converged(settings, zk, engines, target), bool, time.monotonic() + timeout, 0.2):
-        expected, seen, running = _observe(settings, zk, engines)
-        diff = diff_registrations(expected, seen)
+        seen = _observe(settings, zk, engines)
         probe = Step(0, f"{SERVICE} x{target}", StepOp.SCALE, SERVICE, target, "")
         raise CheckFailedError(
             "before the fault: ZooKeeper does not match Docker",
             "is the registrator running? `svcctl cluster status`",
-            details=format_diff(expected, seen, step_problems(probe, target, running, diff)),
+            details=format_diff(seen.expected, seen.seen, step_problems(probe, target, seen.running, seen.diff())),
         )
     return _project_addresses(settings, engines)
 
@@ -830,10 +825,10 @@ def _project_addresses(settings: Settings, engines: Engines) -> list[str]:
 def _converged(settings: Settings, zk: KazooClient, engines: Engines, target: int) -> bool:
     probe = Step(0, "after the fault", StepOp.SCALE, SERVICE, target, "")
     try:
-        expected, seen, running = _observe(settings, zk, engines)
+        seen = _observe(settings, zk, engines)
     except Exception:  # noqa: BLE001 - our own session moving to another member, a host's engine slow: look again
         return False
-    return not step_problems(probe, target, running, diff_registrations(expected, seen))
+    return not step_problems(probe, target, seen.running, seen.diff())
 
 
 def run_fault(

@@ -1,22 +1,25 @@
 """The classic walkthrough's four scenarios, each verified against the real state.
 
 After each step, ZooKeeper's children under /services/<service> must equal exactly the host ports
-Docker reports for the running containers of that service (nothing missing, nothing stale, no empty
-service node left behind), waited for with a deadline; then every registered endpoint is called
+Docker reports for the running containers of that service in the registrators' scope (a named
+project's own containers, the default project's: the engine's) — nothing missing, nothing stale,
+no child naming a container out of that scope, no empty service node left behind — waited for
+with a deadline; then every registered endpoint is called
 over HTTP and must answer its service's text. The expectation and diff logic is pure (top half of
 this module); the runner (bottom half) feeds it real observations."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.consumer.cache import CallResult, get_instance, parse_instance
 from svcctl.docker.containers import ContainerView
+from svcctl.ensemble.project import registered_project
 from svcctl.errors import BadInputError, CheckFailedError
 from svcctl.progress import Progress, no_progress
 from svcctl.security.mode import client_tls
@@ -27,6 +30,8 @@ from svcctl.walkthrough.services import project_instances, registration_key, sam
 if TYPE_CHECKING:
     import docker
     from kazoo.client import KazooClient
+
+    from svcctl.registry.payload import RegistrationPayload
 
 DEFAULT_TIMEOUT = 30.0
 POLL_SECONDS = 0.1
@@ -104,13 +109,20 @@ def target_count(step: Step, running_before: int) -> int:
     raise ValueError(f"unknown step op {step.op!r}")
 
 
-def docker_expectation(views: list[ContainerView]) -> dict[str, dict[str, str]]:
-    """service -> {"<ip>:<host port>": container name} for every running container of the engine
-    that registers as a sample service. The whole engine counts, not only this project: the
-    registrator registers every container it sees."""
+def in_scope(view: ContainerView, project: str | None) -> bool:
+    """Whether the project's registrators register this container: those of a named project
+    only its own Compose project's (`project`), the default project's (None) every container of
+    the engine (see ensemble.project.registered_project)."""
+    return project is None or view.project == project
+
+
+def docker_expectation(views: list[ContainerView], project: str | None = None) -> dict[str, dict[str, str]]:
+    """service -> {"<ip>:<host port>": container name} for every running container in the
+    registrators' scope (in_scope: the Compose project `project`, or the whole engine when
+    None) that registers as a sample service."""
     expected: dict[str, dict[str, str]] = {name: {} for name in SERVICES}
     for view in views:
-        if view.state != "running":
+        if view.state != "running" or not in_scope(view, project):
             continue
         service = sample_service_of(view)
         if service is None:
@@ -121,32 +133,68 @@ def docker_expectation(views: list[ContainerView]) -> dict[str, dict[str, str]]:
     return expected
 
 
+def foreign_children(
+    payloads: Mapping[str, Mapping[str, RegistrationPayload | None] | None],
+    views: list[ContainerView],
+    project: str | None,
+) -> dict[str, dict[str, str]]:
+    """service -> {child: whose it is} for the registrations that name a container outside the
+    project's scope: a container of the engine that in_scope leaves out, or (a named project)
+    one whose payload says it belongs to another Compose project. A payload naming no container,
+    or one this engine no longer runs, is the diff's to judge (missing, stale)."""
+    found: dict[str, dict[str, str]] = {}
+    for service, children in payloads.items():
+        for child, payload in (children or {}).items():
+            if payload is None or not payload.names_a_container:
+                continue
+            view = next((v for v in views if payload.names_container(v.id)), None)
+            if view is not None:
+                if in_scope(view, project):
+                    continue
+                name, owner = view.name, view.project
+            elif project is None or payload.compose_project in (None, project):
+                continue
+            else:
+                name, owner = payload.container_name or payload.container_hostname or "?", payload.compose_project
+            whose = f"compose project {owner}" if owner else "no compose project"
+            found.setdefault(service, {})[child] = f"container {name} of {whose}, not of project {project}"
+    return found
+
+
 @dataclass
 class RegistrationDiff:
     missing: dict[str, list[str]] = field(default_factory=dict)  # Docker runs it, ZooKeeper lacks it
     stale: dict[str, list[str]] = field(default_factory=dict)  # in ZooKeeper, nothing runs it
     empty_nodes: list[str] = field(default_factory=list)  # service nodes left with no child
+    # in ZooKeeper, a container out of the project's scope: service -> {child: whose it is}
+    foreign: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.stale and not self.empty_nodes
+        return not self.missing and not self.stale and not self.empty_nodes and not self.foreign
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def diff_registrations(
-    expected: dict[str, set[str] | dict[str, str]], seen: dict[str, list[str] | None]
+    expected: dict[str, set[str] | dict[str, str]],
+    seen: dict[str, list[str] | None],
+    foreign: Mapping[str, Mapping[str, str]] | None = None,
 ) -> RegistrationDiff:
     """Compare Docker's view (expected children per service) with ZooKeeper's (children per
-    service, None when the service node does not exist)."""
+    service, None when the service node does not exist); the `foreign` children
+    (foreign_children) are told apart from the stale ones."""
     diff = RegistrationDiff()
+    for service, children in sorted((foreign or {}).items()):
+        if children:
+            diff.foreign[service] = dict(sorted(children.items()))
     for service in sorted(set(expected) | set(seen)):
         want = set(expected.get(service) or ())
         children = seen.get(service)
         have = set(children or ())
         missing = sorted(want - have)
-        stale = sorted(have - want)
+        stale = sorted(have - want - set(diff.foreign.get(service, ())))
         if missing:
             diff.missing[service] = missing
         if stale:
@@ -168,6 +216,10 @@ def step_problems(
     for service, keys in diff.stale.items():
         problems.extend(
             f"stale in ZooKeeper: {base}/{service}/{key} (no running container publishes it)" for key in keys
+        )
+    for service, children in diff.foreign.items():
+        problems.extend(
+            f"foreign in ZooKeeper: {base}/{service}/{child} is {whose}" for child, whose in children.items()
         )
     problems.extend(f"left behind: {base}/{service} (empty service node)" for service in diff.empty_nodes)
     return problems
@@ -251,22 +303,49 @@ class StepResult:
 # --- the runner (real engine, real ensemble) -----------------------------------------------------
 
 
+class Observation(NamedTuple):
+    """One look at both sides: Docker's expectation, ZooKeeper's children, how many instances
+    of the step's service this project runs, and the children out of its scope."""
+
+    expected: dict[str, dict[str, str]]
+    seen: dict[str, list[str] | None]
+    running: int
+    foreign: dict[str, dict[str, str]]
+
+    def diff(self) -> RegistrationDiff:
+        return diff_registrations(self.expected, self.seen, self.foreign)
+
+
+def observation(
+    views: list[ContainerView],
+    payloads: Mapping[str, Mapping[str, RegistrationPayload | None] | None],
+    project: str,
+    service: str,
+) -> Observation:
+    """The Observation of these containers and registrations (pure): `project` is the svcctl
+    project, whose registrators' scope decides what is expected and what is foreign."""
+    scope = registered_project(project)
+    running = [v for v in project_instances(views, project, service) if v.state == "running"]
+    seen = {name: sorted(children) if children is not None else None for name, children in payloads.items()}
+    return Observation(docker_expectation(views, scope), seen, len(running), foreign_children(payloads, views, scope))
+
+
 def observe(
     settings: Settings, zk: KazooClient, docker_client: docker.DockerClient, service: str, base: str = DEFAULT_BASE
-) -> tuple[dict[str, dict[str, str]], dict[str, list[str] | None], int]:
-    """One look at both sides: Docker's expectation, ZooKeeper's children, and how many
-    instances of `service` this project runs."""
-    from svcctl.walkthrough.services import cluster_views, on_swarm, read_owned_registrations, read_registrations
+) -> Observation:
+    """One look at both sides: this engine's containers (on a swarm, every node's tasks), and
+    the registrations (over hosts, only those this engine owns)."""
+    from svcctl.walkthrough.services import cluster_views, on_swarm, read_registration_payloads
 
     views = cluster_views(settings, docker_client)
-    running = [v for v in project_instances(views, settings.project, service) if v.state == "running"]
+    owner = None
     if settings.layout is not None and not on_swarm(settings):
         # A cluster over hosts: ZooKeeper also holds the other hosts' instances; this engine's
         # are those whose payload names it as owner.
         from svcctl.docker.engine import engine_id
 
-        return docker_expectation(views), read_owned_registrations(zk, engine_id(docker_client), base), len(running)
-    return docker_expectation(views), read_registrations(zk, base), len(running)
+        owner = engine_id(docker_client)
+    return observation(views, read_registration_payloads(zk, base, engine_id=owner), settings.project, service)
 
 
 def wait_converged(
@@ -283,9 +362,9 @@ def wait_converged(
     started = time.monotonic()
 
     def look() -> list[str]:
-        expected, seen, running = observe(settings, zk, docker_client, step.service, base)
-        result.expected, result.seen, result.project_running = expected, seen, running
-        result.problems = step_problems(step, target, running, diff_registrations(expected, seen), base)
+        seen = observe(settings, zk, docker_client, step.service, base)
+        result.expected, result.seen, result.project_running = seen.expected, seen.seen, seen.running
+        result.problems = step_problems(step, target, seen.running, seen.diff(), base)
         return result.problems
 
     if not poll_until(look, lambda problems: not problems, started + timeout, POLL_SECONDS):

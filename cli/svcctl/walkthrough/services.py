@@ -34,8 +34,8 @@ LOOPBACK = "127.0.0.1"
 def sample_service_of(view: ContainerView) -> SampleService | None:
     """The sample service a container is registered as, from the same keys registrator reads
     (SERVICE_NAME / SERVICE_<port>_NAME, a label winning over env; SERVICE_IGNORE and
-    SERVICE_<port>_IGNORE leave it unregistered), whatever project started
-    it: the registrator registers every container of the engine, not only this project's."""
+    SERVICE_<port>_IGNORE leave it unregistered), whatever project started it (whether this
+    project's registrators register it is their scope: scenarios.in_scope)."""
 
     def flag(key: str) -> bool:
         return bool(view.labels.get(key, view.env.get(key)))
@@ -90,32 +90,48 @@ def read_registrations(
     }
 
 
-def read_owned_registrations(
-    zk: KazooClient, engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None
-) -> dict[str, list[str] | None]:
-    """Like read_registrations, but only the children whose payload names `engine_id` as owner:
-    in a cluster over hosts, one engine's view must not count the other hosts' instances. A
-    service node holding only other engines' children reads as None (not an empty node)."""
+def read_registration_payloads(
+    zk: KazooClient, base: str = DEFAULT_BASE, services: list[str] | None = None, engine_id: str | None = None
+) -> dict[str, dict[str, RegistrationPayload | None] | None]:
+    """service -> {child name: its payload (None: not a JSON object)} under base/service, None
+    when the service node does not exist. With `engine_id`, only the children whose payload
+    names it as owner: in a cluster over hosts, one engine's view must not count the other
+    hosts' instances; a service node holding only other engines' children reads as None (not an
+    empty node)."""
     from svcctl.zk.ops import children_of, registry_snapshots
     from svcctl.zk.tree import join_path
 
     nodes = registry_snapshots(zk, base)
     children = children_of(nodes)
-    result: dict[str, list[str] | None] = {}
+    result: dict[str, dict[str, RegistrationPayload | None] | None] = {}
     for name in services if services is not None else list(SERVICES):
         path = join_path(base, name)
         found = children.get(path)
-        if not found:
-            result[name] = found
+        if found is None:
+            result[name] = None
             continue
-        owned = []
+        payloads = {}
         for child in found:
             node = nodes.get(join_path(path, child))
-            payload = RegistrationPayload.decode(node.data) if node is not None else None
-            if payload is not None and payload.engine_id == engine_id:
-                owned.append(child)
-        result[name] = sorted(owned) or None
+            payloads[child] = RegistrationPayload.decode(node.data) if node is not None else None
+        if engine_id is not None:
+            payloads = {c: p for c, p in payloads.items() if p is not None and p.engine_id == engine_id}
+            if found and not payloads:
+                result[name] = None
+                continue
+        result[name] = payloads
     return result
+
+
+def read_owned_registrations(
+    zk: KazooClient, engine_id: str, base: str = DEFAULT_BASE, services: list[str] | None = None
+) -> dict[str, list[str] | None]:
+    """Like read_registrations, but only the children whose payload names `engine_id` as owner
+    (see read_registration_payloads)."""
+    return {
+        name: sorted(payloads) if payloads is not None else None
+        for name, payloads in read_registration_payloads(zk, base, services, engine_id).items()
+    }
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
