@@ -50,7 +50,11 @@ COMMANDS: dict[str, Lazy] = {
     "cluster": Lazy("cluster", "The 3-node ZooKeeper ensemble and its registrators."),
     "up": Lazy("services", "Start one instance of each service (instances already running are left alone)."),
     "scale": Lazy("services", "Run exactly N instances of a service, each on its own random loopback port."),
-    "stop": Lazy("services", "Stop and remove every instance of the services (their registrations go)."),
+    "stop": Lazy(
+        "services",
+        "Stop and remove every instance of the services (their registrations go); unlike `docker compose stop`, "
+        "nothing is kept: the next `up` starts a fresh container.",
+    ),
     "ps": Lazy(
         "services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."
     ),

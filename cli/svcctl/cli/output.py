@@ -16,8 +16,6 @@ TABLE_WIDTH = 100
 COLUMN_GAP = 2
 # A column wrapped to fit is never narrower than this (nor than its header).
 MIN_COLUMN_WIDTH = 8
-# tabulate pads every header by this much (its MIN_PADDING), so a column is that much wider.
-HEADER_PADDING = 2
 
 
 class OutputMode:
@@ -85,12 +83,20 @@ def render_table(
         cells = [[row[i] for i in keep] for row in cells]
     maxcolwidths: list[int | None] | None = None
     if not wide and cells:
-        floors = [len(h) + HEADER_PADDING for h in headers]
+        floors = [len(h) for h in headers]
         widths = [max(floors[i], *(_cell_width(row[i]) for row in cells)) for i in range(len(headers))]
         maxcolwidths = fit_column_widths(widths, floors)
         if not any(maxcolwidths):
             maxcolwidths = None
-    return tabulate(cells, headers=headers, tablefmt="simple", maxcolwidths=maxcolwidths)
+    import tabulate as tabulate_module
+
+    # tabulate pads each header by MIN_PADDING (2) on top of the gap between columns: two
+    # columns lost per column. Without it a column is as wide as its widest cell or header.
+    padding, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0
+    try:
+        return tabulate(cells, headers=headers, tablefmt="simple", maxcolwidths=maxcolwidths)
+    finally:
+        tabulate_module.MIN_PADDING = padding
 
 
 def _cell_width(value: Any) -> int:
@@ -128,12 +134,16 @@ def since_text(moment: float | None, now: float | None = None) -> str:
     return f"{age_text((time.time() if now is None else now) - moment)} ago"
 
 
-def moment_text(moment: float, now: float | None = None) -> str:
-    """A moment with its date and its age: `2024-05-01 12:00:00.123 (45s ago)`."""
+def stamp_text(moment: float) -> str:
+    """A moment as local date and time: `2024-05-01 12:00:00.123` (a stream's lines)."""
     import datetime
 
-    stamp = datetime.datetime.fromtimestamp(moment).isoformat(sep=" ", timespec="milliseconds")
-    return f"{stamp} ({since_text(moment, now)})"
+    return datetime.datetime.fromtimestamp(moment).isoformat(sep=" ", timespec="milliseconds")
+
+
+def moment_text(moment: float, now: float | None = None) -> str:
+    """A moment with its date and its age: `2024-05-01 12:00:00.123 (45s ago)`."""
+    return f"{stamp_text(moment)} ({since_text(moment, now)})"
 
 
 def human_size(size: int) -> str:

@@ -67,7 +67,7 @@ def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-read
     typer.echo("")
     print_table(
         [(f.name, f.title + (" (a cluster over hosts)" if f.hosts_only else ""), f.expectation) for f in faults.FAULTS],
-        ["fault scenario", "fault (under load through the gateway and a ServiceCache)", "expected"],
+        ["fault scenario", "fault (under load: gateway and a ServiceCache)", "expected"],
     )
 
 
@@ -123,7 +123,7 @@ def print_fault_summary(results) -> None:
             )
             for r in results
         ],
-        ["fault", "sent", "failed (gateway)", "failed (cache)", "max missing", "ZK == Docker", "result"],
+        ["fault", "sent", "gateway failed", "cache failed", "max missing", "ZK == Docker", "result"],
     )
 
 
