@@ -369,3 +369,55 @@ def test_read_logs_follow_passes_lines_as_they_come_and_a_failure_is_a_line(monk
     assert ("zoo1", "up") in seen
     assert any(source == "zoo2" and "could not be read" in text for source, text in seen)
     assert all(kwargs["follow"] for _, kwargs in api.asked)
+
+
+def test_demo_prints_each_phase_under_its_header_within_the_width(capsys, monkeypatch):
+    """The whole `svcctl demo` output as a user reads it, the run itself faked: headers in order,
+    the doctor's table, one line per image, the members, the steps, the summary; ≤ 100 columns."""
+    import types
+
+    import svcctl.cli.demo as demo_cli
+    from svcctl.ensemble.members import MemberStatus
+    from svcctl.toolkit.doctor import Check
+    from svcctl.walkthrough.demo import DemoReport
+    from svcctl.zk.fourletter import ServerStats
+    from tests.unit.test_cli_output import step_results
+
+    tree = "/services\n├── service_1\n│   └── 127.0.0.1:32791  [service_1 svcctl-service_1-1 32791->8080/tcp]"
+
+    def fake_run(settings, keep, timeout, on_progress, watch, secure, with_faults):
+        report = DemoReport()
+        watch.on_phase("doctor")
+        report.checks = [Check("engine", True, "Docker 24.0.9 at unix:///var/run/docker.sock " * 3)]
+        watch.on_checks(report.checks)
+        watch.on_phase("build")
+        watch.on_build_note("base image: svcctl/base:bookworm")
+        watch.on_build_step(BuildStep("zookeeper", 3, 12, "Step 3/12 : RUN apt-get update"))
+        for result in results():
+            watch.on_built(result)
+        report.builds = results()
+        watch.on_phase("cluster")
+        report.nodes = [
+            MemberStatus(f"127.0.0.1:218{i}", f"zoo{i}", "running", ServerStats("follower")) for i in (1, 2, 3)
+        ]
+        watch.on_cluster(report.nodes)
+        watch.on_phase("scenarios")
+        report.steps = step_results()[:3]
+        for step in report.steps:
+            step.tree = tree
+            watch.on_step(step)
+        report.steps.append(step_results()[2])  # four steps that held
+        report.steps[3].step = step_results()[3].step
+        report.seconds = {"doctor": 1.0, "build": 2.0, "cluster": 10.0, "scenarios": 40.0, "total": 53.0}
+        return report
+
+    monkeypatch.setattr(demo_cli, "run_demo", fake_run)
+    ctx = types.SimpleNamespace(obj=None)
+    demo_cli.demo(ctx, keep=True, timeout=30, secure=False, faults=False, verbose=False, wide=False, json_out=False)
+    out = capsys.readouterr().out
+    headers = [line for line in out.splitlines() if line.startswith("== ") and line.endswith(" ==")]
+    assert headers == ["== doctor ==", "== build ==", "== cluster ==", "== scenarios ==", "== summary =="]
+    assert "engine" in out and "OK" in out  # the doctor's results
+    assert sum(line.startswith(("zookeeper ", "registrator ", "gateway ")) for line in out.splitlines()) == 3
+    assert "Step 3/12" not in out and "ensemble: zoo1 follower" in out and "all four scenarios held" in out
+    assert max(len(line) for line in out.splitlines()) <= TABLE_WIDTH, out

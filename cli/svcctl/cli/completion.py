@@ -8,9 +8,9 @@ from enum import StrEnum
 
 import typer
 
+from svcctl.cli.main import COMPLETE_VAR
+
 PROG_NAME = "svcctl"
-# The variable the shell sets when it asks svcctl for completions (main() answers it).
-COMPLETE_VAR = "_SVCCTL_COMPLETE"
 
 
 class Shell(StrEnum):

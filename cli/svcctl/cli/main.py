@@ -84,6 +84,9 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
+# The variable a shell sets when it asks for completions (`svcctl completion`'s scripts).
+COMPLETE_VAR = "_SVCCTL_COMPLETE"
+
 # How typer is asked to build commands (the root's own settings).
 _BUILD = {"pretty_exceptions_short": True, "rich_markup_mode": None}
 
@@ -357,8 +360,6 @@ def _answer_completion() -> None:
     """The shell asks for completions (`svcctl completion`'s script sets the variable): typer's
     completion classes are registered first, only then (they cost every other start)."""
     import os
-
-    from svcctl.cli.completion import COMPLETE_VAR
 
     if os.environ.get(COMPLETE_VAR):
         from typer._completion_classes import completion_init
