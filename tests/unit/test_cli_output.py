@@ -178,7 +178,10 @@ def registrator_rows():
     from svcctl.ensemble.status import RegistratorRow
 
     return [
-        RegistratorRow(f"svcctl-host{i}-registrator{i}", "running", role, NOW - 49, 12, SESSION, ENGINE_ID, "CN=x")
+        # The e2e suite's hosts project has the longest names a run sees.
+        RegistratorRow(
+            f"svcctl-test-hosts-host{i}-registrator{i}", "running", role, NOW - 49, 1234, SESSION, ENGINE_ID, "CN=x"
+        )
         for i, role in enumerate(("active", "standby", "unknown"), start=1)
     ]
 
@@ -189,6 +192,7 @@ def test_registrators_fit_with_the_one_age_and_wide_shows_the_session(capsys, mo
     monkeypatch.setattr(output.time, "time", lambda: NOW)
     text = printed(capsys, lambda: print_registrators(registrator_rows()))
     assert widest(text) <= TABLE_WIDTH and "49s ago" in text and SESSION not in text
+    assert len(text.splitlines()) == 2 + len(registrator_rows())  # no row wrapped
     OutputMode.wide = True
     assert SESSION in printed(capsys, lambda: print_registrators(registrator_rows()))
 
@@ -209,17 +213,23 @@ def test_discover_fits_with_the_one_age(capsys, monkeypatch):
     assert widest(text) <= TABLE_WIDTH and "5m" in text and "(no instances)" in text
 
 
-def test_hosts_fit(capsys):
+def test_hosts_fit_one_line_each_and_wide_shows_the_endpoint(capsys):
     from svcctl.cli.hosts import _print_hosts
     from svcctl.toolkit.hosts import HostInfo
 
+    # The e2e suite's hosts project has the longest names a run sees.
     hosts = [
-        HostInfo(f"svcctl-host{i}", i, f"10.192.37.1{i}", "running", f"tcp://10.192.37.1{i}:2376", "24.0.9", 7, 8)
+        HostInfo(f"svcctl-test-hosts-host{i}", i, f"10.192.37.1{i}", "running", f"tcp://10.192.37.1{i}:2376", "24.0.9")
         for i in (1, 2, 3)
     ]
-    hosts[0].swarm_role, hosts[0].swarm_state = "leader", "ready"
-    text = printed(capsys, lambda: _print_hosts(hosts))
-    assert widest(text) <= TABLE_WIDTH and "leader (ready)" in text
+    for host in hosts:
+        host.containers, host.swarm_role, host.swarm_state = 7, "manager", "ready"
+    hosts[0].swarm_role = "leader"
+    lines = printed(capsys, lambda: _print_hosts(hosts)).splitlines()
+    assert max(map(len, lines)) <= TABLE_WIDTH and "leader (ready)" in lines[2]
+    assert len(lines) == 2 + len(hosts) and all("ready" in line for line in lines[2:])  # no row wrapped
+    OutputMode.wide = True
+    assert "tcp://10.192.37.11:2376" in printed(capsys, lambda: _print_hosts(hosts))
 
 
 def test_gateway_servers_fit(capsys):
