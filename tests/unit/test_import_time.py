@@ -10,7 +10,19 @@ import sys
 import pytest
 
 HEAVY = ("docker", "python_on_whales", "pydantic", "pydantic_core")
-COMMAND_MODULES = ("build", "cluster", "demo", "discover", "doctor", "registrator", "scenario", "services", "zk")
+COMMAND_MODULES = (
+    "build",
+    "cluster",
+    "completion",
+    "demo",
+    "discover",
+    "doctor",
+    "logs",
+    "registrator",
+    "scenario",
+    "services",
+    "zk",
+)
 
 # Run the real CLI in-process in a child interpreter, then report which modules got loaded.
 PROBE = """

@@ -424,7 +424,8 @@ def test_cross_check_states():
     assert cross_check(view, service, {znode: b"not a payload"}).registered == "other-container"
     assert cross_check(view, service, None).registered == "unknown"
     line = cross_check(view, service, {znode: ours})
-    assert (line.host_port, line.znode, line.container_id) == (32791, znode, view.id[:12])
+    # The full id: JSON never shortens it.
+    assert (line.host_port, line.znode, line.container_id) == (32791, znode, view.id)
     assert json.loads(json.dumps(line.to_dict()))["registered"] == "yes" and f"{line.registered}" == "yes"
     paused = dataclasses.replace(view, state="paused")  # still published, not serving
     assert cross_check(paused, service, {znode: ours}).registered == "stale"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.cli.output import print_json, print_table, progress
+from svcctl.cli.output import WIDE_OPT, print_json, print_table, progress, use_wide
 from svcctl.config.settings import Settings
 from svcctl.ensemble import current
 from svcctl.ensemble.members import MemberStatus, ensemble_health, mode_name, require_healthy
@@ -26,15 +26,21 @@ def _print_nodes(nodes: list[MemberStatus]) -> None:
                 n.stats.mode,
                 n.stats.zxid,
                 n.stats.connections,
-                n.stats.latency_avg,
-                n.stats.latency_max,
+                latency_text(n.stats.latency_avg, n.stats.latency_max),
                 n.stats.znode_count,
             )
             for n in nodes
         ],
         (["host"] if over_hosts else [])
-        + ["container", "state", "port", "mode", "zxid", "conns", "avg ms", "max ms", "znodes"],
+        + ["member", "state", "address", "mode", "zxid", "conns", "avg/max ms", "znodes"],
     )
+
+
+def latency_text(average: float | None, maximum: int | None) -> str | None:
+    """A member's request latency as `avg/max` milliseconds (None: it did not say)."""
+    if average is None and maximum is None:
+        return None
+    return f"{'-' if average is None else average}/{'-' if maximum is None else maximum}"
 
 
 def _registrators(settings: Settings, nodes: list[MemberStatus]) -> list:
@@ -147,8 +153,13 @@ def up(
 
 
 @app.command()
-def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def status(
+    ctx: typer.Context,
+    wide: bool = WIDE_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Per member: container, state, port, mode, zxid, connections, latency, znode count; then the registrators."""
+    use_wide(wide)
     nodes = current.ensemble(ctx.obj).status()
     _print_all(ctx.obj, nodes, json_out, ensemble_health([n.stats.mode for n in nodes]))
     require_healthy(nodes)

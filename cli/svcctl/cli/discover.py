@@ -7,23 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from svcctl.cli.output import print_json, print_table, progress
+from svcctl.cli.output import age_text, print_json, print_table, progress
 from svcctl.consumer.cache import Strategy
 from svcctl.security.mode import client_tls
 
 if TYPE_CHECKING:
     from svcctl.consumer.cache import CacheChange
-
-
-def _age(registered_at: float | None) -> str:
-    if not registered_at:
-        return "-"
-    seconds = max(0, int(time.time() - registered_at))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
 
 
 def report_change(change: CacheChange) -> None:
@@ -60,6 +49,11 @@ def discover(
     if json_out:
         print_json({svc: [i.to_dict() for i in insts] for svc, insts in services.items()})
         return
+    print_services(services)
+
+
+def print_services(services: dict) -> None:
+    """`discover`'s table: service -> its instances (Instance each)."""
     rows = []
     for svc, insts in services.items():
         if not insts:
@@ -70,7 +64,7 @@ def discover(
                     svc,
                     inst.address,
                     inst.container_name or (inst.container_id or "")[:12] or None,
-                    _age(inst.registered_at),
+                    age_text(time.time() - inst.registered_at) if inst.registered_at else None,
                 )
             )
     if rows:

@@ -25,14 +25,19 @@ def doctor(
     if json_out:
         print_json([c.to_dict() for c in checks])
     else:
-        print_table(
-            [(c.name, c.status, c.detail, "" if c.ok else c.fix) for c in checks], ["check", "status", "detail", "fix"]
-        )
+        print_checks(checks)
     failed = [c.name for c in checks if c.required and not c.ok]
     if failed:
         raise CheckFailedError(
             f"doctor: {', '.join(failed)} failed", "run `svcctl doctor --fix` as root, or follow the fix column"
         )
+
+
+def print_checks(checks: list) -> None:
+    """The doctor's table (`doctor`, `demo`): each check, OK/FAIL/WARN, what it saw, the fix."""
+    print_table(
+        [(c.name, c.status, c.detail, "" if c.ok else c.fix) for c in checks], ["check", "status", "detail", "fix"]
+    )
 
 
 def register(app: typer.Typer) -> None:

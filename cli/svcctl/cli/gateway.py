@@ -94,6 +94,11 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
         print_json(info.to_dict())
         return
     typer.echo(f"gateway {info.container} ({info.state}) on {info.url}; stats page {info.stats_url}")
+    print_servers(info)
+
+
+def print_servers(info) -> None:
+    """`gateway status`' table: each service (all its servers), then each server."""
     rows = []
     for service in info.services:
         rows.append((service["service"], "(all)", "", service["current_sessions"], service["total_sessions"]))

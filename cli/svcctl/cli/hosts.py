@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from svcctl.cli.output import print_json, print_table, progress
+from svcctl.cli.output import WIDE_OPT, print_json, print_table, progress, use_wide
 from svcctl.progress import no_progress
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def _print_hosts(hosts: list[HostInfo]) -> None:
             for h in hosts
         ],
         ["host / context", "address", "state", "engine", "containers", *(("swarm",) * in_swarm), "endpoint"],
+        narrow_drop=("endpoint",),  # tcp://ADDRESS:2376: the address says it
     )
 
 
@@ -69,10 +70,15 @@ def up(
 
 
 @app.command("ls")
-def ls(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def ls(
+    ctx: typer.Context,
+    wide: bool = WIDE_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Per host: name (= Docker context), address, state, engine version, running containers."""
     from svcctl.toolkit import hosts as core
 
+    use_wide(wide)
     hosts = core.ls(ctx.obj)
     if json_out:
         print_json([h.to_dict() for h in hosts])

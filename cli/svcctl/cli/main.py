@@ -50,7 +50,11 @@ COMMANDS: dict[str, Lazy] = {
     "cluster": Lazy("cluster", "The 3-node ZooKeeper ensemble and its registrators."),
     "up": Lazy("services", "Start one instance of each service (instances already running are left alone)."),
     "scale": Lazy("services", "Run exactly N instances of a service, each on its own random loopback port."),
-    "stop": Lazy("services", "Stop and remove every instance of the services (their registrations go)."),
+    "stop": Lazy(
+        "services",
+        "Stop and remove every instance of the services (their registrations go); unlike `docker compose stop`, "
+        "nothing is kept: the next `up` starts a fresh container.",
+    ),
     "ps": Lazy(
         "services", "Per container: service, state, health, host port, and whether ZooKeeper has its registration."
     ),
@@ -69,10 +73,19 @@ COMMANDS: dict[str, Lazy] = {
         "gateway",
         "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper.",
     ),
+    "logs": Lazy(
+        "logs", "The project's containers' logs by component, each line prefixed with its container (-f follows)."
+    ),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
     "pki": Lazy("pki", "The secured cluster's client identities: issue a consumer's reader certificate, list them."),
+    "completion": Lazy(
+        "completion", "Print the shell's completion script (`source <(svcctl completion bash)`), or --install it."
+    ),
 }
 
+
+# The variable a shell sets when it asks for completions (`svcctl completion`'s scripts).
+COMPLETE_VAR = "_SVCCTL_COMPLETE"
 
 # How typer is asked to build commands (the root's own settings).
 _BUILD = {"pretty_exceptions_short": True, "rich_markup_mode": None}
@@ -126,6 +139,23 @@ def lazy_group(info: Any) -> LazyGroup:
     return group
 
 
+class UnknownCommandError(click.exceptions.UsageError):
+    """A command name no group has: the message names the closest one when there is one."""
+
+    def __init__(self, name: str, known: list[str], ctx: Any) -> None:
+        self.suggestion = suggest_command(name, known)
+        hint = f"; did you mean '{self.suggestion}'?" if self.suggestion else ""
+        super().__init__(f"no such command '{name}'{hint}", ctx)
+
+
+def suggest_command(name: str, known: list[str]) -> str | None:
+    """The known command closest to a mistyped one (difflib's ratio ≥ 0.6), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None
+
+
 class LazyGroup(TyperGroup):
     """A group whose commands are built on first use from `makers` (name -> builder); the root's
     makers come from COMMANDS, whose modules are imported on first use too."""
@@ -143,6 +173,12 @@ class LazyGroup(TyperGroup):
             if cmd_name in self.makers:
                 self.commands[cmd_name] = self.makers[cmd_name]()
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            raise UnknownCommandError(name, self.list_commands(ctx), ctx)
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
@@ -237,6 +273,9 @@ def root(
         help=env_help("Client certificate (PEM) for a secured ensemble: the identity its ACLs know.", "SVCCTL_ZK_CERT"),
     ),
     zk_key: str = typer.Option(None, "--zk-key", help=env_help("Private key (PEM) of --zk-cert.", "SVCCTL_ZK_KEY")),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress lines (for scripts): results and errors only."
+    ),
     _version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print svcctl's version and exit."
     ),
@@ -244,9 +283,10 @@ def root(
     import os
     from dataclasses import replace
 
-    from svcctl.cli.output import quiet_kazoo_logging
+    from svcctl.cli.output import OutputMode, quiet_kazoo_logging
     from svcctl.config.layout import recorded_layout
 
+    OutputMode.quiet = quiet
     quiet_kazoo_logging()
     environ = dict(os.environ)  # a snapshot: Settings reads its variables from it, once
     overrides = {
@@ -294,6 +334,7 @@ def main() -> None:
     from svcctl.errors import from_foreign
 
     click_errors = click.exceptions
+    _answer_completion()
     try:
         code = app(standalone_mode=False, prog_name="svcctl")
     except SvcctlError as exc:
@@ -302,6 +343,8 @@ def main() -> None:
         command = exc.ctx.command_path if exc.ctx else "svcctl"
         if isinstance(exc, getattr(click_errors, "NoArgsIsHelpError", ())):  # a bare group: its help, as Click would
             sys.stderr.write(exc.format_message().rstrip() + "\n")
+        elif isinstance(exc, UnknownCommandError) and exc.suggestion:
+            error_line(exc.format_message())  # the suggestion is the fix
         else:
             message = exc.format_message().rstrip().rstrip(".")
             error_line(f"{message[:1].lower()}{message[1:]}; fix: see `{command} --help`")
@@ -317,6 +360,17 @@ def main() -> None:
             raise
         _fail(from_foreign(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _answer_completion() -> None:
+    """The shell asks for completions (`svcctl completion`'s script sets the variable): typer's
+    completion classes are registered first, only then (they cost every other start)."""
+    import os
+
+    if os.environ.get(COMPLETE_VAR):
+        from typer._completion_classes import completion_init
+
+        completion_init()
 
 
 def _fail(exc: SvcctlError) -> None:

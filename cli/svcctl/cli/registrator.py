@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import typer
 
-from svcctl.cli.output import env_help, print_json, print_table
+from svcctl.cli.output import WIDE_OPT, env_help, print_json, print_table, since_text, use_wide
 from svcctl.config.settings import DEFAULT_BASE
 
 app = typer.Typer(help="The registrator: Docker containers → ZooKeeper registrations.", no_args_is_help=True)
@@ -239,9 +239,11 @@ def run(
 def status(
     ctx: typer.Context,
     base: str = typer.Option(DEFAULT_BASE, "--base", help="Where the registrations live."),
+    wide: bool = WIDE_OPT,
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """The registrators per engine: active or standby, since when, registrations owned."""
+    use_wide(wide)
     from svcctl.ensemble.status import RegistratorRow
     from svcctl.registrator.status import read_registrators
 
@@ -257,10 +259,19 @@ def print_registrators(rows: list) -> None:
     the container column says `-` where the engine was not asked."""
     print_table(
         [
-            (r.container, r.state, r.role, r.since_text(), r.registrations, r.session, (r.engine or "")[:17] or None)
+            (
+                r.container,
+                r.state,
+                r.role,
+                since_text(r.since),
+                r.registrations,
+                r.session,
+                (r.engine or "")[:17] or None,
+            )
             for r in rows
         ],
         ["registrator", "container", "role", "since", "registrations", "session", "engine"],
+        narrow_drop=("session",),
     )
 
 

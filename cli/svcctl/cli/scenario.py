@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.cli.output import print_json, print_table, progress
+from svcctl.cli.output import WIDE_OPT, OutputMode, print_json, print_table, progress, use_wide
 from svcctl.progress import no_progress
 from svcctl.walkthrough import scenarios as core
 
@@ -36,20 +36,22 @@ def print_step(result: core.StepResult) -> None:
 
 
 def print_summary(results: list[core.StepResult]) -> None:
-    """The one summary table (`scenario run`, `demo`)."""
+    """The one summary table (`scenario run`, `demo`): what ZooKeeper held one service a line;
+    the expectation (`scenario list` has it) only with --wide."""
     print_table(
         [
             (
                 row["step"],
                 row["action"],
                 row["expected"],
-                row["seen_in_zookeeper"],
+                result.seen_summary(separator="; " if OutputMode.wide else "\n"),
                 f"{row['converge_seconds']:.2f}s" if row["converge_seconds"] is not None else "no",
                 "OK" if row["ok"] else "FAILED",
             )
-            for row in core.summary_rows(results)
+            for result, row in zip(results, core.summary_rows(results), strict=True)
         ],
         ["step", "action", "expected", "seen in ZooKeeper", "converged", "result"],
+        narrow_drop=("expected",),
     )
 
 
@@ -72,7 +74,7 @@ def list_steps(json_out: bool = typer.Option(False, "--json", help="Machine-read
             )
             for f in faults.FAULTS
         ],
-        ["fault scenario", "fault (under load through the gateway and a ServiceCache)", "expected"],
+        ["fault scenario", "fault (under load: gateway and a ServiceCache)", "expected"],
     )
 
 
@@ -128,7 +130,7 @@ def print_fault_summary(results) -> None:
             )
             for r in results
         ],
-        ["fault", "sent", "failed (gateway)", "failed (cache)", "max missing", "ZK == Docker", "result"],
+        ["fault", "sent", "gateway failed", "cache failed", "max missing", "ZK == Docker", "result"],
     )
 
 
@@ -150,11 +152,14 @@ def run(
     context: str = typer.Option(
         None, "--context", help="Docker context of the engine to run them on (as the global --context)."
     ),
+    wide: bool = WIDE_OPT,
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Run scenario steps (after each, ZooKeeper must match Docker exactly and every endpoint answer)
     or fault scenarios (exit 8 when an expectation fails)."""
     from svcctl.walkthrough import faults
+
+    use_wide(wide)
 
     settings = ctx.obj.for_context(context) if context else ctx.obj
     if faults.is_fault(which) or "," in which and all(faults.is_fault(w) for w in which.split(",")):

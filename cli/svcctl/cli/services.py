@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from svcctl.cli.output import print_json, print_table, progress
+from svcctl.cli.output import WIDE_OPT, print_json, print_table, progress, use_wide
 from svcctl.walkthrough import services as core
 from svcctl.walkthrough.samples import known_services
 
@@ -34,7 +34,8 @@ def stop(
     ctx: typer.Context,
     names: list[str] = typer.Argument(..., help=SERVICES_HELP, show_default=False),
 ) -> None:
-    """Stop and remove every instance of the services (their registrations go)."""
+    """Stop and remove every instance of the services (their registrations go); unlike `docker
+    compose stop`, nothing is kept: the next `up` starts a fresh container."""
     core.stop(ctx.obj, names, on_progress=progress)
     typer.echo("stopped " + ", ".join(dict.fromkeys(names)))
 
@@ -46,9 +47,11 @@ def ps(
         "--all-hosts",
         help="Every host of the cluster recorded by `cluster up --hosts` (on a swarm: always).",
     ),
+    wide: bool = WIDE_OPT,
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Per container: service, state, health, host port, and whether ZooKeeper has its registration."""
+    use_wide(wide)
     down: list[str] = []
     all_hosts = all_hosts or core.on_swarm(ctx.obj)  # a swarm's tasks run on every node
     if all_hosts:
@@ -56,17 +59,25 @@ def ps(
     else:
         instances = core.ps(ctx.obj)
     if json_out:
-        print_json(
-            {"instances": [i.to_dict() for i in instances], "hosts_down": down}
-            if all_hosts
-            else [i.to_dict() for i in instances]
-        )
+        rows = [ps_json(i) for i in instances]
+        print_json({"instances": rows, "hosts_down": down} if all_hosts else rows)
         return
     for host in down:
         typer.echo(f"warning: host {host} does not answer; its containers are not listed", err=True)
     if not instances:
         typer.echo("no sample service is running (start one with `svcctl up service_1`)")
         return
+    print_ps(instances, all_hosts)
+
+
+def ps_json(row: core.PsRow) -> dict:
+    """A container of `ps --json`: `registered` says how it stands (one of six), `in_zookeeper`
+    whether its own registration is there."""
+    return {**row.to_dict(), "in_zookeeper": row.registered == core.Registered.YES}
+
+
+def print_ps(instances: list[core.PsRow], all_hosts: bool = False) -> None:
+    """`ps`'s table; the znode column (its service and host port say it) only with --wide."""
     print_table(
         [
             ((i.host,) if all_hosts else ())
@@ -75,6 +86,7 @@ def ps(
         ],
         (["host"] if all_hosts else [])
         + ["service", "container", "state", "health", "host port", "in zookeeper", "znode"],
+        narrow_drop=("znode",),
     )
 
 

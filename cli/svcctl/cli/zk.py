@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from svcctl.cli.output import print_json, print_table
+from svcctl.cli.output import moment_text, print_json, print_table, stamp_text
 from svcctl.config.settings import DEFAULT_BASE
 from svcctl.security.mode import ADMIN, client_tls
 
@@ -27,12 +27,6 @@ def _session(ctx: typer.Context, write: bool = False):
     from svcctl.zk.client import zk_session
 
     return zk_session(ctx.obj.zk_hosts, tls=client_tls(ctx.obj, identity=ADMIN) if write else client_tls(ctx.obj))
-
-
-def _ts(seconds: float) -> str:
-    import datetime
-
-    return datetime.datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="milliseconds")
 
 
 @app.command("ls")
@@ -86,8 +80,8 @@ def _print_stat(stat: ZnodeSnapshot) -> None:
         ("version", stat.version),
         ("cversion", stat.cversion),
         ("ephemeral owner", hex(stat.ephemeral_owner) if stat.ephemeral_owner else "0x0 (persistent)"),
-        ("created", _ts(stat.ctime)),
-        ("modified", _ts(stat.mtime)),
+        ("created", moment_text(stat.ctime)),
+        ("modified", moment_text(stat.mtime)),
         ("czxid", hex(stat.czxid)),
         ("mzxid", hex(stat.mzxid)),
         ("data length", stat.data_length),
@@ -177,7 +171,7 @@ def watch(
             if json_out:
                 typer.echo(json.dumps(event.to_dict()))
             else:
-                typer.echo(f"{_ts(event.ts)}  {describe(event, RegistrationPayload.summary_of)}")
+                typer.echo(f"{stamp_text(event.ts)}  {describe(event, RegistrationPayload.summary_of)}")
     finally:
         watcher.stop()
         client.stop()
@@ -264,10 +258,15 @@ def prune(
     if not decisions:
         typer.echo(f"nothing stale under {path}")
         return
-    headers = ["path", "kind", "reason", "detail"] + (["outcome"] if yes else [])
-    print_table([(d.path, d.kind, d.reason, d.detail, *([d.outcome] if yes else [])) for d in decisions], headers)
+    print_decisions(decisions, yes)
     if not yes:
         typer.echo(f"dry run: {len(decisions)} node(s) would be removed; pass --yes to remove them")
+
+
+def print_decisions(decisions: list, done: bool) -> None:
+    """`zk prune`'s table: each node judged stale, why, and (done: after --yes) what came of it."""
+    headers = ["path", "kind", "reason", "detail"] + (["outcome"] if done else [])
+    print_table([(d.path, d.kind, d.reason, d.detail, *([d.outcome] if done else [])) for d in decisions], headers)
 
 
 def register(root: typer.Typer) -> None:

@@ -39,6 +39,31 @@ class ImageSpec:
     prepare: Callable[[Path, Progress], None] | None = None  # fills generated parts of the context
 
 
+@dataclass(frozen=True)
+class BuildStep:
+    """A Dockerfile step of an image as the engine's builder starts it: `Step 3/12 : RUN …`."""
+
+    image: str
+    number: int
+    total: int
+    line: str  # the builder's own line, `Step 3/12 : RUN apt-get …`
+
+    @property
+    def instruction(self) -> str:
+        """The step's instruction and arguments: `RUN apt-get …`."""
+        return self.line.partition(" : ")[2]
+
+
+def parse_step(image: str, line: str) -> BuildStep | None:
+    """The builder's `Step N/M : INSTRUCTION …` line as a BuildStep (pure); None for other lines."""
+    head, _, rest = line.partition(" : ")
+    word, _, counts = head.partition(" ")
+    number, _, total = counts.partition("/")
+    if word != "Step" or not rest or not number.isdigit() or not total.isdigit():
+        return None
+    return BuildStep(image, int(number), int(total), line)
+
+
 @dataclass
 class BuildResult:
     name: str
@@ -99,7 +124,11 @@ def build_image(
     base_image: str,
     on_progress: Progress = no_progress,
     state: Path | None = None,
+    on_step: Callable[[BuildStep], None] | None = None,
 ) -> BuildResult:
+    """Build one image; `on_progress` hears the generated parts of its context, `on_step` each
+    Dockerfile step as it starts (the rest of the builder's output is kept for a failure's
+    message only)."""
     import docker.errors
 
     context = build_context(project_dir, spec, state)
@@ -126,10 +155,12 @@ def build_image(
             line = chunk.get("stream", "").rstrip()
             if line:
                 output_tail.extend(line.splitlines())
-            if line.startswith("Step "):
-                instruction = line.partition(" : ")[2].split(" ", 1)[0].upper()
+            step = parse_step(spec.name, line)
+            if step is not None:
+                instruction = step.instruction.split(" ", 1)[0].upper()
                 cacheable_steps += instruction not in ("FROM", "ARG")
-                on_progress(f"{spec.name}: {line}")
+                if on_step is not None:
+                    on_step(step)
             elif "Using cache" in line:
                 cached_steps += 1
     except docker.errors.APIError as exc:

@@ -3,6 +3,7 @@ settings give them), and the build of a chosen set of them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from svcctl.config.settings import (
@@ -14,7 +15,7 @@ from svcctl.config.settings import (
     registrator_image,
     zk_image,
 )
-from svcctl.docker.images import BuildResult, ImageSpec, build_image, resolve_base_image
+from svcctl.docker.images import BuildResult, BuildStep, ImageSpec, build_image, resolve_base_image
 from svcctl.errors import BadInputError
 from svcctl.progress import Progress, no_progress
 from svcctl.security import dockerproxy
@@ -57,7 +58,16 @@ def select_images(project_dir: Path, names: list[str]) -> list[ImageSpec]:
     return [available[n] for n in names]
 
 
-def build_images(settings: Settings, names: list[str], on_progress: Progress = no_progress) -> list[BuildResult]:
+def build_images(
+    settings: Settings,
+    names: list[str],
+    on_progress: Progress = no_progress,
+    on_step: Callable[[BuildStep], None] | None = None,
+    on_built: Callable[[BuildResult], None] | None = None,
+) -> list[BuildResult]:
+    """Build the images named (none: every one of the project), in catalog order. `on_progress`
+    hears the base image and the contexts' generated parts, `on_step` each Dockerfile step as it
+    starts, `on_built` each image as it is done."""
     from svcctl.docker.engine import docker_client
 
     project_dir = settings.project_path()
@@ -66,4 +76,9 @@ def build_images(settings: Settings, names: list[str], on_progress: Progress = n
     base_image = resolve_base_image(client, settings.base_image)
     on_progress(f"base image: {base_image}")
     state = None if is_checkout(project_dir) else settings.state_path()
-    return [build_image(client, project_dir, spec, base_image, on_progress, state) for spec in specs]
+    results = []
+    for spec in specs:
+        results.append(build_image(client, project_dir, spec, base_image, on_progress, state, on_step))
+        if on_built is not None:
+            on_built(results[-1])
+    return results

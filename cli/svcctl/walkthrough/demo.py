@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from svcctl.config.settings import Settings
-from svcctl.docker.images import BuildResult
+from svcctl.docker.images import BuildResult, BuildStep
 from svcctl.ensemble import current
 from svcctl.ensemble.members import MemberStatus
 from svcctl.errors import CheckFailedError, SvcctlError
@@ -79,10 +79,26 @@ def _timed(report: DemoReport, phase: str, started: float) -> None:
     report.seconds[phase] = round(time.monotonic() - started, 2)
 
 
-def _phase(report: DemoReport, name: str, on_progress: Progress, message: str) -> float:
+def _phase(report: DemoReport, name: str, on_phase: Callable[[str], None]) -> float:
     report.phase = name
-    on_progress(message)
+    on_phase(name)
     return time.monotonic()
+
+
+@dataclass
+class DemoWatch:
+    """Who hears how a demo goes, beside its progress lines: each phase as it starts (doctor,
+    build, cluster, scenarios, faults, down), the doctor's checks, each image's Dockerfile steps
+    and each image done, each scenario step and fault scenario done."""
+
+    on_phase: Callable[[str], None] = lambda _: None
+    on_checks: Callable[[list[Check]], None] = lambda _: None
+    on_build_note: Progress | None = None  # the build's other lines (default: the progress lines)
+    on_build_step: Callable[[BuildStep], None] | None = None
+    on_built: Callable[[BuildResult], None] | None = None
+    on_cluster: Callable[[list[MemberStatus]], None] = lambda _: None
+    on_step: Callable[[scenarios.StepResult], None] = lambda _: None
+    on_fault: Callable[[Any], None] = lambda _: None
 
 
 def run_demo(
@@ -90,22 +106,23 @@ def run_demo(
     keep: bool = True,
     timeout: float = scenarios.DEFAULT_TIMEOUT,
     on_progress: Progress = no_progress,
-    on_step: Callable[[scenarios.StepResult], None] = lambda _: None,
+    watch: DemoWatch | None = None,
     secure: bool = False,
     with_faults: bool = False,
-    on_fault: Callable[[Any], None] = lambda _: None,
 ) -> DemoReport:
     """Run every phase in order. A phase that fails (a doctor check, a build, no quorum) stops
     the run and is recorded in `report.error`; a failed scenario ends it with `report.ok` false.
     With keep=False the project is taken down at the end, also after a failure. `secure`: on
     the TLS+ACL cluster (cluster up --secure). `with_faults`: the fault scenarios after the four
-    (when they held)."""
+    (when they held). `watch` hears the phases and their results as they come."""
+    watch = watch or DemoWatch()
     report = DemoReport(want_faults=with_faults)
     begun = time.monotonic()
     try:
-        started = _phase(report, "doctor", on_progress, "doctor --fix")
+        started = _phase(report, "doctor", watch.on_phase)
         report.checks = doctor_fix(settings, on_progress, tls=client_tls(settings))
         _timed(report, "doctor", started)
+        watch.on_checks(report.checks)
         failed = [c for c in report.checks if c.required and not c.ok]
         if failed:
             raise CheckFailedError(
@@ -114,33 +131,36 @@ def run_demo(
                 details="\n".join(f"{c.name}: {c.detail} (fix: {c.fix})" for c in failed),
             )
 
-        started = _phase(report, "build", on_progress, "building the images")
-        report.builds = build_images(settings, [], on_progress)
+        started = _phase(report, "build", watch.on_phase)
+        report.builds = build_images(
+            settings, [], watch.on_build_note or on_progress, on_step=watch.on_build_step, on_built=watch.on_built
+        )
         _timed(report, "build", started)
 
-        started = _phase(report, "cluster", on_progress, "cluster up" + (" --secure" if secure else ""))
+        started = _phase(report, "cluster", watch.on_phase)
         policy = SecurityPolicy.from_flags(secure=secure)
         settings, report.nodes = current.ensemble(settings).up(policy, timeout=CLUSTER_TIMEOUT, on_progress=on_progress)
         report.security = "tls+acl" if secure else "open"
         _timed(report, "cluster", started)
+        watch.on_cluster(report.nodes)
 
-        started = _phase(report, "scenarios", on_progress, "the four scenarios, from a clean state")
+        started = _phase(report, "scenarios", watch.on_phase)
         report.steps = scenarios.run(
             settings,
             list(scenarios.STEPS),
             timeout=timeout,
             from_scratch=True,
             on_progress=on_progress,
-            on_step=on_step,
+            on_step=watch.on_step,
         )
         _timed(report, "scenarios", started)
 
         if with_faults and all(s.ok for s in report.steps):
             from svcctl.walkthrough import faults
 
-            started = _phase(report, "faults", on_progress, "the fault scenarios, under consumer load")
+            started = _phase(report, "faults", watch.on_phase)
             chosen = faults.parse_faults("faults", over_hosts=settings.layout is not None)
-            report.faults = faults.run_faults(settings, chosen, on_progress=on_progress, on_result=on_fault)
+            report.faults = faults.run_faults(settings, chosen, on_progress=on_progress, on_result=watch.on_fault)
             _timed(report, "faults", started)
     except SvcctlError as exc:
         # Kept in the report, not raised: the caller still gets every phase done so far
@@ -149,6 +169,7 @@ def run_demo(
     finally:
         if not keep:
             started = time.monotonic()
+            watch.on_phase("down")
             try:
                 current.ensemble(settings).down(volumes=False, on_progress=on_progress)
                 report.torn_down = True

@@ -265,12 +265,13 @@ class StepResult:
     def ok(self) -> bool:
         return self.converged and all(c.ok for c in self.calls)
 
-    def seen_summary(self) -> str:
+    def seen_summary(self, separator: str = "; ") -> str:
+        """What ZooKeeper held after the step, per service (`separator` between services)."""
         parts = []
         for service in sorted(self.seen):
             children = self.seen[service]
             parts.append(f"{service}: " + ("-" if children is None else ", ".join(children) or "(empty)"))
-        return "; ".join(parts)
+        return separator.join(parts)
 
     def failure_text(self) -> str:
         text = format_diff(self.expected, self.seen, self.problems) if self.problems else ""

@@ -281,7 +281,7 @@ class PsRow:
 
     service: str
     container: str
-    container_id: str
+    container_id: str  # the full id (a table may shorten it)
     state: str
     health: str | None
     host_port: int | None
@@ -320,7 +320,7 @@ def cross_check(
     return PsRow(
         service=service.name,
         container=view.name,
-        container_id=view.id[:12],
+        container_id=view.id,
         state=view.state,
         health=view.health,
         host_port=int(key.rsplit(":", 1)[1]) if key else None,
