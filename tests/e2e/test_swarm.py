@@ -155,6 +155,8 @@ def test_a_task_without_service_name_registers_as_its_service(swarm, swarm_zk):
         PHP_SERVICE_2.tag,
         name=name,
         endpoint_spec={"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishMode": "host"}]},
+        # In the stack's namespace: a named project's registrators register only its own tasks.
+        container_labels={"com.docker.stack.namespace": SWARM_PROJECT},
     )
     try:
         wait_for(lambda: len(children(swarm_zk, name)) == 1, f"/services/{name} to get its task", timeout=90)
