@@ -70,6 +70,11 @@ COMMANDS: dict[str, Lazy] = {
         "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper.",
     ),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
+    "metrics": Lazy(
+        "metrics",
+        "Prometheus metrics: a real Prometheus scraping the registrators, the gateway (HAProxy and its controller) "
+        "and ZooKeeper.",
+    ),
     "pki": Lazy("pki", "The secured cluster's client identities: issue a consumer's reader certificate, list them."),
 }
 
