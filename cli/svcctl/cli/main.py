@@ -70,6 +70,12 @@ COMMANDS: dict[str, Lazy] = {
         "The HTTP gateway: header service_name (+ api_name) → a live instance, through HAProxy fed from ZooKeeper.",
     ),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
+    "ui": Lazy(
+        "ui",
+        "The ensemble, the registrators, the services and their instances, the registry beside Docker and the "
+        "live event stream on one web page that updates itself; run a scenario, scale a service or stop an "
+        "instance from it.",
+    ),
     "metrics": Lazy(
         "metrics",
         "Prometheus metrics: a real Prometheus scraping the registrators, the gateway (HAProxy and its controller) "
