@@ -3,6 +3,7 @@
 "use strict";
 window.svcctlLoadId = Math.random().toString(36).slice(2);  // the tests check the page never reloads
 window.svcctlSnapshot = null;
+window.svcctlDrawnAt = null;
 const seen = new Set();
 
 function esc(value) {
@@ -31,6 +32,7 @@ function gatewayServers(s) {
 
 function render(s) {
   window.svcctlSnapshot = s;
+  if (!window.svcctlDrawnAt) window.svcctlDrawnAt = performance.timeOrigin + performance.now();  // bench/ui.py
   document.getElementById("version").textContent = s.version;
   document.getElementById("project").textContent = `project ${s.project} · zk ${s.zk}${s.over_hosts ? " · over hosts" : ""}`;
   badge("health", s.health, s.health === "healthy" ? "ok" : s.health === "degraded" ? "warn" : "bad");
