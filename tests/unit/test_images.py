@@ -6,7 +6,16 @@ from svcctl.toolkit.images import known_images
 
 def test_every_image_of_the_project_is_in_the_catalog():
     names = set(known_images(find_project_dir()))
-    assert names == {"zookeeper", "registrator", "gateway", "docker-proxy", "java_service_1", "php_service_2", "dind"}
+    assert names == {
+        "zookeeper",
+        "registrator",
+        "gateway",
+        "docker-proxy",
+        "prometheus",
+        "java_service_1",
+        "php_service_2",
+        "dind",
+    }
 
 
 def test_every_dockerfile_of_the_project_has_a_catalog_entry():

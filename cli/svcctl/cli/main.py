@@ -77,6 +77,17 @@ COMMANDS: dict[str, Lazy] = {
         "logs", "The project's containers' logs by component, each line prefixed with its container (-f follows)."
     ),
     "registrator": Lazy("registrator", "The registrator: Docker containers → ZooKeeper registrations."),
+    "ui": Lazy(
+        "ui",
+        "The ensemble, the registrators, the services and their instances, the registry beside Docker and the "
+        "live event stream on one web page that updates itself; run a scenario, scale a service or stop an "
+        "instance from it.",
+    ),
+    "metrics": Lazy(
+        "metrics",
+        "Prometheus metrics: a real Prometheus scraping the registrators, the gateway (HAProxy and its controller) "
+        "and ZooKeeper.",
+    ),
     "pki": Lazy("pki", "The secured cluster's client identities: issue a consumer's reader certificate, list them."),
     "completion": Lazy(
         "completion", "Print the shell's completion script (`source <(svcctl completion bash)`), or --install it."

@@ -158,13 +158,21 @@ def run(
         help="Another identity (x509 subject, e.g. CN=svcctl-registrator@host2) given all rights on our nodes, as the "
         "other hosts' registrators of a cluster over hosts; repeat it (the variable: space-separated).",
     ),
+    metrics: str = typer.Option(
+        None,
+        "-metrics",
+        "--metrics",
+        metavar="[HOST:]PORT",
+        envvar="SVCCTL_REGISTRATOR_METRICS",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (HOST defaults to 127.0.0.1) [default: off].",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also log kazoo's own messages."),
 ) -> None:
     """Run the registrator in the foreground (logfmt lines on stderr) until SIGTERM."""
     import logging
     from dataclasses import replace
 
-    from svcctl.config.settings import parse_ip, parse_registry_uri
+    from svcctl.config.settings import parse_ip, parse_listen, parse_registry_uri
     from svcctl.errors import BadInputError
     from svcctl.net import host_address
     from svcctl.registrator.daemon import Config, default_registrator_id, run_registrator
@@ -231,6 +239,7 @@ def run(
         keep_failed=deregister == Deregister.on_success,
         tls=tls,
         swarm_node_ip=swarm_node_ip,
+        metrics=parse_listen(metrics, "-metrics") if metrics else None,
     )
     run_registrator(config, settings.engine)
 

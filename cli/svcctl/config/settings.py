@@ -28,6 +28,8 @@ DEFAULT_REGISTRATOR_IMAGE = "svcctl/registrator:0.1"
 DEFAULT_GATEWAY_IMAGE = "svcctl/gateway:0.1"
 DEFAULT_DIND_IMAGE = "svcctl/dind:0.2"  # 0.2: the engine on TLS 2376 (0.1 was plain TCP 2375)
 DEFAULT_DOCKER_PROXY_IMAGE = "svcctl/docker-proxy:0.1"
+DEFAULT_PROMETHEUS_IMAGE = "svcctl/prometheus:2.42"
+REGISTRATOR_METRICS_PORT_OFFSET = 7000  # 2181..2183 → 9181..9183
 DEFAULT_BASE = "/services"
 DEFAULT_DOCKERD_LOG = "/var/log/svcctl-dockerd.log"
 DEFAULT_CONTAINER_UID = 10001  # who the secured containers run as (and own their keys) when svcctl runs as root
@@ -284,6 +286,18 @@ class Settings:
         return ",".join(f"127.0.0.1:{p}" for p in self.zk_ports)
 
     @property
+    def registrator_metrics_ports(self) -> tuple[int, int, int]:
+        """Where registrator i serves its metrics on loopback: member i's client port +
+        REGISTRATOR_METRICS_PORT_OFFSET, so that two projects' ports never collide."""
+        return tuple(p + REGISTRATOR_METRICS_PORT_OFFSET for p in self.zk_ports)  # type: ignore[return-value]
+
+    @property
+    def zk_exporter_port(self) -> int:
+        """Where `svcctl metrics up`'s ZooKeeper exporter serves, on loopback: after the
+        registrators' (9184 by default)."""
+        return self.zk_ports[2] + REGISTRATOR_METRICS_PORT_OFFSET + 1
+
+    @property
     def ensemble_hosts(self) -> list[ZkHost]:
         """The members this project's Compose runs, zoo1..zoo3 in order (SVCCTL_ZK_PORTS, else
         project_zk_ports, on loopback), or the recorded cluster over hosts: what `cluster` checks and what the
@@ -333,6 +347,15 @@ def parse_ip(value: str, option: str) -> str:
         raise BadInputError(f"{option} {value!r} is not an IP address", f"e.g. {option} 127.0.0.1") from None
 
 
+def parse_listen(value: str, option: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """A listening address, `PORT`, `:PORT` or `HOST:PORT` (the host: loopback unless given)."""
+    host, _, port = value.strip().rpartition(":")
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadInputError(f"{option} {value!r} is not a port or HOST:PORT", f"e.g. {option} 127.0.0.1:9333")
+    return parse_ip(host, option), int(port)
+
+
 def registrator_image(env: Mapping[str, str] | None = None) -> str:
     """The registrators' image: what `svcctl build registrator` tags and compose runs."""
     return _env(env).get("SVCCTL_REGISTRATOR_IMAGE") or DEFAULT_REGISTRATOR_IMAGE
@@ -351,6 +374,11 @@ def dind_image() -> str:
 def zk_image(env: Mapping[str, str] | None = None) -> str:
     """The members' image: what `svcctl build zookeeper` tags and compose runs."""
     return _env(env).get("SVCCTL_ZK_IMAGE") or DEFAULT_ZK_IMAGE
+
+
+def prometheus_image() -> str:
+    """`svcctl metrics up`'s Prometheus: what `svcctl build prometheus` tags."""
+    return _env(None).get("SVCCTL_PROMETHEUS_IMAGE") or DEFAULT_PROMETHEUS_IMAGE
 
 
 def docker_proxy_image() -> str:

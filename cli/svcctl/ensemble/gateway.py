@@ -67,6 +67,12 @@ def _info(container) -> GatewayInfo:
     )
 
 
+def running_info(settings: Settings) -> GatewayInfo | None:
+    """The gateway's container's settings (ports) when it runs, without asking HAProxy."""
+    container = _container(settings)
+    return _info(container) if container is not None and container.status == "running" else None
+
+
 def _probe_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 

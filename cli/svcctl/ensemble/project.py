@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from svcctl.config.engines import EngineEndpoint
 
 REGISTRATOR_SERVICES = ("registrator1", "registrator2", "registrator3")
-COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml")
+COMPOSE_FILES = ("zookeeper.yml", "registrator.yml", "services.yml", "gateway.yml", "metrics.yml")
 SECURE_COMPOSE_FILE = "secure.yml"  # layered on top in secure mode (cluster up --secure)
 ENSEMBLE_SERVICES = ("zoo1", "zoo2", "zoo3")
 DOCKER_PROXY_SERVICE = "docker-proxy"
@@ -72,6 +72,7 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         "SVCCTL_ZK_PORT_1": str(ports[0]),
         "SVCCTL_ZK_PORT_2": str(ports[1]),
         "SVCCTL_ZK_PORT_3": str(ports[2]),
+        **{f"SVCCTL_REGISTRATOR_METRICS_PORT_{i}": str(p) for i, p in enumerate(settings.registrator_metrics_ports, 1)},
         # The registrators get every member of this ensemble (failover), whatever --zk names.
         "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
         "SVCCTL_LABEL_FILTER": registrator_label_filter(settings.project),

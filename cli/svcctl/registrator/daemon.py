@@ -27,6 +27,7 @@ from svcctl.registrator.events import ContainerEvent, EngineEventSource, StreamR
 from svcctl.registrator.inspector import ContainerInspector
 from svcctl.registrator.leadership import Demoted, Elected, Leadership
 from svcctl.registrator.logfmt import log
+from svcctl.registrator.metrics import MeteredWriter, RegistratorMetrics
 from svcctl.registrator.reconciler import Reconciler
 from svcctl.registrator.session import RetryPolicy, SessionChanged, SessionKeeper
 from svcctl.registrator.writer import FencedWriter
@@ -55,6 +56,7 @@ class Config:
     keep_failed: bool = False  # -deregister on-success: keep containers that exited non-zero
     tls: ZkTls | None = None  # a secured ensemble: TLS, and the identity our nodes' ACLs name
     swarm_node_ip: bool = False  # -swarm-node-ip: advertise the address of the engine's swarm node
+    metrics: tuple[str, int] | None = None  # -metrics HOST:PORT: serve Prometheus metrics there
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ class Registrator:
         # deadlock); SimpleQueue.put is reentrant and documented as safe from signal handlers.
         self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.inspector = ContainerInspector(engine)
+        # Counted always (cheap), served only with -metrics. The gauges read the parts made below.
+        self.metrics = RegistratorMetrics(
+            registrator_id=config.registrator_id,
+            engine_id=engine_id,
+            base=config.uri.base,
+            registrations=lambda: self.reconciler.registrations,
+            active=lambda: self.leadership.active,
+        )
         self.session = SessionKeeper(config.uri.hosts, config.session_timeout, self.queue.put, tls=config.tls)
         self.reconciler = Reconciler(
             base=config.uri.base,
@@ -111,7 +121,7 @@ class Registrator:
             registrator_id=config.registrator_id,
             inspector=self.inspector,
             drains=DrainTracker(config.drain_hold),
-            writer=FencedWriter(lambda: self.session.client),
+            writer=MeteredWriter(FencedWriter(lambda: self.session.client), self.metrics),
             client=lambda: self.session.client,
             keep_failed=config.keep_failed,
         )
@@ -155,10 +165,14 @@ class Registrator:
             tls=c.tls is not None,
             identity=c.tls.identity() if c.tls is not None else None,
             docker_host=os.environ.get("DOCKER_HOST"),
+            metrics=f"{c.metrics[0]}:{c.metrics[1]}" if c.metrics else None,
         )
         try:
+            if c.metrics is not None:
+                self.metrics.serve(*c.metrics)
             if not self.session.connect(c.retry, self.stopping):
                 return
+            self.metrics.on_session("CONNECTED")
             self.events.start()
             self.leadership.start()
             self._loop()
@@ -186,6 +200,7 @@ class Registrator:
                 self.leadership.wait_for_handover(paths, self.config.handover_wait)
             self.session.close()
         self.inspector.close()
+        self.metrics.close()
         log("stopped", registrator=self.config.registrator_id)
 
     # --- the loop --------------------------------------------------------------------------------
@@ -205,6 +220,7 @@ class Registrator:
                     self._resync("state change" if self.dirty else "periodic")
             except Exception as exc:  # one failed step must never end the daemon
                 self.dirty = True
+                self.metrics.on_error("step")
                 log("step failed", logging.WARNING, error=type(exc).__name__, detail=str(exc)[:300] or None)
                 time.sleep(0.2)
 
@@ -229,6 +245,7 @@ class Registrator:
         for item in batch:
             match item:
                 case ContainerEvent():
+                    self.metrics.on_event(item.action)
                     if self.reconciler.observe(item):
                         synced.setdefault(item.container_id, []).append(item)
                 case StreamResumed():
@@ -238,6 +255,7 @@ class Registrator:
                     self._on_session(item)
                 case Elected():
                     self.dirty = True
+                    self.metrics.on_elected()
                 case Demoted():
                     # Not when stopping: the handover needs the paths we own (the session lives
                     # on until the successor has taken them over).
@@ -264,19 +282,16 @@ class Registrator:
         views = {cid: self.reconciler.view(events) for cid, events in containers.items()}
         cause = ",".join(sorted({e.action for events in containers.values() for e in events}))
         first = min(e.time for events in containers.values() for e in events)
-        self._after_writes(
-            self.reconciler.sync(
-                views,
-                session=self.leadership.lead_session,
-                fence=self.leadership.lead_node,
-                cause=cause,
-                event_time=first,
-            )
+        report = self.reconciler.sync(
+            views, session=self.leadership.lead_session, fence=self.leadership.lead_node, cause=cause, event_time=first
         )
+        self.metrics.on_synced(report, first)
+        self._after_writes(report)
 
     def _resync(self, reason: str) -> None:
         self.dirty = False
         self.next_resync = time.monotonic() + self.config.resync
+        self.metrics.on_resync(reason)
         self._after_writes(
             self.reconciler.full_resync(
                 session=self.leadership.lead_session, fence=self.leadership.lead_node, reason=reason
@@ -293,6 +308,7 @@ class Registrator:
     def _on_session(self, change: SessionChanged) -> None:
         self.dirty = True
         self.session.note_state(change.state)
+        self.metrics.on_session(change.state)
         if change.state == "SUSPENDED":
             log(
                 "zookeeper suspended",

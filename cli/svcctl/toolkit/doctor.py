@@ -178,9 +178,9 @@ def check_security(
     return None
 
 
-# Debian packages the gateway's foreground mode, its tests and bench/gateway.py run on the host:
-# command → package.
-GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium"}
+# Debian packages the gateway's foreground mode, its tests and bench/gateway.py, and `svcctl ui`'s
+# tests (headless Chromium driven by Debian's chromedriver) run on the host: command → package.
+GATEWAY_TOOLS = {"haproxy": "haproxy", "wrk": "wrk", "chromium": "chromium", "chromedriver": "chromium-driver"}
 
 
 def missing_gateway_tools() -> list[str]:

@@ -12,6 +12,7 @@ from svcctl.config.settings import (
     docker_proxy_image,
     gateway_image,
     is_checkout,
+    prometheus_image,
     registrator_image,
     zk_image,
 )
@@ -37,6 +38,8 @@ def catalog() -> dict[str, ImageSpec]:
         # HAProxy and svcctl's controller, from the same host-built wheels as the registrator.
         ImageSpec("gateway", gateway_image(), "images/gateway", prepare=wheels.prepare),
         ImageSpec("docker-proxy", docker_proxy_image(), "images/docker-proxy", prepare=dockerproxy.prepare),
+        # `svcctl metrics up`: Debian's Prometheus.
+        ImageSpec("prometheus", prometheus_image(), "images/prometheus"),
         JAVA_SERVICE_1,
         PHP_SERVICE_2,
     )

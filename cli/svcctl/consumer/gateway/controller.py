@@ -21,8 +21,9 @@ answers 503 (not 404, which means never registered since the gateway started).
 
 The controller's small HTTP endpoint on 127.0.0.1 sits behind HAProxy for `GET /services`
 (no `service_name` header: the registry as the cache sees it) and, on the stats port,
-`/svcctl/status` (per service its servers from HAProxy's `show stat`). Service traffic never
-passes through Python.
+`/svcctl/status` (per service its servers from HAProxy's `show stat`) and `/svcctl/metrics` (the
+controller's Prometheus metrics; HAProxy's own exporter answers `/metrics`). Service traffic
+never passes through Python.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -142,6 +144,11 @@ class _EndpointHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         controller = self.server.controller
         try:
+            if self.path.startswith("/svcctl/metrics"):
+                from svcctl.consumer.gateway.metrics import CONTENT_TYPE, render
+
+                self._send(200, render(controller), CONTENT_TYPE)
+                return
             if self.path.startswith("/svcctl/status"):
                 value: Any = controller.status()
             else:
@@ -150,9 +157,11 @@ class _EndpointHandler(BaseHTTPRequestHandler):
             status = 200
         except RuntimeApiError as exc:
             value, status = {"error": str(exc)}, 503
-        body = (json.dumps(value, indent=2) + "\n").encode()
+        self._send(status, (json.dumps(value, indent=2) + "\n").encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -185,6 +194,7 @@ class GatewayController:
         self.servers: dict[str, dict[str, str]] = {}
         self.draining_since: dict[tuple[str, str], float] = {}
         self.reloads = 0
+        self.changes: Counter[str] = Counter()  # runtime API changes applied, by kind (metrics)
         self._lock = threading.Lock()  # the tracked state, read by status()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -275,6 +285,7 @@ class GatewayController:
                 return
             for op in steps.ops:
                 getattr(self, f"_{op.kind}")(op.service, op.address)
+                self.changes[str(op.kind)] += 1
             self._delete_drained()
 
     def _write_config(self, desired: dict[str, set[str]]) -> None:
@@ -341,9 +352,15 @@ class GatewayController:
             if "deleted" in answer.lower() or "no such server" in answer.lower():
                 del self.draining_since[(service, address)]
                 self.servers[service].pop(address, None)
+                self.changes["delete"] += 1
                 self.on_event(f"{service}: server {address} deleted")
 
     # --- status ---
+
+    def servers_by_state(self) -> dict[str, Counter[str]]:
+        """Per service, how many of its servers are ready and how many draining."""
+        with self._lock:
+            return {service: Counter(states.values()) for service, states in self.servers.items()}
 
     def status(self) -> list[dict]:
         """Per service its servers (state, sessions) and totals, from HAProxy's `show stat`."""

@@ -168,10 +168,12 @@ backend _unknown
 backend _services
     server controller 127.0.0.1:{settings.services_port}
 
-# The stats page on loopback; /svcctl/status is the controller's per-service summary.
+# The stats page on loopback; /svcctl/status is the controller's per-service summary,
+# /metrics HAProxy's built-in Prometheus exporter, /svcctl/metrics the controller's own.
 frontend stats
     bind 127.0.0.1:{settings.stats_port}
-    use_backend _services if {{ path /svcctl/status }}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    use_backend _services if {{ path /svcctl/status }} || {{ path /svcctl/metrics }}
     default_backend stats_page
 
 backend stats_page
