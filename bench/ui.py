@@ -23,13 +23,13 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.registration import percentile  # noqa: E402
+from svcctl.net import answers_ok  # noqa: E402
 
 TARGET_FIRST_PAINT_MS = 1000.0
 TARGET_UPDATE_MS = 1000.0
@@ -53,15 +53,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def browser():
@@ -161,7 +152,7 @@ def main() -> None:
     proc = subprocess.Popen([svcctl, "ui", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     driver = None
     try:
-        wait(lambda: answers(f"{url}api/state") or proc.poll() is not None, timeout=60, interval=0.1)
+        wait(lambda: answers_ok(f"{url}api/state") or proc.poll() is not None, timeout=60, interval=0.1)
         if proc.poll() is not None:
             raise SystemExit(f"svcctl ui exited {proc.returncode}")
         driver = browser()

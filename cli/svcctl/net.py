@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import urllib.request
 
 
 def host_address() -> str:
@@ -31,3 +35,20 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def direct_opener() -> urllib.request.OpenerDirector:
+    """urllib's opener for this machine's own services (the gateway, Prometheus, the page):
+    never through a proxy, whatever http_proxy says."""
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def answers_ok(url: str, timeout: float = 2.0) -> bool:
+    """GET `url` answers 200 (directly, see direct_opener)."""
+    try:
+        with direct_opener().open(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -5,7 +5,6 @@ functions, so a bug there cannot hide itself)."""
 from __future__ import annotations
 
 import json
-import urllib.request
 
 from tests.support import TEST_PROJECT, run_svcctl, wait_for  # noqa: F401 (re-exported for the tests)
 
@@ -64,8 +63,9 @@ def payload(zk, service: str, endpoint: str) -> dict:
 
 
 def http_answer(endpoint: str, path: str = "/") -> str:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://{endpoint}{path}", timeout=5) as response:
+    from svcctl.net import direct_opener
+
+    with direct_opener().open(f"http://{endpoint}{path}", timeout=5) as response:
         assert response.status == 200
         return response.read().decode().strip()
 

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from svcctl.net import answers_ok
 from tests.e2e.test_consumer_registrator import mine
 from tests.support import (
     GATEWAY_PORT,
@@ -36,15 +36,6 @@ UPDATE_BOUND_S = 2.0  # a ZooKeeper change reaches the open page within this (be
 SCREENSHOT = ROOT / "docs" / "ui.png"
 
 
-def answers(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def ui(cluster):
     run_svcctl("gateway", "up", "--port", str(GATEWAY_PORT), "--stats-port", str(GATEWAY_STATS_PORT), timeout=300)
@@ -56,7 +47,7 @@ def ui(cluster):
         text=True,
     )
     try:
-        wait_for(lambda: answers(f"{URL}api/state") or proc.poll() is not None, "svcctl ui to answer", timeout=60)
+        wait_for(lambda: answers_ok(f"{URL}api/state") or proc.poll() is not None, "svcctl ui to answer", timeout=60)
         assert proc.poll() is None, f"svcctl ui exited {proc.returncode}:\n{proc.stdout.read()}"
         yield URL
     finally:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 from dataclasses import dataclass, field
 
 from svcctl.config.settings import Settings, gateway_image
@@ -12,6 +11,7 @@ from svcctl.docker.compose import require_compose, run_compose
 from svcctl.docker.labels import GATEWAY_PREFIX
 from svcctl.ensemble.project import compose_client, container_prefix
 from svcctl.errors import ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
+from svcctl.net import answers_ok, direct_opener
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
 
@@ -79,12 +79,7 @@ def _probe_host(host: str) -> str:
 
 def answers(host: str, port: int, timeout: float = 2.0) -> bool:
     """Does the gateway answer `GET /services` there?"""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"http://{_probe_host(host)}:{port}/services", timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return answers_ok(f"http://{_probe_host(host)}:{port}/services", timeout)
 
 
 def up(
@@ -165,10 +160,9 @@ def fetch_status(stats_port: int, timeout: float = 5.0) -> list[dict]:
     """The controller's per-service summary of HAProxy's stats (on the stats port)."""
     import json
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     url = f"http://127.0.0.1:{stats_port}/svcctl/status"
     try:
-        with opener.open(url, timeout=timeout) as response:
+        with direct_opener().open(url, timeout=timeout) as response:
             return json.loads(response.read())
     except (OSError, ValueError) as exc:
         raise SvcctlError(

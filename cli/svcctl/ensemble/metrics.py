@@ -10,7 +10,6 @@ import hashlib
 import json
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
 
 from svcctl.config.settings import Settings, prometheus_image, registrator_image
@@ -19,6 +18,7 @@ from svcctl.ensemble import gateway
 from svcctl.ensemble.project import REGISTRATOR_SERVICES, compose_client, container_prefix
 from svcctl.errors import BadInputError, ConflictError, NotFoundError, SvcctlError, WaitTimeoutError
 from svcctl.files import atomic_write
+from svcctl.net import answers_ok, direct_opener
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
 
@@ -90,17 +90,13 @@ def scrape_config(settings: Settings, gateway_stats_port: int | None) -> dict:
     }
 
 
-def _opener():
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def api(port: int, path: str, params: dict[str, str] | None = None, timeout: float = 5.0) -> dict:
     """One call of Prometheus's HTTP API (…/api/v1/<path>); its `data`."""
     url = f"http://127.0.0.1:{port}/api/v1/{path}"
     if params:
         url += "?" + urllib.parse.urlencode(params)
     try:
-        with _opener().open(url, timeout=timeout) as response:
+        with direct_opener().open(url, timeout=timeout) as response:
             answer = json.loads(response.read())
     except (OSError, ValueError) as exc:
         raise SvcctlError(f"Prometheus does not answer {url} ({exc})", "start it with `svcctl metrics up`") from exc
@@ -131,11 +127,7 @@ def targets(port: int) -> list[Target]:
 
 
 def _ready(port: int) -> bool:
-    try:
-        with _opener().open(f"http://127.0.0.1:{port}/-/ready", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return answers_ok(f"http://127.0.0.1:{port}/-/ready")
 
 
 def _container(settings: Settings, service: str = PROMETHEUS):
