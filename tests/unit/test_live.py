@@ -13,10 +13,14 @@ from svcctl.live.state import Hub, LiveState, diff_roles, diff_states, registry_
 from svcctl.live.web import create_app, is_loopback
 
 
+def full_id(short: str) -> str:
+    return short + "f" * 52
+
+
 def ps_row(container_id: str, port: int, state: str = "running", registered: str = "yes") -> dict:
     return {
         "container": f"c-{container_id}",
-        "container_id": container_id,
+        "container_id": full_id(container_id),  # ps gives the full id
         "state": state,
         "znode": f"/services/service_2/127.0.0.1:{port}",
         "registered": registered,
@@ -24,7 +28,7 @@ def ps_row(container_id: str, port: int, state: str = "running", registered: str
 
 
 def instance(container_id: str, port: int) -> dict:
-    return {"address": f"127.0.0.1:{port}", "container_id": container_id + "f" * 52}
+    return {"address": f"127.0.0.1:{port}", "container_id": full_id(container_id)}
 
 
 def test_registry_and_docker_agreeing_show_no_difference():

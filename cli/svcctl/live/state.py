@@ -25,6 +25,7 @@ from svcctl.progress import Progress
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
+    from svcctl.config.engines import EngineEndpoint
     from svcctl.consumer.cache import CacheChange, ServiceCache
 
 logger = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ def registry_diff(services: dict[str, list[dict]], docker: list[dict]) -> dict[s
             differences[row["znode"]] = "stale"
     for name, instances in services.items():
         for inst in instances:
-            short = (inst.get("container_id") or "")[:12]
-            if short in project_ids and short not in running_ids:
+            container = inst.get("container_id") or ""
+            if container in project_ids and container not in running_ids:
                 differences[f"/services/{name}/{inst['address']}"] = "not-in-docker"
     return differences
 
@@ -165,8 +166,11 @@ class LiveState:
         self._cache.add_listener(self._on_registry)
         self._cache.start()
         self._poll_once()
-        for target, name in ((self._poll_loop, "ui-poll"), (self._engine_events, "ui-engine-events")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+        targets = [(self._poll_loop, (), "ui-poll")]
+        for endpoint, host in self._engines():
+            targets.append((self._engine_events, (endpoint, host), f"ui-engine-events-{host or 'local'}"))
+        for target, args, name in targets:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         self._publish()
@@ -241,34 +245,45 @@ class LiveState:
             self.add_event("registry", f"~ /services/{change.service}/{inst.node} replaced ({inst.container_name})")
         self._publish()
 
-    def _engine_events(self) -> None:
-        """The engine's container events (start, kill, die, stop) of this project, as the
-        registrators see them."""
-        from svcctl.docker.engine import docker_client
+    def _engines(self) -> list[tuple[EngineEndpoint, str | None]]:
+        """The engines whose events the page follows: this command's, and each host's of a
+        cluster over hosts or on a swarm (named by its host)."""
+        engines: list[tuple[EngineEndpoint, str | None]] = [(self.settings.engine, None)]
+        layout = self.settings.layout
+        if layout is not None:
+            engines += [(m.endpoint, m.context) for m in layout.hosts if m.engine != self.settings.engine.host]
+        return engines
 
+    def _engine_events(self, endpoint: EngineEndpoint, host: str | None) -> None:
+        """One engine's container events (start, kill, die, stop) of this project's containers
+        (Compose's, or its swarm stack's tasks), as the registrators see them."""
+        from svcctl.docker.engine import client_for, docker_client
+        from svcctl.docker.labels import COMPOSE_PROJECT, STACK_NAMESPACE
+
+        where = f" on {host}" if host else ""
         while not self._stop.is_set():
             try:
-                client = docker_client(self.settings.engine, timeout=60)
-                # This project's containers (members, registrators, gateway, instances) only: the
-                # engine may run other stacks.
-                label = f"com.docker.compose.project={self.settings.project}"
-                stream = client.events(decode=True, filters={"type": "container", "label": label})
+                client = client_for(endpoint, timeout=60) if host else docker_client(endpoint, timeout=60)
+                stream = client.events(decode=True, filters={"type": "container"})
                 for raw in stream:
                     if self._stop.is_set():
                         break
                     action = str(raw.get("Action") or raw.get("status") or "")
                     if action not in ("start", "kill", "die", "stop", "destroy", "restart"):
                         continue
-                    when = int(raw.get("timeNano") or 0) / 1e9 or time.time()
                     attributes = (raw.get("Actor") or {}).get("Attributes") or {}
+                    # This project's containers only: the engine may run other stacks.
+                    if self.settings.project not in (attributes.get(COMPOSE_PROJECT), attributes.get(STACK_NAMESPACE)):
+                        continue
+                    when = int(raw.get("timeNano") or 0) / 1e9 or time.time()
                     name = attributes.get("name", str(raw.get("id", ""))[:12])
                     if action == "start":
                         self._engine_started[str(raw.get("id"))] = when
                     signal = f" signal {attributes['signal']}" if action == "kill" and "signal" in attributes else ""
-                    self.add_event("docker", f"{action} {name}{signal}", when=when)
+                    self.add_event("docker", f"{action} {name}{signal}{where}", when=when)
                     self._publish()
             except Exception as exc:  # the engine went away: say so once, retry
-                self.add_event("docker", f"engine events interrupted: {type(exc).__name__}")
+                self.add_event("docker", f"engine events{where} interrupted: {type(exc).__name__}")
                 self._stop.wait(2.0)
 
     # --- polled: the ensemble, ps, the gateway ---------------------------------------------------
