@@ -453,6 +453,31 @@ def test_an_election_that_cannot_be_read_keeps_the_orphans_for_the_grace():
         assert {i.port for i in cache.orphans()} == {1001, 1002}
 
 
+def test_a_consumer_reading_while_the_election_is_read_sees_every_orphan():
+    # The watcher reads the election to decide whether a removed registration is an orphan; a
+    # consumer on another thread asking meanwhile must see each instance registered or kept.
+    import threading
+
+    from svcctl.registry.election import ELECTION_ROOT
+
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        seen: list[set[int]] = []
+
+        def consumer_reads_meanwhile() -> None:
+            reader = threading.Thread(target=lambda: seen.append({i.port for i in cache.instances("svc")}))
+            reader.start()
+            reader.join(5)
+            zk.ensemble.before_read(ELECTION_ROOT, consumer_reads_meanwhile)  # and at the next read
+
+        zk.ensemble.before_read(ELECTION_ROOT, consumer_reads_meanwhile)
+        zk.ensemble.expire(7)
+        converge(lambda: not cache.table.instances("svc"), "the table to drop them")
+        zk.ensemble.cancel_before_reads()
+        assert seen and all(ports == {1001, 1002} for ports in seen), seen
+        assert {i.port for i in cache.orphans()} == {1001, 1002}
+
+
 def test_an_orphan_leaves_on_the_watchers_thread_and_not_after_stop():
     import threading
 
