@@ -32,7 +32,9 @@ def truth(zk: FakeClient, root: str = "/services", depth: int | None = None) -> 
     """path → czxid of what the fake holds under root (within depth)."""
     prefix = root + "/"
     out = {}
-    for path, node in zk.ensemble.nodes.items():
+    with zk.ensemble.lock:  # a before_read action may be writing on the watcher's thread
+        nodes = list(zk.ensemble.nodes.items())
+    for path, node in nodes:
         if path == root or path.startswith(prefix):
             level = 0 if path == root else path[len(prefix) :].count("/") + 1
             if depth is None or level <= depth:
@@ -50,7 +52,8 @@ def replace(zk: FakeClient, path: str, value: bytes) -> None:
 
 
 def copy_of(watcher: w.TreeWatcher) -> dict[str, int]:
-    return {p: s.czxid for p, s in watcher.nodes.items()}
+    # dict() copies in one step (no Python code runs meanwhile): the watcher's thread changes it.
+    return {p: s.czxid for p, s in dict(watcher.nodes).items()}
 
 
 def converge(condition, what: str) -> None:
@@ -63,7 +66,9 @@ def cache_view(cache: ServiceCache) -> dict[str, set[int]]:
 
 def zk_view(zk: FakeClient) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
-    for path in zk.ensemble.nodes:
+    with zk.ensemble.lock:
+        paths = list(zk.ensemble.nodes)
+    for path in paths:
         parts = path.split("/")
         if len(parts) == 3 and parts[1] == "services":
             out.setdefault(parts[2], set())
