@@ -117,6 +117,17 @@ def wait_until(condition, what: str, timeout: float = 5.0) -> None:
     assert poll_until(condition, bool, time.monotonic() + timeout, 0.01), what
 
 
+def settled(watcher: w.TreeWatcher, timeout: float = 10.0) -> None:
+    """Wait until the watcher's thread has handled everything queued so far: the events of the
+    reads done are applied and their listeners told. Its local copy (`watcher.nodes`) and the
+    cache's table change before the listeners hear of it, so seeing either is not enough."""
+    import threading
+
+    handled = threading.Event()
+    watcher.call_soon(handled.set)  # runs after every item queued before it
+    assert handled.wait(timeout), "the watcher to handle what was queued"
+
+
 def test_cache_follows_one_service_and_picks_round_robin(zk):
     zk.create("/services/svc/127.0.0.1:1001", registration(1001), makepath=True)
     cache = ServiceCache(zk, "svc")
@@ -127,6 +138,7 @@ def test_cache_follows_one_service_and_picks_round_robin(zk):
         assert [i.address for i in cache.instances("svc")] == ["127.0.0.1:1001"]
         zk.create("/services/svc/127.0.0.1:1002", registration(1002))
         wait_until(lambda: len(cache.instances("svc")) == 2, "the second instance")
+        settled(cache.watcher)  # the listener told too
         picks = [cache.pick("svc").port for _ in range(4)]
         assert picks == [1001, 1002, 1001, 1002]
         assert cache.pick("svc", exclude={"127.0.0.1:1001"}).port == 1002

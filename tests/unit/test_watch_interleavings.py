@@ -17,6 +17,7 @@ from svcctl.wait import poll_until
 from svcctl.zk import watch as w
 from tests.unit.fakezk import FakeClient, FakeEnsemble
 from tests.unit.test_watch_and_cache import registration as owned_registration
+from tests.unit.test_watch_and_cache import settled
 
 
 def registration(port: int, name: str = "svc", owner: str = "r1") -> bytes:
@@ -31,7 +32,9 @@ def truth(zk: FakeClient, root: str = "/services", depth: int | None = None) -> 
     """path → czxid of what the fake holds under root (within depth)."""
     prefix = root + "/"
     out = {}
-    for path, node in zk.ensemble.nodes.items():
+    with zk.ensemble.lock:  # a before_read action may be writing on the watcher's thread
+        nodes = list(zk.ensemble.nodes.items())
+    for path, node in nodes:
         if path == root or path.startswith(prefix):
             level = 0 if path == root else path[len(prefix) :].count("/") + 1
             if depth is None or level <= depth:
@@ -49,7 +52,8 @@ def replace(zk: FakeClient, path: str, value: bytes) -> None:
 
 
 def copy_of(watcher: w.TreeWatcher) -> dict[str, int]:
-    return {p: s.czxid for p, s in watcher.nodes.items()}
+    # dict() copies in one step (no Python code runs meanwhile): the watcher's thread changes it.
+    return {p: s.czxid for p, s in dict(watcher.nodes).items()}
 
 
 def converge(condition, what: str) -> None:
@@ -62,7 +66,9 @@ def cache_view(cache: ServiceCache) -> dict[str, set[int]]:
 
 def zk_view(zk: FakeClient) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
-    for path in zk.ensemble.nodes:
+    with zk.ensemble.lock:
+        paths = list(zk.ensemble.nodes)
+    for path in paths:
         parts = path.split("/")
         if len(parts) == 3 and parts[1] == "services":
             out.setdefault(parts[2], set())
@@ -113,6 +119,7 @@ def test_takeover_in_one_multi_op_is_a_replacement_and_no_instance_goes_missing(
     for port in (1001, 1002):
         replace(zk, inst(port), registration(port, owner="r2"))
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow the new czxids")
+    settled(cache.watcher)
     assert cache_view(cache) == {"svc": {1001, 1002}}
     assert recorder.lowest == {1001, 1002}  # never fewer, at any step
     assert set(recorder.kinds) == {w.ZkEventKind.NODE_REPLACED}
@@ -126,6 +133,7 @@ def test_deleted_and_re_created_while_its_firing_is_held(zk, cache):
         zk.create(inst(1001), registration(1001, owner="r2"), ephemeral=True)
     zk.ensemble.release()
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+    settled(cache.watcher)
     assert cache_view(cache) == {"svc": {1001, 1002}}
     assert recorder.kinds == [w.ZkEventKind.NODE_REPLACED]
 
@@ -152,6 +160,7 @@ def test_replaced_between_a_data_firing_and_its_re_read(zk, cache):
         lambda: json.loads(cache.watcher.nodes[inst(1002)].data)["svcctl"]["registrator"] == "r3",
         "the re-created node's data",
     )
+    settled(cache.watcher)
     assert copy_of(cache.watcher) == truth(zk, depth=2)
     assert cache_view(cache) == {"svc": {1001, 1002}}
 
@@ -206,6 +215,7 @@ def test_session_expired_and_a_new_one_with_replacements_meanwhile(zk, cache):
 
     zk.ensemble.lose_session(zk, meanwhile)
     converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), "the copy to follow")
+    settled(cache.watcher)
     assert cache_view(cache) == {"svc": {1001, 1002}}
     zk.create(inst(1005), registration(1005), ephemeral=True)  # watches armed on the new session
     converge(lambda: cache_view(cache) == {"svc": {1001, 1002, 1005}}, "a later instance")
@@ -241,6 +251,7 @@ def test_zk_watch_stream_reports_a_replacement_as_one_event(zk):
         event = events.get(timeout=5)
         assert (event.kind, event.path) == (w.ZkEventKind.NODE_REPLACED, inst(1002))
         converge(lambda: copy_of(watcher) == truth(zk), "the copy to follow")
+        settled(watcher)
         assert events.empty()
     finally:
         watcher.stop()
@@ -313,6 +324,7 @@ def test_random_interleavings_converge_to_what_zookeeper_holds(seed):
                 _random_step(zk, rng, owners)
         zk.ensemble.cancel_before_reads()
         converge(lambda: copy_of(cache.watcher) == truth(zk, depth=2), f"seed {seed}: the copy to equal the tree")
+        settled(cache.watcher)  # the copy is read before the cache applies what the reads found
         assert cache_view(cache) == zk_view(zk)
 
 
@@ -373,6 +385,7 @@ def test_an_orphan_nobody_registers_again_leaves_after_the_grace():
         zk.ensemble.expire(7)
         converge(lambda: cache.orphans(), "them to be kept")
         converge(lambda: cache.instances("svc") == [], "them to leave after the grace")
+        settled(cache.watcher)  # the listener told too
         assert sorted(removed) == [1001, 1002] and cache.orphans() == []
 
 
@@ -448,8 +461,35 @@ def test_an_election_that_cannot_be_read_keeps_the_orphans_for_the_grace():
         zk.get_children_async = election_unreadable
         zk.ensemble.expire(7)
         converge(lambda: cache.watcher.nodes.get(inst(1001)) is None, "the watcher to see them go")
+        # Its copy changes before the cache applies the removals: wait for both to be applied.
+        converge(lambda: not cache.table.instances("svc"), "the table to drop them")
         # The change was not lost with the failed read: the instances are kept, not dropped.
         assert {i.port for i in cache.instances("svc")} == {1001, 1002}
+        assert {i.port for i in cache.orphans()} == {1001, 1002}
+
+
+def test_a_consumer_reading_while_the_election_is_read_sees_every_orphan():
+    # The watcher reads the election to decide whether a removed registration is an orphan; a
+    # consumer on another thread asking meanwhile must see each instance registered or kept.
+    import threading
+
+    from svcctl.registry.election import ELECTION_ROOT
+
+    zk = registrator_zk()
+    with ServiceCache(zk, orphan_grace=30) as cache:
+        seen: list[set[int]] = []
+
+        def consumer_reads_meanwhile() -> None:
+            reader = threading.Thread(target=lambda: seen.append({i.port for i in cache.instances("svc")}))
+            reader.start()
+            reader.join(5)
+            zk.ensemble.before_read(ELECTION_ROOT, consumer_reads_meanwhile)  # and at the next read
+
+        zk.ensemble.before_read(ELECTION_ROOT, consumer_reads_meanwhile)
+        zk.ensemble.expire(7)
+        converge(lambda: not cache.table.instances("svc"), "the table to drop them")
+        zk.ensemble.cancel_before_reads()
+        assert seen and all(ports == {1001, 1002} for ports in seen), seen
         assert {i.port for i in cache.orphans()} == {1001, 1002}
 
 

@@ -180,6 +180,20 @@ class ServiceTable:
                 return CacheChange(name, removed=[service.pop(node)], event=event)
         return None
 
+    def removed_by(self, event: ZkEvent) -> list[Instance]:
+        """The instances `apply(event)` would remove, without applying it."""
+        if event.kind not in (ZkEventKind.CHILD_REMOVED, ZkEventKind.NODE_DELETED):
+            return []
+        if event.path == self.base:
+            return [i for service in self.services.values() for i in service.values()]
+        parts = self._split(event.path)
+        if len(parts) == 1:
+            return list(self.services.get(parts[0], {}).values())
+        if len(parts) == 2:
+            found = self.services.get(parts[0], {}).get(parts[1])
+            return [found] if found is not None else []
+        return []
+
     def instances(self, name: str) -> list[Instance]:
         return sorted(self.services.get(name, {}).values(), key=lambda i: (i.ip, i.port))
 
@@ -266,18 +280,24 @@ class ServiceCache:
         self.stop()
 
     def _on_event(self, event: ZkEvent) -> None:
+        # The election is read before the table changes, never between: a removal and the
+        # orphans it leaves reach readers in one step, so no reader sees an instance in neither.
+        may_orphan = self.orphan_grace > 0 and not event.initial and event.path != self.base
+        with self._lock:
+            may_orphan = may_orphan and any(i.owner_session in self._writers for i in self.table.removed_by(event))
+        live = self._live_writers() if may_orphan else None
         with self._lock:
             change = self.table.apply(event)
             self._seen.update(self.table.services)
             if change is not None:
                 for instance in change.added + change.updated:
                     self._orphans.pop((change.service, instance.node), None)
+                if may_orphan and change.removed:
+                    change = self._keep_orphans(change, live)
         if change is not None and self.orphan_grace > 0:
             owners = {i.owner_session for i in change.added + change.updated if i.owner_session}
             if owners - self._writers:
                 self._live_writers(max_age=0.5)  # a new owner: is it a registrator's session?
-            if change.removed and not event.initial and event.path != self.base:
-                change = self._keep_orphans(change)
         if change is not None:
             self._notify(change)
 
@@ -311,26 +331,23 @@ class ServiceCache:
         self._writers |= sessions
         return sessions
 
-    def _keep_orphans(self, change: CacheChange) -> CacheChange | None:
+    def _keep_orphans(self, change: CacheChange, live: set[int] | None) -> CacheChange | None:
         """Keep the removed instances whose owner was a registrator whose session is gone (not
-        one that is alive and deleted them, nor a client that is no registrator)."""
+        one that is alive and deleted them, nor a client that is no registrator). `live`: the
+        sessions in an election, read after this firing (the owner's election node goes with
+        its session, in the same step); None when the election could not be read: keep them,
+        the grace bounds the error. Called with the lock held, in the step that applied the
+        change."""
         candidates = [i for i in change.removed if i.owner_session in self._writers]
-        if not candidates:
-            return change
-        # Read after this firing: the owner's election node goes with its session, in the same step.
-        live = self._live_writers()
-        # Unknown (the election could not be read): keep them; the grace bounds the error.
         kept = candidates if live is None else [i for i in candidates if i.owner_session not in live]
         if not kept:
             return change
         deadline = time.monotonic() + self.orphan_grace
-        with self._lock:
-            for instance in kept:
-                self._orphans[(change.service, instance.node)] = (instance, deadline)
+        for instance in kept:
+            self._orphans[(change.service, instance.node)] = (instance, deadline)
         timer = threading.Timer(self.orphan_grace, lambda: self._orphan_timer_fired(timer))
         timer.daemon = True
-        with self._lock:
-            self._orphan_timers.add(timer)
+        self._orphan_timers.add(timer)
         timer.start()
         change.removed = [i for i in change.removed if i not in kept]
         if change.removed or change.added or change.updated or change.service_added:
