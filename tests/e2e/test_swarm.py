@@ -171,6 +171,85 @@ def test_a_task_without_service_name_registers_as_its_service(swarm, swarm_zk):
     wait_for(lambda: not children(swarm_zk, name), f"/services/{name} to empty", timeout=60)
 
 
+def test_a_task_on_an_overlay_registers_its_overlay_address_with_internal(swarm):
+    """A registrator run with -internal as a global service registers a task on an attachable
+    overlay network by its overlay address and exposed port (its own BASE, so the host-mode
+    registry is untouched), and a container on that network on another node reaches it there."""
+    import ipaddress
+
+    from svcctl.config.settings import parse_zk_hosts
+    from svcctl.toolkit.images import PHP_SERVICE_2
+    from svcctl.zk.client import zk_session
+
+    manager = swarm.engine(swarm.names[0])
+    namespace = {"com.docker.stack.namespace": SWARM_PROJECT}
+    network = manager.networks.create(f"{SWARM_PROJECT}-overlay", driver="overlay", attachable=True, labels=namespace)
+    subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+    registrator = manager.services.create(
+        "svcctl/registrator:0.1",
+        name=f"{SWARM_PROJECT}-internal-registrator",
+        args=[
+            "-internal",
+            "-label-filter",
+            f"com.docker.stack.namespace={SWARM_PROJECT}",
+            f"zookeeper://{swarm.zk}/internal",
+        ],
+        env=["SVCCTL_REGISTRATOR_ID={{.Node.Hostname}}-internal"],
+        mounts=["/var/run/docker.sock:/var/run/docker.sock:ro"],
+        networks=["host"],
+        mode={"Global": {}},
+        container_labels={"SERVICE_IGNORE": "true"},
+    )
+    web = manager.services.create(
+        PHP_SERVICE_2.tag,
+        name=f"{SWARM_PROJECT}-overlay-web",
+        env=["SERVICE_80_NAME=overlay_web"],
+        networks=[network.name],
+        container_labels=namespace,
+    )
+    try:
+        with zk_session(parse_zk_hosts(swarm.zk), connect_timeout=30) as zk:
+            [child] = wait_for(
+                lambda: zk.exists("/internal/overlay_web") and zk.get_children("/internal/overlay_web"),
+                "the overlay task in /internal",
+                timeout=120,
+            )
+            address, port = child.rsplit(":", 1)
+            assert ipaddress.ip_address(address) in subnet and port == "80"
+            assert not zk.exists("/services/overlay_web")  # not published on a node: not in the host-mode registry
+        probe = [
+            "bash",
+            "-c",
+            f'exec 3<>/dev/tcp/{address}/80 && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3',
+        ]
+        other = swarm.engine(swarm.names[2])
+        answer = other.containers.run(
+            PHP_SERVICE_2.tag,
+            probe,
+            entrypoint=[],
+            network=network.name,
+            remove=True,
+            labels={"SERVICE_IGNORE": "true"},
+        )
+        assert b"This is Service 2." in answer
+    finally:
+        web.remove()
+        registrator.remove()
+
+        def network_removed() -> bool:
+            import docker.errors
+
+            try:
+                network.remove()
+            except docker.errors.NotFound:
+                return True
+            except docker.errors.APIError:  # its tasks' endpoints still being removed
+                return False
+            return True
+
+        wait_for(network_removed, "the overlay network to be removed", timeout=60, interval=1)
+
+
 def test_scenario_run_all_on_the_swarm(swarm):
     proc = run_svcctl("scenario", "run", "all", "--json", env=swarm.env, check=False, timeout=600)
     report = json.loads(proc.stdout)
