@@ -49,7 +49,10 @@ def test_scenario_list():
         "member-loss",
         "instance-kill",
         "host-crash",
+        "rolling-update",
     ]
+    swarm_only = {f["name"] for f in listing["faults"] if f["swarm_only"]}
+    assert swarm_only == {"rolling-update"}
     assert [s["title"] for s in steps] == [
         "start service_1",
         "start service_2",
