@@ -16,6 +16,8 @@ TABLE_WIDTH = 100
 COLUMN_GAP = 2
 # A column wrapped to fit is never narrower than this (nor than its header).
 MIN_COLUMN_WIDTH = 8
+# A word of the first column up to this long is never cut when a cell wraps (a znode path, a name).
+UNBROKEN_WORD = 48
 
 
 class OutputMode:
@@ -72,7 +74,8 @@ def render_table(
     wide: bool | None = None,
 ) -> str:
     """A table as text: within TABLE_WIDTH unless `wide` (default: the run's --wide), by dropping
-    the columns named in `narrow_drop`, then wrapping the widest cells at spaces."""
+    the columns named in `narrow_drop`, then wrapping the widest cells at spaces (the first
+    column, which names the row, never inside a word of up to UNBROKEN_WORD characters)."""
     from tabulate import tabulate
 
     wide = OutputMode.wide if wide is None else wide
@@ -83,7 +86,10 @@ def render_table(
         cells = [[row[i] for i in keep] for row in cells]
     maxcolwidths: list[int | None] | None = None
     if not wide and cells:
+        # The first column names the row (a znode path, a container, a host): it is never cut
+        # inside a word of up to UNBROKEN_WORD characters; the other cells wrap as they must.
         floors = [len(h) for h in headers]
+        floors[0] = max(floors[0], *(min(_longest_word(row[0]), UNBROKEN_WORD) for row in cells))
         widths = [max(floors[i], *(_cell_width(row[i]) for row in cells)) for i in range(len(headers))]
         maxcolwidths = fit_column_widths(widths, floors)
         if not any(maxcolwidths):
@@ -97,6 +103,10 @@ def render_table(
         return tabulate(cells, headers=headers, tablefmt="simple", maxcolwidths=maxcolwidths)
     finally:
         tabulate_module.MIN_PADDING = padding
+
+
+def _longest_word(value: Any) -> int:
+    return max((len(word) for word in str(value).split()), default=0)
 
 
 def _cell_width(value: Any) -> int:
