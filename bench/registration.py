@@ -171,12 +171,15 @@ def stack_project(project: str | None = None) -> str | None:
     return registered_project(project or Settings.from_environ(os.environ).project)
 
 
-def warm_up(engine, zk, owner: str, upstream: bool = False, project: str | None = None) -> None:
+def warm_up(
+    engine, zk, owner: str, upstream: bool = False, project: str | None = None, labels: dict[str, str] | None = None
+) -> None:
     """Wait until a registrator is active and registering (after a restart it must first wait
     out the dead sessions of its predecessors); with `upstream`, until upstream's does too.
-    `project`: the containers' Compose project (stack_project)."""
+    `project`: the containers' Compose project (stack_project); `labels`: more of theirs (a swarm
+    stack's namespace, for its registrators' scope)."""
     service = f"warmup_{uuid.uuid4().hex[:8]}"
-    probe = run_tiny(engine, owner, {"SERVICE_NAME": service}, project=project)
+    probe = run_tiny(engine, owner, {"SERVICE_NAME": service}, project=project, labels=labels)
     paths = [f"/services/{service}"] + ([upstream_service_path(service)] if upstream else [])
     deadline = time.time() + 120
     while not all(zk.exists(path) and zk.get_children(path) for path in paths):
@@ -190,7 +193,14 @@ def warm_up(engine, zk, owner: str, upstream: bool = False, project: str | None 
 
 
 def latency_run(
-    engine, zk, n: int, owner: str, address: str = "127.0.0.1", label: str = "", project: str | None = None
+    engine,
+    zk,
+    n: int,
+    owner: str,
+    address: str = "127.0.0.1",
+    label: str = "",
+    project: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> tuple[list[float], list[float]]:
     """N containers (of Compose project `project`: stack_project) publishing on `address` (the
     engine's): start -> znode and kill/die -> gone delays in ms, printed and returned."""
@@ -199,7 +209,9 @@ def latency_run(
     recorder = EventRecorder(engine)
     containers = []
     for _ in range(n):
-        containers.append(run_tiny(engine, owner, {"SERVICE_NAME": service}, host_ip=address, project=project))
+        containers.append(
+            run_tiny(engine, owner, {"SERVICE_NAME": service}, host_ip=address, project=project, labels=labels)
+        )
     ports = {}
     for c in containers:
         c.reload()

@@ -51,7 +51,9 @@ def task_keys(clients: dict[str, object], addresses: dict[str, str], service: st
     return keys
 
 
-def tasks_run(clients: dict[str, object], addresses: dict[str, str], manager, zk, n: int) -> list[float]:
+def tasks_run(
+    clients: dict[str, object], addresses: dict[str, str], manager, zk, n: int, scope: dict[str, str]
+) -> list[float]:
     """A service of the tiny image scaled 0 -> n: start event -> znode per task, in ms."""
     import docker.types
 
@@ -63,6 +65,7 @@ def tasks_run(clients: dict[str, object], addresses: dict[str, str], manager, zk
         name=service_name,
         endpoint_spec=docker.types.EndpointSpec(ports=[{"Protocol": "tcp", "TargetPort": 8080, "PublishMode": "host"}]),
         mode=docker.types.ServiceMode("replicated", replicas=0),
+        container_labels=scope,
     )
     try:
         started = time.monotonic()
@@ -174,11 +177,19 @@ def main() -> None:
             client.images.load(saved)
         host2 = hosts[1]
         with zk_session(parse_zk_hosts(",".join(f"{a}:2181" for a in addresses.values())), connect_timeout=30) as zk:
-            warm_up(clients[host2["name"]], zk, owner)
+            # In the stack's namespace: a named project's registrators register only its own.
+            scope = {"com.docker.stack.namespace": project}
+            warm_up(clients[host2["name"]], zk, owner, labels=scope)
             plain, _ = latency_run(
-                clients[host2["name"]], zk, args.containers, owner, address=host2["address"], label=f"{host2['name']}: "
+                clients[host2["name"]],
+                zk,
+                args.containers,
+                owner,
+                address=host2["address"],
+                label=f"{host2['name']}: ",
+                labels=scope,
             )
-            tasks = tasks_run(clients, addresses, clients[hosts[0]["name"]], zk, args.tasks)
+            tasks = tasks_run(clients, addresses, clients[hosts[0]["name"]], zk, args.tasks, scope)
             plain_p99, tasks_p99 = percentile(plain, 99), percentile(tasks, 99)
             print(
                 f"registration p99 (start event -> znode): swarm tasks {tasks_p99:.1f} ms vs plain containers "
