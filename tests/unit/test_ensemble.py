@@ -55,3 +55,16 @@ def test_a_rotation_over_hosts_is_refused_before_anything_starts():
     with pytest.raises(BadInputError, match="on one engine") as refused:
         over_hosts.up(SecurityPolicy.SECURED_ROTATING_PKI)
     assert "`svcctl pki rotate --host NAME`" in refused.value.fix
+
+
+def test_the_quorum_progress_names_a_shared_address_once():
+    from svcctl.ensemble.quorum import quorum_report
+
+    local = [ZkHost("127.0.0.1", p) for p in (2181, 2182, 2183)]
+    line = quorum_report(local, ["not-serving"] * 3)
+    assert line == "127.0.0.1 :2181 not-serving, :2182 not-serving, :2183 not-serving"
+    assert len("… waiting for quorum: " + line) <= 100
+    over_hosts = [ZkHost(f"10.0.0.{i}", 2181) for i in (11, 12, 13)]
+    assert quorum_report(over_hosts, ["leader", "follower", "down"]) == (
+        "10.0.0.11:2181 leader, 10.0.0.12:2181 follower, 10.0.0.13:2181 down"
+    )

@@ -29,6 +29,14 @@ def four_letter_tls(settings: Settings) -> ssl.SSLContext | None:
     return tls.context() if tls is not None else None
 
 
+def quorum_report(hosts: list[ZkHost], modes: list[str]) -> str:
+    """Each member's mode, short enough for a progress line (pure): `127.0.0.1 :2181 leader,
+    :2182 follower, …` when the members share an address, else `ADDR:PORT mode, …`."""
+    if len({h.host for h in hosts}) == 1 and hosts:
+        return f"{hosts[0].host} " + ", ".join(f":{h.port} {m}" for h, m in zip(hosts, modes, strict=True))
+    return ", ".join(f"{h} {m}" for h, m in zip(hosts, modes, strict=True))
+
+
 def wait_for_quorum(
     settings: Settings,
     containers: dict[ZkHost, str],
@@ -46,7 +54,7 @@ def wait_for_quorum(
     def look() -> list[ServerStats]:
         nonlocal last_report
         stats = [server_stats(h.host, h.port, timeout=1.0, tls=tls) for h in hosts]
-        report = ", ".join(f"{h}={s.mode}" for h, s in zip(hosts, stats, strict=True))
+        report = quorum_report(hosts, [s.mode for s in stats])
         if report != last_report:
             on_progress(f"waiting for quorum: {report}")
             last_report = report
