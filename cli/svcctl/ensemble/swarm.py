@@ -28,6 +28,8 @@ from svcctl.wait import poll_until
 from svcctl.zk.fourletter import ServerStats, server_stats
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from svcctl.ensemble.status import RegistratorRow
 
 REGISTRATOR_SERVICE = "registrator"
@@ -188,7 +190,7 @@ class SwarmEnsemble:
         if missing:
             raise BadInputError(f"{', '.join(missing)}: not a ready, labelled node of the swarm", SWARM_FIX)
 
-    def stack_file(self, layout: ClusterLayout):
+    def stack_file(self, layout: ClusterLayout) -> Path:
         from svcctl.files import atomic_write
 
         path = self.settings.state_path() / f"swarm-stack-{self.settings.project}.json"
