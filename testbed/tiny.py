@@ -36,7 +36,9 @@ def run_tiny(
 ):
     """A running tiny container publishing `ports` on `host_ip` (the engine's address) with random host ports;
     `project`: labelled as that Compose project's, in the scope of a named svcctl project's registrators."""
-    scope = {"com.docker.compose.project": project} if project else {}
+    # A named project's, as its Compose services are (compose/services.yml): the default
+    # project's registrators leave it out.
+    scope = {"com.docker.compose.project": project, "io.svcctl.scoped": "true"} if project else {}
     return engine.containers.run(
         TINY_TAG,
         command=command,

@@ -554,6 +554,31 @@ def test_a_bad_label_filter_is_one_error_naming_the_form(text):
     assert "KEY=VALUE" in caught.value.fix
 
 
+def inspect_of_scoped(value: str) -> dict:
+    return inspect("single", ["SERVICE_NAME=service_2"], {PROJECT_LABEL: "dev", "io.svcctl.scoped": value})
+
+
+def test_a_negated_filter_leaves_out_the_containers_carrying_the_label():
+    excluded = LabelFilter.parse("!io.svcctl.scoped=true")
+    assert (excluded.key, excluded.value, excluded.negated) == ("io.svcctl.scoped", "true", True)
+    assert str(excluded) == "!io.svcctl.scoped=true"
+    assert in_scope({}, (excluded,)) and in_scope({"io.svcctl.scoped": "false"}, (excluded,))
+    assert not in_scope({"io.svcctl.scoped": "true", PROJECT_LABEL: "dev"}, (excluded,))
+    assert not in_scope({"k": "v"}, (LabelFilter.parse("!k"),))
+
+
+def test_the_default_projects_registrators_leave_out_named_projects_workload():
+    from svcctl.ensemble.project import registrator_label_filter, scoped_label
+
+    assert registrator_label_filter("svcctl") == "!io.svcctl.scoped=true"
+    assert registrator_label_filter("dev") == f"{PROJECT_LABEL}=dev"
+    assert registrator_label_filter("dev", "com.docker.stack.namespace") == "com.docker.stack.namespace=dev"
+    assert (scoped_label("svcctl"), scoped_label("dev")) == ("false", "true")
+    default = Options(label_filters=(LabelFilter.parse(registrator_label_filter("svcctl")),))
+    assert not container_registrations(inspect_of_scoped("true"), default).registrations
+    assert container_registrations(inspect_of_scoped("false"), default).registrations
+
+
 def test_in_scope_needs_every_filter_and_no_filter_takes_every_container():
     labels = {PROJECT_LABEL: "dev", "com.docker.compose.service": "service_2"}
     assert in_scope(labels, ())

@@ -177,6 +177,21 @@ def test_a_child_naming_another_projects_container_of_the_engine_is_foreign_to_a
     assert foreign_children(payloads, [ours, theirs], None) == {}
 
 
+def test_a_named_projects_container_is_foreign_to_the_default_project():
+    # A named project's workload carries io.svcctl.scoped=true: its own registrators have it.
+    theirs = svc2(40002, 1, project="other")
+    theirs = dataclasses.replace(theirs, labels={**theirs.labels, "io.svcctl.scoped": "true"})
+    ours = svc2(32796, 1)
+    payloads = {"service_2": {"127.0.0.1:40002": registered(theirs), "127.0.0.1:32796": registered(ours)}}
+    assert foreign_children(payloads, [theirs, ours], None) == {
+        "service_2": {
+            "127.0.0.1:40002": "container other-service_2-1 of compose project other, not of the default project "
+            "(it is a named project's)"
+        }
+    }
+    assert docker_expectation([theirs, ours], None)["service_2"] == {"127.0.0.1:32796": ours.name}
+
+
 def test_a_child_naming_a_container_of_another_compose_project_elsewhere_is_foreign():
     gone_ours, gone_theirs = svc2(40002, 1, project="other"), svc2(32796, 1, project="svcctl")
     payloads = {"service_2": {"127.0.0.1:40002": registered(gone_ours), "127.0.0.1:32796": registered(gone_theirs)}}

@@ -15,6 +15,9 @@ STACK_NAMESPACE = "com.docker.stack.namespace"
 SWARM_SERVICE_NAME = "com.docker.swarm.service.name"
 SWARM_TASK_NAME = "com.docker.swarm.task.name"
 
+# On a named svcctl project's workload ("true"): its own registrators register it, so the default
+# project's, which register every other container of the engine, leave it out.
+SCOPED = "io.svcctl.scoped"
 # A simulated host (its container and volume): the project, and which host of it.
 HOSTS_PROJECT = "io.svcctl.hosts.project"
 HOSTS_INDEX = "io.svcctl.hosts.index"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from svcctl.config.settings import DEFAULT_PROJECT, Settings, docker_proxy_image
 from svcctl.docker.compose import whales_compose
-from svcctl.docker.labels import COMPOSE_PROJECT
+from svcctl.docker.labels import COMPOSE_PROJECT, SCOPED
 from svcctl.files import atomic_write
 
 if TYPE_CHECKING:
@@ -43,10 +43,17 @@ def registered_project(project: str) -> str | None:
 
 
 def registrator_label_filter(project: str, label: str = COMPOSE_PROJECT) -> str:
-    """The registrators' -label-filter (SVCCTL_LABEL_FILTER): empty for the default project; a
-    named one's containers carry `label` (Compose's project; a swarm stack's namespace)."""
+    """The registrators' -label-filter (SVCCTL_LABEL_FILTER): a named project's containers carry
+    `label` (Compose's project; a swarm stack's namespace); the default project's take every
+    container of the engine but a named project's (those carry SCOPED: their own registrators
+    have them)."""
     scoped = registered_project(project)
-    return f"{label}={scoped}" if scoped else ""
+    return f"{label}={scoped}" if scoped else f"!{SCOPED}=true"
+
+
+def scoped_label(project: str) -> str:
+    """The SCOPED label's value on the project's workload (SVCCTL_SCOPED)."""
+    return "false" if registered_project(project) is None else "true"
 
 
 def compose_environment(settings: Settings) -> dict[str, str]:
@@ -76,6 +83,7 @@ def compose_environment(settings: Settings) -> dict[str, str]:
         # The registrators get every member of this ensemble (failover), whatever --zk names.
         "SVCCTL_ZK_CONNECT": settings.ensemble_connect,
         "SVCCTL_LABEL_FILTER": registrator_label_filter(settings.project),
+        "SVCCTL_SCOPED": scoped_label(settings.project),
     }
     if project_mode(settings) == SECURE:
         # On the project's network the registrators cannot find the host's address themselves

@@ -211,30 +211,34 @@ def is_registrable(inspect: Mapping[str, Any]) -> bool:
 @dataclass(frozen=True)
 class LabelFilter:
     """`-label-filter KEY[=VALUE]`, as `docker ps --filter label=KEY[=VALUE]`: a container carrying
-    label KEY (with exactly that value when one is given). `com.docker.compose.project=NAME`
-    scopes a registrator to one Compose project, `com.docker.stack.namespace=NAME` to one Swarm
-    stack's task containers."""
+    label KEY (with exactly that value when one is given); `!KEY[=VALUE]`: one that does not.
+    `com.docker.compose.project=NAME` scopes a registrator to one Compose project,
+    `com.docker.stack.namespace=NAME` to one Swarm stack's task containers, and
+    `!io.svcctl.scoped=true` leaves out named svcctl projects' containers (they have their own)."""
 
     key: str
     value: str | None = None
+    negated: bool = False
 
     @classmethod
     def parse(cls, text: str) -> LabelFilter:
-        key, sep, value = text.strip().partition("=")
+        spec = text.strip()
+        negated = spec.startswith("!")
+        key, sep, value = spec.removeprefix("!").partition("=")
         if not key.strip() or any(c.isspace() for c in key):
             raise BadInputError(
                 f"bad -label-filter {text!r}",
-                "give KEY or KEY=VALUE, e.g. -label-filter com.docker.compose.project=dev",
+                "give KEY, KEY=VALUE or !KEY[=VALUE], e.g. -label-filter com.docker.compose.project=dev",
             )
-        return cls(key, value if sep else None)
+        return cls(key, value if sep else None, negated)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.key not in labels:
-            return False
-        return self.value is None or labels[self.key] == self.value
+        carries = self.key in labels and (self.value is None or labels[self.key] == self.value)
+        return carries != self.negated
 
     def __str__(self) -> str:
-        return self.key if self.value is None else f"{self.key}={self.value}"
+        text = self.key if self.value is None else f"{self.key}={self.value}"
+        return f"!{text}" if self.negated else text
 
 
 def in_scope(labels: Mapping[str, str] | None, filters: tuple[LabelFilter, ...]) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from svcctl.config.settings import DEFAULT_BASE, Settings
 from svcctl.consumer.cache import CallResult, get_instance, parse_instance
 from svcctl.docker.containers import ContainerView
+from svcctl.docker.labels import SCOPED
 from svcctl.ensemble.project import registered_project
 from svcctl.errors import BadInputError, CheckFailedError
 from svcctl.progress import Progress, no_progress
@@ -112,8 +113,10 @@ def target_count(step: Step, running_before: int) -> int:
 def in_scope(view: ContainerView, project: str | None) -> bool:
     """Whether the project's registrators register this container: those of a named project
     only its own Compose project's (`project`), the default project's (None) every container of
-    the engine (see ensemble.project.registered_project)."""
-    return project is None or view.project == project
+    the engine but a named project's (see ensemble.project.registrator_label_filter)."""
+    if project is None:
+        return view.labels.get(SCOPED) != "true"
+    return view.project == project
 
 
 def docker_expectation(views: list[ContainerView], project: str | None = None) -> dict[str, dict[str, str]]:
@@ -157,7 +160,8 @@ def foreign_children(
             else:
                 name, owner = payload.container_name or payload.container_hostname or "?", payload.compose_project
             whose = f"compose project {owner}" if owner else "no compose project"
-            found.setdefault(service, {})[child] = f"container {name} of {whose}, not of project {project}"
+            ours = f"project {project}" if project else "the default project (it is a named project's)"
+            found.setdefault(service, {})[child] = f"container {name} of {whose}, not of {ours}"
     return found
 
 

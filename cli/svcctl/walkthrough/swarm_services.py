@@ -10,7 +10,9 @@ import time
 
 from svcctl.config.settings import Settings
 from svcctl.docker.containers import ContainerView
+from svcctl.docker.labels import SCOPED
 from svcctl.docker.swarm import ReplicatedService
+from svcctl.ensemble.project import scoped_label
 from svcctl.ensemble.swarm import SWARM_FIX, swarm_manager
 from svcctl.errors import SvcctlError
 from svcctl.progress import Progress, no_progress
@@ -29,6 +31,7 @@ def service_spec(project: str, service: SampleService) -> ReplicatedService:
         namespace=project,
         target_ports=(service.container_port,),
         env=service.registration_env,
+        container_labels=((SCOPED, scoped_label(project)),),
         stop_grace_seconds=5,
     )
 
