@@ -248,7 +248,8 @@ def root(
             "Compose project: another name runs a second stack on the same engine. Its own: containers (named "
             "NAME-…), volumes and network, ZooKeeper ports (SVCCTL_ZK_PORTS, else three in 16200-19997 derived from "
             "NAME), registrations (its registrators register only its own containers; the default project's, every "
-            "container of the engine but another project's) and its files in the state directory. Shared: the engine, the images (by tag: "
+            "container of the engine but another project's) and its files in the state directory. Shared: the "
+            "engine, the images (by tag: "
             "one build serves every project), the gateway's default ports (8080, 8404) and, in a checkout, the PKI "
             "of .svcctl/ [default: svcctl]",
             "SVCCTL_PROJECT",
