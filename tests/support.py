@@ -11,7 +11,8 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +149,25 @@ class HostsCluster:
         self.addresses = {h["name"]: h["address"] for h in hosts}
         self.engines = {h["name"]: h["engine"] for h in hosts}
         self.zk = ",".join(f"{h['address']}:2181" for h in hosts)
+
+
+@contextmanager
+def svcctl_server(args: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """`svcctl ARGS` in the background (a server: `ui`, a foreground gateway) until `ready_url`
+    answers 200; stopped (SIGTERM, then SIGKILL after 20 s) when the block ends."""
+    from svcctl.net import answers_ok
+
+    proc = subprocess.Popen(
+        [SVCCTL, *args], env=env or svcctl_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for(lambda: answers_ok(ready_url) or proc.poll() is not None, f"svcctl {args[0]} to answer", timeout=60)
+        assert proc.poll() is None, f"svcctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout.read()}"
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

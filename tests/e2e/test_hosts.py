@@ -206,52 +206,40 @@ def test_the_live_view_over_hosts_shows_every_host(hosts_cluster, hosts_zk):
     has the three members with their hosts and one leader, every host's registrators, the
     registry's instances equal to ZooKeeper's, Docker's side from every host with no difference,
     and the hosts' engine events in its stream (a container started on host 1 shows there)."""
-    import subprocess
-
-    from svcctl.net import answers_ok, direct_opener
-    from tests.support import SVCCTL, stable_port_pair
+    from svcctl.net import direct_opener
+    from tests.support import stable_port_pair, svcctl_server
 
     port = stable_port_pair(f"{HOSTS_PROJECT}-ui", 6000, 1000)
     url = f"http://127.0.0.1:{port}/api/state"
-    proc = subprocess.Popen(
-        [SVCCTL, "ui", "--port", str(port)], env=hosts_cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
 
     def state() -> dict:
         with direct_opener().open(url, timeout=5) as response:
             return json.loads(response.read())
 
     try:
-        wait_for(lambda: answers_ok(url) or proc.poll() is not None, "svcctl ui to answer", timeout=60)
-        assert proc.poll() is None, proc.stdout.read()
-        zk_children = children(hosts_zk)
-        wait_for(
-            lambda: {i["address"] for i in state()["services"].get("service_2", [])} == zk_children,
-            "the page's service_2 instances == ZooKeeper's",
-            timeout=30,
-        )
-        snapshot = wait_for(lambda: (s := state())["members"] and s["docker"] and s, "the polled panels")
-        assert snapshot["over_hosts"] is True
-        assert [m["host"] for m in snapshot["members"]] == hosts_cluster.names
-        assert sorted(m["mode"] for m in snapshot["members"]) == ["follower", "follower", "leader"]
-        ids = {r["container"] for r in snapshot["registrators"]}
-        assert {f"{n}-registrator{i}" for n in hosts_cluster.names for i in (1, 2)} <= ids
-        assert {r["host"] for r in snapshot["docker"]} == set(hosts_cluster.names[1:])
-        assert snapshot["differences"] == {}, snapshot["differences"]
-        run_svcctl("--context", hosts_cluster.names[0], "scale", "service_2", "1", env=hosts_cluster.env)
-        host1 = hosts_cluster.names[0]
-        wait_for(
-            lambda: any(e["source"] == "docker" and e["text"].endswith(f"on {host1}") for e in state()["events"]),
-            f"an engine event of {host1} in the stream",
-            timeout=30,
-        )
+        with svcctl_server(["ui", "--port", str(port)], url, env=hosts_cluster.env):
+            zk_children = children(hosts_zk)
+            wait_for(
+                lambda: {i["address"] for i in state()["services"].get("service_2", [])} == zk_children,
+                "the page's service_2 instances == ZooKeeper's",
+                timeout=30,
+            )
+            snapshot = wait_for(lambda: (s := state())["members"] and s["docker"] and s, "the polled panels")
+            assert snapshot["over_hosts"] is True
+            assert [m["host"] for m in snapshot["members"]] == hosts_cluster.names
+            assert sorted(m["mode"] for m in snapshot["members"]) == ["follower", "follower", "leader"]
+            ids = {r["container"] for r in snapshot["registrators"]}
+            assert {f"{n}-registrator{i}" for n in hosts_cluster.names for i in (1, 2)} <= ids
+            assert {r["host"] for r in snapshot["docker"]} == set(hosts_cluster.names[1:])
+            assert snapshot["differences"] == {}, snapshot["differences"]
+            run_svcctl("--context", hosts_cluster.names[0], "scale", "service_2", "1", env=hosts_cluster.env)
+            host1 = hosts_cluster.names[0]
+            wait_for(
+                lambda: any(e["source"] == "docker" and e["text"].endswith(f"on {host1}") for e in state()["events"]),
+                f"an engine event of {host1} in the stream",
+                timeout=30,
+            )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         run_svcctl("--context", hosts_cluster.names[0], "scale", "service_2", "0", env=hosts_cluster.env, check=False)
 
 

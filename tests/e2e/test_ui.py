@@ -7,14 +7,12 @@ saves docs/ui.png (the README's screenshot)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from svcctl.net import answers_ok
 from tests.e2e.test_consumer_registrator import mine
 from tests.support import (
     GATEWAY_PORT,
@@ -22,11 +20,10 @@ from tests.support import (
     IN_CI,
     LOADED_MACHINE_SLACK_S,
     ROOT,
-    SVCCTL,
     TEST_PROJECT,
     run_svcctl,
     stable_port_pair,
-    svcctl_env,
+    svcctl_server,
     wait_for,
 )
 
@@ -39,24 +36,10 @@ SCREENSHOT = ROOT / "docs" / "ui.png"
 @pytest.fixture(scope="module")
 def ui(cluster):
     run_svcctl("gateway", "up", "--port", str(GATEWAY_PORT), "--stats-port", str(GATEWAY_STATS_PORT), timeout=300)
-    proc = subprocess.Popen(
-        [SVCCTL, "ui", "--port", str(UI_PORT)],
-        env=svcctl_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     try:
-        wait_for(lambda: answers_ok(f"{URL}api/state") or proc.poll() is not None, "svcctl ui to answer", timeout=60)
-        assert proc.poll() is None, f"svcctl ui exited {proc.returncode}:\n{proc.stdout.read()}"
-        yield URL
+        with svcctl_server(["ui", "--port", str(UI_PORT)], f"{URL}api/state"):
+            yield URL
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         run_svcctl("gateway", "down", check=False)
 
 
