@@ -834,6 +834,7 @@ def _converged(settings: Settings, zk: KazooClient, engines: Engines, target: in
 def run_fault(
     settings: Settings, fault: Fault, timeout: float = DEFAULT_FAULT_TIMEOUT, on_progress: Progress = no_progress
 ) -> FaultResult:
+    from svcctl.consumer.cache import ORPHAN_GRACE_S
     from svcctl.docker.engine import docker_client as make_docker
     from svcctl.zk.client import zk_session
 
@@ -863,6 +864,12 @@ def run_fault(
                 lambda: _converged(settings, zk, engines, everyone - injector.removed), bool, fault_at + timeout, 0.1
             ):
                 result.converge_s = round(time.monotonic() - fault_at, 3)
+            if consumers.victim_addresses:
+                # ZooKeeper dropped them; the cache keeps an orphan for its grace. A host back
+                # within it would register the same addresses again before they ever left.
+                poll_until(
+                    lambda: consumers.victim_gone_at is not None, bool, time.monotonic() + ORPHAN_GRACE_S + 10, 0.1
+                )
             injector.restore()
             if injector.removed:
                 # Started again: registered again, and routable before the load stops.
