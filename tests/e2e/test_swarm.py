@@ -231,15 +231,21 @@ def test_a_task_on_an_overlay_registers_its_overlay_address_with_internal(swarm)
             assert not zk.exists("/services/overlay_web")  # not published on a node: not in the host-mode registry
         # bash's /dev/tcp speaks enough HTTP (the image's own healthcheck does the same).
         request = f'exec 3<>/dev/tcp/{address}/80 && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
-        answer = swarm.engine(swarm.names[2]).containers.run(
-            PHP_SERVICE_2.tag,
-            ["-c", request],
-            entrypoint=["bash"],
-            network=network.name,
-            remove=True,
-            labels={"SERVICE_IGNORE": "true"},
-        )
-        assert b"This is Service 2." in answer
+        other = swarm.engine(swarm.names[2])
+
+        def answered() -> bool:
+            output = other.containers.run(
+                PHP_SERVICE_2.tag,
+                ["-c", request],
+                entrypoint=["bash"],
+                network=network.name,
+                remove=True,
+                labels={"SERVICE_IGNORE": "true"},
+            )
+            return b"This is Service 2." in output
+
+        # Asked again until it answers in full: the container's output is read once it exits.
+        wait_for(answered, f"{address}:80 to answer on the overlay from {swarm.names[2]}", timeout=60, interval=1)
     finally:
         for service in services:
             service.remove()
