@@ -183,7 +183,8 @@ def test_a_task_on_an_overlay_registers_its_overlay_address_with_internal(swarm)
 
     manager = swarm.engine(swarm.names[0])
     namespace = {"com.docker.stack.namespace": SWARM_PROJECT}
-    network = manager.networks.create(f"{SWARM_PROJECT}-overlay", driver="overlay", attachable=True, labels=namespace)
+    # Not the stack's: `stack rm` would remove it too.
+    network = manager.networks.create(f"{SWARM_PROJECT}-overlay", driver="overlay", attachable=True)
     services = []
     try:
         services.append(

@@ -129,8 +129,16 @@ def deploy_stack(engine: EngineEndpoint, name: str, stack_file: Path, fix: str) 
 
 
 def remove_stack(engine: EngineEndpoint, name: str, fix: str) -> list[str]:
-    """`docker stack rm NAME`: every service of the namespace (their tasks stop on their own)."""
-    return swarm_cli(engine, ["stack", "rm", name], f"stack rm {name}", fix)
+    """`docker stack rm NAME`: every service of the namespace (their tasks stop on their own).
+    A part of it already gone ("not found") counts as removed."""
+    from svcctl.errors import SvcctlError
+
+    try:
+        return swarm_cli(engine, ["stack", "rm", name], f"stack rm {name}", fix)
+    except SvcctlError as exc:
+        if "not found" in str(exc.cause):
+            return [str(exc.cause)]
+        raise
 
 
 def swarm_cli(engine: EngineEndpoint, args: list[str], action: str, fix: str) -> list[str]:
