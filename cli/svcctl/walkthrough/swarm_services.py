@@ -7,6 +7,7 @@ node's address. Swarm places the tasks, restarts them, moves them off a node tha
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from svcctl.config.settings import Settings
 from svcctl.docker.containers import ContainerView
@@ -18,6 +19,9 @@ from svcctl.errors import SvcctlError
 from svcctl.progress import Progress, no_progress
 from svcctl.wait import poll_until
 from svcctl.walkthrough.samples import SampleService, validate_services
+
+if TYPE_CHECKING:
+    from svcctl.config.engines import EngineEndpoint
 
 STOP_TIMEOUT = 60.0
 
@@ -36,12 +40,13 @@ def service_spec(project: str, service: SampleService) -> ReplicatedService:
     )
 
 
-def _services(settings: Settings) -> dict:
+def _services(settings: Settings, manager: EngineEndpoint | None = None) -> dict:
+    """The project's swarm services, asked of `manager` (default: the first manager that answers)."""
     from svcctl.docker.engine import client_for
     from svcctl.docker.swarm import namespace_services
 
     assert settings.layout is not None
-    return namespace_services(client_for(swarm_manager(settings.layout).endpoint), settings.project)
+    return namespace_services(client_for(manager or swarm_manager(settings.layout).endpoint), settings.project)
 
 
 def replicas(settings: Settings) -> dict[str, int]:
@@ -61,13 +66,14 @@ def scale(settings: Settings, service: SampleService, count: int, on_progress: P
     if count == 0:
         stop(settings, [service.name], on_progress)
         return
-    existing = _services(settings).get(spec.name)
+    manager = swarm_manager(settings.layout).endpoint  # found once: each look asks every host's engine
+    existing = _services(settings, manager).get(spec.name)
     if existing is None:
         on_progress(f"service create {spec.name} ({count} task{'s' if count != 1 else ''}, ports in host mode)")
-        create_service(client_for(swarm_manager(settings.layout).endpoint), spec, count)
+        create_service(client_for(manager), spec, count)
     else:
         on_progress(f"service scale {spec.name}={count}")
-        scale_service(swarm_manager(settings.layout).endpoint, spec.name, count)
+        scale_service(manager, spec.name, count)
 
 
 def up(settings: Settings, services: list[SampleService], on_progress: Progress = no_progress) -> dict[str, int]:
